@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/** The `eapgp` command: one file per subcommand; bad input prints one message and exits 1. */
+import { isUserError } from '../util/errors.js';
+import { version } from '../version.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
+  run: { summary: 'next-token probabilities of a prompt', load: async () => (await import('./run.js')).run },
+  info: { summary: 'version, threads, GEMM path, SIMD, memory', load: async () => (await import('./info.js')).info },
+  'make-model': { summary: 'write a random GPT-2 checkpoint (Hugging Face format)', load: async () => (await import('./make-model.js')).makeModel },
+};
+
+function help(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    `eapgp ${version} — circuit discovery in GPT-2 (EAP, EAP-IG, EAP-GP)`,
+    '',
+    'usage: eapgp <command> [options]   (eapgp <command> --help for its options)',
+    '',
+    ...Object.entries(COMMANDS).map(([c, v]) => `  ${c.padEnd(w)}  ${v.summary}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(help());
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-v') {
+    console.log(version);
+    return 0;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) {
+    console.error(`eapgp: unknown command "${cmd}"\n\n${help()}`);
+    return 2;
+  }
+  await (await entry.load())(rest);
+  return 0;
+}
+
+process.on('SIGINT', () => {
+  console.error('\ninterrupted');
+  process.exit(130);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (isUserError(err)) console.error(`eapgp: ${err.message}`);
+    else console.error(err);
+    process.exitCode = 1;
+  },
+);

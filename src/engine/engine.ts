@@ -1,0 +1,191 @@
+/**
+ * The engine: one shared heap, the kernels that work on it (WebAssembly over a worker pool, matrix products
+ * through BLAS when the native addon loads), arenas that free tensors in bulk, and the autodiff tape.
+ */
+import os from 'node:os';
+import type { Kernels } from './kernels.js';
+import { Heap, MAX_THREADS } from './memory.js';
+import { ReferenceKernels } from './reference.js';
+import { Tape } from './tape.js';
+import { Tensor, type DType } from './tensor.js';
+
+export interface EngineOptions {
+  /** Compute threads including the main one (default: all cores). */
+  threads?: number;
+  /** 'auto' (default): BLAS when the addon loads; 'wasm': never BLAS; 'reference': plain JS kernels (tests). */
+  gemm?: 'auto' | 'blas' | 'wasm' | 'reference';
+  /** Use relaxed-SIMD kernels when the runtime has them (default true). */
+  relaxedSimd?: boolean;
+  /** Upper bound of the WebAssembly memory in bytes (default 4 GiB). */
+  maxMemory?: number;
+}
+
+export interface EngineInfo {
+  kernels: string;
+  threads: number;
+  gemmPath: 'blas' | 'wasm' | 'reference';
+  /** Why this GEMM path is active. */
+  gemmReason: string;
+  blasConfig?: string;
+  relaxedSimd: boolean;
+  memoryMax: number;
+}
+
+/** A set of tensors freed together; arenas nest, and `keep` moves a tensor to the enclosing arena. */
+export class Arena {
+  readonly tensors = new Set<Tensor>();
+  constructor(readonly parent: Arena | null) {}
+}
+
+export class Engine {
+  private arenaTop: Arena | null = null;
+  /** The active tape, if gradients are being recorded. */
+  tape: Tape | null = null;
+
+  constructor(
+    readonly heap: Heap,
+    readonly kernels: Kernels,
+    readonly info: EngineInfo,
+    private readonly closers: (() => Promise<void> | void)[] = [],
+  ) {}
+
+  // ---- tensors
+
+  /** Registers a tensor with the current arena (ops call this for every new tensor). */
+  register(t: Tensor): Tensor {
+    this.arenaTop?.tensors.add(t);
+    return t;
+  }
+  /** An uninitialised tensor in the current arena. */
+  empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    return this.register(this.emptyDetached(shape, dtype));
+  }
+  /** An uninitialised tensor that belongs to no arena (the caller frees it). */
+  emptyDetached(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return new Tensor(this, this.heap.alloc(n * 4), shape, dtype);
+  }
+  zeros(shape: readonly number[]): Tensor {
+    const t = this.empty(shape);
+    this.heap.f32.fill(0, t.ptr >> 2, (t.ptr >> 2) + t.size);
+    return t;
+  }
+  fromArray(data: ArrayLike<number>, shape: readonly number[] = [data.length], dtype: DType = 'f32'): Tensor {
+    return this.empty(shape, dtype).set(data);
+  }
+
+  // ---- arenas
+
+  /** Runs `fn` in a new arena and frees every tensor it created except those returned (or kept). */
+  tidy<T>(fn: () => T): T {
+    const arena = this.beginArena();
+    let out: T;
+    try {
+      out = fn();
+    } catch (err) {
+      this.endArena(arena);
+      throw err;
+    }
+    for (const t of collectTensors(out)) this.keep(t);
+    this.endArena(arena);
+    return out;
+  }
+  beginArena(): Arena {
+    const a = new Arena(this.arenaTop);
+    this.arenaTop = a;
+    return a;
+  }
+  /** Frees the arena's tensors and makes its parent current. */
+  endArena(a: Arena): void {
+    if (this.arenaTop !== a) throw new Error('arenas must end in reverse order');
+    for (const t of a.tensors) t.dispose();
+    this.arenaTop = a.parent;
+  }
+  /** Moves `t` out of the current arena into its parent (or out of all arenas). */
+  keep(t: Tensor): Tensor {
+    const a = this.arenaTop;
+    if (a?.tensors.delete(t)) a.parent?.tensors.add(t);
+    return t;
+  }
+
+  // ---- gradients
+
+  /** Runs `fn` with a fresh tape recording ops; returns its result and the tape. */
+  record<T>(fn: (tape: Tape) => T): T {
+    const prev = this.tape;
+    const tape = new Tape(this);
+    this.tape = tape;
+    try {
+      return fn(tape);
+    } finally {
+      this.tape = prev;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.closers.splice(0)) await c();
+  }
+}
+
+function* collectTensors(v: unknown, depth = 0): Generator<Tensor> {
+  if (v instanceof Tensor) yield v;
+  else if (depth < 3 && Array.isArray(v)) for (const x of v) yield* collectTensors(x, depth + 1);
+  else if (depth < 3 && v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const x of Object.values(v)) yield* collectTensors(x, depth + 1);
+  }
+}
+
+/** Kernels whose matrix products go to another implementation (BLAS) and everything else to `base`. */
+function withGemm(base: Kernels, gemm: Pick<Kernels, 'gemm' | 'gemmBatched'>, name: string): Kernels {
+  const k = Object.create(base) as Kernels;
+  return Object.assign(k, {
+    name,
+    gemm: gemm.gemm.bind(gemm),
+    gemmBatched: gemm.gemmBatched.bind(gemm),
+  });
+}
+
+/** Creates the engine: heap, kernels, optional BLAS. */
+export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
+  const threads = Math.max(1, Math.min(MAX_THREADS, opts.threads ?? os.availableParallelism()));
+  const heap = new Heap(opts.maxMemory);
+  const mode = opts.gemm ?? (process.env.EAPGP_GEMM as EngineOptions['gemm']) ?? 'auto';
+  if (mode === 'reference') {
+    const k = new ReferenceKernels(heap);
+    return new Engine(heap, k, {
+      kernels: k.name, threads: 1, gemmPath: 'reference', gemmReason: 'reference kernels requested',
+      relaxedSimd: false, memoryMax: heap.maxBytes,
+    });
+  }
+  const { createWasmKernels } = await import('./wasm-kernels.js');
+  const wasm = await createWasmKernels(heap, { threads, relaxed: opts.relaxedSimd });
+  const closers: (() => Promise<void> | void)[] = [() => wasm.close()];
+  let kernels: Kernels = wasm;
+  let gemmPath: EngineInfo['gemmPath'] = 'wasm';
+  let gemmReason: string;
+  let blasConfig: string | undefined;
+  if (mode === 'wasm') {
+    gemmReason = 'BLAS disabled (--gemm wasm / EAPGP_GEMM=wasm)';
+  } else {
+    const { loadBlas } = await import('./blas.js');
+    const loaded = loadBlas(heap);
+    if (loaded.ok) {
+      loaded.blas.setThreads(threads);
+      kernels = withGemm(wasm, loaded.blas, `${wasm.name}; GEMM: OpenBLAS`);
+      gemmPath = 'blas';
+      blasConfig = loaded.blas.info.config;
+      gemmReason = 'native OpenBLAS addon loaded';
+    } else if (mode === 'blas') {
+      await wasm.close();
+      throw new Error(`BLAS was requested but is not available: ${loaded.reason}`);
+    } else {
+      gemmReason = `native BLAS addon not available (${loaded.reason})`;
+    }
+  }
+  return new Engine(
+    heap,
+    kernels,
+    { kernels: kernels.name, threads: wasm.threads, gemmPath, gemmReason, blasConfig, relaxedSimd: wasm.relaxedSimd, memoryMax: heap.maxBytes },
+    closers,
+  );
+}

@@ -1,0 +1,265 @@
+/**
+ * Plain JavaScript implementation of the kernel contract: slow, obviously correct, and the ground truth
+ * that the WebAssembly and BLAS kernels are tested against. Reductions accumulate in float64.
+ */
+import type { Kernels } from './kernels.js';
+import type { Heap } from './memory.js';
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+export class ReferenceKernels implements Kernels {
+  readonly name = 'reference (plain JavaScript)';
+  constructor(private readonly heap: Heap) {}
+
+  private get m(): Float32Array {
+    return this.heap.f32;
+  }
+
+  gemm(
+    tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
+    a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
+  ): void {
+    const m = this.m;
+    const A = a >> 2, Bp = b >> 2, C = c >> 2;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const av = tA ? m[A + k * lda + i]! : m[A + i * lda + k]!;
+          const bv = tB ? m[Bp + j * ldb + k]! : m[Bp + k * ldb + j]!;
+          s += av * bv;
+        }
+        const idx = C + i * ldc + j;
+        m[idx] = beta === 0 ? alpha * s : alpha * s + beta * m[idx]!;
+      }
+    }
+  }
+
+  gemmBatched(
+    tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
+    a: number, lda: number, strideA: number, b: number, ldb: number, strideB: number,
+    beta: number, c: number, ldc: number, strideC: number, batch: number,
+  ): void {
+    for (let i = 0; i < batch; i++) {
+      this.gemm(tA, tB, M, N, K, alpha, a + 4 * i * strideA, lda, b + 4 * i * strideB, ldb, beta, c + 4 * i * strideC, ldc);
+    }
+  }
+
+  layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, D: number, eps: number): void {
+    const m = this.m;
+    for (let r = 0; r < rows; r++) {
+      const o = (x >> 2) + r * D;
+      let s = 0;
+      for (let d = 0; d < D; d++) s += m[o + d]!;
+      const mu = s / D;
+      let v = 0;
+      for (let d = 0; d < D; d++) v += (m[o + d]! - mu) ** 2;
+      const rs = 1 / Math.sqrt(v / D + eps);
+      m[(mean >> 2) + r] = mu;
+      m[(rstd >> 2) + r] = rs;
+      const yo = (y >> 2) + r * D;
+      for (let d = 0; d < D; d++) m[yo + d] = (m[o + d]! - mu) * rs * m[(gamma >> 2) + d]! + m[(beta >> 2) + d]!;
+    }
+  }
+
+  layerNormBackward(
+    dy: number, x: number, gamma: number, mean: number, rstd: number, dx: number, accumulate: boolean, dxAcc: number,
+    rows: number, D: number,
+  ): void {
+    const m = this.m;
+    for (let r = 0; r < rows; r++) {
+      const xo = (x >> 2) + r * D, go = (dy >> 2) + r * D;
+      const mu = m[(mean >> 2) + r]!, rs = m[(rstd >> 2) + r]!;
+      let sg = 0, sgx = 0;
+      for (let d = 0; d < D; d++) {
+        const g = m[go + d]! * m[(gamma >> 2) + d]!;
+        sg += g;
+        sgx += g * (m[xo + d]! - mu) * rs;
+      }
+      sg /= D;
+      sgx /= D;
+      for (let d = 0; d < D; d++) {
+        const g = m[go + d]! * m[(gamma >> 2) + d]!;
+        const v = rs * (g - sg - (m[xo + d]! - mu) * rs * sgx);
+        const o = (dx >> 2) + r * D + d;
+        m[o] = accumulate ? m[o]! + v : v;
+        if (dxAcc !== 0) m[(dxAcc >> 2) + r * D + d]! += v;
+      }
+    }
+  }
+
+  layerNormParamGrad(dy: number, x: number, mean: number, rstd: number, dgamma: number, dbeta: number, rows: number, D: number): void {
+    const m = this.m;
+    for (let d = 0; d < D; d++) {
+      let sg = 0, sb = 0;
+      for (let r = 0; r < rows; r++) {
+        const g = m[(dy >> 2) + r * D + d]!;
+        sg += g * (m[(x >> 2) + r * D + d]! - m[(mean >> 2) + r]!) * m[(rstd >> 2) + r]!;
+        sb += g;
+      }
+      m[(dgamma >> 2) + d]! += sg;
+      m[(dbeta >> 2) + d]! += sb;
+    }
+  }
+
+  gelu(x: number, y: number, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) {
+      const v = m[(x >> 2) + i]!;
+      m[(y >> 2) + i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v)));
+    }
+  }
+
+  geluBackward(x: number, dy: number, dx: number, n: number, accumulate: boolean): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) {
+      const v = m[(x >> 2) + i]!;
+      const t = Math.tanh(GELU_C * (v + 0.044715 * v * v * v));
+      const d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * v * v);
+      const g = m[(dy >> 2) + i]! * d;
+      const o = (dx >> 2) + i;
+      m[o] = accumulate ? m[o]! + g : g;
+    }
+  }
+
+  add(a: number, b: number, out: number, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[(out >> 2) + i] = m[(a >> 2) + i]! + m[(b >> 2) + i]!;
+  }
+
+  axpy(alpha: number, x: number, y: number, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[(y >> 2) + i]! += alpha * m[(x >> 2) + i]!;
+  }
+
+  scale(x: number, alpha: number, out: number, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[(out >> 2) + i] = alpha * m[(x >> 2) + i]!;
+  }
+
+  addRowVector(x: number, v: number, out: number, rows: number, cols: number): void {
+    const m = this.m;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) m[(out >> 2) + r * cols + c] = m[(x >> 2) + r * cols + c]! + m[(v >> 2) + c]!;
+    }
+  }
+
+  sumRows(x: number, out: number, rows: number, cols: number, accumulate: boolean): void {
+    const m = this.m;
+    for (let c = 0; c < cols; c++) {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += m[(x >> 2) + r * cols + c]!;
+      const o = (out >> 2) + c;
+      m[o] = accumulate ? m[o]! + s : s;
+    }
+  }
+
+  sumStacked(x: number, out: number, count: number, n: number, accumulate: boolean): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < count; k++) s += m[(x >> 2) + k * n + i]!;
+      const o = (out >> 2) + i;
+      m[o] = accumulate ? m[o]! + s : s;
+    }
+  }
+
+  gatherRows(idx: number, table: number, out: number, n: number, D: number): void {
+    const m = this.m, ix = this.heap.i32;
+    for (let i = 0; i < n; i++) {
+      const row = ix[(idx >> 2) + i]!;
+      for (let d = 0; d < D; d++) m[(out >> 2) + i * D + d] = m[(table >> 2) + row * D + d]!;
+    }
+  }
+
+  scatterAddRows(idx: number, src: number, table: number, n: number, D: number): void {
+    const m = this.m, ix = this.heap.i32;
+    for (let i = 0; i < n; i++) {
+      const row = ix[(idx >> 2) + i]!;
+      for (let d = 0; d < D; d++) m[(table >> 2) + row * D + d]! += m[(src >> 2) + i * D + d]!;
+    }
+  }
+
+  attention(qkv: number, z: number, probs: number, B: number, P: number, H: number, dh: number, scale: number): void {
+    const m = this.m;
+    const D = H * dh, row = 3 * D;
+    const s = new Float64Array(P);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < P; i++) {
+          const q = (qkv >> 2) + (b * P + i) * row + h * dh;
+          let mx = -Infinity;
+          for (let j = 0; j <= i; j++) {
+            const k = (qkv >> 2) + (b * P + j) * row + D + h * dh;
+            let dot = 0;
+            for (let d = 0; d < dh; d++) dot += m[q + d]! * m[k + d]!;
+            s[j] = dot * scale;
+            if (s[j]! > mx) mx = s[j]!;
+          }
+          let sum = 0;
+          for (let j = 0; j <= i; j++) {
+            s[j] = Math.exp(s[j]! - mx);
+            sum += s[j]!;
+          }
+          const po = (probs >> 2) + ((b * H + h) * P + i) * P;
+          for (let j = 0; j < P; j++) m[po + j] = j <= i ? s[j]! / sum : 0;
+          const zo = (z >> 2) + (b * P + i) * D + h * dh;
+          for (let d = 0; d < dh; d++) {
+            let acc = 0;
+            for (let j = 0; j <= i; j++) acc += m[po + j]! * m[(qkv >> 2) + (b * P + j) * row + 2 * D + h * dh + d]!;
+            m[zo + d] = acc;
+          }
+        }
+      }
+    }
+  }
+
+  attentionBackward(dz: number, qkv: number, probs: number, dqkv: number, B: number, P: number, H: number, dh: number, scale: number): void {
+    const m = this.m;
+    const D = H * dh, row = 3 * D;
+    const Q = qkv >> 2, G = dqkv >> 2;
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < P; i++) for (let c = 0; c < row; c++) m[G + (b * P + i) * row + c] = 0;
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < P; i++) {
+          const po = (probs >> 2) + ((b * H + h) * P + i) * P;
+          const dzo = (dz >> 2) + (b * P + i) * D + h * dh;
+          // dP[j] = dz_i · v_j ; dS = P ⊙ (dP − Σ P·dP)
+          const dP = new Float64Array(i + 1);
+          let dot = 0;
+          for (let j = 0; j <= i; j++) {
+            const vo = Q + (b * P + j) * row + 2 * D + h * dh;
+            let s = 0;
+            for (let d = 0; d < dh; d++) s += m[dzo + d]! * m[vo + d]!;
+            dP[j] = s;
+            dot += s * m[po + j]!;
+          }
+          for (let j = 0; j <= i; j++) {
+            const p = m[po + j]!;
+            const dS = p * (dP[j]! - dot) * scale;
+            const qo = Q + (b * P + i) * row + h * dh, ko = Q + (b * P + j) * row + D + h * dh;
+            const dqo = G + (b * P + i) * row + h * dh, dko = G + (b * P + j) * row + D + h * dh;
+            const dvo = G + (b * P + j) * row + 2 * D + h * dh;
+            for (let d = 0; d < dh; d++) {
+              m[dqo + d]! += dS * m[ko + d]!;
+              m[dko + d]! += dS * m[qo + d]!;
+              m[dvo + d]! += p * m[dzo + d]!;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  softmaxRows(x: number, out: number, rows: number, cols: number): void {
+    const m = this.m;
+    for (let r = 0; r < rows; r++) {
+      const o = (x >> 2) + r * cols;
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) mx = Math.max(mx, m[o + c]!);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(m[o + c]! - mx);
+      for (let c = 0; c < cols; c++) m[(out >> 2) + r * cols + c] = Math.exp(m[o + c]! - mx) / s;
+    }
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * GPT-2 (pre-LayerNorm blocks, gelu_new, causal attention scaled by 1/√d_head, tied unembedding) on the
+ * engine, with the hook points of ./hooks.ts. Batches are right-padded; causal attention keeps padding from
+ * touching real positions, and `lengths` says where each example's last real token is.
+ */
+import type { Engine } from '../engine/engine.js';
+import * as ops from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import { UserError } from '../util/errors.js';
+import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
+import { hookNames, type ForwardHook, type GradHook } from './hooks.js';
+import { WeightStore, type WeightSource, type WeightStoreOptions } from './weights.js';
+
+/** The architecture numbers the forward pass needs. */
+export interface GPT2Dims {
+  nLayer: number;
+  nHead: number;
+  dModel: number;
+  nPositions: number;
+  vocabSize: number;
+  layerNormEpsilon: number;
+}
+
+/** Token ids of B examples padded to P positions. */
+export interface Batch {
+  B: number;
+  P: number;
+  /** [B·P] token ids, batch-major. */
+  ids: Int32Array;
+  /** Real length of each example (≥ 1). */
+  lengths: Int32Array;
+}
+
+/** Builds a right-padded batch from token sequences. */
+export function makeBatch(seqs: readonly (readonly number[])[], padId = 50256): Batch {
+  if (seqs.length === 0) throw new Error('makeBatch: no sequences');
+  const B = seqs.length;
+  const P = Math.max(...seqs.map((s) => s.length));
+  const ids = new Int32Array(B * P).fill(padId);
+  const lengths = new Int32Array(B);
+  seqs.forEach((s, b) => {
+    if (s.length === 0) throw new Error(`makeBatch: example ${b} is empty`);
+    ids.set(s, b * P);
+    lengths[b] = s.length;
+  });
+  return { B, P, ids, lengths };
+}
+
+export interface ForwardOptions {
+  /** [B·P, D]: replaces the token embeddings (the value at hook_embed), e.g. for points on a path. */
+  embeds?: Tensor;
+  hooks?: Readonly<Partial<Record<string, ForwardHook>>>;
+  gradHooks?: Readonly<Partial<Record<string, GradHook>>>;
+  /** Which logits to compute: at each example's last real position [B, V] (default), at all [B·P, V], or none. */
+  logits?: 'last' | 'all' | 'none';
+}
+
+export interface ForwardOutput {
+  logits: Tensor | null;
+  /** The residual stream before ln_f [B·P, D]. */
+  residFinal: Tensor;
+}
+
+export class GPT2 {
+  readonly weights: WeightStore;
+
+  constructor(
+    readonly engine: Engine,
+    readonly dims: GPT2Dims,
+    src: WeightSource,
+    opts: WeightStoreOptions = {},
+  ) {
+    this.weights = new WeightStore(engine, src, dims.nLayer, opts);
+  }
+
+  /**
+   * One forward pass. Inside `engine.record`, every op is taped: afterwards `tape.backward([[logits, dLoss/dlogits]])`
+   * delivers gradients to `gradHooks` and returns the gradient of the embeddings.
+   */
+  forward(batch: Batch, opts: ForwardOptions = {}): ForwardOutput {
+    const e = this.engine, w = this.weights;
+    const { nLayer: L, nHead: H, dModel: D, layerNormEpsilon: eps } = this.dims;
+    const { B, P } = batch;
+    const R = B * P;
+    if (P > this.dims.nPositions) {
+      throw new UserError(
+        `the input has ${P} tokens but the model takes at most n_positions = ${this.dims.nPositions}; shorten the prompt`,
+      );
+    }
+    for (let i = 0; i < batch.ids.length; i++) {
+      const t = batch.ids[i]!;
+      if (t < 0 || t >= this.dims.vocabSize) {
+        throw new UserError(`token id ${t} (example ${Math.floor(i / P)}, position ${i % P}) is outside the vocabulary of ${this.dims.vocabSize}`);
+      }
+    }
+    const hooks = opts.hooks ?? {};
+    const gradHooks = opts.gradHooks ?? {};
+    const tape = e.tape;
+    const point = (name: string, value: Tensor): Tensor => {
+      let v = value;
+      const fh = hooks[name];
+      if (fh) {
+        const r = fh(v, name);
+        if (r) {
+          if (r.size !== v.size) throw new Error(`hook ${name} returned [${r.shape}] for a value of [${v.shape}]`);
+          v = r;
+        }
+      }
+      const gh = gradHooks[name];
+      if (gh && tape && v.requiresGrad) tape.watch(v, (g) => gh(g, name));
+      return v;
+    };
+
+    // input: token embeddings (a hook point) plus position embeddings (no node)
+    const ids = e.fromArray(batch.ids, [R], 'i32');
+    let embed: Tensor;
+    if (opts.embeds) {
+      if (opts.embeds.size !== R * D) throw new Error(`embeds must be [${R}, ${D}], got [${opts.embeds.shape}]`);
+      embed = opts.embeds;
+    } else {
+      embed = ops.gatherRows(w.wte, ids);
+    }
+    if (tape && !embed.requiresGrad) embed.requireGrad();
+    embed = point(hookNames.embed, embed);
+    const pos = new Int32Array(R);
+    for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) pos[b * P + p] = p;
+    let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));
+
+    for (let l = 0; l < L; l++) {
+      const lw = w.layer(l);
+      const attnW = () => w.matrix(l, 'attn.c_attn.weight');
+      const projW = () => w.matrix(l, 'attn.c_proj.weight');
+      // attention: per-head inputs only when a hook looks at them
+      const slotNames = [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)];
+      let qkv: Tensor;
+      if (slotNames.some((n) => hooks[n] || gradHooks[n])) {
+        const perHead = slotNames.map((n) => {
+          if (!hooks[n]) return null;
+          const X = expandCopies(resid, H);
+          const r = hooks[n]!(X, n);
+          if (r && r.size !== X.size) throw new Error(`hook ${n} returned [${r.shape}] for a value of [${X.shape}]`);
+          return r ?? X;
+        });
+        const onGrad = slotNames.map((n) => {
+          const gh = gradHooks[n];
+          return gh && tape ? (g: Tensor) => gh(g, n) : null;
+        });
+        qkv = qkvProject({ resid, perHead, lnG: lw.ln1g, lnB: lw.ln1b, eps, W: attnW, b: lw.attnB, H, onGrad });
+      } else {
+        qkv = ops.linear(ops.layerNorm(resid, lw.ln1g, lw.ln1b, eps), attnW, lw.attnB);
+      }
+      const z = ops.attention(qkv, B, P, H);
+      let attnOut: Tensor;
+      const rn = hookNames.result(l);
+      if (hooks[rn] || gradHooks[rn]) {
+        const heads = point(rn, headOutputs(z, projW, H));
+        attnOut = ops.addRowVector(ops.sumFirst(heads), lw.projB);
+      } else {
+        attnOut = ops.linear(z, projW, lw.projB);
+      }
+      resid = ops.add(resid, attnOut);
+      // MLP: its input is its own node (a copy of the residual stream), so its gradient is the MLP's alone
+      const mlpIn = point(hookNames.mlpIn(l), ops.identity(resid));
+      const hidden = ops.gelu(ops.linear(ops.layerNorm(mlpIn, lw.ln2g, lw.ln2b, eps), () => w.matrix(l, 'mlp.c_fc.weight'), lw.fcB));
+      const mlpOut = point(hookNames.mlpOut(l), ops.linear(hidden, () => w.matrix(l, 'mlp.c_proj.weight'), lw.outB));
+      resid = ops.add(resid, mlpOut);
+    }
+
+    const residFinal = point(hookNames.residFinal, ops.identity(resid));
+    const mode = opts.logits ?? 'last';
+    let logits: Tensor | null = null;
+    if (mode !== 'none') {
+      let x = residFinal;
+      if (mode === 'last') {
+        const last = new Int32Array(B);
+        for (let b = 0; b < B; b++) last[b] = b * P + batch.lengths[b]! - 1;
+        x = ops.gatherRows(residFinal, e.fromArray(last, [B], 'i32'));
+      }
+      logits = ops.linear(ops.layerNorm(x, w.lnfG, w.lnfB, eps), w.wte, null, true);
+    }
+    return { logits, residFinal };
+  }
+
+  dispose(): void {
+    this.weights.dispose();
+  }
+}

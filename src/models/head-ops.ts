@@ -1,0 +1,146 @@
+/**
+ * The two GPT-2 operations that the circuit graph sees per head:
+ *   - qkvProject: every head's q, k and v input is its own copy of the residual stream (EAP-IG's graph), each
+ *     with its own LayerNorm; the gradient at each copy is a hook point.
+ *   - headOutputs: each head's contribution z_h·W_O,h (without b_O), a source of the graph.
+ * When no hook changes the per-head inputs, all copies are equal, so the forward pass runs one LayerNorm and
+ * one matrix product, and only the backward pass splits the gradient per head.
+ */
+import type { Grads } from '../engine/tape.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { WeightRef } from '../engine/ops.js';
+
+const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
+const SLOT_NAMES = ['q', 'k', 'v'] as const;
+export type Slot = 0 | 1 | 2;
+export { SLOT_NAMES };
+
+export interface QkvArgs {
+  /** Residual stream before the block [B·P, D]. */
+  resid: Tensor;
+  /** Per slot (q, k, v): null = every head reads `resid`; else per-head inputs [H, B·P, D]. */
+  perHead: readonly (Tensor | null)[];
+  lnG: Tensor;
+  lnB: Tensor;
+  eps: number;
+  /** c_attn [D, 3D] and bias [3D]. */
+  W: WeightRef;
+  b: Tensor;
+  H: number;
+  /** Receives dLoss/d(per-head input) [H, B·P, D] of a slot during backward; valid only during the call. */
+  onGrad: readonly (((g: Tensor) => void) | null)[];
+}
+
+/** qkv [B·P, 3D] from per-head copies of the residual stream; see the file comment. */
+export function qkvProject(a: QkvArgs): Tensor {
+  const { resid, perHead, lnG, lnB, eps, b, H } = a;
+  const e = resid.engine, k = e.kernels;
+  const D = resid.shape[resid.shape.length - 1]!, R = resid.size / D, dh = D / H, D3 = 3 * D;
+  const W = deref(a.W);
+  const qkv = e.empty([R, D3]);
+  let shared: { y: Tensor; mean: number; rstd: number } | null = null;
+  const perStats: ({ mean: number; rstd: number } | null)[] = [null, null, null];
+  for (let j = 0; j < 3; j++) {
+    const X = perHead[j];
+    if (!X) {
+      if (!shared) {
+        const y = e.empty([R, D]);
+        const st = e.empty([2, R]);
+        k.layerNorm(resid.ptr, lnG.ptr, lnB.ptr, y.ptr, st.ptr, st.ptr + 4 * R, R, D, eps);
+        shared = { y, mean: st.ptr, rstd: st.ptr + 4 * R };
+      }
+      k.gemm(false, false, R, D, D, 1, shared.y.ptr, D, W.ptr + 4 * j * D, D3, 0, qkv.ptr + 4 * j * D, D3);
+    } else {
+      if (X.size !== H * R * D) throw new Error(`per-head ${SLOT_NAMES[j]} input must be [${H}, ${R}, ${D}], got [${X.shape}]`);
+      const y = e.empty([H, R, D]);
+      const st = e.empty([2, H * R]);
+      k.layerNorm(X.ptr, lnG.ptr, lnB.ptr, y.ptr, st.ptr, st.ptr + 4 * H * R, H * R, D, eps);
+      perStats[j] = { mean: st.ptr, rstd: st.ptr + 4 * H * R };
+      // head h: y_h [R, D] · W[:, jD + h·dh : +dh] → qkv[:, jD + h·dh : +dh]
+      k.gemmBatched(false, false, R, dh, D, 1, y.ptr, D, R * D, W.ptr + 4 * j * D, D3, dh, 0, qkv.ptr + 4 * j * D, D3, dh, H);
+    }
+  }
+  k.addRowVector(qkv.ptr, b.ptr, qkv.ptr, R, D3);
+  const inputs = [resid, ...perHead.filter((x): x is Tensor => x !== null)];
+  if (!e.tape) return qkv;
+  return e.tape.record(inputs, qkv, (g: Tensor, grads: Grads) => {
+    const W = deref(a.W);
+    let sharedGrad: Tensor | null = null; // Σ over slots without per-head needs of dLN, for one LayerNorm backward
+    const sr = grads.slot(resid);
+    let residFresh = sr?.fresh ?? false;
+    for (let j = 0; j < 3; j++) {
+      const X = perHead[j] ?? null;
+      const watch = a.onGrad[j] ?? null;
+      if (!X && !watch) {
+        if (!sr) continue;
+        if (!sharedGrad) {
+          sharedGrad = e.emptyDetached([R, D]);
+          k.gemm(false, true, R, D, D, 1, g.ptr + 4 * j * D, D3, W.ptr + 4 * j * D, D3, 0, sharedGrad.ptr, D);
+        } else {
+          k.gemm(false, true, R, D, D, 1, g.ptr + 4 * j * D, D3, W.ptr + 4 * j * D, D3, 1, sharedGrad.ptr, D);
+        }
+        continue;
+      }
+      // per head: dLN_h = dqkv_h · W_hᵀ, then each head's own LayerNorm backward (in place)
+      const dX = e.emptyDetached([H, R, D]);
+      k.gemmBatched(false, true, R, D, dh, 1, g.ptr + 4 * j * D, D3, dh, W.ptr + 4 * j * D, D3, dh, 0, dX.ptr, D, R * D, H);
+      if (X) {
+        const st = perStats[j]!;
+        k.layerNormBackward(dX.ptr, X.ptr, lnG.ptr, st.mean, st.rstd, dX.ptr, false, 0, H * R, D);
+        watch?.(dX);
+        grads.give(X, dX);
+      } else {
+        const st = shared!;
+        for (let h = 0; h < H; h++) {
+          const dh_ = dX.ptr + 4 * h * R * D;
+          // the residual's gradient is the sum over heads: add each head's result into it as it is made
+          if (sr && residFresh) {
+            k.layerNormBackward(dh_, resid.ptr, lnG.ptr, st.mean, st.rstd, dh_, false, 0, R, D);
+            k.scale(dh_, 1, sr.g.ptr, R * D);
+            residFresh = false;
+          } else {
+            k.layerNormBackward(dh_, resid.ptr, lnG.ptr, st.mean, st.rstd, dh_, false, sr ? sr.g.ptr : 0, R, D);
+          }
+        }
+        watch?.(dX);
+        dX.dispose();
+      }
+    }
+    if (sharedGrad) {
+      const st = shared!;
+      k.layerNormBackward(sharedGrad.ptr, resid.ptr, lnG.ptr, st.mean, st.rstd, sr!.g.ptr, !residFresh, 0, R, D);
+      sharedGrad.dispose();
+    } else if (sr && residFresh) {
+      e.heap.f32.fill(0, sr.g.ptr >> 2, (sr.g.ptr >> 2) + sr.g.size);
+    }
+  });
+}
+
+/** Per-head outputs [H, B·P, D]: out_h = z[:, h·dh : +dh] · W_O[h·dh : +dh, :] (b_O excluded). */
+export function headOutputs(z: Tensor, Wref: WeightRef, H: number): Tensor {
+  const e = z.engine, k = e.kernels;
+  const D = z.shape[z.shape.length - 1]!, R = z.size / D, dh = D / H;
+  const W = deref(Wref);
+  const out = e.empty([H, R, D]);
+  k.gemmBatched(false, false, R, D, dh, 1, z.ptr, D, dh, W.ptr, D, dh * D, 0, out.ptr, D, R * D, H);
+  if (!e.tape) return out;
+  return e.tape.record([z], out, (g, grads) => {
+    const sz = grads.slot(z);
+    if (!sz) return;
+    const W = deref(Wref);
+    // dz_h = dout_h · W_O,hᵀ : [R, D] · [D, dh]
+    k.gemmBatched(false, true, R, dh, D, 1, g.ptr, D, R * D, W.ptr, D, dh * D, sz.fresh ? 0 : 1, sz.g.ptr, D, dh, H);
+  });
+}
+
+/** [R, D] → [n, R, D]: n copies (the per-head inputs before a hook changes them). */
+export function expandCopies(x: Tensor, n: number): Tensor {
+  const e = x.engine;
+  const out = e.empty([n, ...x.shape]);
+  for (let i = 0; i < n; i++) e.kernels.scale(x.ptr, 1, out.ptr + 4 * i * x.size, x.size);
+  if (!e.tape) return out;
+  return e.tape.record([x], out, (g, grads) => {
+    const sx = grads.slot(x);
+    if (sx) e.kernels.sumStacked(g.ptr, sx.g.ptr, n, x.size, !sx.fresh);
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * Hook points of the GPT-2 forward pass (TransformerLens names), one per place the circuit graph reads or
+ * writes the model (DESIGN.md §3). Shapes use R = B·P rows (batch-major, right-padded).
+ *
+ *   hook_embed                   [R, D]     token embedding wte[tok] (the graph's `input`; no position embedding)
+ *   blocks.{l}.hook_q_input      [H, R, D]  each head's own query input: the residual stream before ln_1
+ *   blocks.{l}.hook_k_input      [H, R, D]  … key input
+ *   blocks.{l}.hook_v_input      [H, R, D]  … value input
+ *   blocks.{l}.attn.hook_result  [H, R, D]  each head's output z_h·W_O,h, without b_O (the graph's a{l}.h{h})
+ *   blocks.{l}.hook_mlp_in       [R, D]     the MLP's input: the residual stream before ln_2
+ *   blocks.{l}.hook_mlp_out      [R, D]     the MLP's output (the graph's m{l})
+ *   hook_resid_final             [R, D]     the residual stream before ln_f (the graph's `logits` input)
+ */
+import type { Tensor } from '../engine/tensor.js';
+
+/**
+ * A forward hook sees the value at its hook point and may return a replacement of the same shape (to add to a
+ * value, return an `add` of it). Returning nothing keeps the value. Ops on the tape stay differentiable.
+ */
+export type ForwardHook = (value: Tensor, name: string) => Tensor | void;
+/** A gradient hook receives dLoss/d(value) during backward; the tensor is valid only during the call. */
+export type GradHook = (grad: Tensor, name: string) => void;
+
+export const hookNames = {
+  embed: 'hook_embed',
+  qInput: (l: number) => `blocks.${l}.hook_q_input`,
+  kInput: (l: number) => `blocks.${l}.hook_k_input`,
+  vInput: (l: number) => `blocks.${l}.hook_v_input`,
+  result: (l: number) => `blocks.${l}.attn.hook_result`,
+  mlpIn: (l: number) => `blocks.${l}.hook_mlp_in`,
+  mlpOut: (l: number) => `blocks.${l}.hook_mlp_out`,
+  residFinal: 'hook_resid_final',
+} as const;
+
+/** Every hook point name of a model with L layers, in forward order. */
+export function allHookNames(L: number): string[] {
+  const out: string[] = [hookNames.embed];
+  for (let l = 0; l < L; l++) {
+    out.push(hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l), hookNames.result(l), hookNames.mlpIn(l), hookNames.mlpOut(l));
+  }
+  out.push(hookNames.residFinal);
+  return out;
+}

@@ -1,0 +1,112 @@
+/**
+ * GPT-2 weights in the engine. Small models keep every tensor in the WebAssembly heap; models whose matrices
+ * do not fit (GPT-2 large and XL exceed what wasm32 can address next to the activations) keep the per-layer
+ * matrices in ordinary memory and copy one layer at a time into a reusable slot when it is needed.
+ */
+import type { Engine } from '../engine/engine.js';
+import type { Tensor } from '../engine/tensor.js';
+
+/** Where weights come from: a checkpoint, or arrays held by a test. */
+export interface WeightSource {
+  readF32(name: string): Float32Array;
+  shape(name: string): readonly number[];
+}
+
+export interface LayerWeights {
+  ln1g: Tensor; ln1b: Tensor;
+  /** c_attn [D, 3D] and its bias [3D]: columns q | k | v, head h at columns h·dh of each third. */
+  attnW: Tensor; attnB: Tensor;
+  /** c_proj [D, D] (rows h·dh.. belong to head h) and b_O [D]. */
+  projW: Tensor; projB: Tensor;
+  ln2g: Tensor; ln2b: Tensor;
+  fcW: Tensor; fcB: Tensor;
+  outW: Tensor; outB: Tensor;
+}
+
+const SMALL = ['ln_1.weight', 'ln_1.bias', 'attn.c_attn.bias', 'attn.c_proj.bias', 'ln_2.weight', 'ln_2.bias', 'mlp.c_fc.bias', 'mlp.c_proj.bias'] as const;
+const BIG = ['attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight'] as const;
+type BigName = (typeof BIG)[number];
+
+export interface WeightStoreOptions {
+  /** Stream the per-layer matrices (default: when they would take more than `residentLimit` bytes). */
+  stream?: boolean;
+  residentLimit?: number;
+}
+
+export class WeightStore {
+  readonly wte: Tensor;
+  readonly wpe: Tensor;
+  readonly lnfG: Tensor;
+  readonly lnfB: Tensor;
+  readonly streamed: boolean;
+  private readonly small: Tensor[][] = [];
+  private readonly resident: Tensor[][] = [];
+  private readonly host: Float32Array[][] = [];
+  private readonly slots: { layer: number; tensors: Tensor[] }[] = [];
+  private nextSlot = 0;
+  /** Bytes copied into slots so far (streaming statistics). */
+  streamedBytes = 0;
+
+  constructor(readonly engine: Engine, src: WeightSource, readonly nLayer: number, opts: WeightStoreOptions = {}) {
+    const load = (name: string) => {
+      const data = src.readF32(name);
+      return engine.emptyDetached(src.shape(name)).set(data);
+    };
+    this.wte = load('wte.weight');
+    this.wpe = load('wpe.weight');
+    this.lnfG = load('ln_f.weight');
+    this.lnfB = load('ln_f.bias');
+    let bigBytes = 0;
+    for (let l = 0; l < nLayer; l++) for (const n of BIG) bigBytes += 4 * src.shape(`h.${l}.${n}`).reduce((a, b) => a * b, 1);
+    this.streamed = opts.stream ?? bigBytes > (opts.residentLimit ?? 1.5 * 2 ** 30);
+    for (let l = 0; l < nLayer; l++) {
+      this.small.push(SMALL.map((n) => load(`h.${l}.${n}`)));
+      if (this.streamed) this.host.push(BIG.map((n) => src.readF32(`h.${l}.${n}`)));
+      else this.resident.push(BIG.map((n) => load(`h.${l}.${n}`)));
+    }
+    if (this.streamed) {
+      // two slots: the layer in use and the one being fetched next never collide
+      for (let s = 0; s < 2; s++) this.slots.push({ layer: -1, tensors: BIG.map((n) => engine.emptyDetached(src.shape(`h.0.${n}`))) });
+    }
+  }
+
+  /** The weights of layer l, copied into a slot first when streaming. Valid until two other layers are fetched. */
+  layer(l: number): LayerWeights {
+    const [ln1g, ln1b, attnB, projB, ln2g, ln2b, fcB, outB] = this.small[l]!;
+    const big = this.streamed ? this.fetch(l) : this.resident[l]!;
+    const [attnW, projW, fcW, outW] = big;
+    return { ln1g: ln1g!, ln1b: ln1b!, attnW: attnW!, attnB: attnB!, projW: projW!, projB: projB!, ln2g: ln2g!, ln2b: ln2b!, fcW: fcW!, fcB: fcB!, outW: outW!, outB: outB! };
+  }
+
+  /** One big matrix of layer l (re-fetched when streaming: backward passes call this again). */
+  matrix(l: number, which: BigName): Tensor {
+    const i = BIG.indexOf(which);
+    return (this.streamed ? this.fetch(l) : this.resident[l]!)[i]!;
+  }
+
+  private fetch(l: number): Tensor[] {
+    const hit = this.slots.find((s) => s.layer === l);
+    if (hit) return hit.tensors;
+    const slot = this.slots[this.nextSlot]!;
+    this.nextSlot = (this.nextSlot + 1) % this.slots.length;
+    const host = this.host[l]!;
+    slot.tensors.forEach((t, i) => {
+      t.set(host[i]!);
+      this.streamedBytes += t.bytes;
+    });
+    slot.layer = l;
+    return slot.tensors;
+  }
+
+  /** Bytes of weights held in the WebAssembly heap. */
+  get heapBytes(): number {
+    let n = this.wte.bytes + this.wpe.bytes + this.lnfG.bytes + this.lnfB.bytes;
+    for (const ts of [...this.small, ...this.resident, ...this.slots.map((s) => s.tensors)]) for (const t of ts) n += t.bytes;
+    return n;
+  }
+
+  dispose(): void {
+    for (const t of [this.wte, this.wpe, this.lnfG, this.lnfB]) t.dispose();
+    for (const ts of [...this.small, ...this.resident, ...this.slots.map((s) => s.tensors)]) for (const t of ts) t.dispose();
+  }
+}
