@@ -13,9 +13,12 @@ export const ENGINE_OPTIONS = {
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
-export function parse<T extends Options>(command: string, argv: string[], options: T, usage: string) {
+/** Parsed option values: strings, or booleans for flags. */
+export type Values<T extends Options> = { [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : string } & { help?: boolean };
+
+export function parse<T extends Options>(command: string, argv: string[], options: T, usage: string): { values: Values<T>; positionals: string[] } {
   try {
-    return parseArgs({ args: argv, options: { ...options, ...HELP }, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options: { ...options, ...HELP }, allowPositionals: true, strict: true }) as { values: Values<T>; positionals: string[] };
   } catch (err) {
     throw new UserError(`${command}: ${(err as Error).message}\n\n${usage}`);
   }

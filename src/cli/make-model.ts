@@ -20,8 +20,7 @@ export async function makeModel(argv: string[]): Promise<void> {
   if (initStd !== undefined && !(initStd > 0)) throw new UserError(`--init-std must be a positive number, got "${values['init-std']}"`);
   const dtype = (values.dtype ?? 'F32').toUpperCase();
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new UserError(`--dtype must be F32, F16 or BF16, got "${values.dtype}"`);
-  const m = makeRandomModel(
-    {
+  const opts = {
       layers: intOption(requireOption(values.layers, 'layers', usage), 'layers')!,
       heads: intOption(requireOption(values.heads, 'heads', usage), 'heads')!,
       dModel: intOption(requireOption(values['d-model'], 'd-model', usage), 'd-model')!,
@@ -31,8 +30,9 @@ export async function makeModel(argv: string[]): Promise<void> {
       initStd,
       dtype: dtype as 'F32' | 'F16' | 'BF16',
       tokenizerDir: values['tokenizer-dir'],
-    },
-    requireOption(values.out, 'out', usage),
-  );
+  };
+  // unset options keep the generator's defaults
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts;
+  const m = makeRandomModel(given, requireOption(values.out, 'out', usage));
   console.error(`wrote ${m.dir}: ${m.parameters.toLocaleString('en-US')} parameters (${m.files.join(', ')})`);
 }

@@ -1,0 +1,199 @@
+/**
+ * The AssemblyScript SIMD kernels (src/engine/wasm, built by scripts/build-wasm.mjs into build/) behind the
+ * `Kernels` contract, run over a worker pool on the heap's shared memory.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import type { Kernels } from './kernels.js';
+import { MAX_THREADS, type Heap } from './memory.js';
+import { Pool } from './pool.js';
+
+/** Kernel exports, in the order of their ids in the pool. */
+const KERNELS = [
+  'gemm', 'gemmBatched', 'peak_fma', 'gelu', 'geluBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows',
+  'gatherRows', 'scatterAddRows', 'layerNorm', 'layerNormBackward', 'layerNormParamGrad', 'softmaxRows',
+  'attention', 'attentionBackward',
+] as const;
+type KernelName = (typeof KERNELS)[number];
+const ID = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<KernelName, number>;
+
+// Below these sizes a call runs on the main thread only: waking the workers would cost more than it saves.
+const PAR_FLOPS = 1 << 19;
+const PAR_ELEMS = 1 << 15;
+
+export interface WasmKernelOptions {
+  /** Threads including the main thread (default os.availableParallelism(), at most MAX_THREADS). */
+  threads?: number;
+  /** Use the relaxed-SIMD (FMA) module when the runtime supports it (default true; env EAPGP_NO_RELAXED_SIMD=1 disables). */
+  relaxed?: boolean;
+}
+
+const b = (x: boolean): number => (x ? 1 : 0);
+
+export class WasmKernels implements Kernels {
+  readonly name: string;
+
+  private constructor(
+    private readonly pool: Pool,
+    /** Threads including the main thread. */
+    readonly threads: number,
+    /** Whether the relaxed-SIMD module (fused multiply-add) is the one running. */
+    readonly relaxedSimd: boolean,
+  ) {
+    this.name = `wasm-${relaxedSimd ? 'relaxed-simd' : 'simd'} x${threads} thread${threads === 1 ? '' : 's'}`;
+  }
+
+  /** @internal use createWasmKernels */
+  static async create(heap: Heap, opts: WasmKernelOptions): Promise<WasmKernels> {
+    const want = opts.threads ?? availableParallelism();
+    const threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(want)));
+    const { module, relaxed } = compileKernels(opts.relaxed !== false && process.env.EAPGP_NO_RELAXED_SIMD !== '1');
+    const pool = await Pool.create(module, heap.memory, KERNELS, threads);
+    return new WasmKernels(pool, threads, relaxed);
+  }
+
+  private run(k: KernelName, parallel: boolean, args: number[]): unknown {
+    return this.pool.run(ID[k], args, parallel);
+  }
+
+  gemm(
+    tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
+    a: number, lda: number, b_: number, ldb: number, beta: number, c: number, ldc: number,
+  ): void {
+    this.run('gemm', 2 * M * N * K >= PAR_FLOPS, [b(tA), b(tB), M, N, K, alpha, a, lda, b_, ldb, beta, c, ldc]);
+  }
+
+  gemmBatched(
+    tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
+    a: number, lda: number, strideA: number, b_: number, ldb: number, strideB: number,
+    beta: number, c: number, ldc: number, strideC: number, batch: number,
+  ): void {
+    this.run('gemmBatched', 2 * M * N * K * batch >= PAR_FLOPS,
+      [b(tA), b(tB), M, N, K, alpha, a, lda, strideA, b_, ldb, strideB, beta, c, ldc, strideC, batch]);
+  }
+
+  layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, D: number, eps: number): void {
+    this.run('layerNorm', rows > 1 && rows * D >= PAR_ELEMS, [x, gamma, beta, y, mean, rstd, rows, D, eps]);
+  }
+
+  layerNormBackward(
+    dy: number, x: number, gamma: number, mean: number, rstd: number, dx: number, accumulate: boolean, dxAcc: number,
+    rows: number, D: number,
+  ): void {
+    this.run('layerNormBackward', rows > 1 && rows * D >= PAR_ELEMS, [dy, x, gamma, mean, rstd, dx, b(accumulate), dxAcc, rows, D]);
+  }
+
+  layerNormParamGrad(dy: number, x: number, mean: number, rstd: number, dgamma: number, dbeta: number, rows: number, D: number): void {
+    this.run('layerNormParamGrad', D >= 32 && rows * D >= PAR_ELEMS, [dy, x, mean, rstd, dgamma, dbeta, rows, D]);
+  }
+
+  gelu(x: number, y: number, n: number): void {
+    this.run('gelu', n >= PAR_ELEMS / 4, [x, y, n]);
+  }
+
+  geluBackward(x: number, dy: number, dx: number, n: number, accumulate: boolean): void {
+    this.run('geluBackward', n >= PAR_ELEMS / 4, [x, dy, dx, n, b(accumulate)]);
+  }
+
+  add(a: number, b_: number, out: number, n: number): void {
+    this.run('add', n >= PAR_ELEMS, [a, b_, out, n]);
+  }
+
+  axpy(alpha: number, x: number, y: number, n: number): void {
+    this.run('axpy', n >= PAR_ELEMS, [alpha, x, y, n]);
+  }
+
+  scale(x: number, alpha: number, out: number, n: number): void {
+    this.run('scale', n >= PAR_ELEMS, [x, alpha, out, n]);
+  }
+
+  addRowVector(x: number, v: number, out: number, rows: number, cols: number): void {
+    this.run('addRowVector', rows > 1 && rows * cols >= PAR_ELEMS, [x, v, out, rows, cols]);
+  }
+
+  sumRows(x: number, out: number, rows: number, cols: number, accumulate: boolean): void {
+    this.run('sumRows', cols >= 32 && rows * cols >= PAR_ELEMS, [x, out, rows, cols, b(accumulate)]);
+  }
+
+  sumStacked(x: number, out: number, count: number, n: number, accumulate: boolean): void {
+    // the same computation as a column sum of a count × n matrix
+    this.sumRows(x, out, count, n, accumulate);
+  }
+
+  gatherRows(idx: number, table: number, out: number, n: number, D: number): void {
+    this.run('gatherRows', n > 1 && n * D >= PAR_ELEMS, [idx, table, out, n, D]);
+  }
+
+  scatterAddRows(idx: number, src: number, table: number, n: number, D: number): void {
+    this.run('scatterAddRows', D >= 32 && n * D >= PAR_ELEMS, [idx, src, table, n, D]);
+  }
+
+  attention(qkv: number, z: number, probs: number, B: number, P: number, H: number, dh: number, scale: number): void {
+    this.run('attention', B * H > 1 && B * H * P * P * dh >= PAR_FLOPS, [qkv, z, probs, B, P, H, dh, scale]);
+  }
+
+  attentionBackward(dz: number, qkv: number, probs: number, dqkv: number, B: number, P: number, H: number, dh: number, scale: number): void {
+    this.run('attentionBackward', B * H > 1 && B * H * P * P * dh >= PAR_FLOPS, [dz, qkv, probs, dqkv, B, P, H, dh, scale]);
+  }
+
+  softmaxRows(x: number, out: number, rows: number, cols: number): void {
+    this.run('softmaxRows', rows > 1 && rows * cols >= PAR_ELEMS, [x, out, rows, cols]);
+  }
+
+  /**
+   * Measured peak of the wasm SIMD multiply-add in GFLOP/s on all threads together: each thread runs
+   * independent register-held FMA chains (relaxed_madd, or mul + add without relaxed SIMD) for about `ms`.
+   */
+  measurePeakGflops(ms = 200): number {
+    const flopsPerIter = 96; // 12 chains × 4 lanes × 2 flop
+    this.run('peak_fma', false, [1e5]); // warm-up
+    let iters = 1e6;
+    const t0 = performance.now();
+    this.run('peak_fma', false, [iters]);
+    const dt = Math.max(1e-3, performance.now() - t0);
+    iters = Math.max(1e5, Math.round((iters * ms) / dt));
+    const t1 = performance.now();
+    this.run('peak_fma', true, [iters]);
+    const t = (performance.now() - t1) / 1000;
+    return (this.threads * iters * flopsPerIter) / t / 1e9;
+  }
+
+  /** Stops the worker threads. The kernels must not be used afterwards. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** Starts the WebAssembly kernels on `heap`'s memory with a pool of `threads` threads (main thread included). */
+export async function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}): Promise<WasmKernels> {
+  return WasmKernels.create(heap, opts);
+}
+
+let flagsSet = false;
+
+/** Compiles the relaxed-SIMD module when wanted and valid here, else the SIMD128 one. */
+function compileKernels(wantRelaxed: boolean): { module: WebAssembly.Module; relaxed: boolean } {
+  if (!flagsSet) {
+    // Liftoff (the baseline tier) would run long first calls ~5× slower: a wasm call never tiers up mid-way.
+    v8.setFlagsFromString('--no-liftoff');
+    flagsSet = true;
+  }
+  if (wantRelaxed) {
+    const bytes = readFileSync(wasmPath('kernels-relaxed.wasm'));
+    // Node 20 (V8 11.3) ships relaxed SIMD behind a flag; the flag must be set before compiling
+    if (!WebAssembly.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (WebAssembly.validate(bytes)) return { module: new WebAssembly.Module(bytes), relaxed: true };
+  }
+  return { module: new WebAssembly.Module(readFileSync(wasmPath('kernels.wasm'))), relaxed: false };
+}
+
+/** build/<file> at the package root (dist/src/engine → ../../..), or next to src when run from sources. */
+function wasmPath(file: string): string {
+  for (const rel of ['../../../build/', '../../build/']) {
+    const p = fileURLToPath(new URL(rel + file, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`eap-gp: ${file} not found; run \`npm run build:wasm\``);
+}

@@ -1,0 +1,118 @@
+/**
+ * Random GPT-2 checkpoints in exactly the Hugging Face layout (config.json + model.safetensors with GPT2Model
+ * names, no `transformer.` prefix, no lm_head: tied), for tests and benchmarks without downloads. The
+ * distributions follow the oracle's make_model.py so the models behave alike: LayerNorm weights 1 + N(0, 0.1),
+ * everything else N(0, initStd); only the random stream differs (see random.ts).
+ *
+ * Each tensor has its own stream seeded by (seed, tensor name), so the bytes depend only on the options, and
+ * tensors are generated chunk by chunk while being written (GPT-2-XL width needs no large buffers).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../util/errors.js';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { gpt2Shapes } from './checkpoint.js';
+import { parseConfig } from './config.js';
+import { Rng, deriveSeed } from './random.js';
+import { writeSafetensors, type TensorToWrite, type WriteDtype } from './safetensors.js';
+
+export interface RandomModelOptions {
+  layers: number;
+  heads: number;
+  dModel: number;
+  /** Vocabulary rows (default 50257, GPT-2's). Smaller is allowed; the tokenizer must then stay below it. */
+  vocab?: number;
+  /** Context length: n_ctx = n_positions (default 1024). */
+  nCtx?: number;
+  seed?: number;
+  /** Standard deviation of weights and biases (default 0.02). */
+  initStd?: number;
+  /** Standard deviation of LayerNorm weights around 1 (default 0.1). */
+  lnNoise?: number;
+  /** Multiplies the query and key columns of c_attn (weight and bias): attention logits scale by qkScale² (default 1). */
+  qkScale?: number;
+  dtype?: WriteDtype;
+  /** Directory whose vocab.json and merges.txt are copied into the model directory. */
+  tokenizerDir?: string;
+}
+
+export interface RandomModel {
+  dir: string;
+  parameters: number;
+  /** Files written, relative to dir. */
+  files: string[];
+}
+
+/** Write a random GPT-2 checkpoint to `outDir` (created if needed; existing files are replaced). */
+export function makeRandomModel(opts: RandomModelOptions, outDir: string): RandomModel {
+  const o = {
+    vocab: 50257, nCtx: 1024, seed: 0, initStd: 0.02, lnNoise: 0.1, qkScale: 1, dtype: 'F32' as WriteDtype,
+    ...opts,
+  };
+  for (const k of ['layers', 'heads', 'dModel', 'vocab', 'nCtx'] as const) {
+    if (!Number.isSafeInteger(o[k]) || o[k] <= 0) throw new UserError(`make-model: ${k} must be a positive integer, got ${o[k]}`);
+  }
+  if (o.dModel % o.heads !== 0) throw new UserError(`make-model: d_model ${o.dModel} is not divisible by ${o.heads} heads`);
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new UserError(`make-model: seed must be a non-negative integer, got ${o.seed}`);
+  if (!['F32', 'F16', 'BF16'].includes(o.dtype)) throw new UserError(`make-model: dtype must be F32, F16 or BF16, got ${o.dtype}`);
+
+  const config = {
+    activation_function: 'gelu_new',
+    architectures: ['GPT2LMHeadModel'],
+    bos_token_id: 50256,
+    eos_token_id: 50256,
+    initializer_range: o.initStd,
+    layer_norm_epsilon: 1e-5,
+    model_type: 'gpt2',
+    n_ctx: o.nCtx,
+    n_embd: o.dModel,
+    n_head: o.heads,
+    n_layer: o.layers,
+    n_positions: o.nCtx,
+    vocab_size: o.vocab,
+    tie_word_embeddings: true,
+    torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[o.dtype],
+    eapgp_init: { seed: o.seed, init_std: o.initStd, ln_noise: o.lnNoise, qk_scale: o.qkScale, generator: 'xoshiro128**+box-muller' },
+  };
+  const shapes = gpt2Shapes(parseConfig(config, 'make-model'));
+  const tensors: Record<string, TensorToWrite> = {};
+  let parameters = 0;
+  for (const [name, shape] of shapes) {
+    parameters += shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { dtype: o.dtype, shape, data: generator(name, o) };
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  // Weights before config.json: a directory with config.json is never missing its weights.
+  writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeFileAtomicSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  const files = ['model.safetensors', 'config.json'];
+  if (o.tokenizerDir) {
+    for (const f of ['vocab.json', 'merges.txt']) {
+      const src = path.join(o.tokenizerDir, f);
+      if (!fs.existsSync(src)) throw new UserError(`make-model: tokenizer directory ${o.tokenizerDir} has no ${f}; it needs vocab.json and merges.txt`);
+      writeFileAtomicSync(path.join(outDir, f), fs.readFileSync(src));
+      files.push(f);
+    }
+  }
+  return { dir: path.resolve(outDir), parameters, files };
+}
+
+type Opts = { seed: number; initStd: number; lnNoise: number; qkScale: number; dModel: number };
+
+/** The chunked generator of one tensor. */
+function generator(name: string, o: Opts) {
+  const rng = new Rng(deriveSeed(o.seed, name));
+  const isLnWeight = /(^|\.)ln_(1|2|f)\.weight$/.test(name);
+  const mean = isLnWeight ? 1 : 0;
+  const std = isLnWeight ? o.lnNoise : o.initStd;
+  const qk = o.qkScale !== 1 && name.endsWith('attn.c_attn.weight') ? 'w' : o.qkScale !== 1 && name.endsWith('attn.c_attn.bias') ? 'b' : null;
+  const D = o.dModel;
+  return (out: Float32Array, start: number) => {
+    rng.fillNormal(out, mean, std);
+    if (!qk) return;
+    // q and k are the first 2·D of the 3·D columns (weight rows are [D, 3D], row-major).
+    for (let i = 0; i < out.length; i++) {
+      if ((start + i) % (3 * D) < 2 * D) out[i] = Math.fround(out[i] * o.qkScale);
+    }
+  };
+}

@@ -1,0 +1,318 @@
+/**
+ * WebAssembly kernels (relaxed-SIMD and SIMD128 modules) against ReferenceKernels, on odd shapes, plus
+ * bit-identical results for 1, 2 and 3 threads.
+ *
+ * Tolerances come from float32 rounding, u = 2⁻²⁴: the reference accumulates in float64 and rounds once, while
+ * a float32 sum of n terms errs by at most ≈ n·u·Σ|terms| (Higham, γₙ). Each check states its bound.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Heap } from '../src/engine/memory.js';
+import type { Kernels } from '../src/engine/kernels.js';
+import { ReferenceKernels } from '../src/engine/reference.js';
+import { createWasmKernels, type WasmKernels } from '../src/engine/wasm-kernels.js';
+
+const U = 2 ** -24;
+const THREADS = [1, 2, 3];
+const heap = new Heap();
+const ref = new ReferenceKernels(heap);
+/** [module][threads index]: relaxed SIMD first, then plain SIMD. */
+const impls: WasmKernels[][] = [];
+
+before(async () => {
+  for (const relaxed of [true, false]) {
+    impls.push(await Promise.all(THREADS.map((threads) => createWasmKernels(heap, { threads, relaxed }))));
+  }
+});
+after(async () => {
+  for (const ks of impls) for (const k of ks) await k.close();
+});
+
+let seed = 12345;
+/** Deterministic uniform numbers in [lo, hi) (mulberry32). */
+function rand(lo = -1, hi = 1): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return lo + ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo));
+}
+
+interface Out {
+  ptr: number;
+  n: number;
+  /** Contents before each run (default: random in [−1, 1)). */
+  init?: Float32Array;
+  /** Allowed |wasm − reference| at element i given the reference output. */
+  tol: (expected: Float32Array, i: number) => number;
+}
+
+class Case {
+  readonly blocks: number[] = [];
+  readonly outs: Out[] = [];
+
+  /** Allocates n floats filled by `fill` (default uniform [−1, 1)). */
+  f32(n: number, fill: (i: number) => number = () => rand()): number {
+    const p = heap.alloc(Math.max(1, n) * 4);
+    this.blocks.push(p);
+    const m = heap.f32;
+    for (let i = 0; i < n; i++) m[(p >> 2) + i] = fill(i);
+    return p;
+  }
+  i32(values: number[]): number {
+    const p = heap.alloc(Math.max(1, values.length) * 4);
+    this.blocks.push(p);
+    heap.i32.set(values, p >> 2);
+    return p;
+  }
+  read(p: number, n: number): Float32Array {
+    return heap.f32.slice(p >> 2, (p >> 2) + n);
+  }
+  out(n: number, tol: Out['tol'], init?: Float32Array): number {
+    const ptr = this.f32(n);
+    this.outs.push({ ptr, n, tol, init: init ?? this.read(ptr, n) });
+    return ptr;
+  }
+  private reset(): void {
+    for (const o of this.outs) heap.f32.set(o.init!, o.ptr >> 2);
+  }
+
+  /** Runs `call` on the reference and every wasm implementation; checks tolerances and thread invariance. */
+  check(label: string, call: (k: Kernels) => void): void {
+    this.reset();
+    call(ref);
+    const expected = this.outs.map((o) => this.read(o.ptr, o.n));
+    for (const ks of impls) {
+      let first: Uint8Array[] = [];
+      for (const k of ks) {
+        this.reset();
+        call(k);
+        const got = this.outs.map((o) => this.read(o.ptr, o.n));
+        if (k === ks[0]) {
+          first = got.map((g) => new Uint8Array(g.buffer));
+          got.forEach((g, j) => compare(`${label} [${k.name}] output ${j}`, g, expected[j]!, this.outs[j]!.tol));
+        } else {
+          got.forEach((g, j) =>
+            assert.ok(bytesEqual(new Uint8Array(g.buffer), first[j]!), `${label} [${k.name}] output ${j} differs from 1 thread`),
+          );
+        }
+      }
+    }
+    }
+  }
+
+  free(): void {
+    for (const p of this.blocks.splice(0)) heap.free(p);
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function compare(label: string, got: Float32Array, expected: Float32Array, tol: Out['tol']): void {
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i]!, e = expected[i]!;
+    if (Number.isNaN(e) && Number.isNaN(g)) continue;
+    const t = tol(expected, i);
+    if (!(Math.abs(g - e) <= t)) assert.fail(`${label}: element ${i}: got ${g}, expected ${e} (tolerance ${t.toExponential(2)})`);
+  }
+}
+
+const maxAbs = (a: Float32Array): number => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+const SIZES = [1, 7, 33, 1000];
+
+test('modules: relaxed SIMD is active when requested and supported, plain otherwise', () => {
+  assert.equal(impls[1]![0]!.relaxedSimd, false);
+  assert.match(impls[0]![0]!.name, /^wasm-(relaxed-)?simd x1 thread$/);
+  assert.equal(impls[0]![2]!.threads, 3);
+});
+
+test('gemm: all transposes, M, N, K in {1, 7, 33, 1000}, padded ld, alpha, beta (beta = 0 ignores NaN)', () => {
+  let n = 0;
+  for (const M of SIZES) for (const N of SIZES) for (const K of [...SIZES, 0]) {
+    if (M * N * K > 4e7) continue; // keeps the float64 reference under a second in total
+    for (const tA of [false, true]) for (const tB of [false, true]) {
+      const c = new Case();
+      const pad = n % 3; // leading dimensions larger than the matrix
+      const lda = (tA ? M : K) + pad, ldb = (tB ? K : N) + pad, ldc = N + 2 * pad;
+      const rowsA = tA ? K : M, rowsB = tB ? N : K;
+      const alpha = n % 2 ? 1.5 : -1, beta = n % 4 < 2 ? 0 : 0.5;
+      const a = c.f32(rowsA * lda), b = c.f32(rowsB * ldb);
+      const a0 = c.read(a, rowsA * lda), b0 = c.read(b, rowsB * ldb);
+      // |A|·|B| bounds every sum: a float32 dot product of K terms errs by ≤ K·u·Σ|a||b|; alpha, beta·C and
+      // the blocked accumulation into C add a few more roundings.
+      const absA = c.f32(rowsA * lda, (i) => Math.abs(a0[i]!)), absB = c.f32(rowsB * ldb, (i) => Math.abs(b0[i]!));
+      const S = c.f32(M * ldc, () => 0);
+      ref.gemm(tA, tB, M, N, K, 1, absA, lda, absB, ldb, 0, S, ldc);
+      const sAbs = c.read(S, M * ldc);
+      const init = c.read(c.f32(M * ldc), M * ldc);
+      if (beta === 0) init.fill(NaN);
+      const out = c.out(M * ldc, (_e, i) => 2 * (K + 8) * U * (Math.abs(alpha) * sAbs[i]! + Math.abs(beta * init[i]!)) + 1e-37, init);
+      c.check(`gemm tA=${tA} tB=${tB} M=${M} N=${N} K=${K}`, (k) => k.gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, out, ldc));
+      c.free();
+      n++;
+    }
+  }
+});
+
+test('gemmBatched: per-batch split and per-tile split, attention-like shapes', () => {
+  for (const [batch, M, N, K] of [[12, 33, 7, 64], [3, 7, 1000, 33], [1, 64, 64, 64], [12, 64, 33, 33]] as const) {
+    for (const tA of [false, true]) for (const tB of [false, true]) {
+      const c = new Case();
+      const lda = tA ? M : K, ldb = tB ? K : N;
+      const sA = M * K + 5, sB = K * N + 3, sC = M * N + 1;
+      const a = c.f32(sA * batch), b = c.f32(sB * batch);
+      // inputs in [−1, 1): Σ|a||b| ≤ K, so the float32 error is ≤ K·u·K (+ the rounding of beta·C)
+      const out = c.out(sC * batch, () => 2 * (K + 8) * U * (0.5 * K + 1));
+      c.check(`gemmBatched ${batch}×${M}×${N}×${K} tA=${tA} tB=${tB}`, (k) =>
+        k.gemmBatched(tA, tB, M, N, K, 0.5, a, lda, sA, b, ldb, sB, 1, out, N, sC, batch));
+      c.free();
+    }
+  }
+});
+
+test('layerNorm forward, backward and parameter gradient', () => {
+  for (const D of SIZES) for (const rows of [1, 37, 300]) {
+    const c = new Case();
+    const x = c.f32(rows * D, () => rand(-2, 2)), gamma = c.f32(D), beta = c.f32(D);
+    // mean and variance are float32 sums of D terms (relative error ≲ D·u); y = x̂·gamma + beta with
+    // |x̂| ≤ √D, so the error of y is ≲ D·u·(|y| + |gamma|·|x̂| + 1)
+    const tolRow = (e: Float32Array, i: number) => 8 * (D + 8) * U * (Math.abs(e[i]!) + Math.sqrt(D) + 1);
+    const y = c.out(rows * D, tolRow), mean = c.out(rows, (e, i) => 4 * (D + 8) * U * (2 + Math.abs(e[i]!)));
+    const rstd = c.out(rows, (e, i) => 4 * (D + 8) * U * Math.abs(e[i]!));
+    c.check(`layerNorm ${rows}×${D}`, (k) => k.layerNorm(x, gamma, beta, y, mean, rstd, rows, D, 1e-5));
+
+    // backward from the reference statistics (inputs, so both sides see the same ones)
+    const c2 = new Case();
+    const x2 = c2.f32(rows * D, () => rand(-2, 2)), g2 = c2.f32(D), b2 = c2.f32(D), dy = c2.f32(rows * D);
+    const y2 = c2.f32(rows * D), m2 = c2.f32(rows), r2 = c2.f32(rows);
+    ref.layerNorm(x2, g2, b2, y2, m2, r2, rows, D, 1e-5);
+    const rs = c2.read(r2, rows);
+    // dx = rstd·(g − mean(g) − x̂·mean(g·x̂)): two float32 means of D terms of size ≤ √D
+    const tolDx = (e: Float32Array, i: number) => 8 * (D + 8) * U * (Math.abs(e[i]!) + rs[Math.floor(i / D)]! * (Math.sqrt(D) + 2));
+    for (const acc of [false, true]) {
+      const dx = c2.out(rows * D, tolDx), dxAcc = acc ? c2.out(rows * D, tolDx) : 0;
+      c2.check(`layerNormBackward ${rows}×${D} accumulate=${acc}`, (k) =>
+        k.layerNormBackward(dy, x2, g2, m2, r2, dx, acc, dxAcc, rows, D));
+    }
+    // dgamma, dbeta: float32 sums over rows of terms ≤ √D (dy·x̂) and ≤ 1 (dy), added to the old value
+    const tolP = () => 4 * (rows + 8) * U * (rows * Math.sqrt(D) + 2);
+    const dg = c2.out(D, tolP), db = c2.out(D, tolP);
+    c2.check(`layerNormParamGrad ${rows}×${D}`, (k) => k.layerNormParamGrad(dy, x2, m2, r2, dg, db, rows, D));
+    c.free();
+    c2.free();
+  }
+});
+
+test('gelu and its gradient', () => {
+  for (const n of [...SIZES, 100003]) for (const acc of [false, true]) {
+    const c = new Case();
+    const x = c.f32(n, () => rand(-6, 6)), dy = c.f32(n);
+    const xs = c.read(x, n), dys = c.read(dy, n);
+    // tanh through exp: a few ulp of relative error in e^{2u}, i.e. |Δtanh| ≤ ~8u; gelu = 0.5·x·(1 + tanh)
+    const y = c.out(n, (e, i) => 8 * U * (Math.abs(xs[i]!) + Math.abs(e[i]!) + 1));
+    c.check(`gelu n=${n}`, (k) => k.gelu(x, y, n));
+    // gelu' = 0.5(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3a·x²): the Δt error is scaled by at most |x|·(1 + 0.14·x²)
+    const dx = c.out(n, (e, i) => {
+      const xi = Math.abs(xs[i]!);
+      return 16 * U * (Math.abs(dys[i]!) * (1 + xi) * (1 + 0.2 * xi * xi) + Math.abs(e[i]!));
+    });
+    c.check(`geluBackward n=${n} accumulate=${acc}`, (k) => k.geluBackward(x, dy, dx, n, acc));
+    c.free();
+  }
+});
+
+test('add, axpy, scale, addRowVector, sumRows, sumStacked', () => {
+  // one float32 rounding per operation: add and scale match the reference exactly, axpy within 2 roundings
+  const exact = () => 0;
+  for (const n of [...SIZES, 70001]) {
+    const c = new Case();
+    const a = c.f32(n), b = c.f32(n);
+    const o = c.out(n, exact);
+    c.check(`add n=${n}`, (k) => k.add(a, b, o, n));
+    c.check(`add in place n=${n}`, (k) => k.add(o, b, o, n));
+    const y = c.out(n, (e, i) => 2 * U * (Math.abs(e[i]!) + 2));
+    c.check(`axpy n=${n}`, (k) => k.axpy(-0.75, a, y, n));
+    const s = c.out(n, exact);
+    c.check(`scale n=${n}`, (k) => k.scale(a, 1.5, s, n));
+    c.free();
+  }
+  for (const rows of SIZES) for (const cols of SIZES) {
+    const c = new Case();
+    const x = c.f32(rows * cols), v = c.f32(cols);
+    const o = c.out(rows * cols, exact);
+    c.check(`addRowVector ${rows}×${cols}`, (k) => k.addRowVector(x, v, o, rows, cols));
+    // a float32 column sum of `rows` terms in [−1, 1), plus the old value
+    const tol = () => (rows + 2) * U * (rows + 1);
+    for (const acc of [false, true]) {
+      const s = c.out(cols, tol);
+      c.check(`sumRows ${rows}×${cols} accumulate=${acc}`, (k) => k.sumRows(x, s, rows, cols, acc));
+      c.check(`sumStacked ${rows}×${cols} accumulate=${acc}`, (k) => k.sumStacked(x, s, rows, cols, acc));
+    }
+    c.free();
+  }
+});
+
+test('gatherRows and scatterAddRows (repeated indices)', () => {
+  for (const D of SIZES) for (const n of [1, 7, 100]) {
+    const c = new Case();
+    const tableRows = 13;
+    const idx = c.i32(Array.from({ length: n }, () => Math.floor(rand(0, tableRows))));
+    const table = c.f32(tableRows * D), src = c.f32(n * D);
+    const out = c.out(n * D, () => 0);
+    c.check(`gatherRows n=${n} D=${D}`, (k) => k.gatherRows(idx, table, out, n, D));
+    // table rows receive up to n float32 additions in order, the same order as the reference
+    const t = c.out(tableRows * D, () => (n + 1) * U * (n + 1));
+    c.check(`scatterAddRows n=${n} D=${D}`, (k) => k.scatterAddRows(idx, src, t, n, D));
+    c.free();
+  }
+});
+
+test('softmaxRows', () => {
+  for (const cols of SIZES) for (const rows of [1, 37, 200]) {
+    const c = new Case();
+    const x = c.f32(rows * cols, () => rand(-8, 8));
+    // exp has a few ulp of relative error and the row sum (cols terms) ≲ cols·u: relative error ≲ (cols + 8)·u
+    const tol = (e: Float32Array, i: number) => 4 * (cols + 8) * U * Math.abs(e[i]!) + 1e-37;
+    const o = c.out(rows * cols, tol);
+    c.check(`softmaxRows ${rows}×${cols}`, (k) => k.softmaxRows(x, o, rows, cols));
+    const inPlace = c.out(rows * cols, tol, c.read(x, rows * cols));
+    c.check(`softmaxRows in place ${rows}×${cols}`, (k) => k.softmaxRows(inPlace, inPlace, rows, cols));
+    c.free();
+  }
+});
+
+test('attention forward and backward (causal)', () => {
+  for (const [B, P, H, dh] of [[1, 1, 1, 7], [2, 7, 3, 7], [1, 33, 2, 64], [2, 33, 3, 7], [3, 64, 4, 64]] as const) {
+    const c = new Case();
+    const HD = H * dh, scale = 1 / Math.sqrt(dh);
+    const qkv = c.f32(B * P * 3 * HD);
+    // a score q·k·scale is a float32 dot product of dh terms: |Δs| ≤ dh·u·dh·scale; softmax turns it into a
+    // relative error ≤ 2|Δs| + (P + 8)·4u of each probability; z sums P·|p·v| ≤ max|v| = 1
+    const ds = dh * U * dh * scale;
+    const rel = 2 * ds + 4 * (P + 8) * U;
+    const probs = c.out(B * H * P * P, (e, i) => rel * Math.abs(e[i]!) + 1e-37);
+    const z = c.out(B * P * HD, () => rel + (P + dh) * U);
+    c.check(`attention B=${B} P=${P} H=${H} dh=${dh}`, (k) => k.attention(qkv, z, probs, B, P, H, dh, scale));
+
+    const c2 = new Case();
+    const q2 = c2.f32(B * P * 3 * HD), z2 = c2.f32(B * P * HD), p2 = c2.f32(B * H * P * P), dz = c2.f32(B * P * HD);
+    ref.attention(q2, z2, p2, B, P, H, dh, scale);
+    // every gradient element is a sum over ≤ P rows of products of O(1) terms, each itself a dh-term dot
+    // product: the float32 error is ≲ (P + dh)·u times the magnitude of the sums
+    let bound = 0;
+    const dqkv = c2.out(B * P * 3 * HD, (e) => {
+      bound ||= 16 * (P + dh + 8) * U * (maxAbs(e) + 1);
+      return bound;
+    });
+    c2.check(`attentionBackward B=${B} P=${P} H=${H} dh=${dh}`, (k) => k.attentionBackward(dz, q2, p2, dqkv, B, P, H, dh, scale));
+    c.free();
+    c2.free();
+  }
+});
+
+test('measurePeakGflops returns a positive rate', () => {
+  const g = impls[0]![1]!.measurePeakGflops(20);
+  assert.ok(g > 0 && Number.isFinite(g), `peak ${g}`);
+});
