@@ -98,7 +98,6 @@ class Case {
         }
       }
     }
-    }
   }
 
   free(): void {
@@ -148,7 +147,7 @@ test('gemm: all transposes, M, N, K in {1, 7, 33, 1000}, padded ld, alpha, beta 
       const sAbs = c.read(S, M * ldc);
       const init = c.read(c.f32(M * ldc), M * ldc);
       if (beta === 0) init.fill(NaN);
-      const out = c.out(M * ldc, (_e, i) => 2 * (K + 8) * U * (Math.abs(alpha) * sAbs[i]! + Math.abs(beta * init[i]!)) + 1e-37, init);
+      const out = c.out(M * ldc, (_e, i) => 2 * (K + 8) * U * (Math.abs(alpha) * sAbs[i]! + (beta === 0 ? 0 : Math.abs(beta * init[i]!))) + 1e-37, init);
       c.check(`gemm tA=${tA} tB=${tB} M=${M} N=${N} K=${K}`, (k) => k.gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, out, ldc));
       c.free();
       n++;

@@ -238,7 +238,8 @@ static napi_value do_gemm(napi_env env, napi_callback_info info, bool batched) {
         else
           for (int64_t j = 0; j < g.N; j++) row[j] *= g.beta;
       }
-    } else if (st->kblock <= 0 || g.K <= st->kblock) {
+    } else if (st->kblock <= 0 || g.K % st->kblock == 0) {
+      /* K a multiple of the block (GPT-2: 768, 3072): OpenBLAS's own blocking is already Q-sized, same arithmetic */
       cblas_sgemm(CblasRowMajor, ta, tb, (int)g.M, (int)g.N, (int)g.K, g.alpha, a, (int)g.lda, b, (int)g.ldb, g.beta,
                   c, (int)g.ldc);
     } else {
@@ -313,8 +314,9 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
 /*
  * setKBlock(n): products with K > n run as ceil(K/n) calls of at most n, accumulating into C. OpenBLAS blocks K
  * by GEMM_Q (384 for sgemm on current x86 cores) but splits a remainder between Q and 2Q differently in its
- * single- and multi-threaded drivers, so without this, results change with the thread count for such K.
- * n = 0 turns it off.
+ * single- and multi-threaded drivers, so without this, results change with the thread count for such K
+ * (any K > Q that is not a multiple of Q). Set n to the library's Q; K <= n or a multiple of n is passed
+ * through unchanged. n = 0 turns it off.
  */
 static napi_value js_set_kblock(napi_env env, napi_callback_info info) {
   napi_value argv[1];

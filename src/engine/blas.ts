@@ -60,8 +60,9 @@ const ADDON_FILE = "eapgp_blas.node";
  * GEMM_Q (384 for sgemm on current x86 cores: Haswell/Zen, SkylakeX/Cooperlake) but its single- and
  * multi-threaded drivers split a remainder between Q and 2Q differently, so e.g. K = 500 or 1000 gave results
  * that changed with the thread count. With blocks of Q every call is a single K-block and results are
- * bit-identical for any thread count (tested); for K a multiple of 384 (GPT-2: 768, 3072) the arithmetic is
- * exactly OpenBLAS's own, at no measurable cost.
+ * bit-identical for any thread count (tested). K up to 384 or a multiple of it (GPT-2: 64, 768, 3072) goes
+ * through as one call, exactly OpenBLAS's own arithmetic; other K cost one extra pass over C per block.
+ * A different core's Q can be set with EAPGP_BLAS_KC.
  */
 export const DEFAULT_K_BLOCK = 384;
 

@@ -40,6 +40,7 @@ export function qkvProject(a: QkvArgs): Tensor {
   const qkv = e.empty([R, D3]);
   let shared: { y: Tensor; mean: number; rstd: number } | null = null;
   const perStats: ({ mean: number; rstd: number } | null)[] = [null, null, null];
+  const allShared = perHead.every((x) => !x);
   for (let j = 0; j < 3; j++) {
     const X = perHead[j];
     if (!X) {
@@ -49,7 +50,12 @@ export function qkvProject(a: QkvArgs): Tensor {
         k.layerNorm(resid.ptr, lnG.ptr, lnB.ptr, y.ptr, st.ptr, st.ptr + 4 * R, R, D, eps);
         shared = { y, mean: st.ptr, rstd: st.ptr + 4 * R };
       }
-      k.gemm(false, false, R, D, D, 1, shared.y.ptr, D, W.ptr + 4 * j * D, D3, 0, qkv.ptr + 4 * j * D, D3);
+      // one product for all three slots when they all read the residual stream
+      if (allShared) {
+        if (j === 0) k.gemm(false, false, R, D3, D, 1, shared.y.ptr, D, W.ptr, D3, 0, qkv.ptr, D3);
+      } else {
+        k.gemm(false, false, R, D, D, 1, shared.y.ptr, D, W.ptr + 4 * j * D, D3, 0, qkv.ptr + 4 * j * D, D3);
+      }
     } else {
       if (X.size !== H * R * D) throw new Error(`per-head ${SLOT_NAMES[j]} input must be [${H}, ${R}, ${D}], got [${X.shape}]`);
       const y = e.empty([H, R, D]);

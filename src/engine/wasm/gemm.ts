@@ -196,12 +196,11 @@ function region(
   }
 }
 
-/** Thread `tid`'s share of one GEMM: columns in NR units when N ≥ M, else rows in MR units. */
+/** Share `tid` of `nth` of one GEMM (columns in NR units when N ≥ M, else rows in MR units), packing in `sc`. */
 function gemmPart(
   tA: bool, tB: bool, M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
-  beta: f32, c: usize, ldc: i32, tid: i32, nth: i32,
+  beta: f32, c: usize, ldc: i32, tid: i32, nth: i32, sc: usize,
 ): void {
-  const sc = scratch(tid);
   if (N >= M) {
     const j0 = partStart(N, NR, tid, nth), j1 = partStart(N, NR, tid + 1, nth);
     region(tA, tB, K, alpha, a, lda, b, ldb, beta, c, ldc, 0, M, j0, j1, sc);
@@ -216,7 +215,7 @@ export function gemm(
   tA: bool, tB: bool, M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, c: usize, ldc: i32, tid: i32, nth: i32,
 ): void {
-  gemmPart(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, tid, nth);
+  gemmPart(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, tid, nth, scratch(tid));
 }
 
 /** `batch` GEMMs with element strides sA, sB, sC: whole matrices per thread when the batch divides well, else tiles of each. */
@@ -228,12 +227,12 @@ export function gemmBatched(
     const b0 = partStart(batch, 1, tid, nth), b1 = partStart(batch, 1, tid + 1, nth);
     for (let i = b0; i < b1; i++) {
       gemmPart(tA, tB, M, N, K, alpha, a + <usize>i * sA * 4, lda, b + <usize>i * sB * 4, ldb, beta,
-        c + <usize>i * sC * 4, ldc, 0, 1);
+        c + <usize>i * sC * 4, ldc, 0, 1, scratch(tid));
     }
   } else {
     for (let i = 0; i < batch; i++) {
       gemmPart(tA, tB, M, N, K, alpha, a + <usize>i * sA * 4, lda, b + <usize>i * sB * 4, ldb, beta,
-        c + <usize>i * sC * 4, ldc, tid, nth);
+        c + <usize>i * sC * 4, ldc, tid, nth, scratch(tid));
     }
   }
 }
