@@ -24,7 +24,7 @@ export interface GemmBenchOptions {
   relaxed?: boolean;
   /** Minimum time per measurement in ms (default 400). */
   ms?: number;
-  /** Also the batched backward shape of GPT-2 small attention heads (default true). */
+  /** Also GPT-2 small backward shapes: the MLP product with K = 3072 and the 12-head batched one (default true). */
   batched?: boolean;
   log?: (line: string) => void;
 }
@@ -33,10 +33,10 @@ export interface GemmBenchOptions {
 export async function benchGemm(opts: GemmBenchOptions = {}): Promise<GemmBenchRow[]> {
   const { M = 1536, N = 3072, K = 768, threads = [1, 2], ms = 400, batched = true, log = console.log } = opts;
   const heap = new Heap();
-  const a = heap.alloc(Math.max(M * K, 12 * 1536 * 64) * 4);
-  const b = heap.alloc(Math.max(K * N, 12 * 64 * 768) * 4);
+  const a = heap.alloc(Math.max(M * K, 1536 * 3072) * 4);
+  const b = heap.alloc(Math.max(K * N, 3072 * 768) * 4);
   const c = heap.alloc(Math.max(M * N, 12 * 1536 * 768) * 4);
-  heap.f32.fill(0.5, a >> 2, (c >> 2) + M * N);
+  heap.f32.fill(0.5, a >> 2, heap.size >> 2);
   const rows: GemmBenchRow[] = [];
   for (const t of threads) {
     const k = await createWasmKernels(heap, { threads: t, relaxed: opts.relaxed });
@@ -62,6 +62,9 @@ export async function benchGemm(opts: GemmBenchOptions = {}): Promise<GemmBenchR
         add(`${M}x${N}x${K} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}`, g);
       }
       if (batched) {
+        // GPT-2 small MLP backward: [1536×3072]·[3072×768]
+        const g2 = time(2 * 1536 * 768 * 3072, () => k.gemm(false, false, 1536, 768, 3072, 1, a, 3072, b, 768, 0, c, 768));
+        add('1536x768x3072 NN (MLP backward)', g2);
         // per-head products of the attention backward: [P×dh]·[dh×D]-like, 12 heads
         const P = 1536, dh = 64, D = 768;
         const g = time(2 * P * D * dh * 12, () => k.gemmBatched(false, false, P, D, dh, 1, a, dh, P * dh, b, D, dh * D, 0, c, D, P * D, 12));

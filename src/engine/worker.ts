@@ -11,9 +11,9 @@ const fns = kernels.map((k) => exports[k] as (...args: number[]) => unknown);
 const ctrl = new Int32Array(control, 0, ARGS_BYTE_OFFSET / 4);
 const argv = new Float64Array(control, ARGS_BYTE_OFFSET, MAX_ARGS);
 
-parentPort!.postMessage('ready');
-
+// read the sequence number before reporting ready: the first call may follow at once
 let seen = Atomics.load(ctrl, Ctrl.Seq);
+parentPort!.postMessage('ready');
 for (;;) {
   // spin briefly (back-to-back kernels), then sleep until the next call
   let spins = 0;
