@@ -23,12 +23,16 @@ export interface FwdBwdResult {
   rssPeak: number;
 }
 
-/** FLOPs of the matrix products (the rest is memory-bound and small): forward, input-gradient backward, per-head splits. */
+/**
+ * FLOPs of the matrix products (everything else is memory-bound and small). Backward computes input gradients
+ * only: the same products as forward (the per-head q/k/v split has the FLOPs of the fused product), and twice
+ * the attention products; causal attention counts half of its P×P products.
+ */
 export function fwdBwdFlops(L: number, H: number, D: number, V: number, B: number, P: number): number {
   const R = B * P;
-  const fwdLayer = 2 * R * D * (3 * D + D + 8 * D) + 2 * 2 * B * H * P * P * (D / H) / 2; // linear layers + causal attention
-  const bwdLayer = fwdLayer + 2 * R * D * D * 3; // input grads (same as forward) + per-head q/k/v splits cost like one more qkv product
-  return L * (fwdLayer + bwdLayer) + 2 * 2 * B * D * V;
+  const linear = 2 * R * D * (3 * D + D + 4 * D + 4 * D);
+  const attention = (2 * 2 * B * H * P * P * (D / H)) / 2;
+  return L * (2 * linear + 3 * attention) + 2 * 2 * B * D * V;
 }
 
 export function ensureSmallModel(dir: string): void {
@@ -70,14 +74,16 @@ export function formatFwdBwd(r: FwdBwdResult): string {
   return `${r.label.padEnd(28)} ${r.seconds.toFixed(2).padStart(6)} s  ${(r.gflop / r.seconds).toFixed(1).padStart(6)} GFLOP/s  heap peak ${fmtBytes(r.heapPeak)} (weights included), process RSS peak ${fmtBytes(r.rssPeak)}`;
 }
 
+// node dist/bench/forward-backward.js [blas|wasm|both] [model dir]
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const tmp = mkdtempSync(join(tmpdir(), 'eapgp-bench-'));
+  const given = process.argv[3];
+  const dir = given ?? mkdtempSync(join(tmpdir(), 'eapgp-bench-'));
   try {
-    ensureSmallModel(tmp);
+    ensureSmallModel(dir);
     const which = process.argv[2] ?? 'both';
-    if (which !== 'wasm') console.log(formatFwdBwd(await benchForwardBackward(tmp, 'BLAS, 2 threads', { gemm: 'blas', threads: 2 })));
-    if (which !== 'blas') console.log(formatFwdBwd(await benchForwardBackward(tmp, 'WebAssembly, 2 threads', { gemm: 'wasm', threads: 2 })));
+    if (which !== 'wasm') console.log(formatFwdBwd(await benchForwardBackward(dir, 'BLAS, 2 threads', { gemm: 'blas', threads: 2 })));
+    if (which !== 'blas') console.log(formatFwdBwd(await benchForwardBackward(dir, 'WebAssembly only, 2 threads', { gemm: 'wasm', threads: 2 })));
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    if (!given) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -61,6 +61,14 @@ export interface ForwardOutput {
   residFinal: Tensor;
 }
 
+/** [R, D] → [n, R, D] copies, for a gradient hook that expects one slice per head (the caller frees it). */
+function repeatRows(g: Tensor, n: number): Tensor {
+  const e = g.engine;
+  const out = e.emptyDetached([n, ...g.shape]);
+  for (let i = 0; i < n; i++) e.kernels.scale(g.ptr, 1, out.ptr + 4 * i * g.size, g.size);
+  return out;
+}
+
 export class GPT2 {
   readonly weights: WeightStore;
 
@@ -152,11 +160,23 @@ export class GPT2 {
       const z = ops.attention(qkv, B, P, H);
       let attnOut: Tensor;
       const rn = hookNames.result(l);
-      if (hooks[rn] || gradHooks[rn]) {
+      if (hooks[rn]) {
         const heads = point(rn, headOutputs(z, projW, H));
         attnOut = ops.addRowVector(ops.sumFirst(heads), lw.projB);
       } else {
         attnOut = ops.linear(z, projW, lw.projB);
+        const gh = gradHooks[rn];
+        // every head's output enters the residual stream additively, so each one's gradient is attnOut's
+        if (gh && tape && attnOut.requiresGrad) {
+          tape.watch(attnOut, (g) => {
+            const perHead = repeatRows(g, H);
+            try {
+              gh(perHead, rn);
+            } finally {
+              perHead.dispose();
+            }
+          });
+        }
       }
       resid = ops.add(resid, attnOut);
       // MLP: its input is its own node (a copy of the residual stream), so its gradient is the MLP's alone
