@@ -196,7 +196,7 @@ export class GPT2 {
         for (let b = 0; b < B; b++) last[b] = b * P + batch.lengths[b]! - 1;
         x = ops.gatherRows(residFinal, e.fromArray(last, [B], 'i32'));
       }
-      logits = ops.linear(ops.layerNorm(x, w.lnfG, w.lnfB, eps), w.wte, null, true);
+      logits = ops.linear(ops.layerNorm(x, w.lnfG, w.lnfB, eps), w.unembed, null, true);
     }
     return { logits, residFinal };
   }

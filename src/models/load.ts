@@ -6,6 +6,7 @@ import type { GPT2Config } from './config.js';
 import { GPT2 } from './gpt2.js';
 import { resolveModel, type ResolveOptions } from './hub.js';
 import type { WeightStoreOptions } from './weights.js';
+import { createProgress } from '../util/progress.js';
 
 export interface LoadedModel {
   model: GPT2;
@@ -22,7 +23,11 @@ export async function loadModel(engine: Engine, spec: string, opts: LoadOptions 
   const ckpt = openCheckpoint(dir);
   try {
     validateGPT2(ckpt);
-    const model = new GPT2(engine, ckpt.config, ckpt, opts);
+    const total = ckpt.bytesF32();
+    // a progress line only for loads that take a noticeable time (GPT-2 medium and up)
+    const progress = createProgress({ label: 'loading weights', total, unit: 'bytes', quiet: opts.quiet || total < 512 * 2 ** 20 });
+    const model = new GPT2(engine, ckpt.config, ckpt, { ...opts, onRead: (n) => progress.add(n) });
+    progress.finish();
     return { model, config: ckpt.config, tokenizer: loadTokenizer(dir), dir };
   } finally {
     ckpt.close();

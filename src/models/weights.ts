@@ -10,6 +10,7 @@ import type { Tensor } from '../engine/tensor.js';
 export interface WeightSource {
   readF32(name: string): Float32Array;
   shape(name: string): readonly number[];
+  has?(name: string): boolean;
 }
 
 export interface LayerWeights {
@@ -31,11 +32,15 @@ export interface WeightStoreOptions {
   /** Stream the per-layer matrices (default: when they would take more than `residentLimit` bytes). */
   stream?: boolean;
   residentLimit?: number;
+  /** Told the bytes of each tensor as it is read (progress of a long load). */
+  onRead?: (bytes: number) => void;
 }
 
 export class WeightStore {
   readonly wte: Tensor;
   readonly wpe: Tensor;
+  /** The unembedding [V, D]: wte itself (GPT-2 ties them) unless the checkpoint stores its own lm_head.weight. */
+  readonly unembed: Tensor;
   readonly lnfG: Tensor;
   readonly lnfB: Tensor;
   readonly streamed: boolean;
@@ -48,12 +53,15 @@ export class WeightStore {
   streamedBytes = 0;
 
   constructor(readonly engine: Engine, src: WeightSource, readonly nLayer: number, opts: WeightStoreOptions = {}) {
-    const load = (name: string) => {
+    const read = (name: string) => {
       const data = src.readF32(name);
-      return engine.emptyDetached(src.shape(name)).set(data);
+      opts.onRead?.(data.byteLength);
+      return data;
     };
+    const load = (name: string) => engine.emptyDetached(src.shape(name)).set(read(name));
     this.wte = load('wte.weight');
     this.wpe = load('wpe.weight');
+    this.unembed = src.has?.('lm_head.weight') ? load('lm_head.weight') : this.wte;
     this.lnfG = load('ln_f.weight');
     this.lnfB = load('ln_f.bias');
     let bigBytes = 0;
@@ -61,7 +69,7 @@ export class WeightStore {
     this.streamed = opts.stream ?? bigBytes > (opts.residentLimit ?? 1.5 * 2 ** 30);
     for (let l = 0; l < nLayer; l++) {
       this.small.push(SMALL.map((n) => load(`h.${l}.${n}`)));
-      if (this.streamed) this.host.push(BIG.map((n) => src.readF32(`h.${l}.${n}`)));
+      if (this.streamed) this.host.push(BIG.map((n) => read(`h.${l}.${n}`)));
       else this.resident.push(BIG.map((n) => load(`h.${l}.${n}`)));
     }
     if (this.streamed) {
@@ -100,13 +108,14 @@ export class WeightStore {
 
   /** Bytes of weights held in the WebAssembly heap. */
   get heapBytes(): number {
-    let n = this.wte.bytes + this.wpe.bytes + this.lnfG.bytes + this.lnfB.bytes;
+    let n = 0;
+    for (const t of new Set([this.wte, this.wpe, this.unembed, this.lnfG, this.lnfB])) n += t.bytes;
     for (const ts of [...this.small, ...this.resident, ...this.slots.map((s) => s.tensors)]) for (const t of ts) n += t.bytes;
     return n;
   }
 
   dispose(): void {
-    for (const t of [this.wte, this.wpe, this.lnfG, this.lnfB]) t.dispose();
+    for (const t of new Set([this.wte, this.wpe, this.unembed, this.lnfG, this.lnfB])) t.dispose();
     for (const ts of [...this.small, ...this.resident, ...this.slots.map((s) => s.tensors)]) for (const t of ts) t.dispose();
   }
 }
