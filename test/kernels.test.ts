@@ -195,6 +195,16 @@ test('layerNorm forward, backward and parameter gradient', () => {
       c2.check(`layerNormBackward ${rows}×${D} accumulate=${acc}`, (k) =>
         k.layerNormBackward(dy, x2, g2, m2, r2, dx, acc, dxAcc, rows, D));
     }
+    // in place (dx = dy, as the engine calls it, with a dxAcc target): the same bits as separate buffers
+    for (const ks of impls) for (const k of ks) {
+      const dyInit = c2.read(dy, rows * D), acc0 = c2.read(c2.f32(rows * D), rows * D);
+      const sep = c2.f32(rows * D), accSep = c2.f32(rows * D, (i) => acc0[i]!);
+      k.layerNormBackward(dy, x2, g2, m2, r2, sep, false, accSep, rows, D);
+      const inPlace = c2.f32(rows * D, (i) => dyInit[i]!), accIn = c2.f32(rows * D, (i) => acc0[i]!);
+      k.layerNormBackward(inPlace, x2, g2, m2, r2, inPlace, false, accIn, rows, D);
+      const same = (p: number, q: number) => bytesEqual(new Uint8Array(c2.read(p, rows * D).buffer), new Uint8Array(c2.read(q, rows * D).buffer));
+      assert.ok(same(sep, inPlace) && same(accSep, accIn), `layerNormBackward in place ${rows}×${D} [${k.name}]`);
+    }
     // dgamma, dbeta: float32 sums over rows of terms ≤ √D (dy·x̂) and ≤ 1 (dy), added to the old value
     const tolP = () => 4 * (rows + 8) * U * (rows * Math.sqrt(D) + 2);
     const dg = c2.out(D, tolP), db = c2.out(D, tolP);
@@ -283,7 +293,13 @@ test('softmaxRows', () => {
 });
 
 test('attention forward and backward (causal)', () => {
-  for (const [B, P, H, dh] of [[1, 1, 1, 7], [2, 7, 3, 7], [1, 33, 2, 64], [2, 33, 3, 7], [3, 64, 4, 64]] as const) {
+  // P and dh around the 4×8 blocks and the 16-row backward blocks (P = 1, 5, 17, 40; dh = 4, 7, 9, 13), one
+  // (batch, head) pair, and a backward too large for the scratch area (P = 600, dh = 128: the row-by-row path)
+  const shapes = [
+    [1, 1, 1, 7], [1, 1, 2, 64], [2, 7, 3, 7], [1, 5, 1, 4], [2, 17, 2, 9], [1, 40, 1, 13], [1, 33, 2, 64],
+    [2, 33, 3, 7], [3, 64, 4, 64], [1, 600, 1, 128],
+  ] as const;
+  for (const [B, P, H, dh] of shapes) {
     const c = new Case();
     const HD = H * dh, scale = 1 / Math.sqrt(dh);
     const qkv = c.f32(B * P * 3 * HD);

@@ -105,6 +105,7 @@ export class Engine {
   keep(t: Tensor): Tensor {
     const a = this.arenaTop;
     if (a?.tensors.delete(t)) a.parent?.tensors.add(t);
+    if (t.base) this.keep(t.base); // an alias is only as alive as the memory it views
     return t;
   }
 

@@ -15,6 +15,15 @@ export interface Grads {
   slot(t: Tensor): { g: Tensor; fresh: boolean } | null;
   /** Adds `g` into t's gradient; may take ownership of `g` instead of copying it (do not use `g` afterwards). */
   give(t: Tensor, g: Tensor): void;
+  /** False when this backward pass ignores gradient watchers (ops may then skip work done only for them). */
+  readonly watching: boolean;
+}
+
+export interface BackwardOptions {
+  /** Keep the recorded graph, so that backward can run again from other seeds (default false). */
+  retain?: boolean;
+  /** Call the gradient watchers (default true). */
+  watch?: boolean;
 }
 
 export type BackwardFn = (gradOut: Tensor, grads: Grads) => void;
@@ -57,13 +66,15 @@ export class Tape {
    * Back-propagates from `seeds`: pairs (tensor, dLoss/dTensor). Returns the gradients of the leaf tensors
    * that required one (e.g. input embeddings or, later, weights); the caller owns them.
    */
-  backward(seeds: readonly (readonly [Tensor, Tensor])[]): Map<Tensor, Tensor> {
+  backward(seeds: readonly (readonly [Tensor, Tensor])[], opts: BackwardOptions = {}): Map<Tensor, Tensor> {
     const e = this.engine;
+    const watching = opts.watch ?? true;
     const grads = new Map<Tensor, Tensor>();
     // the gradient being processed; `give` may hand it on to an input instead of copying it
     let current: Tensor | null = null;
     let moved = false;
     const sink: Grads = {
+      watching,
       slot: (t) => {
         if (!t.requiresGrad) return null;
         const have = grads.get(t);
@@ -105,7 +116,7 @@ export class Tape {
       const g = grads.get(node.output);
       if (!g) continue;
       grads.delete(node.output);
-      this.fire(node.output, g);
+      if (watching) this.fire(node.output, g);
       current = g;
       moved = false;
       node.backward(g, sink);
@@ -113,11 +124,13 @@ export class Tape {
       if (!moved) g.dispose();
     }
     for (const [t, g] of grads) {
-      this.fire(t, g);
+      if (watching) this.fire(t, g);
       e.register(g); // leaf gradients belong to the caller's arena
     }
-    this.nodes.length = 0;
-    this.watchers.clear();
+    if (!opts.retain) {
+      this.nodes.length = 0;
+      this.watchers.clear();
+    }
     return grads;
   }
 

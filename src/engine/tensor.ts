@@ -23,6 +23,8 @@ export class Tensor {
     readonly dtype: DType = 'f32',
     /** Aliases (views with another shape) do not own their memory. */
     readonly owner = true,
+    /** The tensor whose memory an alias views (kept alive with it). */
+    readonly base: Tensor | null = null,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
   }
@@ -64,13 +66,13 @@ export class Tensor {
   reshape(shape: readonly number[]): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== this.size) throw new Error(`reshape: [${this.shape}] to [${shape}]`);
-    return this.engine.register(new Tensor(this.engine, this.ptr, shape, this.dtype, false));
+    return this.engine.register(new Tensor(this.engine, this.ptr, shape, this.dtype, false, this.base ?? this));
   }
   /** A view of rows [start, start+count) along the first dimension (not recorded on the tape). */
   rows(start: number, count: number): Tensor {
     const inner = this.size / this.shape[0]!;
     return this.engine.register(
-      new Tensor(this.engine, this.ptr + start * inner * 4, [count, ...this.shape.slice(1)], this.dtype, false),
+      new Tensor(this.engine, this.ptr + start * inner * 4, [count, ...this.shape.slice(1)], this.dtype, false, this.base ?? this),
     );
   }
 

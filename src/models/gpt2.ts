@@ -104,7 +104,7 @@ export class GPT2 {
     const hooks = opts.hooks ?? {};
     const gradHooks = opts.gradHooks ?? {};
     const tape = e.tape;
-    const point = (name: string, value: Tensor): Tensor => {
+    const point = (name: string, value: Tensor, leaf = false): Tensor => {
       let v = value;
       const fh = hooks[name];
       if (fh) {
@@ -114,6 +114,8 @@ export class GPT2 {
           v = r;
         }
       }
+      // the embeddings are where gradients start: a leaf that requires one whenever a tape records
+      if (leaf && tape && !v.requiresGrad) v.requireGrad();
       const gh = gradHooks[name];
       if (gh && tape && v.requiresGrad) tape.watch(v, (g) => gh(g, name));
       return v;
@@ -128,8 +130,7 @@ export class GPT2 {
     } else {
       embed = ops.gatherRows(w.wte, ids);
     }
-    if (tape && !embed.requiresGrad) embed.requireGrad();
-    embed = point(hookNames.embed, embed);
+    embed = point(hookNames.embed, embed, true);
     const pos = new Int32Array(R);
     for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) pos[b * P + p] = p;
     let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));

@@ -76,7 +76,7 @@ export function qkvProject(a: QkvArgs): Tensor {
     let residFresh = sr?.fresh ?? false;
     for (let j = 0; j < 3; j++) {
       const X = perHead[j] ?? null;
-      const watch = a.onGrad[j] ?? null;
+      const watch = grads.watching ? (a.onGrad[j] ?? null) : null;
       if (!X && !watch) {
         if (!sr) continue;
         if (!sharedGrad) {

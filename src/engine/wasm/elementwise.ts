@@ -1,28 +1,28 @@
 // Elementwise, row-vector and row-gather kernels. Ranges are split in 16-element units from index 0, so
 // every element takes the same (SIMD or tail) path whatever the thread count. Tails reuse the vector code on
 // a splatted lane, so they round exactly like the SIMD body.
-import { partStart, vtanh, fma } from "./common";
+import { partStart, vtanh, fma, kc } from "./common";
 
 const UNIT: i32 = 16;
-const GELU_C: f32 = 0.7978845608028654; // √(2/π)
-const GELU_A: f32 = 0.044715;
+// √(2/π), a, 3a (= f32(3·f32(a))), 0.5, 1 as a table: splat loads instead of v128.const (see common.ts vexp)
+const GK = memory.data<f32>([0.7978845608028654, 0.044715, 0.13414499163627625, 0.5, 1]);
 
 @inline function geluV(x: v128): v128 {
   const x2 = f32x4.mul(x, x);
-  const u = f32x4.mul(f32x4.splat(GELU_C), fma(f32x4.mul(x2, f32x4.splat(GELU_A)), x, x));
+  const u = f32x4.mul(kc(GK, 0), fma(f32x4.mul(x2, kc(GK, 1)), x, x));
   const t = vtanh(u);
-  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), t));
+  return f32x4.mul(f32x4.mul(kc(GK, 3), x), f32x4.add(kc(GK, 4), t));
 }
 
 /** gelu_new'(x) = 0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3a·x²), t = tanh(c·(x + a·x³)). */
 @inline function geluGradV(x: v128): v128 {
   const x2 = f32x4.mul(x, x);
-  const u = f32x4.mul(f32x4.splat(GELU_C), fma(f32x4.mul(x2, f32x4.splat(GELU_A)), x, x));
+  const u = f32x4.mul(kc(GK, 0), fma(f32x4.mul(x2, kc(GK, 1)), x, x));
   const t = vtanh(u);
-  const du = f32x4.mul(f32x4.splat(GELU_C), fma(x2, f32x4.splat(3 * GELU_A), f32x4.splat(1)));
-  const sech2 = f32x4.sub(f32x4.splat(1), f32x4.mul(t, t));
-  const half = f32x4.splat(0.5);
-  return fma(f32x4.mul(half, x), f32x4.mul(sech2, du), f32x4.mul(half, f32x4.add(f32x4.splat(1), t)));
+  const one = kc(GK, 4), half = kc(GK, 3);
+  const du = f32x4.mul(kc(GK, 0), fma(x2, kc(GK, 2), one));
+  const sech2 = f32x4.sub(one, f32x4.mul(t, t));
+  return fma(f32x4.mul(half, x), f32x4.mul(sech2, du), f32x4.mul(half, f32x4.add(one, t)));
 }
 
 export function gelu(x: usize, y: usize, n: i32, tid: i32, nth: i32): void {

@@ -1,0 +1,104 @@
+/**
+ * The shared attribution loop: per batch, the activation differences Δ = a(corrupted) − a(clean) of every
+ * source, then the method's gradient passes summed per destination, then one contraction per layer:
+ *   S[u, v] = 1/(N·K) Σ_batches Σ_passes Σ_{rows, d} Δ_u · ∂L/∂x_v,   L = −mean_batch(metric).
+ * Scores are signed and zero off the graph's edges; |score| matters only at selection time.
+ */
+import type { Engine } from '../engine/engine.js';
+import * as ops from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { GPT2 } from '../models/gpt2.js';
+import { UserError } from '../util/errors.js';
+import { cleanCorrupted } from './clean-corrupted.js';
+import { eapGp } from './eap-gp.js';
+import { eapIgActivations } from './eap-ig-activations.js';
+import { eapIg } from './eap-ig.js';
+import { eap } from './eap.js';
+import { GradSum, contract, nDestinations } from './gradients.js';
+import { nSources, recordSources } from './sources.js';
+import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
+
+export const METHODS: Record<MethodName, Method> = {
+  eap,
+  'eap-ig': eapIg,
+  'eap-ig-activations': eapIgActivations,
+  'clean-corrupted': cleanCorrupted,
+  'eap-gp': eapGp,
+};
+
+export interface Scores {
+  /** Row-major [nSrc, nDst] signed scores (float64 sums of float32 contractions). */
+  scores: Float64Array;
+  nSrc: number;
+  nDst: number;
+  examples: number;
+  /** Gradient passes per batch. */
+  points: number;
+}
+
+export interface AttributeArgs {
+  model: GPT2;
+  batches: readonly PairBatch[];
+  method: MethodName;
+  loss: LossFn;
+  options?: AttributionOptions;
+  /** Called after each batch with the number of examples done. */
+  onBatch?: (examplesDone: number) => void;
+}
+
+export function attribute(a: AttributeArgs): Scores {
+  const { model } = a;
+  const e: Engine = model.engine;
+  const method = METHODS[a.method];
+  if (!method) throw new UserError(`unknown method "${a.method}"; choose one of ${Object.keys(METHODS).join(', ')}`);
+  const opts = { steps: 5, gpEta: 1, gpNorm: 'example' as const, gpPath: 'gradpath' as const, ...a.options };
+  if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new UserError(`--steps must be an integer >= 1, got ${opts.steps}`);
+  const { nLayer: L, nHead: H, dModel: D, vocabSize: V } = model.dims;
+  const nSrc = nSources(L, H), nDst = nDestinations(L, H);
+  const S = new Float64Array(nSrc * nDst);
+  const K = method.points(L, opts);
+  let N = 0;
+  a.batches.forEach((batch, index) => {
+    const { B, P } = batch.clean;
+    if (batch.corrupted.B !== B || batch.corrupted.P !== P) throw new Error('clean and corrupted batches differ in shape');
+    const R = B * P;
+    e.tidy(() => {
+      const delta = e.empty([nSrc, R, D]);
+      const corrFinal = recordSources(e, model, batch.corrupted, delta, 1, { keepFinal: !!method.needsCorruptedFinal });
+      let corrupted: Tensor | null = null;
+      if (method.needsCorrupted) {
+        corrupted = e.empty(delta.shape);
+        e.kernels.scale(delta.ptr, 1, corrupted.ptr, delta.size);
+      }
+      recordSources(e, model, batch.clean, delta, -1);
+      const G = e.empty([nDst, R, D]);
+      const grads = new GradSum(G, L, H);
+      const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts) => {
+        const { grad } = a.loss(logits.toArray(), B, V, batch.labels);
+        tape.backward([[logits, e.fromArray(grad, logits.shape)]], bopts);
+      };
+      const ctx: BatchContext = {
+        e, model, batch, index, opts, delta, corrupted, corruptedFinal: corrFinal, grads, lossFn: a.loss, backwardTask,
+        point: (p = {}) =>
+          e.tidy(() =>
+            e.record((tape) => {
+              const input = p.tokens === 'corrupted' ? batch.corrupted : batch.clean;
+              const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, gradHooks: grads.hooks, logits: 'last' });
+              backwardTask(tape, logits!);
+            }),
+          ),
+        embeddings: (which) => {
+          const ids = (which === 'clean' ? batch.clean : batch.corrupted).ids;
+          return ops.gatherRows(model.weights.wte, e.fromArray(ids, [R], 'i32'));
+        },
+      };
+      method.run(ctx);
+      grads.finish();
+      contract(S, delta, G, L, H);
+    });
+    N += batch.n;
+    a.onBatch?.(N);
+  });
+  for (let i = 0; i < S.length; i++) S[i]! /= N * K;
+  return { scores: S, nSrc, nDst, examples: N, points: K };
+}

@@ -1,0 +1,37 @@
+/**
+ * EAP-IG on activations (Hanna et al.'s variant): for each group of sources — the input, all heads of a layer,
+ * a layer's MLP — and k = 1..m, that group's output is held at the constant (k/m)·clean + (1 − k/m)·corrupted
+ * while gradients are taken. No gradient flows through the held group (TransformerLens hook semantics).
+ */
+import type { Tensor } from '../engine/tensor.js';
+import { hookNames, type ForwardHook } from '../models/hooks.js';
+import { headIndex } from './sources.js';
+import type { Method } from './types.js';
+
+export const eapIgActivations: Method = {
+  name: 'eap-ig-activations',
+  points: (L, o) => (2 * L + 1) * o.steps,
+  needsCorrupted: true,
+  run: (ctx) => {
+    const { e, model } = ctx;
+    const { nLayer: L, nHead: H } = model.dims;
+    const m = ctx.opts.steps;
+    const A = ctx.corrupted!, delta = ctx.delta;
+    const rowElems = A.size / A.shape[0]!;
+    // groups: [hook name, first source index, number of sources]
+    const groups: [string, number, number][] = [[hookNames.embed, 0, 1]];
+    for (let l = 0; l < L; l++) groups.push([hookNames.result(l), headIndex(l, 0, H), H], [hookNames.mlpOut(l), headIndex(l, H, H), 1]);
+    for (const [name, first, count] of groups) {
+      for (let k = 1; k <= m; k++) {
+        e.tidy(() => {
+          // corrupted + (k/m)(clean − corrupted) = A' − (k/m)·Δ
+          const held: Tensor = e.empty(count === 1 ? [rowElems] : [count, rowElems]);
+          e.kernels.scale(A.ptr + 4 * first * rowElems, 1, held.ptr, held.size);
+          e.kernels.axpy(-k / m, delta.ptr + 4 * first * rowElems, held.ptr, held.size);
+          const hook: ForwardHook = (v) => held.reshape(v.shape);
+          ctx.point({ hooks: { [name]: hook } });
+        });
+      }
+    }
+  },
+};

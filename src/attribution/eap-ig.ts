@@ -1,0 +1,28 @@
+/**
+ * EAP-IG (inputs; Hanna et al. 2024): gradients at m points on the straight line between the corrupted and the
+ * clean token embeddings, e_k = e' + (k/m)(e − e') for k = 0..m−1 (the corrupted end in, the clean end out).
+ */
+import type { Method } from './types.js';
+
+export const eapIg: Method = {
+  name: 'eap-ig',
+  points: (_L, o) => o.steps,
+  run: (ctx) => {
+    const { e } = ctx;
+    const m = ctx.opts.steps;
+    e.tidy(() => {
+      const clean = ctx.embeddings('clean'), corr = ctx.embeddings('corrupted');
+      const diff = e.empty(clean.shape);
+      e.kernels.scale(clean.ptr, 1, diff.ptr, clean.size);
+      e.kernels.axpy(-1, corr.ptr, diff.ptr, clean.size);
+      for (let k = 0; k < m; k++) {
+        e.tidy(() => {
+          const x = e.empty(clean.shape);
+          e.kernels.scale(corr.ptr, 1, x.ptr, x.size);
+          e.kernels.axpy(k / m, diff.ptr, x.ptr, x.size);
+          ctx.point({ embeds: x });
+        });
+      }
+    });
+  },
+};

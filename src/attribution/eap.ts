@@ -1,0 +1,8 @@
+/** EAP (Nanda; Syed et al. 2023): one gradient, at the clean input. */
+import type { Method } from './types.js';
+
+export const eap: Method = {
+  name: 'eap',
+  points: () => 1,
+  run: (ctx) => ctx.point(),
+};

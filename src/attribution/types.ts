@@ -1,0 +1,71 @@
+/** What every attribution method shares: its inputs, the per-batch context and the method interface. */
+import type { Engine } from '../engine/engine.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { Batch, GPT2 } from '../models/gpt2.js';
+import type { ForwardHook } from '../models/hooks.js';
+import type { BackwardOptions, Tape } from '../engine/tape.js';
+import type { GradSum } from './gradients.js';
+
+/** Clean and corrupted prompts of equal token lengths (per example), with the task's labels. */
+export interface PairBatch<Label = unknown> {
+  n: number;
+  clean: Batch;
+  corrupted: Batch;
+  labels: Label[];
+}
+
+/**
+ * The task loss of a batch from its last-position logits [B, V]: L = −mean_b metric_b, with dL/dlogits.
+ * Gradients of L at the destinations, times Δ, give the scores.
+ */
+export type LossFn<Label = unknown> = (logits: Float32Array, B: number, V: number, labels: Label[]) => { loss: number; grad: Float32Array };
+
+export type MethodName = 'eap' | 'eap-ig' | 'eap-ig-activations' | 'clean-corrupted' | 'eap-gp';
+
+export interface AttributionOptions {
+  /** Integration steps: m of EAP-IG, k of EAP-GP (default 5). */
+  steps?: number;
+  /** GradPath step size η (default 1). */
+  gpEta?: number;
+  /** GradPath step normalisation: per example (default) or one norm for the whole batch. */
+  gpNorm?: 'example' | 'batch';
+  /** Replaces GradPath by the straight corrupted→clean path at the same points (a check: gives EAP-IG's points shifted by one). */
+  gpPath?: 'gradpath' | 'straight';
+  /** Called with the GradPath objective J at each step (for the saturation view). */
+  gpTrace?: (batch: number, step: number, J: number) => void;
+}
+
+/** Per-batch state a method works with. */
+export interface BatchContext {
+  e: Engine;
+  model: GPT2;
+  batch: PairBatch;
+  index: number;
+  opts: Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpPath'>> & AttributionOptions;
+  /** Corrupted minus clean source outputs [nSrc, R, D]. */
+  delta: Tensor;
+  /** Corrupted source outputs [nSrc, R, D], when the method asked for them. */
+  corrupted: Tensor | null;
+  /** The corrupted run's residual stream before ln_f [R, D], when the method asked for it. */
+  corruptedFinal: Tensor | null;
+  /** Gradient sums of this batch. */
+  grads: GradSum;
+  /** One forward + backward pass of the task loss, gradients into `grads`. */
+  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook> }): void;
+  /** Backward of the task loss from last-position logits recorded on `tape`, gradients into `grads`. */
+  backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions): void;
+  /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */
+  embeddings(which: 'clean' | 'corrupted'): Tensor;
+  lossFn: LossFn;
+}
+
+export interface Method {
+  readonly name: MethodName;
+  /** Gradient passes per batch (the score is divided by this). */
+  points(L: number, opts: BatchContext['opts']): number;
+  /** Whether the method needs the corrupted source outputs themselves (not only Δ). */
+  readonly needsCorrupted?: boolean;
+  /** Whether the method needs the corrupted run's final residual stream. */
+  readonly needsCorruptedFinal?: boolean;
+  run(ctx: BatchContext): void;
+}
