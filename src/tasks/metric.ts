@@ -1,0 +1,131 @@
+/**
+ * The task metrics and their gradients, as pure functions of (logits, labels). Two shapes cover all tasks:
+ *  - logit difference z[c] − z[i]: gradient +1 at c, −1 at i;
+ *  - signed probability sum m = Σ_k w_k p[id_k] (w = ±1, repeats allowed): with p = softmax(z),
+ *    ∂m/∂z_j = p_j·(Σ_{k: id_k=j} w_k) − p_j·m.
+ * Softmax is the max-shifted form in float64, so large logits neither overflow nor lose the small terms.
+ */
+import type { Label, MetricGrad, Task } from './types.js';
+
+/** Sparse signed token weights of a probability-difference label. */
+interface ProbTerms {
+  ids: readonly number[];
+  weights: readonly number[];
+}
+
+/** +1 for each id of `pos`, −1 for each id of `neg`. */
+function signed(pos: readonly number[], neg: readonly number[]): ProbTerms {
+  return { ids: [...pos, ...neg], weights: [...pos.map(() => 1), ...neg.map(() => -1)] };
+}
+
+// greater-than and sva terms are the same for many examples; cache them per shared id array.
+const yearTerms = new WeakMap<readonly number[], ProbTerms[]>();
+const verbTerms = new WeakMap<object, [ProbTerms, ProbTerms]>();
+
+function probTerms(label: Exclude<Label, { kind: 'logit-diff' }>): ProbTerms {
+  switch (label.kind) {
+    case 'hypernymy':
+      return signed(label.answers, label.corrupted);
+    case 'greater-than': {
+      let all = yearTerms.get(label.yearIds);
+      if (!all) {
+        const ids = label.yearIds;
+        all = Array.from({ length: 100 }, (_, yy) => ({ ids, weights: ids.map((_, y) => (y > yy ? 1 : -1)) }));
+        yearTerms.set(ids, all);
+      }
+      return all[label.year]!;
+    }
+    case 'sva': {
+      let pair = verbTerms.get(label.verbs);
+      if (!pair) {
+        const { singular, plural } = label.verbs;
+        pair = [signed(singular, plural), signed(plural, singular)];
+        verbTerms.set(label.verbs, pair);
+      }
+      return pair[label.plural ? 1 : 0];
+    }
+  }
+}
+
+function checkShape(logits: Float32Array, B: number, V: number, labels: readonly Label[]): void {
+  if (logits.length !== B * V) throw new Error(`metric: logits has ${logits.length} values, expected B·V = ${B}·${V}`);
+  if (labels.length !== B) throw new Error(`metric: ${labels.length} labels for B = ${B}`);
+}
+
+function checkId(id: number, V: number): void {
+  if (!(id >= 0 && id < V)) throw new Error(`metric: token id ${id} outside the logits' vocabulary (V = ${V})`);
+}
+
+/**
+ * Metric of example b; when `grad` is given, also writes ∂metric/∂logits[b, :] into grad[b·V ..].
+ * `exps` is scratch of length V.
+ */
+function exampleMetric(logits: Float32Array, b: number, V: number, label: Label, exps: Float64Array, grad?: Float32Array): number {
+  const o = b * V;
+  if (label.kind === 'logit-diff') {
+    checkId(label.correct, V);
+    checkId(label.incorrect, V);
+    if (grad) {
+      // Accumulate, so correct === incorrect gives the true gradient 0.
+      grad[o + label.correct]! += 1;
+      grad[o + label.incorrect]! -= 1;
+    }
+    return logits[o + label.correct]! - logits[o + label.incorrect]!;
+  }
+  const { ids, weights } = probTerms(label);
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) if (logits[o + j]! > max) max = logits[o + j]!;
+  let sum = 0;
+  for (let j = 0; j < V; j++) sum += exps[j] = Math.exp(logits[o + j]! - max);
+  let m = 0;
+  for (let k = 0; k < ids.length; k++) {
+    checkId(ids[k]!, V);
+    m += weights[k]! * exps[ids[k]!]!;
+  }
+  m /= sum;
+  if (grad) {
+    // Accumulate the sparse part in float64 first so repeated ids and both terms round once.
+    const sparse = new Map<number, number>();
+    for (let k = 0; k < ids.length; k++) sparse.set(ids[k]!, (sparse.get(ids[k]!) ?? 0) + weights[k]!);
+    for (let j = 0; j < V; j++) grad[o + j] = -(exps[j]! / sum) * m;
+    for (const [j, w] of sparse) grad[o + j] = (exps[j]! / sum) * (w - m);
+  }
+  return m;
+}
+
+/** Per-example metric values [B] of last-position logits [B, V]. */
+export function taskMetric(logits: Float32Array, B: number, V: number, labels: readonly Label[]): Float64Array {
+  checkShape(logits, B, V, labels);
+  const out = new Float64Array(B);
+  const exps = new Float64Array(V);
+  for (let b = 0; b < B; b++) out[b] = exampleMetric(logits, b, V, labels[b]!, exps);
+  return out;
+}
+
+/** Per-example metric values and their gradients with respect to the logits. */
+export function taskMetricGrad(logits: Float32Array, B: number, V: number, labels: readonly Label[]): MetricGrad {
+  checkShape(logits, B, V, labels);
+  const values = new Float64Array(B);
+  const grad = new Float32Array(B * V);
+  const exps = new Float64Array(V);
+  for (let b = 0; b < B; b++) values[b] = exampleMetric(logits, b, V, labels[b]!, exps, grad);
+  return { values, grad };
+}
+
+/**
+ * The attribution loss L = −mean_b metric_b (EAP-IG "loss=True, mean=True") and dL/dlogits = −grad/B ([B, V]).
+ * `values` are the per-example metrics, for logging.
+ */
+export function lossGrad<L extends Label>(
+  task: Task<L>,
+  logits: Float32Array,
+  B: number,
+  V: number,
+  labels: readonly L[],
+): { loss: number; grad: Float32Array; values: Float64Array } {
+  const { values, grad } = task.metricGrad(logits, B, V, labels);
+  let sum = 0;
+  for (let b = 0; b < B; b++) sum += values[b]!;
+  for (let i = 0; i < grad.length; i++) grad[i] = -grad[i]! / B;
+  return { loss: -sum / B, grad, values };
+}
