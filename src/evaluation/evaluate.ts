@@ -1,0 +1,88 @@
+/**
+ * Metrics of circuits: the clean model m(M), the empty circuit m(∅) (the corrupted run scored against the
+ * clean labels) and patched circuits m(C), each a mean over examples; faithfulness
+ * F(C) = (m(C) − m(∅)) / (m(M) − m(∅)).
+ */
+import type { PairBatch } from '../attribution/types.js';
+import type { GPT2 } from '../models/gpt2.js';
+import { interventionCache, meanActivations, patchedLogits, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
+
+export interface Baselines {
+  /** m(M): the clean model's metric. */
+  clean: number;
+  /** m(∅): the corrupted input's metric with the clean labels. */
+  corrupted: number;
+}
+
+function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Float32Array {
+  const e = model.engine;
+  const prev = e.tape;
+  e.tape = null;
+  try {
+    return e.tidy(() => model.forward(which === 'clean' ? b.clean : b.corrupted).logits!.toArray());
+  } finally {
+    e.tape = prev;
+  }
+}
+
+/** Per-example metric values of the clean and the corrupted runs, in batch order. */
+export function baselineValues(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): { clean: number[]; corrupted: number[] } {
+  const V = model.dims.vocabSize;
+  const clean: number[] = [], corrupted: number[] = [];
+  for (const b of batches) {
+    clean.push(...metric(lastLogits(model, b, 'clean'), b.n, V, b.labels));
+    corrupted.push(...metric(lastLogits(model, b, 'corrupted'), b.n, V, b.labels));
+  }
+  return { clean, corrupted };
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export function baselines(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): Baselines {
+  const v = baselineValues(model, batches, metric);
+  return { clean: mean(v.clean), corrupted: mean(v.corrupted) };
+}
+
+export interface EvaluateCircuitsArgs {
+  model: GPT2;
+  batches: readonly PairBatch[];
+  metric: MetricFn;
+  /** One missing-edge matrix per circuit. */
+  circuits: readonly MissingEdges[];
+  intervention?: Intervention;
+  /** Mean over examples (default) or EAP-IG's mean of per-batch means (used by `exact`). */
+  average?: 'examples' | 'batches';
+  /** Called after each (batch, circuit) run. */
+  onRun?: () => void;
+}
+
+/** m(C) for each circuit. The intervention's cache is computed once per batch and shared by all circuits. */
+export function evaluateCircuits(a: EvaluateCircuitsArgs): number[] {
+  const { model, batches, metric } = a;
+  const e = model.engine;
+  const intervention = a.intervention ?? 'patching';
+  const means = intervention === 'mean' ? meanActivations(model, batches) : undefined;
+  const V = model.dims.vocabSize;
+  const sums = a.circuits.map(() => 0);
+  let N = 0;
+  for (const batch of batches) {
+    e.tidy(() => {
+      const cache = interventionCache(model, batch, intervention, means);
+      a.circuits.forEach((missing, i) => {
+        const logits = patchedLogits({ model, batch, missing, intervention, cache });
+        const vals = metric(logits, batch.n, V, batch.labels);
+        const s = vals.reduce((x, y) => x + y, 0);
+        sums[i]! += a.average === 'batches' ? s / batch.n : s;
+        a.onRun?.();
+      });
+    });
+    N += batch.n;
+  }
+  return sums.map((s) => (a.average === 'batches' ? s / batches.length : s / N));
+}
+
+/** F(C) = (m(C) − m(∅)) / (m(M) − m(∅)); NaN when the clean and corrupted metrics coincide. */
+export function faithfulness(m: number, base: Baselines): number {
+  const d = base.clean - base.corrupted;
+  return d === 0 ? NaN : (m - base.corrupted) / d;
+}

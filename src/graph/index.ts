@@ -1,0 +1,16 @@
+/** The computational graph: structure and scores, selection and pruning, EAP-IG JSON, DOT and SVG. */
+export { Graph, type SlotKind, type SourceKind } from './graph.js';
+export { topn, threshold, greedy, prune, type CircuitCounts, type SelectOptions } from './selection.js';
+export {
+  readGraphJson,
+  parseGraphJson,
+  writeGraphJson,
+  graphJsonChunks,
+  graphJsonString,
+  type GraphFile,
+  type ReadGraphOptions,
+  type WriteGraphOptions,
+} from './json.js';
+export { toDot, type DotOptions } from './dot.js';
+export { toSvg, type SvgOptions } from './svg.js';
+export { formatFloat32 } from './pyjson.js';
