@@ -6,6 +6,8 @@ import { version } from '../version.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
   run: { summary: 'next-token probabilities of a prompt', load: async () => (await import('./run.js')).run },
   info: { summary: 'version, threads, GEMM path, SIMD, memory', load: async () => (await import('./info.js')).info },
+  attribute: { summary: 'score every edge of a task with EAP, EAP-IG, EAP-GP or exact patching', load: async () => (await import('./attribute.js')).attribute },
+  evaluate: { summary: 'faithfulness of circuits selected from a scored graph', load: async () => (await import('./evaluate.js')).evaluate },
   'make-model': { summary: 'write a random GPT-2 checkpoint (Hugging Face format)', load: async () => (await import('./make-model.js')).makeModel },
 };
 

@@ -42,7 +42,7 @@ class Reporter implements Progress {
   private done = 0;
   private total: number | undefined;
   private readonly start = Date.now();
-  /** Non-TTY: the first line comes after 5 s or 10 %, so short tasks print only their final line. */
+  /** Non-TTY: the first line comes after 5 s, or at a 10 % step after 1 s, so short tasks print only their final line. */
   private lastDraw = Date.now();
   private lastPct = 0;
   private drawn = false;
@@ -69,7 +69,8 @@ class Reporter implements Progress {
       return;
     }
     const pct = this.total ? Math.floor((100 * done) / this.total / 10) * 10 : 0;
-    if (now - this.lastDraw >= 5000 || pct > this.lastPct) {
+    // a line every 5 s, or at a new 10 % step when a second has passed: logs stay short for quick tasks
+    if (now - this.lastDraw >= 5000 || (pct > this.lastPct && now - this.lastDraw >= 1000)) {
       this.lastPct = pct;
       this.draw(now, false);
     }

@@ -1,0 +1,99 @@
+/**
+ * Faithfulness over edge budgets: for each budget, select (greedy or top-n, by |score| unless signed), prune,
+ * and evaluate the circuit by edge patching. The MIB summary integrates over edge fractions
+ * {0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100}%: CPR = area under F, CMD = area under |1 − F| (trapezoids on
+ * the fraction axis, so both lie in [0, 1] for F in [0, 1]).
+ */
+import type { PairBatch } from '../attribution/types.js';
+import { greedy, prune, topn, type Graph } from '../graph/index.js';
+import type { GPT2 } from '../models/gpt2.js';
+import { baselines, evaluateCircuits, faithfulness, type Baselines } from './evaluate.js';
+import type { Intervention, MetricFn, MissingEdges } from './patching.js';
+
+export const MIB_FRACTIONS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1] as const;
+
+/** The edge counts of EAP-IG's GPT-2 small sweeps: 30..90 by 10, 100..1900 by 100. */
+export const HANNA_BUDGETS = [...Array.from({ length: 7 }, (_, i) => 30 + 10 * i), ...Array.from({ length: 19 }, (_, i) => 100 * (i + 1))];
+
+export interface SweepPoint {
+  requested: number | null;
+  /** Edges and nodes after pruning (nodes exclude logits). */
+  edges: number;
+  nodes: number;
+  metric: number;
+  faithfulness: number;
+  fraction?: number;
+}
+
+export interface SweepResult {
+  baseline: number;
+  corrupted: number;
+  points: SweepPoint[];
+  cpr?: number;
+  cmd?: number;
+}
+
+/** The circuit currently flagged in `g`, as a missing-edge mask. */
+export function missingEdges(g: Graph): MissingEdges {
+  const real = g.realMask, inG = g.inGraph;
+  const m = new Uint8Array(g.nSrc * g.nDst);
+  for (let i = 0; i < m.length; i++) m[i] = real[i] && !inG[i] ? 1 : 0;
+  return m;
+}
+
+export interface SweepArgs {
+  model: GPT2;
+  batches: readonly PairBatch[];
+  metric: MetricFn;
+  graph: Graph;
+  /** Edge budgets; null = evaluate the graph's own in_graph flags once. */
+  budgets: readonly number[] | null;
+  select?: 'greedy' | 'topn';
+  absolute?: boolean;
+  intervention?: Intervention;
+  /** Also report CPR/CMD (budgets must then be the MIB fractions of the edge count). */
+  fractions?: readonly number[];
+  onRun?: () => void;
+  base?: Baselines;
+}
+
+export function sweep(a: SweepArgs): SweepResult {
+  const base = a.base ?? baselines(a.model, a.batches, a.metric);
+  const circuits: { requested: number | null; edges: number; nodes: number; missing: MissingEdges }[] = [];
+  if (a.budgets === null) {
+    const g = a.graph.clone();
+    const c = prune(g);
+    circuits.push({ requested: null, ...c, missing: missingEdges(g) });
+  } else {
+    for (const n of a.budgets) {
+      const g = a.graph.clone();
+      g.clearCircuit();
+      (a.select === 'topn' ? topn : greedy)(g, n, { absolute: a.absolute ?? true });
+      const c = prune(g);
+      circuits.push({ requested: n, ...c, missing: missingEdges(g) });
+    }
+  }
+  const values = evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  const points: SweepPoint[] = circuits.map((c, i) => ({
+    requested: c.requested, edges: c.edges, nodes: c.nodes, metric: values[i]!, faithfulness: faithfulness(values[i]!, base),
+    ...(a.fractions ? { fraction: a.fractions[i]! } : {}),
+  }));
+  const out: SweepResult = { baseline: base.clean, corrupted: base.corrupted, points };
+  if (a.fractions) {
+    const xs = a.fractions, fs = points.map((p) => p.faithfulness);
+    out.cpr = trapezoid(xs, fs);
+    out.cmd = trapezoid(xs, fs.map((f) => Math.abs(1 - f)));
+  }
+  return out;
+}
+
+/** Edge budgets for the MIB fractions of a graph's edge count (at least one edge each). */
+export function fractionBudgets(nEdges: number, fractions: readonly number[] = MIB_FRACTIONS): number[] {
+  return fractions.map((f) => Math.max(1, Math.round(f * nEdges)));
+}
+
+function trapezoid(xs: readonly number[], ys: readonly number[]): number {
+  let s = 0;
+  for (let i = 1; i < xs.length; i++) s += ((xs[i]! - xs[i - 1]!) * (ys[i]! + ys[i - 1]!)) / 2;
+  return s;
+}
