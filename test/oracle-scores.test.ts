@@ -1,5 +1,5 @@
 /**
- * Edge scores of every method agree with the independent PyTorch oracle (float64) on random models of two
+ * Edge scores of every method (exact patching included) agree with the independent PyTorch oracle (float64) on random models of two
  * shapes and two tasks (a logit difference and a probability difference), with padding and several batches:
  * max |ours − oracle| ≤ 1e-4 · max |oracle| (float32 through a few layers and a K = B·P·D contraction gives
  * ≈ 2e-6 here). Fixtures: test/fixtures/scores-*.json (gen-scores.py).
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attribute } from '../src/attribution/attribute.js';
+import { exactScores } from '../src/attribution/exact.js';
 import type { AttributionOptions, MethodName } from '../src/attribution/types.js';
 import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
@@ -52,10 +53,13 @@ for (const file of readdirSync(FIX).filter((f) => /^scores-.*\.json$/.test(f))) 
         const [taskName, methodKey] = key.split(':') as [string, string];
         const task = getTask(taskName);
         const examples = task.load(join(DATA, CSV[taskName]!), tokenizer, { limit: fx.limit });
-        const r = attribute({
-          model, batches: batches(examples, fx.batchSize), method: methodKey.split('/')[0] as MethodName,
-          loss: (logits, B, V, labels) => lossGrad(task, logits, B, V, labels as never), options: optionsFrom(ref.args, fx.steps),
-        });
+        const bs = batches(examples, fx.batchSize);
+        const r = methodKey === 'exact'
+          ? exactScores({ model, batches: bs, metric: (logits, B, V, labels) => task.metric(logits, B, V, labels as never) })
+          : attribute({
+            model, batches: bs, method: methodKey.split('/')[0] as MethodName,
+            loss: (logits, B, V, labels) => lossGrad(task, logits, B, V, labels as never), options: optionsFrom(ref.args, fx.steps),
+          });
         assert.deepEqual([r.nSrc, r.nDst], ref.shape);
         const max = Math.max(...ref.values.map(Math.abs));
         assert.ok(max > 0);
