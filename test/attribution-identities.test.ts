@@ -30,7 +30,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 async function scores(e: Engine, method: MethodName, options: AttributionOptions = {}, batchSize = 4) {
   const { model, tokenizer } = await loadModel(e, dir, { quiet: true });
   examples ??= task.load(DATA, tokenizer, { limit: 12 });
-  const r = attribute({ model, batches: batches(examples, batchSize), method, options, loss: (l, B, V, y) => lossGrad(task, l, B, V, y as Label[]) });
+  const r = await attribute({ model, batches: batches(examples, batchSize), method, options, loss: (l, B, V, y) => lossGrad(task, l, B, V, y as Label[]) });
   model.dispose();
   return r;
 }

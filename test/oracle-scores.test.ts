@@ -55,8 +55,8 @@ for (const file of readdirSync(FIX).filter((f) => /^scores-.*\.json$/.test(f))) 
         const examples = task.load(join(DATA, CSV[taskName]!), tokenizer, { limit: fx.limit });
         const bs = batches(examples, fx.batchSize);
         const r = methodKey === 'exact'
-          ? exactScores({ model, batches: bs, metric: (logits, B, V, labels) => task.metric(logits, B, V, labels as never) })
-          : attribute({
+          ? await exactScores({ model, batches: bs, metric: (logits, B, V, labels) => task.metric(logits, B, V, labels as never) })
+          : await attribute({
             model, batches: bs, method: methodKey.split('/')[0] as MethodName,
             loss: (logits, B, V, labels) => lossGrad(task, logits, B, V, labels as never), options: optionsFrom(ref.args, fx.steps),
           });

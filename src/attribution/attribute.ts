@@ -9,6 +9,7 @@ import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { GPT2 } from '../models/gpt2.js';
 import { UserError } from '../util/errors.js';
+import { nextTick } from '../util/ticks.js';
 import { cleanCorrupted } from './clean-corrupted.js';
 import { eapGp } from './eap-gp.js';
 import { eapIgActivations } from './eap-ig-activations.js';
@@ -46,7 +47,7 @@ export interface AttributeArgs {
   onBatch?: (examplesDone: number) => void;
 }
 
-export function attribute(a: AttributeArgs): Scores {
+export async function attribute(a: AttributeArgs): Promise<Scores> {
   const { model } = a;
   const e: Engine = model.engine;
   const method = METHODS[a.method];
@@ -58,7 +59,8 @@ export function attribute(a: AttributeArgs): Scores {
   const S = new Float64Array(nSrc * nDst);
   const K = method.points(L, opts);
   let N = 0;
-  a.batches.forEach((batch, index) => {
+  for (const [index, batch] of a.batches.entries()) {
+    await nextTick();
     const { B, P } = batch.clean;
     if (batch.corrupted.B !== B || batch.corrupted.P !== P) throw new Error('clean and corrupted batches differ in shape');
     const R = B * P;
@@ -98,7 +100,7 @@ export function attribute(a: AttributeArgs): Scores {
     });
     N += batch.n;
     a.onBatch?.(N);
-  });
+  }
   for (let i = 0; i < S.length; i++) S[i]! /= N * K;
   return { scores: S, nSrc, nDst, examples: N, points: K };
 }

@@ -19,7 +19,7 @@ export interface ExactArgs {
   onRun?: () => void;
 }
 
-export function exactScores(a: ExactArgs): Scores {
+export async function exactScores(a: ExactArgs): Promise<Scores> {
   const { nLayer: L, nHead: H } = a.model.dims;
   const nSrc = nSources(L, H), nDst = nDestinations(L, H);
   const edges: number[] = [];
@@ -30,7 +30,7 @@ export function exactScores(a: ExactArgs): Scores {
     m[i] = 1;
     return m;
   })];
-  const [base, ...without] = evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', onRun: a.onRun });
+  const [base, ...without] = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', onRun: a.onRun });
   const scores = new Float64Array(nSrc * nDst);
   edges.forEach((i, k) => (scores[i] = base! - without[k]!));
   return { scores, nSrc, nDst, examples: a.batches.reduce((s, b) => s + b.n, 0), points: 1 };

@@ -50,14 +50,14 @@ export async function attribute(argv: string[]): Promise<void> {
     let scores: Float64Array;
     if (method === 'exact') {
       const progress = createProgress({ label: 'exact patching', total: (graph.nEdges + 1) * data.batches.length, unit: 'items', itemName: 'runs', quiet: values.quiet });
-      scores = exactScores({ model, batches: data.batches, metric: data.metric, onRun: () => progress.add(1) }).scores;
+      scores = (await exactScores({ model, batches: data.batches, metric: data.metric, onRun: () => progress.add(1) })).scores;
       progress.finish();
     } else {
       const progress = createProgress({ label: `${method} attribution`, total: data.examples, unit: 'items', itemName: 'examples', quiet: values.quiet });
-      scores = runAttribution({
+      scores = (await runAttribution({
         model, batches: data.batches, method: method as MethodName, loss: data.loss,
         options: { steps, gpEta, gpNorm }, onBatch: (n) => progress.set(n),
-      }).scores;
+      })).scores;
       progress.finish();
     }
     const seconds = (performance.now() - t0) / 1000;

@@ -52,7 +52,7 @@ export async function evaluate(argv: string[]): Promise<void> {
     }
     const runs = (budgets?.length ?? 1) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });
-    const result: SweepResult = sweep({
+    const result: SweepResult = await sweep({
       model, batches: data.batches, metric: data.metric, graph, budgets, select, absolute: !values.signed, intervention,
       fractions: values.fractions ? MIB_FRACTIONS : undefined, onRun: () => progress.add(1),
     });

@@ -5,6 +5,7 @@
  */
 import type { PairBatch } from '../attribution/types.js';
 import type { GPT2 } from '../models/gpt2.js';
+import { nextTick } from '../util/ticks.js';
 import { interventionCache, meanActivations, patchedLogits, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
 
 export interface Baselines {
@@ -57,7 +58,7 @@ export interface EvaluateCircuitsArgs {
 }
 
 /** m(C) for each circuit. The intervention's cache is computed once per batch and shared by all circuits. */
-export function evaluateCircuits(a: EvaluateCircuitsArgs): number[] {
+export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[]> {
   const { model, batches, metric } = a;
   const e = model.engine;
   const intervention = a.intervention ?? 'patching';
@@ -66,16 +67,20 @@ export function evaluateCircuits(a: EvaluateCircuitsArgs): number[] {
   const sums = a.circuits.map(() => 0);
   let N = 0;
   for (const batch of batches) {
-    e.tidy(() => {
+    const arena = e.beginArena();
+    try {
       const cache = interventionCache(model, batch, intervention, means);
-      a.circuits.forEach((missing, i) => {
+      for (const [i, missing] of a.circuits.entries()) {
+        await nextTick();
         const logits = patchedLogits({ model, batch, missing, intervention, cache });
         const vals = metric(logits, batch.n, V, batch.labels);
         const s = vals.reduce((x, y) => x + y, 0);
         sums[i]! += a.average === 'batches' ? s / batch.n : s;
         a.onRun?.();
-      });
-    });
+      }
+    } finally {
+      e.endArena(arena);
+    }
     N += batch.n;
   }
   return sums.map((s) => (a.average === 'batches' ? s / batches.length : s / N));

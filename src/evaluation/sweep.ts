@@ -57,7 +57,7 @@ export interface SweepArgs {
   base?: Baselines;
 }
 
-export function sweep(a: SweepArgs): SweepResult {
+export async function sweep(a: SweepArgs): Promise<SweepResult> {
   const base = a.base ?? baselines(a.model, a.batches, a.metric);
   const circuits: { requested: number | null; edges: number; nodes: number; missing: MissingEdges }[] = [];
   if (a.budgets === null) {
@@ -73,7 +73,7 @@ export function sweep(a: SweepArgs): SweepResult {
       circuits.push({ requested: n, ...c, missing: missingEdges(g) });
     }
   }
-  const values = evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
   const points: SweepPoint[] = circuits.map((c, i) => ({
     requested: c.requested, edges: c.edges, nodes: c.nodes, metric: values[i]!, faithfulness: faithfulness(values[i]!, base),
     ...(a.fractions ? { fraction: a.fractions[i]! } : {}),

@@ -1,46 +1,109 @@
 // Elementwise, row-vector and row-gather kernels. Ranges are split in 16-element units from index 0, so
 // every element takes the same (SIMD or tail) path whatever the thread count. Tails reuse the vector code on
 // a splatted lane, so they round exactly like the SIMD body.
-import { partStart, vtanh, fma, kc } from "./common";
+import { partStart, fma, kc } from "./common";
 
 const UNIT: i32 = 16;
-// √(2/π), a, 3a (= f32(3·f32(a))), 0.5, 1 as a table: splat loads instead of v128.const (see common.ts vexp)
-const GK = memory.data<f32>([0.7978845608028654, 0.044715, 0.13414499163627625, 0.5, 1]);
 
-@inline function geluV(x: v128): v128 {
-  const x2 = f32x4.mul(x, x);
-  const u = f32x4.mul(kc(GK, 0), fma(f32x4.mul(x2, kc(GK, 1)), x, x));
-  const t = vtanh(u);
-  return f32x4.mul(f32x4.mul(kc(GK, 3), x), f32x4.add(kc(GK, 4), t));
+// gelu_new(x) = 0.5·x·(1 + tanh(u)) = x·σ(w), w = 2u = 2c·(x + a·x³), c = √(2/π), a = 0.044715.
+// With e = exp(−|w|) ∈ [0, 1] and r = 1/(1 + e): σ(w) = r for w ≥ 0 and e·r for w < 0 (no overflow, no
+// cancellation), and σ'(w) = σ(1 − σ) = e·r² for both signs, so gelu' = σ + x·e·r²·w', w' = 2c(1 + 3a·x²).
+// x is clamped to ±16 inside σ: there |w| > 318, e is exactly 0 (exp below −87.3 is 0), so σ is exactly 0 or 1,
+// gelu is exactly x or −0 and gelu' exactly 1 or 0 for |x| ≥ 16, ±inf included, with no inf·0 NaN; NaN stays NaN.
+// Constants as a table (splat loads, see common.ts vexp):
+//   0 −16, 1 16, 2 2c, 3 2c·a, 4 2c·3a, 5 −0.0 (sign bit), 6 −87.3, 7 log2(e), 8 1.5·2²³, 9 −0.693359375,
+//   10 2.12194440e-4, 11..16 the Cephes expf polynomial, 17 1, 18 0
+const GK = memory.data<f32>([
+  -16.0, 16.0, 1.5957691216057308, 0.07135481627159562, 0.21406444881478685, -0.0, -87.3, 1.44269504088896341,
+  12582912.0, -0.693359375, 2.12194440e-4, 1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+  1.6666665459e-1, 5.0000001201e-1, 1.0, 0.0,
+]);
+@inline function g(i: i32): v128 {
+  return kc(GK, i);
 }
 
-/** gelu_new'(x) = 0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3a·x²), t = tanh(c·(x + a·x³)). */
+/** w = 2u(xc) and xc·xc for xc = x clamped to ±16. */
+@inline function gW(x: v128, xc: v128, x2: v128): v128 {
+  return f32x4.mul(xc, fma(x2, g(3), g(2)));
+}
+
+/**
+ * e^z for z ≤ 0 (Cephes expf, as common.ts vexp: about 2 ulp), exactly 0 below −87.3. The rounding of z·log2(e) to
+ * an integer n is the 1.5·2²³ trick: t = z·log2(e) + 1.5·2²³ holds n in its low mantissa bits, 2^n = (t + 127) << 23.
+ */
+@inline function expNeg(z: v128): v128 {
+  const x = f32x4.pmax(z, g(6));
+  const t = fma(x, g(7), g(8));
+  const fx = f32x4.sub(t, g(8));
+  let r = fma(fx, g(9), x);
+  r = fma(fx, g(10), r);
+  let p = g(11);
+  p = fma(p, r, g(12));
+  p = fma(p, r, g(13));
+  p = fma(p, r, g(14));
+  p = fma(p, r, g(15));
+  p = fma(p, r, g(16));
+  p = fma(p, f32x4.mul(r, r), f32x4.add(r, g(17)));
+  const pow2 = i32x4.shl(i32x4.add(t, i32x4.splat(127)), 23);
+  return v128.and(f32x4.mul(p, pow2), f32x4.ge(z, g(6)));
+}
+
+@inline function clamp16(x: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(x, g(0)), g(1));
+}
+
+/** gelu_new(x) = x·σ(w). */
+@inline function geluV(x: v128): v128 {
+  const xc = clamp16(x);
+  const w = gW(x, xc, f32x4.mul(xc, xc));
+  const e = expNeg(v128.or(w, g(5)));
+  const r = f32x4.div(g(17), f32x4.add(g(17), e));
+  // numerator 1 for w ≥ 0, e for w < 0 (e ≤ 1)
+  const num = f32x4.max(e, v128.and(f32x4.ge(w, g(18)), g(17)));
+  return f32x4.mul(x, f32x4.mul(num, r));
+}
+
+/** gelu_new'(x) = σ(w) + x·σ'(w)·w' = num·r + xc·w'·(e·r·r). */
 @inline function geluGradV(x: v128): v128 {
-  const x2 = f32x4.mul(x, x);
-  const u = f32x4.mul(kc(GK, 0), fma(f32x4.mul(x2, kc(GK, 1)), x, x));
-  const t = vtanh(u);
-  const one = kc(GK, 4), half = kc(GK, 3);
-  const du = f32x4.mul(kc(GK, 0), fma(x2, kc(GK, 2), one));
-  const sech2 = f32x4.sub(one, f32x4.mul(t, t));
-  return fma(f32x4.mul(half, x), f32x4.mul(sech2, du), f32x4.mul(half, f32x4.add(one, t)));
+  const xc = clamp16(x);
+  const x2 = f32x4.mul(xc, xc);
+  const w = gW(x, xc, x2);
+  const e = expNeg(v128.or(w, g(5)));
+  const r = f32x4.div(g(17), f32x4.add(g(17), e));
+  const num = f32x4.max(e, v128.and(f32x4.ge(w, g(18)), g(17)));
+  const dw = fma(x2, g(4), g(2));
+  return fma(f32x4.mul(xc, dw), f32x4.mul(f32x4.mul(e, r), r), f32x4.mul(num, r));
 }
 
 export function gelu(x: usize, y: usize, n: i32, tid: i32, nth: i32): void {
   const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
   let i = i0;
+  // four independent vectors per step: the exp chain is long, interleaving hides its latency
+  for (; i + 16 <= i1; i += 16) {
+    const o = <usize>i * 4;
+    const a = geluV(v128.load(x + o)), b = geluV(v128.load(x + o, 16));
+    const c = geluV(v128.load(x + o, 32)), d = geluV(v128.load(x + o, 48));
+    v128.store(y + o, a); v128.store(y + o, b, 16); v128.store(y + o, c, 32); v128.store(y + o, d, 48);
+  }
   for (; i + 4 <= i1; i += 4) v128.store(y + <usize>i * 4, geluV(v128.load(x + <usize>i * 4)));
   for (; i < i1; i++) store<f32>(y + <usize>i * 4, f32x4.extract_lane(geluV(f32x4.splat(load<f32>(x + <usize>i * 4))), 0));
+}
+
+@inline function gradStep(x: usize, dy: usize, dx: usize, o: usize, accumulate: bool): void {
+  let g = f32x4.mul(v128.load(dy + o), geluGradV(v128.load(x + o)));
+  if (accumulate) g = f32x4.add(v128.load(dx + o), g);
+  v128.store(dx + o, g);
 }
 
 export function geluBackward(x: usize, dy: usize, dx: usize, n: i32, accumulate: bool, tid: i32, nth: i32): void {
   const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
   let i = i0;
-  for (; i + 4 <= i1; i += 4) {
+  for (; i + 16 <= i1; i += 16) {
     const o = <usize>i * 4;
-    let g = f32x4.mul(v128.load(dy + o), geluGradV(v128.load(x + o)));
-    if (accumulate) g = f32x4.add(v128.load(dx + o), g);
-    v128.store(dx + o, g);
+    gradStep(x, dy, dx, o, accumulate); gradStep(x, dy, dx, o + 16, accumulate);
+    gradStep(x, dy, dx, o + 32, accumulate); gradStep(x, dy, dx, o + 48, accumulate);
   }
+  for (; i + 4 <= i1; i += 4) gradStep(x, dy, dx, <usize>i * 4, accumulate);
   for (; i < i1; i++) {
     const o = <usize>i * 4;
     let g = load<f32>(dy + o) * f32x4.extract_lane(geluGradV(f32x4.splat(load<f32>(x + o))), 0);
