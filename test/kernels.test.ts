@@ -219,10 +219,14 @@ test('gelu and its gradient', () => {
     const c = new Case();
     const x = c.f32(n, () => rand(-6, 6)), dy = c.f32(n);
     const xs = c.read(x, n), dys = c.read(dy, n);
-    // tanh through exp: a few ulp of relative error in e^{2u}, i.e. |Δtanh| ≤ ~8u; gelu = 0.5·x·(1 + tanh)
+    // wasm: gelu = x·σ(w), w = 2u, σ through one exp (≈ 2 ulp) and one division. A relative error ε of e^{−|w|}
+    // moves σ by ≤ σ(1 − σ)·ε ≤ ε/4, and the float32 rounding of w (≤ 3u relative) moves it by
+    // σ(1 − σ)·|w|·3u ≤ 0.9u (z·σ(z)(1 − σ(z)) ≤ 0.3); with the final products, |Δgelu| ≲ 4u·|x| + 4u·|gelu|, which
+    // the bound below covers with room
     const y = c.out(n, (e, i) => 8 * U * (Math.abs(xs[i]!) + Math.abs(e[i]!) + 1));
     c.check(`gelu n=${n}`, (k) => k.gelu(x, y, n));
-    // gelu' = 0.5(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3a·x²): the Δt error is scaled by at most |x|·(1 + 0.14·x²)
+    // gelu' = σ + x·σ(1 − σ)·w', w' = 2c(1 + 3a·x²): σ within ~4u relative, the second term within ~8u relative
+    // of |x|·0.25·1.6·(1 + 0.134·x²), plus the Δw shift of σ (≤ 0.9u) scaled by ≤ 1 + |x·w'|
     const dx = c.out(n, (e, i) => {
       const xi = Math.abs(xs[i]!);
       return 16 * U * (Math.abs(dys[i]!) * (1 + xi) * (1 + 0.2 * xi * xi) + Math.abs(e[i]!));
@@ -230,6 +234,50 @@ test('gelu and its gradient', () => {
     c.check(`geluBackward n=${n} accumulate=${acc}`, (k) => k.geluBackward(x, dy, dx, n, acc));
     c.free();
   }
+});
+
+test('gelu and its gradient at large |x|, ±inf and NaN: exact limits, no NaN from finite inputs', () => {
+  // beyond |x| ≈ 16 the logistic factor is exactly 0 or 1 in float32: gelu(x) = x or −0, gelu'(x) = 1 or 0,
+  // as the float64 reference gives (tanh = ±1); around ±88 (the edge of exp) and ±1e4 (x³ = 1e12) included
+  const big = [16, 17, 30, 87.3, 88, 88.8, 100, 1e4, 1e19, 1e30, 3.4e38, Infinity];
+  const xsv = [...big, ...big.map((v) => -v), 0, -0, 1e-30, -1e-30, 10, -10, 12, -12, 15.9, -15.9, NaN];
+  const n = xsv.length;
+  const c = new Case();
+  const x = c.f32(n, (i) => xsv[i]!), dy = c.f32(n, () => 1);
+  for (const ks of impls) for (const k of ks) {
+    const y = c.f32(n, () => 7), dx = c.f32(n, () => 7);
+    k.gelu(x, y, n);
+    k.geluBackward(x, dy, dx, n, false);
+    const ys = c.read(y, n), ds = c.read(dx, n);
+    for (let i = 0; i < n; i++) {
+      const v = Math.fround(xsv[i]!), label = `[${k.name}] x=${v}`;
+      if (Number.isNaN(v)) {
+        assert.ok(Number.isNaN(ys[i]!) && Number.isNaN(ds[i]!), `${label}: NaN propagates`);
+        continue;
+      }
+      if (v === -Infinity) {
+        assert.ok(ds[i] === 0, `${label}: gelu' = ${ds[i]}`); // gelu(−inf) = −inf·0 = NaN, as the reference
+        continue;
+      }
+      assert.ok(Number.isFinite(ds[i]!), `${label}: gelu' = ${ds[i]} is finite`);
+      if (v >= 16) {
+        assert.equal(ys[i], v, `${label}: gelu = x`);
+        assert.equal(ds[i], 1, `${label}: gelu' = 1`);
+      } else if (v <= -16) {
+        assert.ok(ys[i] === 0, `${label}: gelu = ${ys[i]}, not ±0`);
+        assert.ok(ds[i] === 0, `${label}: gelu' = ${ds[i]}, not ±0`);
+      } else {
+        assert.ok(Number.isFinite(ys[i]!), `${label}: gelu finite`);
+        const t = Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3));
+        const yr = 0.5 * v * (1 + t);
+        const dr = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * v * v);
+        const ax = Math.abs(v);
+        assert.ok(Math.abs(ys[i]! - yr) <= 8 * U * (ax + Math.abs(yr) + 1), `${label}: gelu ${ys[i]} vs ${yr}`);
+        assert.ok(Math.abs(ds[i]! - dr) <= 16 * U * ((1 + ax) * (1 + 0.2 * ax * ax) + Math.abs(dr)), `${label}: gelu' ${ds[i]} vs ${dr}`);
+      }
+    }
+  }
+  c.free();
 });
 
 test('add, axpy, scale, addRowVector, sumRows, sumStacked', () => {

@@ -31,15 +31,16 @@ function mk(a: usize, ars: usize, acs: usize, b: usize, ldb: usize, n: i32, out:
     x = v128.load32_splat(a3 + o);
     c30 = fma(x, b0, c30); c31 = fma(x, b1, c31);
   }
-  const va = f32x4.splat(alpha);
-  put(out, c00, c01, va, add); out += ldo;
-  put(out, c10, c11, va, add); out += ldo;
-  put(out, c20, c21, va, add); out += ldo;
-  put(out, c30, c31, va, add);
+  // alpha = 1 skips the (exact) multiplication
+  const va = f32x4.splat(alpha), scaled = alpha != 1;
+  put(out, c00, c01, va, add, scaled); out += ldo;
+  put(out, c10, c11, va, add, scaled); out += ldo;
+  put(out, c20, c21, va, add, scaled); out += ldo;
+  put(out, c30, c31, va, add, scaled);
 }
 
-@inline function put(p: usize, x0: v128, x1: v128, va: v128, add: bool): void {
-  x0 = f32x4.mul(x0, va); x1 = f32x4.mul(x1, va);
+@inline function put(p: usize, x0: v128, x1: v128, va: v128, add: bool, scaled: bool): void {
+  if (scaled) { x0 = f32x4.mul(x0, va); x1 = f32x4.mul(x1, va); }
   if (add) { x0 = f32x4.add(v128.load(p), x0); x1 = f32x4.add(v128.load(p, 16), x1); }
   v128.store(p, x0); v128.store(p, x1, 16);
 }

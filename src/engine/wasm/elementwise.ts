@@ -59,7 +59,7 @@ const GK = memory.data<f32>([
   const e = expNeg(v128.or(w, g(5)));
   const r = f32x4.div(g(17), f32x4.add(g(17), e));
   // numerator 1 for w ≥ 0, e for w < 0 (e ≤ 1)
-  const num = f32x4.max(e, v128.and(f32x4.ge(w, g(18)), g(17)));
+  const num = f32x4.pmax(e, v128.and(f32x4.ge(w, g(18)), g(17)));
   return f32x4.mul(x, f32x4.mul(num, r));
 }
 
@@ -70,7 +70,7 @@ const GK = memory.data<f32>([
   const w = gW(x, xc, x2);
   const e = expNeg(v128.or(w, g(5)));
   const r = f32x4.div(g(17), f32x4.add(g(17), e));
-  const num = f32x4.max(e, v128.and(f32x4.ge(w, g(18)), g(17)));
+  const num = f32x4.pmax(e, v128.and(f32x4.ge(w, g(18)), g(17)));
   const dw = fma(x2, g(4), g(2));
   return fma(f32x4.mul(xc, dw), f32x4.mul(f32x4.mul(e, r), r), f32x4.mul(num, r));
 }
@@ -89,21 +89,26 @@ export function gelu(x: usize, y: usize, n: i32, tid: i32, nth: i32): void {
   for (; i < i1; i++) store<f32>(y + <usize>i * 4, f32x4.extract_lane(geluV(f32x4.splat(load<f32>(x + <usize>i * 4))), 0));
 }
 
-@inline function gradStep(x: usize, dy: usize, dx: usize, o: usize, accumulate: bool): void {
-  let g = f32x4.mul(v128.load(dy + o), geluGradV(v128.load(x + o)));
-  if (accumulate) g = f32x4.add(v128.load(dx + o), g);
-  v128.store(dx + o, g);
+@inline function gradLoop(x: usize, dy: usize, dx: usize, i: i32, i1: i32, accumulate: bool): i32 {
+  for (; i + 8 <= i1; i += 8) {
+    const o = <usize>i * 4;
+    let a = f32x4.mul(v128.load(dy + o), geluGradV(v128.load(x + o)));
+    let b = f32x4.mul(v128.load(dy + o, 16), geluGradV(v128.load(x + o, 16)));
+    if (accumulate) { a = f32x4.add(v128.load(dx + o), a); b = f32x4.add(v128.load(dx + o, 16), b); }
+    v128.store(dx + o, a); v128.store(dx + o, b, 16);
+  }
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize>i * 4;
+    let a = f32x4.mul(v128.load(dy + o), geluGradV(v128.load(x + o)));
+    if (accumulate) a = f32x4.add(v128.load(dx + o), a);
+    v128.store(dx + o, a);
+  }
+  return i;
 }
 
 export function geluBackward(x: usize, dy: usize, dx: usize, n: i32, accumulate: bool, tid: i32, nth: i32): void {
   const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
-  let i = i0;
-  for (; i + 16 <= i1; i += 16) {
-    const o = <usize>i * 4;
-    gradStep(x, dy, dx, o, accumulate); gradStep(x, dy, dx, o + 16, accumulate);
-    gradStep(x, dy, dx, o + 32, accumulate); gradStep(x, dy, dx, o + 48, accumulate);
-  }
-  for (; i + 4 <= i1; i += 4) gradStep(x, dy, dx, <usize>i * 4, accumulate);
+  let i = accumulate ? gradLoop(x, dy, dx, i0, i1, true) : gradLoop(x, dy, dx, i0, i1, false);
   for (; i < i1; i++) {
     const o = <usize>i * 4;
     let g = load<f32>(dy + o) * f32x4.extract_lane(geluGradV(f32x4.splat(load<f32>(x + o))), 0);
