@@ -52,7 +52,9 @@ test('EAP-GP on the straight path equals EAP-IG; one step of size 0 equals EAP',
     assert.ok(relDiff(ig.scores, gp.scores) > 1e-3, 'GradPath is a different path from the straight one');
     const eap = await scores(e, 'eap');
     const still = await scores(e, 'eap-gp', { steps: 1, gpEta: 0 });
-    assert.deepEqual(still.scores, eap.scores);
+    // the same gradients; EAP records the clean activations in its gradient pass, whose head outputs then
+    // take the per-head product path: float32 rounding apart, equal
+    assert.ok(relDiff(eap.scores, still.scores) < 1e-6, `one zero step vs EAP: ${relDiff(eap.scores, still.scores)}`);
   });
 });
 

@@ -16,7 +16,7 @@ import { eapIgActivations } from './eap-ig-activations.js';
 import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
 import { GradSum, contract, nDestinations } from './gradients.js';
-import { nSources, recordSources } from './sources.js';
+import { nSources, recordSources, recordingHooks } from './sources.js';
 import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
 
 export const METHODS: Record<MethodName, Method> = {
@@ -72,7 +72,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
         corrupted = e.empty(delta.shape);
         e.kernels.scale(delta.ptr, 1, corrupted.ptr, delta.size);
       }
-      recordSources(e, model, batch.clean, delta, -1);
+      if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1);
       const G = e.empty([nDst, R, D]);
       const grads = new GradSum(G, L, H);
       const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts) => {
@@ -81,11 +81,13 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       };
       const ctx: BatchContext = {
         e, model, batch, index, opts, delta, corrupted, corruptedFinal: corrFinal, grads, lossFn: a.loss, backwardTask,
+        recordCleanHooks: recordingHooks(delta, L, H, -1),
         point: (p = {}) =>
           e.tidy(() =>
             e.record((tape) => {
               const input = p.tokens === 'corrupted' ? batch.corrupted : batch.clean;
-              const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, gradHooks: grads.hooks, logits: 'last' });
+              const hooks = p.recordClean ? { ...p.hooks, ...ctx.recordCleanHooks } : p.hooks;
+              const { logits } = model.forward(input, { embeds: p.embeds, hooks, gradHooks: grads.hooks, logits: 'last' });
               backwardTask(tape, logits!);
             }),
           ),

@@ -4,8 +4,9 @@ import type { Method } from './types.js';
 export const cleanCorrupted: Method = {
   name: 'clean-corrupted',
   points: () => 2,
+  recordsClean: true,
   run: (ctx) => {
-    ctx.point();
+    ctx.point({ recordClean: true });
     ctx.point({ tokens: 'corrupted' });
   },
 };

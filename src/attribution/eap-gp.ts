@@ -31,6 +31,7 @@ export const eapGp: Method = {
   name: 'eap-gp',
   points: (_L, o) => o.steps,
   needsCorruptedFinal: true,
+  recordsClean: true,
   run: (ctx) => runGradPath(ctx),
 };
 
@@ -52,6 +53,7 @@ function runGradPath(ctx: BatchContext): void {
           const wantTask = j > 0, wantStep = j < k && !straight;
           const out = model.forward(batch.clean, {
             embeds: leaf,
+            hooks: j === 0 ? ctx.recordCleanHooks : undefined, // γ_0 is the clean input: record its activations
             gradHooks: wantTask ? ctx.grads.hooks : undefined,
             logits: wantTask ? 'last' : 'none',
           });

@@ -4,5 +4,6 @@ import type { Method } from './types.js';
 export const eap: Method = {
   name: 'eap',
   points: () => 1,
-  run: (ctx) => ctx.point(),
+  recordsClean: true,
+  run: (ctx) => ctx.point({ recordClean: true }),
 };

@@ -53,8 +53,15 @@ export class GradSum {
 }
 
 /**
+ * Elements of the contraction dimension (rows·D) per product: a multiple of 384 (OpenBLAS's K block, so the BLAS
+ * path needs no further splitting to stay thread-count deterministic) that keeps each product large and fast.
+ */
+const K_CHUNK = 384 * 128;
+
+/**
  * S[u, v] += Σ Δ[u]·G[v] over real edges u → v, accumulated in float64. Δ is [nSrc, R, D], G [nDst, R, D];
- * S is row-major [nSrc, nDst].
+ * S is row-major [nSrc, nDst]. The contraction runs over R·D elements, in chunks of K_CHUNK whose float32
+ * partial products are summed in float64 in a fixed order.
  */
 export function contract(S: Float64Array, delta: Tensor, G: Tensor, L: number, H: number): void {
   const e = delta.engine;
@@ -63,19 +70,22 @@ export function contract(S: Float64Array, delta: Tensor, G: Tensor, L: number, H
   const slots = 3 * H + 1;
   e.tidy(() => {
     const tmp = e.empty([nSrc, slots]);
+    const block = (rows: number, cols: number, gFirst: number, add: (u: number, j: number, x: number) => void) => {
+      for (let k0 = 0; k0 < RD; k0 += K_CHUNK) {
+        const k = Math.min(K_CHUNK, RD - k0);
+        e.kernels.gemm(false, true, rows, cols, k, 1, delta.ptr + 4 * k0, RD, G.ptr + 4 * (gFirst * RD + k0), RD, 0, tmp.ptr, cols);
+        const t = tmp.data();
+        for (let u = 0; u < rows; u++) for (let j = 0; j < cols; j++) add(u, j, t[u * cols + j]!);
+      }
+    };
     for (let l = 0; l < L; l++) {
       const prev = 1 + l * (H + 1); // sources upstream of layer l's heads
-      const rows = prev + H; // the MLP also sees this layer's heads
       const c0 = l * slots;
-      e.kernels.gemm(false, true, rows, slots, RD, 1, delta.ptr, RD, G.ptr + 4 * c0 * RD, RD, 0, tmp.ptr, slots);
-      const t = tmp.data();
-      for (let u = 0; u < rows; u++) {
-        const from = u < prev ? 0 : 3 * H; // same-layer heads feed only the MLP
-        for (let j = from; j < slots; j++) S[u * nDst + c0 + j]! += t[u * slots + j]!;
-      }
+      // the MLP also sees this layer's heads; same-layer heads feed only the MLP
+      block(prev + H, slots, c0, (u, j, x) => {
+        if (u < prev || j === 3 * H) S[u * nDst + c0 + j]! += x;
+      });
     }
-    e.kernels.gemm(false, true, nSrc, 1, RD, 1, delta.ptr, RD, G.ptr + 4 * (nDst - 1) * RD, RD, 0, tmp.ptr, 1);
-    const t = tmp.data();
-    for (let u = 0; u < nSrc; u++) S[u * nDst + nDst - 1]! += t[u]!;
+    block(nSrc, 1, nDst - 1, (u, _j, x) => (S[u * nDst + nDst - 1]! += x));
   });
 }

@@ -51,7 +51,9 @@ export interface BatchContext {
   /** Gradient sums of this batch. */
   grads: GradSum;
   /** One forward + backward pass of the task loss, gradients into `grads`. */
-  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook> }): void;
+  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; recordClean?: boolean }): void;
+  /** Forward hooks that subtract this run's source outputs from Δ: for a method whose pass runs the clean input anyway. */
+  recordCleanHooks: Record<string, ForwardHook>;
   /** Backward of the task loss from last-position logits recorded on `tape`, gradients into `grads`. */
   backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions): void;
   /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */
@@ -67,5 +69,7 @@ export interface Method {
   readonly needsCorrupted?: boolean;
   /** Whether the method needs the corrupted run's final residual stream. */
   readonly needsCorruptedFinal?: boolean;
+  /** The method records the clean activations itself, during a pass on the clean input (saves a forward pass). */
+  readonly recordsClean?: boolean;
   run(ctx: BatchContext): void;
 }

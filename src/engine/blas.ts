@@ -95,6 +95,9 @@ function loadAddon(): { addon: Addon; file: string } | { error: string } {
     loaded = { error: `native addon ${file} does not exist` };
   } else {
     try {
+      // OpenBLAS's idle threads spin for ~2^28 cycles after each call and then compete with our worker threads
+      // for the cores during the WebAssembly kernels between products; it reads this when it loads.
+      process.env.OPENBLAS_THREAD_TIMEOUT ??= "4";
       const require = createRequire(import.meta.url);
       const addon = require(file) as Addon;
       const kc = process.env.EAPGP_BLAS_KC;
