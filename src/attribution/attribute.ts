@@ -16,7 +16,7 @@ import { eapIgActivations } from './eap-ig-activations.js';
 import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
 import { GradSum, contract, nDestinations } from './gradients.js';
-import { nSources, recordSources, recordingHooks } from './sources.js';
+import { nSources, recordSources } from './sources.js';
 import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
 
 export const METHODS: Record<MethodName, Method> = {
@@ -81,13 +81,13 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       };
       const ctx: BatchContext = {
         e, model, batch, index, opts, delta, corrupted, corruptedFinal: corrFinal, grads, lossFn: a.loss, backwardTask,
-        recordCleanHooks: recordingHooks(delta, L, H, -1),
+        recordClean: { buf: delta, alpha: -1, write: false },
         point: (p = {}) =>
           e.tidy(() =>
             e.record((tape) => {
               const input = p.tokens === 'corrupted' ? batch.corrupted : batch.clean;
-              const hooks = p.recordClean ? { ...p.hooks, ...ctx.recordCleanHooks } : p.hooks;
-              const { logits } = model.forward(input, { embeds: p.embeds, hooks, gradHooks: grads.hooks, logits: 'last' });
+              const record = p.recordClean ? ctx.recordClean : undefined;
+              const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, record, gradHooks: grads.hooks, logits: 'last' });
               backwardTask(tape, logits!);
             }),
           ),

@@ -53,7 +53,7 @@ function runGradPath(ctx: BatchContext): void {
           const wantTask = j > 0, wantStep = j < k && !straight;
           const out = model.forward(batch.clean, {
             embeds: leaf,
-            hooks: j === 0 ? ctx.recordCleanHooks : undefined, // γ_0 is the clean input: record its activations
+            record: j === 0 ? ctx.recordClean : undefined, // γ_0 is the clean input: record its activations
             gradHooks: wantTask ? ctx.grads.hooks : undefined,
             logits: wantTask ? 'last' : 'none',
           });

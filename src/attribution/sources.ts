@@ -1,34 +1,16 @@
 /**
  * Source activations of the circuit graph: the output of every source node (token embedding, each head after
  * W_O, each MLP) in one buffer [nSrc, B·P, D], in the graph's forward order (input, then per layer the H heads
- * and the MLP). Recording is a forward pass with read-only hooks.
+ * and the MLP), written by a forward pass (ForwardOptions.record).
  */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Batch, ForwardOptions, GPT2 } from '../models/gpt2.js';
-import { hookNames, type ForwardHook } from '../models/hooks.js';
 
 /** Number of source nodes: input, then H heads and one MLP per layer. */
 export const nSources = (L: number, H: number): number => 1 + L * (H + 1);
 /** Forward index of head h of layer l (the MLP of layer l is at headIndex(l, H, H)). */
 export const headIndex = (l: number, h: number, H: number): number => 1 + l * (H + 1) + h;
-
-/** Hooks that add alpha · (output of u) into buf[u] for every source u (buf is [nSrc, R, D]). */
-export function recordingHooks(buf: Tensor, L: number, H: number, alpha: number): Record<string, ForwardHook> {
-  const e = buf.engine;
-  const rowBytes = (buf.size / buf.shape[0]!) * 4;
-  const put = (index: number, v: Tensor) => {
-    const dst = buf.ptr + index * rowBytes;
-    if (alpha === 1) e.kernels.scale(v.ptr, 1, dst, v.size);
-    else e.kernels.axpy(alpha, v.ptr, dst, v.size);
-  };
-  const hooks: Record<string, ForwardHook> = { [hookNames.embed]: (v) => void put(0, v) };
-  for (let l = 0; l < L; l++) {
-    hooks[hookNames.result(l)] = (v) => void put(headIndex(l, 0, H), v);
-    hooks[hookNames.mlpOut(l)] = (v) => void put(headIndex(l, H, H), v);
-  }
-  return hooks;
-}
 
 /**
  * Runs `batch` without gradients and writes (alpha = 1) or adds (alpha ≠ 1, buf must be initialised) its source
@@ -42,7 +24,7 @@ export function recordSources(
   e.tape = null; // no gradients: nothing is recorded
   try {
     return e.tidy(() => {
-      const out = model.forward(batch, { embeds: opts.embeds, hooks: recordingHooks(buf, L, H, alpha), logits: 'none' });
+      const out = model.forward(batch, { embeds: opts.embeds, record: { buf, alpha, write: alpha === 1 }, logits: 'none' });
       return opts.keepFinal ? out.residFinal : null;
     });
   } finally {

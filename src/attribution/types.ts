@@ -1,7 +1,7 @@
 /** What every attribution method shares: its inputs, the per-batch context and the method interface. */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { Batch, GPT2 } from '../models/gpt2.js';
+import type { Batch, GPT2, SourceRecord } from '../models/gpt2.js';
 import type { ForwardHook } from '../models/hooks.js';
 import type { BackwardOptions, Tape } from '../engine/tape.js';
 import type { GradSum } from './gradients.js';
@@ -52,8 +52,8 @@ export interface BatchContext {
   grads: GradSum;
   /** One forward + backward pass of the task loss, gradients into `grads`. */
   point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; recordClean?: boolean }): void;
-  /** Forward hooks that subtract this run's source outputs from Δ: for a method whose pass runs the clean input anyway. */
-  recordCleanHooks: Record<string, ForwardHook>;
+  /** Subtracts this run's source outputs from Δ: for a method whose pass runs the clean input anyway. */
+  recordClean: SourceRecord;
   /** Backward of the task loss from last-position logits recorded on `tape`, gradients into `grads`. */
   backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions): void;
   /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */

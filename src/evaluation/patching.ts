@@ -8,7 +8,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { nDestinations } from '../attribution/gradients.js';
-import { nSources, recordSources, recordingHooks } from '../attribution/sources.js';
+import { nSources, recordSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import type { Batch, GPT2 } from '../models/gpt2.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
@@ -106,7 +106,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
     } else {
       diff = interventionCache(model, batch, a.intervention, a.means);
     }
-    const hooks: Record<string, ForwardHook> = recordingHooks(diff, L, H, -1);
+    const hooks: Record<string, ForwardHook> = {};
     // per destination: the 0/1 row vector of missing parents, or nothing when every parent edge is in
     const patchRows = (v: number, count: number): Tensor | null => {
       const prev = parentCount(v, L, H);
@@ -143,7 +143,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
     }
     const mf = patchRows(nDst - 1, 1);
     if (mf) hooks[hookNames.residFinal] = patchHook(mf);
-    return model.forward(input, { hooks, logits: 'last' }).logits!.toArray();
+    return model.forward(input, { hooks, record: { buf: diff, alpha: -1, write: false }, logits: 'last' }).logits!.toArray();
   });
 }
 

@@ -46,9 +46,22 @@ export function makeBatch(seqs: readonly (readonly number[])[], padId = 50256): 
   return { B, P, ids, lengths };
 }
 
+/**
+ * Source activations written during a forward pass into buf [nSrc, B·P, D] (the graph's forward order: token
+ * embedding, then per layer the H head outputs and the MLP output): buf[u] = out_u when `write`, else
+ * buf[u] += alpha·out_u. Head outputs go straight from z into buf, so the residual stream keeps the fused product.
+ */
+export interface SourceRecord {
+  buf: Tensor;
+  alpha: number;
+  write: boolean;
+}
+
 export interface ForwardOptions {
   /** [B·P, D]: replaces the token embeddings (the value at hook_embed), e.g. for points on a path. */
   embeds?: Tensor;
+  /** Record every source's output (after its hook) into a buffer. */
+  record?: SourceRecord;
   hooks?: Readonly<Partial<Record<string, ForwardHook>>>;
   gradHooks?: Readonly<Partial<Record<string, GradHook>>>;
   /** Which logits to compute: at each example's last real position [B, V] (default), at all [B·P, V], or none. */
@@ -131,6 +144,15 @@ export class GPT2 {
       embed = ops.gatherRows(w.wte, ids);
     }
     embed = point(hookNames.embed, embed, true);
+    const rec = opts.record;
+    const recRow = R * D;
+    const put = (u: number, v: Tensor) => {
+      if (!rec) return;
+      const dst = rec.buf.ptr + 4 * u * recRow;
+      if (rec.write) e.kernels.scale(v.ptr, rec.alpha, dst, v.size);
+      else e.kernels.axpy(rec.alpha, v.ptr, dst, v.size);
+    };
+    put(0, embed);
     const pos = new Int32Array(R);
     for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) pos[b * P + p] = p;
     let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));
@@ -161,11 +183,18 @@ export class GPT2 {
       const z = ops.attention(qkv, B, P, H);
       let attnOut: Tensor;
       const rn = hookNames.result(l);
+      const firstHead = 1 + l * (H + 1);
       if (hooks[rn]) {
         const heads = point(rn, headOutputs(z, projW, H));
+        put(firstHead, heads);
         attnOut = ops.addRowVector(ops.sumFirst(heads), lw.projB);
       } else {
         attnOut = ops.linear(z, projW, lw.projB);
+        if (rec) {
+          // head h's output z_h·W_O,h, written (or added) straight into the record buffer
+          const W = w.matrix(l, 'attn.c_proj.weight'), dh = D / H;
+          e.kernels.gemmBatched(false, false, R, D, dh, rec.alpha, z.ptr, D, dh, W.ptr, D, dh * D, rec.write ? 0 : 1, rec.buf.ptr + 4 * firstHead * recRow, D, recRow, H);
+        }
         const gh = gradHooks[rn];
         // every head's output enters the residual stream additively, so each one's gradient is attnOut's
         if (gh && tape && attnOut.requiresGrad) {
@@ -184,6 +213,7 @@ export class GPT2 {
       const mlpIn = point(hookNames.mlpIn(l), ops.identity(resid));
       const hidden = ops.gelu(ops.linear(ops.layerNorm(mlpIn, lw.ln2g, lw.ln2b, eps), () => w.matrix(l, 'mlp.c_fc.weight'), lw.fcB));
       const mlpOut = point(hookNames.mlpOut(l), ops.linear(hidden, () => w.matrix(l, 'mlp.c_proj.weight'), lw.outB));
+      put(firstHead + H, mlpOut);
       resid = ops.add(resid, mlpOut);
     }
 
