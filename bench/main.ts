@@ -2,7 +2,9 @@
  * `npm run bench`: the figures the foundation is judged by, printed, never asserted.
  *   1. this machine's fp32 FMA peak (measured by the native addon with AVX-512/AVX2 FMA chains; else unknown),
  *   2. GEMM 1536×768×3072 at 2 threads on the BLAS path and on the WebAssembly path, as a fraction of that peak,
- *   3. GPT-2-small-size forward + backward to all hook points over 16 × 96 tokens, on both paths, with peak memory.
+ *   3. GPT-2-small-size forward + backward to all hook points over 16 × 96 tokens, on both paths, with peak memory,
+ *   4. EAP, EAP-IG and EAP-GP on 100 IOI rows against the PyTorch oracle (when torch is installed; several minutes;
+ *      EAPGP_BENCH_SKIP_ATTRIBUTION=1 skips it).
  * Details: node dist/bench/blas.js, node dist/bench/gemm.js, node dist/bench/forward-backward.js.
  */
 import { spawnSync } from 'node:child_process';
@@ -68,6 +70,11 @@ try {
     process.stdout.write(r.stdout);
   }
   console.log('targets: ≤ 3.5 s with BLAS, ≤ 7 s WebAssembly only; Debian PyTorch 1.13 takes 4.85 s for the same work here');
+  if (process.env.EAPGP_BENCH_SKIP_ATTRIBUTION !== '1') {
+    console.log('');
+    const attr = fileURLToPath(new URL('./attribution.js', import.meta.url));
+    spawnSync(process.execPath, [attr], { stdio: 'inherit' });
+  }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 /** `eapgp evaluate`: faithfulness of circuits selected from a scored graph, by edge patching. */
-import { readGraphJson } from '../graph/index.js';
+import { greedy, prune, readGraphJson, toDot, toSvg, topn } from '../graph/index.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep, type SweepResult } from '../evaluation/sweep.js';
 import { loadModel } from '../models/load.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
@@ -10,19 +10,20 @@ import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp evaluate --model M --task T --data CSV [--limit N] [--batch-size B] --graph scores.json
                       [--edges 100,200,500 | --fractions] [--select greedy|topn] [--signed]
-                      [--intervention patching|zero|mean] [--json] [--out results.json]
+                      [--intervention patching|zero|mean] [--json] [--out results.json] [--svg F] [--dot F]
 
 Selects circuits from the graph's scores (greedy by |score| by default, as in the EAP-GP paper; --signed ranks
 by score), prunes them, and evaluates each by edge patching: m(C), and faithfulness
 F = (m(C) − m(∅)) / (m(M) − m(∅)). --fractions uses the MIB edge fractions and adds CPR and CMD. Without
---edges or --fractions, the graph file's own in_graph flags are evaluated.`;
+--edges or --fractions, the graph file's own in_graph flags are evaluated. --svg / --dot draw the circuit of the
+last budget (a standalone SVG, or Graphviz DOT).`;
 
 export async function evaluate(argv: string[]): Promise<void> {
   const { values } = parse('evaluate', argv, {
     ...ENGINE_OPTIONS, ...TASK_OPTIONS, model: { type: 'string' as const }, graph: { type: 'string' as const },
     edges: { type: 'string' as const }, fractions: { type: 'boolean' as const }, select: { type: 'string' as const },
     signed: { type: 'boolean' as const }, intervention: { type: 'string' as const }, json: { type: 'boolean' as const },
-    out: { type: 'string' as const }, quiet: { type: 'boolean' as const },
+    out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, svg: { type: 'string' as const }, dot: { type: 'string' as const },
   }, usage);
   if (values.help) return void console.log(usage);
   const spec = requireOption(values.model, 'model', usage);
@@ -57,6 +58,18 @@ export async function evaluate(argv: string[]): Promise<void> {
       fractions: values.fractions ? MIB_FRACTIONS : undefined, onRun: () => progress.add(1),
     });
     progress.finish();
+    if (values.svg || values.dot) {
+      const g = graph.clone();
+      const last = budgets?.at(-1);
+      if (last !== undefined) {
+        g.clearCircuit();
+        (select === 'topn' ? topn : greedy)(g, last, { absolute: !values.signed });
+      }
+      prune(g);
+      const title = `${data.task.name}: ${g.countEdgesInGraph()} edges`;
+      if (values.svg) writeFileAtomicSync(values.svg, toSvg(g, { title }));
+      if (values.dot) writeFileAtomicSync(values.dot, toDot(g, { title }));
+    }
     const json = JSON.stringify(result);
     if (values.out) writeFileAtomicSync(values.out, JSON.stringify(result, null, 2) + '\n');
     if (values.json) return void process.stdout.write(json + '\n');
