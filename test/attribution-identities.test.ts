@@ -83,3 +83,14 @@ test('batch sizes agree after the 1/B factor; no score off the edges', async () 
     }
   });
 });
+
+test('micro-batches give the same scores as whole batches (the 1/B of the whole batch is kept)', async () => {
+  await withEngine({ threads: 2 }, async (e) => {
+    for (const method of ['eap', 'eap-gp', 'eap-ig-activations'] as const) {
+      const whole = await scores(e, method, { steps: 2 }, 6);
+      const sliced = await scores(e, method, { steps: 2, microBatch: 4 }, 6);
+      assert.ok(relDiff(whole.scores, sliced.scores) < 1e-5, `${method}: ${relDiff(whole.scores, sliced.scores)}`);
+    }
+    await assert.rejects(scores(e, 'eap-gp', { gpNorm: 'batch', microBatch: 2 }, 6), /gp-norm batch needs whole batches/);
+  });
+});

@@ -16,6 +16,7 @@ import { eapIgActivations } from './eap-ig-activations.js';
 import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
 import { GradSum, contract, nDestinations } from './gradients.js';
+import { examplesWithin, splitBatch } from './micro.js';
 import { nSources, recordSources } from './sources.js';
 import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
 
@@ -59,8 +60,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
   const S = new Float64Array(nSrc * nDst);
   const K = method.points(L, opts);
   let N = 0;
-  for (const [index, batch] of a.batches.entries()) {
-    await nextTick();
+  const runBatch = (batch: PairBatch, batchN: number, index: number): void => {
     const { B, P } = batch.clean;
     if (batch.corrupted.B !== B || batch.corrupted.P !== P) throw new Error('clean and corrupted batches differ in shape');
     const R = B * P;
@@ -77,6 +77,8 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       const grads = new GradSum(G, L, H);
       const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts) => {
         const { grad } = a.loss(logits.toArray(), B, V, batch.labels);
+        // a slice keeps the whole batch's 1/B: its loss is the batch mean's share
+        if (batchN !== B) for (let i = 0; i < grad.length; i++) grad[i]! *= B / batchN;
         tape.backward([[logits, e.fromArray(grad, logits.shape)]], bopts);
       };
       const ctx: BatchContext = {
@@ -100,7 +102,18 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       grads.finish();
       contract(S, delta, G, L, H);
     });
-    N += batch.n;
+  };
+  for (const [index, whole] of a.batches.entries()) {
+    const { P } = whole.clean;
+    const size = opts.microBatch ?? examplesWithin(2 ** 30, nSrc + nDst, P, D);
+    if (size < whole.n && opts.gpNorm === 'batch' && a.method === 'eap-gp') {
+      throw new UserError(`--gp-norm batch needs whole batches, but a batch of ${whole.n} does not fit in memory here; use --gp-norm example or a smaller --batch-size`);
+    }
+    for (const batch of splitBatch(whole, size)) {
+      await nextTick();
+      runBatch(batch, whole.n, index);
+    }
+    N += whole.n;
     a.onBatch?.(N);
   }
   for (let i = 0; i < S.length; i++) S[i]! /= N * K;

@@ -31,6 +31,11 @@ export interface AttributionOptions {
   gpNorm?: 'example' | 'batch';
   /** Replaces GradPath by the straight corrupted→clean path at the same points (a check: gives EAP-IG's points shifted by one). */
   gpPath?: 'gradpath' | 'straight';
+  /**
+   * Most examples processed at once within a batch (default: as many as keep Δ and the gradient sums under
+   * 1 GiB). Scores do not depend on it, except that GradPath's batch norm needs whole batches.
+   */
+  microBatch?: number;
   /** Called with the GradPath objective J at each step (for the saturation view). */
   gpTrace?: (batch: number, step: number, J: number) => void;
 }

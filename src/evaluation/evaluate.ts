@@ -3,6 +3,8 @@
  * clean labels) and patched circuits m(C), each a mean over examples; faithfulness
  * F(C) = (m(C) − m(∅)) / (m(M) − m(∅)).
  */
+import { examplesWithin, splitBatch } from '../attribution/micro.js';
+import { nSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import type { GPT2 } from '../models/gpt2.js';
 import { nextTick } from '../util/ticks.js';
@@ -66,22 +68,26 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
   const V = model.dims.vocabSize;
   const sums = a.circuits.map(() => 0);
   let N = 0;
-  for (const batch of batches) {
-    const arena = e.beginArena();
-    try {
-      const cache = interventionCache(model, batch, intervention, means);
-      for (const [i, missing] of a.circuits.entries()) {
-        await nextTick();
-        const logits = patchedLogits({ model, batch, missing, intervention, cache });
-        const vals = metric(logits, batch.n, V, batch.labels);
-        const s = vals.reduce((x, y) => x + y, 0);
-        sums[i]! += a.average === 'batches' ? s / batch.n : s;
-        a.onRun?.();
+  const { nLayer: L, nHead: H, dModel: D } = model.dims;
+  for (const whole of batches) {
+    // slices bound the two [nSrc, rows, D] buffers (the intervention's cache and the running differences)
+    for (const batch of splitBatch(whole, examplesWithin(2 ** 30, 2 * nSources(L, H), whole.clean.P, D))) {
+      const arena = e.beginArena();
+      try {
+        const cache = interventionCache(model, batch, intervention, means);
+        for (const [i, missing] of a.circuits.entries()) {
+          await nextTick();
+          const logits = patchedLogits({ model, batch, missing, intervention, cache });
+          const vals = metric(logits, batch.n, V, batch.labels);
+          const s = vals.reduce((x, y) => x + y, 0);
+          sums[i]! += a.average === 'batches' ? s / whole.n : s;
+          a.onRun?.();
+        }
+      } finally {
+        e.endArena(arena);
       }
-    } finally {
-      e.endArena(arena);
     }
-    N += batch.n;
+    N += whole.n;
   }
   return sums.map((s) => (a.average === 'batches' ? s / batches.length : s / N));
 }
