@@ -71,7 +71,8 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
   for (const whole of batches) {
     // slices bound the two [nSrc, rows, D] buffers (the intervention's cache and the running differences)
-    for (const batch of splitBatch(whole, examplesWithin(2 ** 30, 2 * nSources(L, H), whole.clean.P, D))) {
+    const slices = splitBatch(whole, examplesWithin(2 ** 30, 2 * nSources(L, H), whole.clean.P, D));
+    for (const [si, batch] of slices.entries()) {
       const arena = e.beginArena();
       try {
         const cache = interventionCache(model, batch, intervention, means);
@@ -81,7 +82,7 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
           const vals = metric(logits, batch.n, V, batch.labels);
           const s = vals.reduce((x, y) => x + y, 0);
           sums[i]! += a.average === 'batches' ? s / whole.n : s;
-          a.onRun?.();
+          if (si === slices.length - 1) a.onRun?.(); // one run per (batch, circuit), however it is sliced
         }
       } finally {
         e.endArena(arena);

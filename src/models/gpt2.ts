@@ -158,63 +158,68 @@ export class GPT2 {
     let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));
 
     for (let l = 0; l < L; l++) {
-      const lw = w.layer(l);
-      const attnW = () => w.matrix(l, 'attn.c_attn.weight');
-      const projW = () => w.matrix(l, 'attn.c_proj.weight');
-      // attention: per-head inputs only when a hook looks at them
-      const slotNames = [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)];
-      let qkv: Tensor;
-      if (slotNames.some((n) => hooks[n] || gradHooks[n])) {
-        const perHead = slotNames.map((n) => {
-          if (!hooks[n]) return null;
-          const X = expandCopies(resid, H);
-          const r = hooks[n]!(X, n);
-          if (r && r.size !== X.size) throw new Error(`hook ${n} returned [${r.shape}] for a value of [${X.shape}]`);
-          return r ?? X;
-        });
-        const onGrad = slotNames.map((n) => {
-          const gh = gradHooks[n];
-          return gh && tape ? (g: Tensor) => gh(g, n) : null;
-        });
-        qkv = qkvProject({ resid, perHead, lnG: lw.ln1g, lnB: lw.ln1b, eps, W: attnW, b: lw.attnB, H, onGrad });
-      } else {
-        qkv = ops.linear(ops.layerNorm(resid, lw.ln1g, lw.ln1b, eps), attnW, lw.attnB);
-      }
-      const z = ops.attention(qkv, B, P, H);
-      let attnOut: Tensor;
-      const rn = hookNames.result(l);
-      const firstHead = 1 + l * (H + 1);
-      if (hooks[rn]) {
-        const heads = point(rn, headOutputs(z, projW, H));
-        put(firstHead, heads);
-        attnOut = ops.addRowVector(ops.sumFirst(heads), lw.projB);
-      } else {
-        attnOut = ops.linear(z, projW, lw.projB);
-        if (rec) {
-          // head h's output z_h·W_O,h, written (or added) straight into the record buffer
-          const W = w.matrix(l, 'attn.c_proj.weight'), dh = D / H;
-          e.kernels.gemmBatched(false, false, R, D, dh, rec.alpha, z.ptr, D, dh, W.ptr, D, dh * D, rec.write ? 0 : 1, rec.buf.ptr + 4 * firstHead * recRow, D, recRow, H);
-        }
-        const gh = gradHooks[rn];
-        // every head's output enters the residual stream additively, so each one's gradient is attnOut's
-        if (gh && tape && attnOut.requiresGrad) {
-          tape.watch(attnOut, (g) => {
-            const perHead = repeatRows(g, H);
-            try {
-              gh(perHead, rn);
-            } finally {
-              perHead.dispose();
-            }
+      // Without a tape nothing needs a layer's intermediates afterwards: free them as each layer ends, so a
+      // forward pass holds one layer at a time (hooks must copy what they keep). With a tape, backward needs them.
+      const layer = (): Tensor => {
+        const lw = w.layer(l);
+        const attnW = () => w.matrix(l, 'attn.c_attn.weight');
+        const projW = () => w.matrix(l, 'attn.c_proj.weight');
+        // attention: per-head inputs only when a hook looks at them
+        const slotNames = [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)];
+        let qkv: Tensor;
+        if (slotNames.some((n) => hooks[n] || gradHooks[n])) {
+          const perHead = slotNames.map((n) => {
+            if (!hooks[n]) return null;
+            const X = expandCopies(resid, H);
+            const r = hooks[n]!(X, n);
+            if (r && r.size !== X.size) throw new Error(`hook ${n} returned [${r.shape}] for a value of [${X.shape}]`);
+            return r ?? X;
           });
+          const onGrad = slotNames.map((n) => {
+            const gh = gradHooks[n];
+            return gh && tape ? (g: Tensor) => gh(g, n) : null;
+          });
+          qkv = qkvProject({ resid, perHead, lnG: lw.ln1g, lnB: lw.ln1b, eps, W: attnW, b: lw.attnB, H, onGrad });
+        } else {
+          qkv = ops.linear(ops.layerNorm(resid, lw.ln1g, lw.ln1b, eps), attnW, lw.attnB);
         }
-      }
-      resid = ops.add(resid, attnOut);
-      // MLP: its input is its own node (a copy of the residual stream), so its gradient is the MLP's alone
-      const mlpIn = point(hookNames.mlpIn(l), ops.identity(resid));
-      const hidden = ops.gelu(ops.linear(ops.layerNorm(mlpIn, lw.ln2g, lw.ln2b, eps), () => w.matrix(l, 'mlp.c_fc.weight'), lw.fcB));
-      const mlpOut = point(hookNames.mlpOut(l), ops.linear(hidden, () => w.matrix(l, 'mlp.c_proj.weight'), lw.outB));
-      put(firstHead + H, mlpOut);
-      resid = ops.add(resid, mlpOut);
+        const z = ops.attention(qkv, B, P, H);
+        let attnOut: Tensor;
+        const rn = hookNames.result(l);
+        const firstHead = 1 + l * (H + 1);
+        if (hooks[rn]) {
+          const heads = point(rn, headOutputs(z, projW, H));
+          put(firstHead, heads);
+          attnOut = ops.addRowVector(ops.sumFirst(heads), lw.projB);
+        } else {
+          attnOut = ops.linear(z, projW, lw.projB);
+          if (rec) {
+            // head h's output z_h·W_O,h, written (or added) straight into the record buffer
+            const W = w.matrix(l, 'attn.c_proj.weight'), dh = D / H;
+            e.kernels.gemmBatched(false, false, R, D, dh, rec.alpha, z.ptr, D, dh, W.ptr, D, dh * D, rec.write ? 0 : 1, rec.buf.ptr + 4 * firstHead * recRow, D, recRow, H);
+          }
+          const gh = gradHooks[rn];
+          // every head's output enters the residual stream additively, so each one's gradient is attnOut's
+          if (gh && tape && attnOut.requiresGrad) {
+            tape.watch(attnOut, (g) => {
+              const perHead = repeatRows(g, H);
+              try {
+                gh(perHead, rn);
+              } finally {
+                perHead.dispose();
+              }
+            });
+          }
+        }
+        resid = ops.add(resid, attnOut);
+        // MLP: its input is its own node (a copy of the residual stream), so its gradient is the MLP's alone
+        const mlpIn = point(hookNames.mlpIn(l), ops.identity(resid));
+        const hidden = ops.gelu(ops.linear(ops.layerNorm(mlpIn, lw.ln2g, lw.ln2b, eps), () => w.matrix(l, 'mlp.c_fc.weight'), lw.fcB));
+        const mlpOut = point(hookNames.mlpOut(l), ops.linear(hidden, () => w.matrix(l, 'mlp.c_proj.weight'), lw.outB));
+        put(firstHead + H, mlpOut);
+        return ops.add(resid, mlpOut);
+      };
+      resid = tape ? layer() : e.tidy(layer);
     }
 
     const residFinal = point(hookNames.residFinal, ops.identity(resid));
