@@ -66,13 +66,15 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
     const R = B * P;
     e.tidy(() => {
       const delta = e.empty([nSrc, R, D]);
-      const corrFinal = recordSources(e, model, batch.corrupted, delta, 1, { keepFinal: !!method.needsCorruptedFinal });
+      // Δ = corrupted − clean: the first recording writes the buffer, the second adds to it
+      const corrFirst = !method.recordsCorrupted;
+      const corrFinal = corrFirst ? recordSources(e, model, batch.corrupted, delta, 1, { keepFinal: !!method.needsCorruptedFinal }) : null;
       let corrupted: Tensor | null = null;
       if (method.needsCorrupted) {
         corrupted = e.empty(delta.shape);
         e.kernels.scale(delta.ptr, 1, corrupted.ptr, delta.size);
       }
-      if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1);
+      if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !corrFirst });
       const G = e.empty([nDst, R, D]);
       const grads = new GradSum(G, L, H);
       const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts) => {
@@ -84,11 +86,12 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       const ctx: BatchContext = {
         e, model, batch, index, opts, delta, corrupted, corruptedFinal: corrFinal, grads, lossFn: a.loss, backwardTask,
         recordClean: { buf: delta, alpha: -1, write: false },
+        recordCorrupted: { buf: delta, alpha: 1, write: false },
         point: (p = {}) =>
           e.tidy(() =>
             e.record((tape) => {
               const input = p.tokens === 'corrupted' ? batch.corrupted : batch.clean;
-              const record = p.recordClean ? ctx.recordClean : undefined;
+              const record = p.recordClean ? ctx.recordClean : p.recordCorrupted ? ctx.recordCorrupted : undefined;
               const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, record, gradHooks: grads.hooks, logits: 'last' });
               backwardTask(tape, logits!);
             }),

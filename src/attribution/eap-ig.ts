@@ -7,6 +7,7 @@ import type { Method } from './types.js';
 export const eapIg: Method = {
   name: 'eap-ig',
   points: (_L, o) => o.steps,
+  recordsCorrupted: true,
   run: (ctx) => {
     const { e } = ctx;
     const m = ctx.opts.steps;
@@ -20,7 +21,8 @@ export const eapIg: Method = {
           const x = e.empty(clean.shape);
           e.kernels.scale(corr.ptr, 1, x.ptr, x.size);
           e.kernels.axpy(k / m, diff.ptr, x.ptr, x.size);
-          ctx.point({ embeds: x });
+          // the first point is the corrupted input itself: its pass records the corrupted activations
+          ctx.point({ embeds: x, recordCorrupted: k === 0 });
         });
       }
     });

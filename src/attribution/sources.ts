@@ -13,18 +13,18 @@ export const nSources = (L: number, H: number): number => 1 + L * (H + 1);
 export const headIndex = (l: number, h: number, H: number): number => 1 + l * (H + 1) + h;
 
 /**
- * Runs `batch` without gradients and writes (alpha = 1) or adds (alpha ≠ 1, buf must be initialised) its source
- * outputs into buf. Returns the residual stream before ln_f [R, D] when `keepFinal` (else null).
+ * Runs `batch` without gradients and writes alpha·outputs into buf (`write`, default for alpha = 1) or adds them
+ * (buf must then be initialised). Returns the residual stream before ln_f [R, D] when `keepFinal` (else null).
  */
 export function recordSources(
-  e: Engine, model: GPT2, batch: Batch, buf: Tensor, alpha: number, opts: Pick<ForwardOptions, 'embeds'> & { keepFinal?: boolean } = {},
+  e: Engine, model: GPT2, batch: Batch, buf: Tensor, alpha: number, opts: Pick<ForwardOptions, 'embeds'> & { keepFinal?: boolean; write?: boolean } = {},
 ): Tensor | null {
   const { nLayer: L, nHead: H } = model.dims;
   const prev = e.tape;
   e.tape = null; // no gradients: nothing is recorded
   try {
     return e.tidy(() => {
-      const out = model.forward(batch, { embeds: opts.embeds, record: { buf, alpha, write: alpha === 1 }, logits: 'none' });
+      const out = model.forward(batch, { embeds: opts.embeds, record: { buf, alpha, write: opts.write ?? alpha === 1 }, logits: 'none' });
       return opts.keepFinal ? out.residFinal : null;
     });
   } finally {

@@ -56,9 +56,11 @@ export interface BatchContext {
   /** Gradient sums of this batch. */
   grads: GradSum;
   /** One forward + backward pass of the task loss, gradients into `grads`. */
-  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; recordClean?: boolean }): void;
+  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; recordClean?: boolean; recordCorrupted?: boolean }): void;
   /** Subtracts this run's source outputs from Δ: for a method whose pass runs the clean input anyway. */
   recordClean: SourceRecord;
+  /** Adds this run's source outputs to Δ: for a method whose pass runs the corrupted input anyway. */
+  recordCorrupted: SourceRecord;
   /** Backward of the task loss from last-position logits recorded on `tape`, gradients into `grads`. */
   backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions): void;
   /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */
@@ -76,5 +78,7 @@ export interface Method {
   readonly needsCorruptedFinal?: boolean;
   /** The method records the clean activations itself, during a pass on the clean input (saves a forward pass). */
   readonly recordsClean?: boolean;
+  /** The method records the corrupted activations itself, during a pass at the corrupted input. */
+  readonly recordsCorrupted?: boolean;
   run(ctx: BatchContext): void;
 }
