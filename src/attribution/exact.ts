@@ -3,12 +3,11 @@
  * s(u→v) = loss(all edges but u→v) − loss(all edges), loss = −metric, each a mean of per-batch means.
  * One patched forward pass per edge and batch: meant for small models.
  */
-import { nDestinations } from './gradients.js';
-import { nSources } from './sources.js';
+import { Graph } from '../graph/index.js';
 import type { PairBatch } from './types.js';
 import type { Scores } from './attribute.js';
 import { evaluateCircuits } from '../evaluation/evaluate.js';
-import { parentCount, type MetricFn } from '../evaluation/patching.js';
+import type { MetricFn } from '../evaluation/patching.js';
 import type { GPT2 } from '../models/gpt2.js';
 
 export interface ExactArgs {
@@ -20,10 +19,9 @@ export interface ExactArgs {
 }
 
 export async function exactScores(a: ExactArgs): Promise<Scores> {
-  const { nLayer: L, nHead: H } = a.model.dims;
-  const nSrc = nSources(L, H), nDst = nDestinations(L, H);
-  const edges: number[] = [];
-  for (let v = 0; v < nDst; v++) for (let u = 0; u < parentCount(v, L, H); u++) edges.push(u * nDst + v);
+  const graph = new Graph(a.model.dims.nLayer, a.model.dims.nHead);
+  const { nSrc, nDst } = graph;
+  const edges = Array.from(graph.edgeFlatIndices());
   const full = new Uint8Array(nSrc * nDst);
   const circuits = [full, ...edges.map((i) => {
     const m = new Uint8Array(nSrc * nDst);

@@ -7,7 +7,7 @@
  */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
-import { nDestinations } from '../attribution/gradients.js';
+import { Graph } from '../graph/index.js';
 import { nSources, recordSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import type { Batch, GPT2 } from '../models/gpt2.js';
@@ -24,12 +24,13 @@ export type MetricFn = (logits: Float32Array, B: number, V: number, labels: unkn
  */
 export type MissingEdges = Uint8Array;
 
-/** Number of parents of destination v (the prefix of the source order that feeds it). */
-export function parentCount(v: number, L: number, H: number): number {
-  const slots = 3 * H + 1;
-  if (v === L * slots) return nSources(L, H);
-  const l = Math.floor(v / slots);
-  return 1 + l * (H + 1) + (v % slots === 3 * H ? H : 0);
+const graphs = new Map<string, Graph>();
+/** The graph of an L×H model (cached: patched runs ask for it often). */
+function graphOf(L: number, H: number): Graph {
+  const key = `${L}x${H}`;
+  let g = graphs.get(key);
+  if (!g) graphs.set(key, (g = new Graph(L, H)));
+  return g;
 }
 
 /** Source outputs averaged over every real position of every clean example: [nSrc, D] (for `mean`). */
@@ -93,7 +94,8 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
   const { model, batch, missing } = a;
   const e: Engine = model.engine;
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  const nSrc = nSources(L, H), nDst = nDestinations(L, H);
+  const graph = graphOf(L, H);
+  const { nSrc, nDst } = graph;
   const input = a.input ?? batch.clean;
   const { B, P } = input;
   const R = B * P, RD = R * D;
@@ -109,7 +111,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
     const hooks: Record<string, ForwardHook> = {};
     // per destination: the 0/1 row vector of missing parents, or nothing when every parent edge is in
     const patchRows = (v: number, count: number): Tensor | null => {
-      const prev = parentCount(v, L, H);
+      const prev = graph.parentCount(v);
       const m = new Float32Array(count * prev);
       let any = false;
       for (let i = 0; i < count; i++) {
