@@ -3,7 +3,7 @@
  * the activation differences: S[u, v] += Σ_{rows, d} Δ[u] · G[v]. The parents of a destination are a prefix of
  * the source order, so each layer's block of scores is one matrix product.
  */
-import type { Tensor } from '../engine/tensor.js';
+import { Tensor } from '../engine/tensor.js';
 import type { GradHook } from '../models/hooks.js';
 import { hookNames } from '../models/hooks.js';
 
@@ -22,12 +22,25 @@ export class GradSum {
   constructor(readonly G: Tensor, L: number, H: number) {
     for (let l = 0; l < L; l++) {
       const c0 = l * (3 * H + 1);
-      this.hooks[hookNames.qInput(l)] = (g) => this.put(c0, g);
-      this.hooks[hookNames.kInput(l)] = (g) => this.put(c0 + H, g);
-      this.hooks[hookNames.vInput(l)] = (g) => this.put(c0 + 2 * H, g);
+      this.hooks[hookNames.qInput(l)] = this.headSlot(c0, H);
+      this.hooks[hookNames.kInput(l)] = this.headSlot(c0 + H, H);
+      this.hooks[hookNames.vInput(l)] = this.headSlot(c0 + 2 * H, H);
       this.hooks[hookNames.mlpIn(l)] = (g) => this.put(c0 + 3 * H, g);
     }
     this.hooks[hookNames.residFinal] = (g) => this.put(L * (3 * H + 1), g);
+  }
+
+  /** A per-head input hook whose gradients the backward pass adds straight into G's slots. */
+  private headSlot(index: number, H: number): GradHook {
+    return Object.assign((g: Tensor) => this.put(index, g), {
+      accumulate: () => {
+        const fresh = !this.seen.has(index);
+        for (let i = 0; i < H; i++) this.seen.add(index + i);
+        const G = this.G;
+        const into = new Tensor(G.engine, G.ptr + 4 * index * this.rowElems, [H, this.rowElems], 'f32', false, G);
+        return { into, fresh };
+      },
+    });
   }
 
   private get rowElems(): number {

@@ -177,7 +177,7 @@ export class GPT2 {
           });
           const onGrad = slotNames.map((n) => {
             const gh = gradHooks[n];
-            return gh && tape ? (g: Tensor) => gh(g, n) : null;
+            return gh && tape ? Object.assign((g: Tensor) => gh(g, n), { accumulate: gh.accumulate }) : null;
           });
           qkv = qkvProject({ resid, perHead, lnG: lw.ln1g, lnB: lw.ln1b, eps, W: attnW, b: lw.attnB, H, onGrad });
         } else {

@@ -30,7 +30,7 @@ export interface QkvArgs {
   b: Tensor;
   H: number;
   /** Receives dLoss/d(per-head input) [H, B·P, D] of a slot during backward; valid only during the call. */
-  onGrad: readonly (((g: Tensor) => void) | null)[];
+  onGrad: readonly ((((g: Tensor) => void) & { accumulate?: () => { into: Tensor; fresh: boolean } }) | null)[];
 }
 
 /** qkv [B·P, 3D] from per-head copies of the residual stream; see the file comment. */
@@ -89,7 +89,9 @@ export function qkvProject(a: QkvArgs): Tensor {
         }
         continue;
       }
-      const dX = e.emptyDetached([H, R, D]);
+      // the gradient goes straight into the hook's buffer when it offers one (no copy), else into a temporary
+      const sink = !X && watch?.accumulate ? watch.accumulate() : null;
+      const dX = sink ? sink.into : e.emptyDetached([H, R, D]);
       if (X) {
         // per head: dLN_h = dqkv_h · W_hᵀ, then each head's own LayerNorm backward (in place)
         k.gemmBatched(false, true, R, D, dh, 1, g.ptr + 4 * j * D, D3, dh, W.ptr + 4 * j * D, D3, dh, 0, dX.ptr, D, R * D, H);
@@ -115,13 +117,15 @@ export function qkvProject(a: QkvArgs): Tensor {
           k.gemm(false, true, rows, D, dh, 1, g.ptr + 4 * (r0 * D3 + col), D3, W.ptr + 4 * col, D3, 0, scratch.ptr, D);
           k.layerNormBackward(
             scratch.ptr, resid.ptr + 4 * r0 * D, lnG.ptr, st.mean + 4 * r0, st.rstd + 4 * r0,
-            dX.ptr + 4 * (h * R + r0) * D, false, sr ? sr.g.ptr + 4 * r0 * D : 0, rows, D,
+            dX.ptr + 4 * (h * R + r0) * D, sink ? !sink.fresh : false, sr ? sr.g.ptr + 4 * r0 * D : 0, rows, D,
           );
         }
       }
       scratch.dispose();
-      watch?.(dX);
-      dX.dispose();
+      if (!sink) {
+        watch?.(dX);
+        dX.dispose();
+      }
     }
     if (sharedGrad) {
       const st = shared!;
