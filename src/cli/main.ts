@@ -8,6 +8,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   info: { summary: 'version, threads, GEMM path, SIMD, memory', load: async () => (await import('./info.js')).info },
   attribute: { summary: 'score every edge of a task with EAP, EAP-IG, EAP-GP or exact patching', load: async () => (await import('./attribute.js')).attribute },
   evaluate: { summary: 'faithfulness of circuits selected from a scored graph', load: async () => (await import('./evaluate.js')).evaluate },
+  tasks: { summary: 'list the tasks; generate a task dataset (tasks make TASK --n N --out FILE.csv)', load: async () => (await import('./tasks.js')).tasks },
+  compare: { summary: 'precision/recall and ROC AUC against the manual IOI / Greater-Than circuits', load: async () => (await import('./compare.js')).compare },
   'make-model': { summary: 'write a random GPT-2 checkpoint (Hugging Face format)', load: async () => (await import('./make-model.js')).makeModel },
 };
 

@@ -1,0 +1,28 @@
+/** Tokenizer checks the generators apply before a word or a row is used. */
+import type { Tokenizer } from '../../tokenizer/index.js';
+
+/** The id of `text` when it is exactly one token, else undefined. */
+export function singleToken(tok: Tokenizer, text: string): number | undefined {
+  const ids = tok.encode(text);
+  return ids.length === 1 ? ids[0] : undefined;
+}
+
+/** Number of tokens of `text`. */
+export function tokenCount(tok: Tokenizer, text: string): number {
+  return tok.encode(text).length;
+}
+
+/** Drop reason when clean and corrupted tokenize to different lengths (the loaders reject such rows). */
+export function lengthMismatch(tok: Tokenizer, clean: string, corrupted: string): string | undefined {
+  return tokenCount(tok, clean) === tokenCount(tok, corrupted) ? undefined : 'clean and corrupted tokenize to different lengths';
+}
+
+/** A Python-style list of strings, like EAP-IG's answers columns: ['gem', 'gems']. */
+export function pyList(items: readonly string[]): string {
+  return `[${items.map((s) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(', ')}]`;
+}
+
+/** A list of token ids as the loaders read it: [16840, 23685]. */
+export function idList(ids: readonly number[]): string {
+  return `[${ids.join(', ')}]`;
+}
