@@ -11,8 +11,6 @@ import type { Tensor } from '../engine/tensor.js';
 import type { WeightRef } from '../engine/ops.js';
 
 const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
-/** Rows per chunk of the per-head gradient split (a chunk of dLN, D floats a row, stays in L2). */
-const CHUNK_ROWS = Number(process.env.EAPGP_HEAD_CHUNK ?? 4096);
 const SLOT_NAMES = ['q', 'k', 'v'] as const;
 export type Slot = 0 | 1 | 2;
 export { SLOT_NAMES };
@@ -101,25 +99,21 @@ export function qkvProject(a: QkvArgs): Tensor {
         grads.give(X, dX);
         continue;
       }
-      // Shared input, per-head gradients. Row chunks keep each head's dLN in a cache-sized scratch between
-      // the product and the LayerNorm backward, which writes the head's gradient and adds it into the residual's.
+      // Shared input, per-head gradients.
       const st = shared!;
       if (sr && residFresh) {
         e.heap.f32.fill(0, sr.g.ptr >> 2, (sr.g.ptr >> 2) + sr.g.size);
         residFresh = false;
       }
-      const chunk = Math.min(R, CHUNK_ROWS);
-      const scratch = e.emptyDetached([chunk, D]);
-      for (let r0 = 0; r0 < R; r0 += chunk) {
-        const rows = Math.min(chunk, R - r0);
-        for (let h = 0; h < H; h++) {
-          const col = j * D + h * dh;
-          k.gemm(false, true, rows, D, dh, 1, g.ptr + 4 * (r0 * D3 + col), D3, W.ptr + 4 * col, D3, 0, scratch.ptr, D);
-          k.layerNormBackward(
-            scratch.ptr, resid.ptr + 4 * r0 * D, lnG.ptr, st.mean + 4 * r0, st.rstd + 4 * r0,
-            dX.ptr + 4 * (h * R + r0) * D, sink ? !sink.fresh : false, sr ? sr.g.ptr + 4 * r0 * D : 0, rows, D,
-          );
-        }
+      // all heads' dLN_h = dqkv_h · W_hᵀ in one batched call (BLAS threads stay awake across the heads), then each
+      // head's LayerNorm backward writes its gradient and adds it into the residual's
+      const scratch = e.emptyDetached([H, R, D]);
+      k.gemmBatched(false, true, R, D, dh, 1, g.ptr + 4 * j * D, D3, dh, W.ptr + 4 * j * D, D3, dh, 0, scratch.ptr, D, R * D, H);
+      for (let h = 0; h < H; h++) {
+        k.layerNormBackward(
+          scratch.ptr + 4 * h * R * D, resid.ptr, lnG.ptr, st.mean, st.rstd,
+          dX.ptr + 4 * h * R * D, sink ? !sink.fresh : false, sr ? sr.g.ptr : 0, R, D,
+        );
       }
       scratch.dispose();
       if (!sink) {
