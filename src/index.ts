@@ -1,0 +1,24 @@
+/**
+ * eap-gp's library entry point: the engine, GPT-2 models, tokenizer, graph, attribution methods, evaluation,
+ * tasks and reference circuits. The command line (src/cli) is built on exactly these.
+ */
+export { createEngine, Engine, type EngineOptions, type EngineInfo } from './engine/engine.js';
+export { Tensor } from './engine/tensor.js';
+export * as ops from './engine/ops.js';
+export { loadModel, type LoadedModel, type LoadOptions } from './models/load.js';
+export { GPT2, makeBatch, type Batch, type ForwardOptions, type ForwardOutput, type GPT2Dims } from './models/gpt2.js';
+export { hookNames, allHookNames, type ForwardHook, type GradHook } from './models/hooks.js';
+export { makeRandomModel, type RandomModelOptions } from './models/make-model.js';
+export { openCheckpoint, validateGPT2 } from './models/checkpoint.js';
+export { resolveModel } from './models/hub.js';
+export { loadTokenizer, type Tokenizer } from './tokenizer/index.js';
+export * from './graph/index.js';
+export { attribute, METHODS, type Scores } from './attribution/attribute.js';
+export { exactScores } from './attribution/exact.js';
+export type { AttributionOptions, MethodName, PairBatch } from './attribution/types.js';
+export { baselines, evaluateCircuits, faithfulness } from './evaluation/evaluate.js';
+export { sweep, MIB_FRACTIONS, HANNA_BUDGETS, fractionBudgets, type SweepResult } from './evaluation/sweep.js';
+export { batches, getTask, lossGrad, taskNames } from './tasks/index.js';
+export { generate, writeDataset } from './tasks/generators/index.js';
+export { referenceCircuit, overlap, rocSweep } from './circuits/index.js';
+export { UserError } from './util/errors.js';
