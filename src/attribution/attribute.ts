@@ -84,7 +84,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
         tape.backward([[logits, e.fromArray(grad, logits.shape)]], bopts);
       };
       const ctx: BatchContext = {
-        e, model, batch, index, opts, delta, corrupted, corruptedFinal: corrFinal, grads, lossFn: a.loss, backwardTask,
+        e, model, batch, index, opts, delta, corrupted, corruptedFinal: corrFinal, grads, backwardTask,
         recordClean: { buf: delta, alpha: -1, write: false },
         recordCorrupted: { buf: delta, alpha: 1, write: false },
         point: (p = {}) =>

@@ -65,7 +65,6 @@ export interface BatchContext {
   backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions): void;
   /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */
   embeddings(which: 'clean' | 'corrupted'): Tensor;
-  lossFn: LossFn;
 }
 
 export interface Method {

@@ -46,6 +46,11 @@ export function linear(x: Tensor, Wref: WeightRef, b: Tensor | null = null, tran
   });
 }
 
+/** Writes n copies of x, one after another, from byte offset dst (not recorded on the tape). */
+export function writeCopies(x: Tensor, dst: number, n: number): void {
+  for (let i = 0; i < n; i++) x.engine.kernels.scale(x.ptr, 1, dst + 4 * i * x.size, x.size);
+}
+
 /** a + b (same shapes). */
 export function add(a: Tensor, b: Tensor): Tensor {
   const e = a.engine;

@@ -8,7 +8,7 @@
  */
 import type { Grads } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { WeightRef } from '../engine/ops.js';
+import { writeCopies, type WeightRef } from '../engine/ops.js';
 
 const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 const SLOT_NAMES = ['q', 'k', 'v'] as const;
@@ -152,7 +152,7 @@ export function headOutputs(z: Tensor, Wref: WeightRef, H: number): Tensor {
 export function expandCopies(x: Tensor, n: number): Tensor {
   const e = x.engine;
   const out = e.empty([n, ...x.shape]);
-  for (let i = 0; i < n; i++) e.kernels.scale(x.ptr, 1, out.ptr + 4 * i * x.size, x.size);
+  writeCopies(x, out.ptr, n);
   if (!e.tape) return out;
   return e.tape.record([x], out, (g, grads) => {
     const sx = grads.slot(x);
