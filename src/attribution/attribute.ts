@@ -7,7 +7,7 @@
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { GPT2 } from '../models/gpt2.js';
+import { packBatch, type GPT2 } from '../models/gpt2.js';
 import { UserError } from '../util/errors.js';
 import { nextTick } from '../util/ticks.js';
 import { cleanCorrupted } from './clean-corrupted.js';
@@ -60,10 +60,12 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
   const S = new Float64Array(nSrc * nDst);
   const K = method.points(L, opts);
   let N = 0;
-  const runBatch = (batch: PairBatch, batchN: number, index: number): void => {
-    const { B, P } = batch.clean;
-    if (batch.corrupted.B !== B || batch.corrupted.P !== P) throw new Error('clean and corrupted batches differ in shape');
-    const R = B * P;
+  const runBatch = (padded: PairBatch, batchN: number, index: number): void => {
+    // padding rows never reach a real position (causal attention), so the passes run on packed rows only
+    const batch = { ...padded, clean: packBatch(padded.clean), corrupted: packBatch(padded.corrupted) };
+    const { B } = batch.clean;
+    const R = batch.clean.ids.length;
+    if (batch.corrupted.B !== B || batch.corrupted.ids.length !== R) throw new Error('clean and corrupted batches differ in shape');
     e.tidy(() => {
       const delta = e.empty([nSrc, R, D]);
       // Δ = corrupted − clean: the first recording writes the buffer, the second adds to it

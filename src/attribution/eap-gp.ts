@@ -9,8 +9,9 @@
  */
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
+import type { Tape } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { GPT2 } from '../models/gpt2.js';
+import { rowStarts, type Batch, type GPT2 } from '../models/gpt2.js';
 import type { BatchContext, Method } from './types.js';
 
 const grams = new WeakMap<GPT2, Tensor>();
@@ -38,12 +39,8 @@ export const eapGp: Method = {
 function runGradPath(ctx: BatchContext): void {
   const { e, model, batch } = ctx;
   const { steps: k, gpEta: eta, gpNorm, gpPath } = ctx.opts;
-  const { B, P, lengths } = batch.clean;
-  const D = model.dims.dModel, R = B * P, eps = model.dims.layerNormEpsilon;
-  const w = model.weights;
-  const gram = unembedGram(e, model);
   e.tidy(() => {
-    const target = e.tidy(() => ops.layerNorm(ctx.corruptedFinal!, w.lnfG, w.lnfB, eps));
+    const target = finalTarget(model, ctx.corruptedFinal!);
     let gamma = ctx.embeddings('clean');
     const straight = gpPath === 'straight' ? straightPath(ctx, gamma) : null;
     for (let j = 0; j <= k; j++) {
@@ -60,23 +57,9 @@ function runGradPath(ctx: BatchContext): void {
           if (wantTask) ctx.backwardTask(tape, out.logits!, { retain: wantStep });
           if (!wantStep) return straight && j < k ? straight(j + 1) : null;
           // path step: J and its gradient at the embeddings, without the per-destination work
-          const x = ops.layerNorm(out.residFinal, w.lnfG, w.lnfB, eps);
-          const d = e.empty([R, D]);
-          e.kernels.scale(x.ptr, 1, d.ptr, d.size);
-          e.kernels.axpy(-1, target.ptr, d.ptr, d.size);
-          const y = e.empty([R, D]);
-          e.kernels.gemm(false, false, R, D, D, 2, d.ptr, D, gram.ptr, D, 0, y.ptr, D); // y = 2·d·G = dJ/dx
-          const dv = d.data(), yv = y.data();
-          let J = 0;
-          for (let b = 0; b < B; b++) {
-            const real = lengths[b]! * D;
-            for (let i = b * P * D; i < b * P * D + real; i++) J += 0.5 * dv[i]! * yv[i]!;
-            yv.fill(0, b * P * D + real, (b + 1) * P * D); // padding is not part of J
-          }
-          ctx.opts.gpTrace?.(ctx.index, j, J);
-          const g = tape.backward([[x, y]], { watch: false }).get(leaf);
-          if (!g) throw new Error('GradPath: no gradient reached the embeddings');
-          return stepAlong(e, gamma, g, eta, gpNorm, B, P * D);
+          const step = gradPathStep(model, tape, leaf, out.residFinal, target, batch.clean, eta, gpNorm);
+          ctx.opts.gpTrace?.(ctx.index, j, step.J.reduce((a, b) => a + b, 0));
+          return step.next;
         }),
       );
       if (next) gamma = next;
@@ -84,8 +67,60 @@ function runGradPath(ctx: BatchContext): void {
   });
 }
 
-/** γ − η·g/‖g‖ with the norm per example (rows of P·D values) or over the whole batch. */
-function stepAlong(e: Engine, gamma: Tensor, g: Tensor, eta: number, norm: 'example' | 'batch', B: number, perExample: number): Tensor {
+/** LN_f of the corrupted run's final residual stream [R, D]: what GradPath's objective compares against. */
+export function finalTarget(model: GPT2, corruptedFinal: Tensor): Tensor {
+  const w = model.weights;
+  return model.engine.tidy(() => ops.layerNorm(corruptedFinal, w.lnfG, w.lnfB, model.dims.layerNormEpsilon));
+}
+
+/**
+ * GradPath's objective on a taped forward pass: per example J_b = Σ_{real p} ‖logits[p] − logits'[p]‖², from
+ * the final residual stream (via the unembedding's Gram matrix), with x = LN_f(residFinal) on the tape and
+ * dJdx = ∂(Σ_b J_b)/∂x (zero at padded positions). `target` is finalTarget of the corrupted run.
+ */
+export function gradPathObjective(model: GPT2, residFinal: Tensor, target: Tensor, batch: Batch): { x: Tensor; dJdx: Tensor; J: Float64Array } {
+  const e = model.engine;
+  const starts = rowStarts(batch);
+  const { B, lengths } = batch;
+  const D = model.dims.dModel, R = starts[B]!, w = model.weights;
+  const x = ops.layerNorm(residFinal, w.lnfG, w.lnfB, model.dims.layerNormEpsilon);
+  const d = e.empty([R, D]);
+  e.kernels.scale(x.ptr, 1, d.ptr, d.size);
+  e.kernels.axpy(-1, target.ptr, d.ptr, d.size);
+  const y = e.empty([R, D]);
+  e.kernels.gemm(false, false, R, D, D, 2, d.ptr, D, unembedGram(e, model).ptr, D, 0, y.ptr, D); // y = 2·d·G = dJ/dx
+  const dv = d.data(), yv = y.data();
+  const J = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    const first = starts[b]! * D, real = first + lengths[b]! * D;
+    let s = 0;
+    for (let i = first; i < real; i++) s += 0.5 * dv[i]! * yv[i]!;
+    J[b] = s;
+    yv.fill(0, real, starts[b + 1]! * D); // padding is not part of J
+  }
+  return { x, dJdx: y, J };
+}
+
+/**
+ * One GradPath step from a forward pass taped at γ (`leaf`, the embeddings): γ − η·∇J/‖∇J‖, norm per
+ * example or over the batch. Runs the backward pass of J (without gradient watchers); returns the next
+ * point and J at γ per example.
+ */
+export function gradPathStep(
+  model: GPT2, tape: Tape, leaf: Tensor, residFinal: Tensor, target: Tensor, batch: Batch, eta: number, norm: 'example' | 'batch',
+): { next: Tensor; J: Float64Array } {
+  const { x, dJdx, J } = gradPathObjective(model, residFinal, target, batch);
+  const g = tape.backward([[x, dJdx]], { watch: false }).get(leaf);
+  if (!g) throw new Error('GradPath: no gradient reached the embeddings');
+  return { next: stepAlong(model.engine, leaf, g, eta, norm, rowStarts(batch), model.dims.dModel), J };
+}
+
+/**
+ * γ − η·g/‖g‖ with the norm per example (its rows starts[b]..starts[b+1], each of D values) or over the whole
+ * batch.
+ */
+export function stepAlong(e: Engine, gamma: Tensor, g: Tensor, eta: number, norm: 'example' | 'batch', starts: Int32Array, D: number): Tensor {
+  const B = starts.length - 1;
   const out = e.empty(gamma.shape);
   const gv = g.data();
   const norms: number[] = [];
@@ -96,12 +131,15 @@ function stepAlong(e: Engine, gamma: Tensor, g: Tensor, eta: number, norm: 'exam
   } else {
     for (let b = 0; b < B; b++) {
       let s = 0;
-      for (let i = b * perExample; i < (b + 1) * perExample; i++) s += gv[i]! * gv[i]!;
+      for (let i = starts[b]! * D; i < starts[b + 1]! * D; i++) s += gv[i]! * gv[i]!;
       norms.push(Math.max(Math.sqrt(s), 1e-12));
     }
   }
   e.kernels.scale(gamma.ptr, 1, out.ptr, out.size);
-  for (let b = 0; b < B; b++) e.kernels.axpy(-eta / norms[b]!, g.ptr + 4 * b * perExample, out.ptr + 4 * b * perExample, perExample);
+  for (let b = 0; b < B; b++) {
+    const first = starts[b]! * D, n = (starts[b + 1]! - starts[b]!) * D;
+    e.kernels.axpy(-eta / norms[b]!, g.ptr + 4 * first, out.ptr + 4 * first, n);
+  }
   return out;
 }
 

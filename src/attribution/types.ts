@@ -44,6 +44,7 @@ export interface AttributionOptions {
 export interface BatchContext {
   e: Engine;
   model: GPT2;
+  /** The batch, packed: its rows are the real tokens only (see packBatch in src/models/gpt2.ts). */
   batch: PairBatch;
   index: number;
   opts: Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpPath'>> & AttributionOptions;

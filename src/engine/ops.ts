@@ -127,6 +127,20 @@ export function gatherRows(x: Tensor, idx: Tensor): Tensor {
   });
 }
 
+/** The rows of x (viewed as [m, D]) placed at `idx` (distinct, an i32 tensor) in an [n, D] tensor of zeros. */
+export function scatterRows(x: Tensor, idx: Tensor, n: number): Tensor {
+  const e = x.engine, D = cols(x);
+  const out = e.empty([n, D]);
+  zeroFill(e, out);
+  e.kernels.scatterAddRows(idx.ptr, x.ptr, out.ptr, idx.size, D);
+  return rec(e, [x], out, (g, grads) => {
+    if (!x.requiresGrad) return;
+    const gx = e.emptyDetached(x.shape);
+    e.kernels.gatherRows(idx.ptr, g.ptr, gx.ptr, idx.size, D);
+    grads.give(x, gx);
+  });
+}
+
 /** Σ over the first dimension: [n, ...] → [...]. */
 export function sumFirst(x: Tensor): Tensor {
   const e = x.engine, n = x.shape[0]!, inner = x.size / n;

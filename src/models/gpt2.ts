@@ -21,14 +21,21 @@ export interface GPT2Dims {
   layerNormEpsilon: number;
 }
 
-/** Token ids of B examples padded to P positions. */
+/**
+ * Token ids of B examples. Rows are right-padded to P positions (B·P rows, example b at rows b·P…), or, when
+ * `packed`, only the real tokens back to back (Σ lengths rows): the padding rows cost a forward and backward
+ * pass but never touch a real position, so packed batches give the same values at real rows for less work.
+ */
 export interface Batch {
   B: number;
+  /** The longest example (the padded width). */
   P: number;
-  /** [B·P] token ids, batch-major. */
+  /** Token id of every row: [B·P] batch-major, or [Σ lengths] when packed. */
   ids: Int32Array;
   /** Real length of each example (≥ 1). */
   lengths: Int32Array;
+  /** Rows hold only real tokens (see packBatch). */
+  packed?: boolean;
 }
 
 /** Builds a right-padded batch from token sequences. */
@@ -46,8 +53,29 @@ export function makeBatch(seqs: readonly (readonly number[])[], padId = 50256): 
   return { B, P, ids, lengths };
 }
 
+/** First row of each example, and the row count at the end: [B + 1]. */
+export function rowStarts(b: Batch): Int32Array {
+  const s = new Int32Array(b.B + 1);
+  for (let i = 0; i < b.B; i++) s[i + 1] = s[i]! + (b.packed ? b.lengths[i]! : b.P);
+  return s;
+}
+
+/** The row of each example's last real token: [B]. */
+export function lastRows(b: Batch): Int32Array {
+  const s = rowStarts(b);
+  return Int32Array.from({ length: b.B }, (_, i) => s[i]! + b.lengths[i]! - 1);
+}
+
+/** The same examples without padding rows (a packed batch is returned as is). */
+export function packBatch(b: Batch): Batch {
+  if (b.packed) return b;
+  const ids = new Int32Array(b.lengths.reduce((a, n) => a + n, 0));
+  for (let i = 0, r = 0; i < b.B; r += b.lengths[i]!, i++) ids.set(b.ids.subarray(i * b.P, i * b.P + b.lengths[i]!), r);
+  return { B: b.B, P: b.P, ids, lengths: b.lengths, packed: true };
+}
+
 /**
- * Source activations written during a forward pass into buf [nSrc, B·P, D] (the graph's forward order: token
+ * Source activations written during a forward pass into buf [nSrc, R, D] (R = the batch's rows) (the graph's forward order: token
  * embedding, then per layer the H head outputs and the MLP output): buf[u] = out_u when `write`, else
  * buf[u] += alpha·out_u. Head outputs go straight from z into buf, so the residual stream keeps the fused product.
  */
@@ -58,19 +86,19 @@ export interface SourceRecord {
 }
 
 export interface ForwardOptions {
-  /** [B·P, D]: replaces the token embeddings (the value at hook_embed), e.g. for points on a path. */
+  /** [R, D] (R = the batch's rows): replaces the token embeddings (the value at hook_embed), e.g. for points on a path. */
   embeds?: Tensor;
   /** Record every source's output (after its hook) into a buffer. */
   record?: SourceRecord;
   hooks?: Readonly<Partial<Record<string, ForwardHook>>>;
   gradHooks?: Readonly<Partial<Record<string, GradHook>>>;
-  /** Which logits to compute: at each example's last real position [B, V] (default), at all [B·P, V], or none. */
+  /** Which logits to compute: at each example's last real position [B, V] (default), at every row [R, V], or none. */
   logits?: 'last' | 'all' | 'none';
 }
 
 export interface ForwardOutput {
   logits: Tensor | null;
-  /** The residual stream before ln_f [B·P, D]. */
+  /** The residual stream before ln_f [R, D]. */
   residFinal: Tensor;
 }
 
@@ -102,7 +130,9 @@ export class GPT2 {
     const e = this.engine, w = this.weights;
     const { nLayer: L, nHead: H, dModel: D, layerNormEpsilon: eps } = this.dims;
     const { B, P } = batch;
-    const R = B * P;
+    const R = batch.ids.length;
+    const starts = rowStarts(batch);
+    if (R !== starts[B]) throw new Error(`batch has ${R} token ids for ${starts[B]} rows`);
     if (P > this.dims.nPositions) {
       throw new UserError(
         `the input has ${P} tokens but the model takes at most n_positions = ${this.dims.nPositions}; shorten the prompt`,
@@ -111,7 +141,8 @@ export class GPT2 {
     for (let i = 0; i < batch.ids.length; i++) {
       const t = batch.ids[i]!;
       if (t < 0 || t >= this.dims.vocabSize) {
-        throw new UserError(`token id ${t} (example ${Math.floor(i / P)}, position ${i % P}) is outside the vocabulary of ${this.dims.vocabSize}`);
+        const ex = starts.findIndex((x) => x > i) - 1;
+        throw new UserError(`token id ${t} (example ${ex}, position ${i - starts[ex]!}) is outside the vocabulary of ${this.dims.vocabSize}`);
       }
     }
     const hooks = opts.hooks ?? {};
@@ -154,7 +185,14 @@ export class GPT2 {
     };
     put(0, embed);
     const pos = new Int32Array(R);
-    for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) pos[b * P + p] = p;
+    for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) pos[r] = r - starts[b]!;
+    // packed rows go through attention in the padded layout (row b·P + p), the only op that mixes rows
+    let padRows: Tensor | null = null;
+    if (batch.packed) {
+      const m = new Int32Array(R);
+      for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) m[r] = b * P + pos[r]!;
+      padRows = e.fromArray(m, [R], 'i32');
+    }
     let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));
 
     for (let l = 0; l < L; l++) {
@@ -183,7 +221,9 @@ export class GPT2 {
         } else {
           qkv = ops.linear(ops.layerNorm(resid, lw.ln1g, lw.ln1b, eps), attnW, lw.attnB);
         }
-        const z = ops.attention(qkv, B, P, H);
+        const z = padRows
+          ? ops.gatherRows(ops.attention(ops.scatterRows(qkv, padRows, B * P), B, P, H), padRows)
+          : ops.attention(qkv, B, P, H);
         let attnOut: Tensor;
         const rn = hookNames.result(l);
         const firstHead = 1 + l * (H + 1);
@@ -228,9 +268,7 @@ export class GPT2 {
     if (mode !== 'none') {
       let x = residFinal;
       if (mode === 'last') {
-        const last = new Int32Array(B);
-        for (let b = 0; b < B; b++) last[b] = b * P + batch.lengths[b]! - 1;
-        x = ops.gatherRows(residFinal, e.fromArray(last, [B], 'i32'));
+        x = ops.gatherRows(residFinal, e.fromArray(lastRows(batch), [B], 'i32'));
       }
       logits = ops.linear(ops.layerNorm(x, w.lnfG, w.lnfB, eps), w.unembed, null, true);
     }

@@ -1,6 +1,7 @@
 /**
  * Hook points of the GPT-2 forward pass (TransformerLens names), one per place the circuit graph reads or
- * writes the model (DESIGN.md §3). Shapes use R = B·P rows (batch-major, right-padded).
+ * writes the model (DESIGN.md §3). Shapes use R rows: B·P (batch-major, right-padded) or, for a packed batch,
+ * Σ lengths (real tokens only).
  *
  *   hook_embed                   [R, D]     token embedding wte[tok] (the graph's `input`; no position embedding)
  *   blocks.{l}.hook_q_input      [H, R, D]  each head's own query input: the residual stream before ln_1
