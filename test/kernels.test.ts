@@ -214,6 +214,25 @@ test('layerNorm forward, backward and parameter gradient', () => {
   }
 });
 
+test('headGradDeposit: row-scaled copy and per-segment dot products (write and accumulate)', () => {
+  for (const [rows, seg, nseg] of [[1, 4, 3], [37, 7, 2], [300, 64, 6]] as const) {
+    const cols = seg * nseg;
+    const c = new Case();
+    const g = c.f32(rows * cols), rstd = c.f32(rows, () => rand(0.5, 3)), y = c.f32(rows * cols, () => rand(-3, 3));
+    const cvec = c.f32(cols), offs = c.f32(cols);
+    // U is one float32 product (plus the old value when accumulating); A and Wt are float32 sums of seg terms
+    // each ≲ |rstd|·(|y| + |offs|) ≤ 3·4, so their error is ≲ seg·u·12·3 plus the old value's rounding
+    const tolU = (e: Float32Array, i: number) => 4 * U * (Math.abs(e[i]!) + 3);
+    const tolDot = (e: Float32Array, i: number) => 4 * (seg + 8) * U * 40 * (1 + Math.abs(e[i]!));
+    for (const acc of [false, true]) {
+      const Uo = c.out(rows * cols, tolU), A = c.out(nseg * rows, tolDot), Wt = c.out(nseg * rows, tolDot);
+      c.check(`headGradDeposit ${rows}×${cols}/${seg} accumulate=${acc}`, (k) =>
+        k.headGradDeposit(g, rstd, y, cvec, offs, Uo, A, Wt, rows, cols, seg, 0.25, acc));
+    }
+    c.free();
+  }
+});
+
 test('gelu and its gradient', () => {
   for (const n of [...SIZES, 100003]) for (const acc of [false, true]) {
     const c = new Case();

@@ -103,8 +103,12 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
           return ops.gatherRows(model.weights.wte, e.fromArray(ids, [R], 'i32'));
         },
       };
-      method.run(ctx);
-      grads.finish();
+      try {
+        method.run(ctx);
+        grads.finish();
+      } finally {
+        grads.dispose(); // the deferred per-head sums live outside the arena
+      }
       contract(S, delta, G, L, H);
     });
   };

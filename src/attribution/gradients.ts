@@ -4,6 +4,7 @@
  * the source order, so each layer's block of scores is one matrix product.
  */
 import { Tensor } from '../engine/tensor.js';
+import { LayerHeadGrads } from '../models/head-grads.js';
 import type { GradHook } from '../models/hooks.js';
 import { hookNames } from '../models/hooks.js';
 
@@ -18,21 +19,29 @@ export const nDestinations = (L: number, H: number): number => L * (3 * H + 1) +
 export class GradSum {
   private readonly seen = new Set<number>();
   readonly hooks: Record<string, GradHook> = {};
+  /** Per layer: the q/k/v input gradients of all heads, summed over passes and formed in `finish`. */
+  private readonly deferred: LayerHeadGrads[] = [];
 
-  constructor(readonly G: Tensor, L: number, H: number) {
+  constructor(readonly G: Tensor, private readonly L: number, private readonly H: number) {
     for (let l = 0; l < L; l++) {
       const c0 = l * (3 * H + 1);
-      this.hooks[hookNames.qInput(l)] = this.headSlot(c0, H);
-      this.hooks[hookNames.kInput(l)] = this.headSlot(c0 + H, H);
-      this.hooks[hookNames.vInput(l)] = this.headSlot(c0 + 2 * H, H);
+      const layer = new LayerHeadGrads(G.engine, H);
+      this.deferred.push(layer);
+      this.hooks[hookNames.qInput(l)] = this.headSlot(c0, H, layer);
+      this.hooks[hookNames.kInput(l)] = this.headSlot(c0 + H, H, layer);
+      this.hooks[hookNames.vInput(l)] = this.headSlot(c0 + 2 * H, H, layer);
       this.hooks[hookNames.mlpIn(l)] = (g) => this.put(c0 + 3 * H, g);
     }
     this.hooks[hookNames.residFinal] = (g) => this.put(L * (3 * H + 1), g);
   }
 
-  /** A per-head input hook whose gradients the backward pass adds straight into G's slots. */
-  private headSlot(index: number, H: number): GradHook {
+  /**
+   * A per-head input hook: the backward pass either deposits into the layer's deferred sum or adds the gradients
+   * straight into G's slots.
+   */
+  private headSlot(index: number, H: number, layer: LayerHeadGrads): GradHook {
     return Object.assign((g: Tensor) => this.put(index, g), {
+      deferHeads: () => layer,
       accumulate: () => {
         const fresh = !this.seen.has(index);
         for (let i = 0; i < H; i++) this.seen.add(index + i);
@@ -58,10 +67,31 @@ export class GradSum {
   }
 
   finish(): void {
-    const n = this.G.shape[0]!, f32 = this.G.engine.heap.f32;
-    for (let i = 0; i < n; i++) {
-      if (!this.seen.has(i)) f32.fill(0, (this.G.ptr >> 2) + i * this.rowElems, (this.G.ptr >> 2) + (i + 1) * this.rowElems);
+    const { L, H } = this;
+    for (let l = 0; l < L; l++) {
+      const layer = this.deferred[l]!;
+      if (!layer.filled) continue;
+      // the layer's 3H head-input slots are consecutive: q heads, k heads, v heads
+      const c0 = l * (3 * H + 1);
+      const any = Array.from({ length: 3 * H }, (_, i) => this.seen.has(c0 + i));
+      if (any.some(Boolean)) {
+        for (let i = 0; i < 3 * H; i++) if (!any[i]) this.zero(c0 + i);
+      }
+      layer.materialize(this.G.ptr + 4 * c0 * this.rowElems, any.some(Boolean));
+      for (let i = 0; i < 3 * H; i++) this.seen.add(c0 + i);
     }
+    const n = this.G.shape[0]!;
+    for (let i = 0; i < n; i++) if (!this.seen.has(i)) this.zero(i);
+  }
+
+  private zero(i: number): void {
+    const f32 = this.G.engine.heap.f32;
+    f32.fill(0, (this.G.ptr >> 2) + i * this.rowElems, (this.G.ptr >> 2) + (i + 1) * this.rowElems);
+  }
+
+  /** Frees what the deferred sums hold (after an error; `finish` frees them itself). */
+  dispose(): void {
+    for (const d of this.deferred) d.dispose();
   }
 }
 

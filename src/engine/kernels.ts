@@ -40,6 +40,17 @@ export interface Kernels {
     rows: number, D: number,
   ): void;
 
+  /**
+   * One backward pass's share of a deferred sum of per-head LayerNorm input gradients (models/head-grads.ts).
+   * g, y and U are [rows, cols]; the columns form cols/seg segments (heads); A and Wt are [cols/seg, rows]. Per row
+   * r with v = rstd[r]·g[r, :]: U[r, :] = v, A[h, r] = Σ_{c∈h} v_c·cvec_c, Wt[h, r] = alpha·Σ_{c∈h} v_c·(y[r, c] − offs_c)
+   * (accumulate: U and A add; Wt is always written).
+   */
+  headGradDeposit(
+    g: number, rstd: number, y: number, cvec: number, offs: number, U: number, A: number, Wt: number,
+    rows: number, cols: number, seg: number, alpha: number, accumulate: boolean,
+  ): void;
+
   /** dgamma[D] += Σ_rows dy·x̂, dbeta[D] += Σ_rows dy (weight gradients; partitioned over columns). */
   layerNormParamGrad(dy: number, x: number, mean: number, rstd: number, dgamma: number, dbeta: number, rows: number, D: number): void;
 

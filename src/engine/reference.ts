@@ -88,6 +88,30 @@ export class ReferenceKernels implements Kernels {
     }
   }
 
+  headGradDeposit(
+    g: number, rstd: number, y: number, cvec: number, offs: number, U: number, A: number, Wt: number,
+    rows: number, cols: number, seg: number, alpha: number, accumulate: boolean,
+  ): void {
+    const m = this.m;
+    const nseg = cols / seg;
+    for (let r = 0; r < rows; r++) {
+      const s = m[(rstd >> 2) + r]!;
+      for (let h = 0; h < nseg; h++) {
+        let a = 0, w = 0;
+        for (let c = h * seg; c < (h + 1) * seg; c++) {
+          const i = r * cols + c;
+          const v = Math.fround(s * m[(g >> 2) + i]!);
+          m[(U >> 2) + i] = accumulate ? m[(U >> 2) + i]! + v : v;
+          a += v * m[(cvec >> 2) + c]!;
+          w += v * (m[(y >> 2) + i]! - m[(offs >> 2) + c]!);
+        }
+        const o = h * rows + r;
+        m[(A >> 2) + o] = accumulate ? m[(A >> 2) + o]! + a : a;
+        m[(Wt >> 2) + o] = alpha * w;
+      }
+    }
+  }
+
   layerNormParamGrad(dy: number, x: number, mean: number, rstd: number, dgamma: number, dbeta: number, rows: number, D: number): void {
     const m = this.m;
     for (let d = 0; d < D; d++) {

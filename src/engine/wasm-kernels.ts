@@ -14,7 +14,7 @@ import { Pool } from './pool.js';
 const KERNELS = [
   'gemm', 'gemmBatched', 'peak_fma', 'gelu', 'geluBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows',
   'gatherRows', 'scatterAddRows', 'layerNorm', 'layerNormBackward', 'layerNormParamGrad', 'softmaxRows',
-  'attention', 'attentionBackward',
+  'attention', 'attentionBackward', 'headGradDeposit',
 ] as const;
 type KernelName = (typeof KERNELS)[number];
 const ID = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<KernelName, number>;
@@ -83,6 +83,13 @@ export class WasmKernels implements Kernels {
     rows: number, D: number,
   ): void {
     this.run('layerNormBackward', rows > 1 && rows * D >= PAR_ELEMS, [dy, x, gamma, mean, rstd, dx, b(accumulate), dxAcc, rows, D]);
+  }
+
+  headGradDeposit(
+    g: number, rstd: number, y: number, cvec: number, offs: number, U: number, A: number, Wt: number,
+    rows: number, cols: number, seg: number, alpha: number, accumulate: boolean,
+  ): void {
+    this.run('headGradDeposit', rows > 1 && rows * cols >= PAR_ELEMS, [g, rstd, y, cvec, offs, U, A, Wt, rows, cols, seg, alpha, b(accumulate)]);
   }
 
   layerNormParamGrad(dy: number, x: number, mean: number, rstd: number, dgamma: number, dbeta: number, rows: number, D: number): void {

@@ -9,6 +9,8 @@
 import type { Grads } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { writeCopies, type WeightRef } from '../engine/ops.js';
+import type { LayerHeadGrads } from './head-grads.js';
+import type { GradHook } from './hooks.js';
 
 const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 const SLOT_NAMES = ['q', 'k', 'v'] as const;
@@ -28,7 +30,13 @@ export interface QkvArgs {
   b: Tensor;
   H: number;
   /** Receives dLoss/d(per-head input) [H, B·P, D] of a slot during backward; valid only during the call. */
-  onGrad: readonly ((((g: Tensor) => void) & { accumulate?: () => { into: Tensor; fresh: boolean } }) | null)[];
+  onGrad: readonly ((((g: Tensor) => void) & Pick<GradHook, 'accumulate' | 'deferHeads'>) | null)[];
+}
+
+/** The layer's deferred sum when all three slots' hooks offer the same one (see hooks.ts GradHook.deferHeads). */
+function deferTarget(onGrad: QkvArgs['onGrad']): LayerHeadGrads | null {
+  const t = onGrad.map((h) => h?.deferHeads?.() ?? null);
+  return t[0] && t[0] === t[1] && t[0] === t[2] ? t[0] : null;
 }
 
 /** qkv [B·P, 3D] from per-head copies of the residual stream; see the file comment. */
@@ -71,12 +79,23 @@ export function qkvProject(a: QkvArgs): Tensor {
   if (!e.tape) return qkv;
   return e.tape.record(inputs, qkv, (g: Tensor, grads: Grads) => {
     const W = deref(a.W);
+    // per-head gradients summed over passes by the hooks' owner: deposit this pass; the residual stream's
+    // gradient then takes the fused path below like an unwatched slot
+    const deferTo = grads.watching && allShared ? deferTarget(a.onGrad) : null;
+    if (deferTo) deferTo.deposit({ dqkv: g, resid, rstd: shared!.rstd, qkv, lnG, lnB, W: a.W, b, eps });
     let sharedGrad: Tensor | null = null; // Σ over slots without per-head needs of dLN, for one LayerNorm backward
     const sr = grads.slot(resid);
     let residFresh = sr?.fresh ?? false;
-    for (let j = 0; j < 3; j++) {
+    const watched = (j: number) => (grads.watching && !deferTo ? (a.onGrad[j] ?? null) : null);
+    const fusedAll = !!sr && allShared && !watched(0) && !watched(1) && !watched(2);
+    if (fusedAll) {
+      // all three slots on the shared path: one product over the whole qkv gradient
+      sharedGrad = e.emptyDetached([R, D]);
+      k.gemm(false, true, R, D, D3, 1, g.ptr, D3, W.ptr, D3, 0, sharedGrad.ptr, D);
+    }
+    for (let j = 0; j < 3 && !fusedAll; j++) {
       const X = perHead[j] ?? null;
-      const watch = grads.watching ? (a.onGrad[j] ?? null) : null;
+      const watch = watched(j);
       if (!X && !watch) {
         if (!sr) continue;
         if (!sharedGrad) {

@@ -13,6 +13,7 @@
  *   hook_resid_final             [R, D]     the residual stream before ln_f (the graph's `logits` input)
  */
 import type { Tensor } from '../engine/tensor.js';
+import type { LayerHeadGrads } from './head-grads.js';
 
 /**
  * A forward hook sees the value at its hook point and may return a replacement of the same shape (to add to a
@@ -26,6 +27,12 @@ export type ForwardHook = (value: Tensor, name: string) => Tensor | void;
  */
 export type GradHook = ((grad: Tensor, name: string) => void) & {
   accumulate?: () => { into: Tensor; fresh: boolean };
+  /**
+   * On all three per-head input hooks of a layer (the same object from each): the backward pass deposits the
+   * layer's per-head input gradients there, to be summed over passes and formed once (see head-grads.ts); the
+   * hooks are then not called. Taken only when no forward hook replaces the layer's per-head inputs.
+   */
+  deferHeads?: () => LayerHeadGrads;
 };
 
 export const hookNames = {

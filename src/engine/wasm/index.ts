@@ -2,5 +2,5 @@
 // of `nthreads` computes its own share of the outputs (see common.ts partStart).
 export { gemm, gemmBatched, peak_fma } from "./gemm";
 export { gelu, geluBackward, add, axpy, scale, addRowVector, sumRows, gatherRows, scatterAddRows } from "./elementwise";
-export { layerNorm, layerNormBackward, layerNormParamGrad, softmaxRows } from "./rows";
+export { layerNorm, layerNormBackward, layerNormParamGrad, softmaxRows, headGradDeposit } from "./rows";
 export { attention, attentionBackward } from "./attention";

@@ -176,3 +176,40 @@ export function softmaxRows(x: usize, out: usize, rows: i32, cols: i32, tid: i32
     softmaxInPlace(out + <usize>r * rb, cols);
   }
 }
+
+/** See kernels.ts headGradDeposit: rows split between threads; each segment's sums in a fixed order. */
+export function headGradDeposit(
+  g: usize, rstd: usize, y: usize, cvec: usize, offs: usize, U: usize, A: usize, Wt: usize,
+  rows: i32, cols: i32, seg: i32, alpha: f32, accumulate: bool, tid: i32, nth: i32,
+): void {
+  const r0 = partStart(rows, 1, tid, nth), r1 = partStart(rows, 1, tid + 1, nth);
+  const nseg = cols / seg;
+  for (let r = r0; r < r1; r++) {
+    const s: f32 = load<f32>(rstd + <usize>r * 4);
+    const vs = f32x4.splat(s);
+    const base = <usize>r * <usize>cols * 4;
+    for (let h = 0; h < nseg; h++) {
+      let va = f32x4.splat(0), vw = f32x4.splat(0);
+      let c = h * seg;
+      const end = c + seg;
+      for (; c + 4 <= end; c += 4) {
+        const o = <usize>c * 4;
+        const v = f32x4.mul(vs, v128.load(g + base + o));
+        v128.store(U + base + o, accumulate ? f32x4.add(v128.load(U + base + o), v) : v);
+        va = f32x4.add(va, f32x4.mul(v, v128.load(cvec + o)));
+        vw = f32x4.add(vw, f32x4.mul(v, f32x4.sub(v128.load(y + base + o), v128.load(offs + o))));
+      }
+      let a = hsum(va), w = hsum(vw);
+      for (; c < end; c++) {
+        const o = <usize>c * 4;
+        const v = s * load<f32>(g + base + o);
+        store<f32>(U + base + o, accumulate ? load<f32>(U + base + o) + v : v);
+        a += v * load<f32>(cvec + o);
+        w += v * (load<f32>(y + base + o) - load<f32>(offs + o));
+      }
+      const ao = A + (<usize>h * <usize>rows + <usize>r) * 4;
+      store<f32>(ao, accumulate ? load<f32>(ao) + a : a);
+      store<f32>(Wt + (<usize>h * <usize>rows + <usize>r) * 4, alpha * w);
+    }
+  }
+}
