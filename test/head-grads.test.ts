@@ -1,0 +1,78 @@
+/**
+ * The deferred per-head input gradients (models/head-grads.ts) against the direct path: over three backward
+ * passes at different inputs, Σ_passes of the per-head q/k/v input gradients delivered to plain gradient hooks
+ * must equal what LayerHeadGrads forms once at the end. The two compute the same LayerNorm backward in different
+ * coordinates (d_head vs d_model) and orders, so they agree to float32 rounding: asserted to 1e-5 of the largest
+ * gradient, on each kernel path (a wrong term — a missing rstd, mean or x̂ correction — is off by O(1) relative).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Tensor } from '../src/engine/tensor.js';
+import { GPT2, makeBatch, packBatch } from '../src/models/gpt2.js';
+import { LayerHeadGrads } from '../src/models/head-grads.js';
+import { hookNames, type GradHook } from '../src/models/hooks.js';
+import { Rng } from '../src/models/random.js';
+import { ENGINE_VARIANTS, withEngine } from './helpers/engines.js';
+import { tinyDims, tinyWeights } from './helpers/tiny-model.js';
+
+const dims = tinyDims({ nLayer: 2, nHead: 3, dModel: 12 });
+const batch = packBatch(makeBatch([[3, 14, 15, 9, 2], [6, 5, 35]], 0));
+
+for (const { label, opts } of ENGINE_VARIANTS) {
+  test(`per-head input gradients summed in head space equal the per-pass sum (${label})`, async () => {
+    await withEngine(opts, (e) => {
+      const model = new GPT2(e, dims, tinyWeights(dims, 9));
+      const { nLayer: L, nHead: H, dModel: D } = dims;
+      const R = batch.ids.length;
+      const r = new Rng(2);
+      const seeds = [0, 1, 2].map(() => Float32Array.from({ length: batch.B * dims.vocabSize }, () => r.normal()));
+      const embeds = [0, 1, 2].map(() => Float32Array.from({ length: R * D }, () => r.normal() * 0.5));
+      const slotNames = (l: number) => [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)];
+      const passes = (gradHooks: Record<string, GradHook>) => {
+        for (let k = 0; k < 3; k++) {
+          e.tidy(() =>
+            e.record((tape) => {
+              const { logits } = model.forward(batch, { embeds: e.fromArray(embeds[k]!, [R, D]), gradHooks });
+              tape.backward([[logits!, e.fromArray(seeds[k]!, logits!.shape)]]);
+            }),
+          );
+        }
+      };
+      // direct: every pass hands each slot's [H, R, D] gradient to the hook
+      const direct = new Map<string, Float64Array>();
+      const plain: Record<string, GradHook> = {};
+      for (let l = 0; l < L; l++) {
+        for (const n of slotNames(l)) {
+          plain[n] = (g: Tensor) => {
+            const sum = direct.get(n) ?? new Float64Array(H * R * D);
+            g.data().forEach((v, i) => (sum[i]! += v));
+            direct.set(n, sum);
+          };
+        }
+      }
+      passes(plain);
+      // deferred: the same passes deposit into one LayerHeadGrads per layer
+      const layers = Array.from({ length: L }, () => new LayerHeadGrads(e, H));
+      const deferred: Record<string, GradHook> = {};
+      for (let l = 0; l < L; l++) {
+        for (const n of slotNames(l)) deferred[n] = Object.assign(() => assert.fail(`${n}: hook called`), { deferHeads: () => layers[l]! });
+      }
+      passes(deferred);
+      for (let l = 0; l < L; l++) {
+        assert.ok(layers[l]!.filled, `layer ${l}: no pass deposited`);
+        const out = e.emptyDetached([3 * H, R, D]);
+        layers[l]!.materialize(out.ptr);
+        const got = out.toArray();
+        out.dispose();
+        slotNames(l).forEach((n, j) => {
+          const want = direct.get(n)!;
+          const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          assert.ok(scale > 0, `${n}: zero gradient`);
+          let worst = 0;
+          for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[j * H * R * D + i]! - want[i]!));
+          assert.ok(worst <= 1e-5 * scale, `${n}: max error ${worst} vs max |gradient| ${scale}`);
+        });
+      }
+    });
+  });
+}
