@@ -7,7 +7,7 @@
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { packBatch, type GPT2 } from '../models/gpt2.js';
+import type { GPT2 } from '../models/gpt2.js';
 import { UserError } from '../util/errors.js';
 import { nextTick } from '../util/ticks.js';
 import { cleanCorrupted } from './clean-corrupted.js';
@@ -16,7 +16,7 @@ import { eapIgActivations } from './eap-ig-activations.js';
 import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
 import { GradSum, contract, nDestinations } from './gradients.js';
-import { examplesWithin, splitBatch } from './micro.js';
+import { examplesWithin, packPair, splitBatch } from './micro.js';
 import { nSources, recordSources } from './sources.js';
 import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
 
@@ -62,7 +62,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
   let N = 0;
   const runBatch = (padded: PairBatch, batchN: number, index: number): void => {
     // padding rows never reach a real position (causal attention), so the passes run on packed rows only
-    const batch = { ...padded, clean: packBatch(padded.clean), corrupted: packBatch(padded.corrupted) };
+    const batch = packPair(padded);
     const { B } = batch.clean;
     const R = batch.clean.ids.length;
     if (batch.corrupted.B !== B || batch.corrupted.ids.length !== R) throw new Error('clean and corrupted batches differ in shape');

@@ -3,7 +3,7 @@
  * changing any score, provided each slice's loss keeps the whole batch's 1/B factor. This bounds the memory of
  * the per-batch buffers (Δ and the gradient sums are [nodes, rows, D]: gigabytes for GPT-2 XL).
  */
-import type { Batch } from '../models/gpt2.js';
+import { packBatch, type Batch } from '../models/gpt2.js';
 import type { PairBatch } from './types.js';
 
 function sliceBatch(b: Batch, start: number, count: number): Batch {
@@ -24,4 +24,12 @@ export function splitBatch(b: PairBatch, size: number): PairBatch[] {
 /** Examples per slice so that `buffers` arrays of [nodes, rows, D] floats stay within `budget` bytes. */
 export function examplesWithin(budget: number, nodes: number, P: number, D: number): number {
   return Math.max(1, Math.floor(budget / (4 * nodes * P * D)));
+}
+
+/**
+ * The pair without padding rows (see packBatch): clean and corrupted have equal lengths per example, so their
+ * rows still line up one to one.
+ */
+export function packPair(b: PairBatch): PairBatch {
+  return { ...b, clean: packBatch(b.clean), corrupted: packBatch(b.corrupted) };
 }

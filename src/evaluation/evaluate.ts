@@ -3,7 +3,7 @@
  * clean labels) and patched circuits m(C), each a mean over examples; faithfulness
  * F(C) = (m(C) − m(∅)) / (m(M) − m(∅)).
  */
-import { examplesWithin, splitBatch } from '../attribution/micro.js';
+import { examplesWithin, packPair, splitBatch } from '../attribution/micro.js';
 import { nSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import type { GPT2 } from '../models/gpt2.js';
@@ -22,7 +22,8 @@ function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Fl
   const prev = e.tape;
   e.tape = null;
   try {
-    return e.tidy(() => model.forward(which === 'clean' ? b.clean : b.corrupted).logits!.toArray());
+    const p = packPair(b);
+    return e.tidy(() => model.forward(which === 'clean' ? p.clean : p.corrupted).logits!.toArray());
   } finally {
     e.tape = prev;
   }
@@ -72,7 +73,8 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
   for (const whole of batches) {
     // slices bound the two [nSrc, rows, D] buffers (the intervention's cache and the running differences)
     const slices = splitBatch(whole, examplesWithin(2 ** 30, 2 * nSources(L, H), whole.clean.P, D));
-    for (const [si, batch] of slices.entries()) {
+    for (const [si, slice] of slices.entries()) {
+      const batch = packPair(slice); // padding rows never reach a real position: skip them
       const arena = e.beginArena();
       try {
         const cache = interventionCache(model, batch, intervention, means);

@@ -10,7 +10,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Graph } from '../graph/index.js';
 import { nSources, recordSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
-import type { Batch, GPT2 } from '../models/gpt2.js';
+import { packBatch, type Batch, type GPT2 } from '../models/gpt2.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
 
 export type Intervention = 'patching' | 'zero' | 'mean';
@@ -41,21 +41,20 @@ export function meanActivations(model: GPT2, batches: readonly PairBatch[]): Flo
   const sum = new Float64Array(n * D);
   let count = 0;
   for (const b of batches) {
-    const { B, P, lengths } = b.clean;
+    const clean = packBatch(b.clean); // every row a real position
+    const R = clean.ids.length;
     e.tidy(() => {
-      const buf = e.empty([n, B * P, D]);
-      recordSources(e, model, b.clean, buf, 1);
+      const buf = e.empty([n, R, D]);
+      recordSources(e, model, clean, buf, 1);
       const v = buf.data();
       for (let u = 0; u < n; u++) {
-        for (let ex = 0; ex < B; ex++) {
-          for (let p = 0; p < lengths[ex]!; p++) {
-            const o = ((u * B + ex) * P + p) * D;
-            for (let d = 0; d < D; d++) sum[u * D + d]! += v[o + d]!;
-          }
+        for (let r = 0; r < R; r++) {
+          const o = (u * R + r) * D;
+          for (let d = 0; d < D; d++) sum[u * D + d]! += v[o + d]!;
         }
       }
     });
-    for (let ex = 0; ex < B; ex++) count += b.clean.lengths[ex]!;
+    count += R;
   }
   return Float32Array.from(sum, (x) => x / count);
 }
@@ -77,7 +76,7 @@ export interface PatchedRunArgs {
 export function interventionCache(model: GPT2, batch: PairBatch, intervention: Intervention, means?: Float32Array): Tensor {
   const e = model.engine;
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  const nSrc = nSources(L, H), R = batch.clean.B * batch.clean.P;
+  const nSrc = nSources(L, H), R = batch.clean.ids.length;
   const out = e.empty([nSrc, R, D]);
   if (intervention === 'patching') recordSources(e, model, batch.corrupted, out, 1);
   else if (intervention === 'zero') e.heap.f32.fill(0, out.ptr >> 2, (out.ptr >> 2) + out.size);
@@ -97,8 +96,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
   const graph = graphOf(L, H);
   const { nSrc, nDst } = graph;
   const input = a.input ?? batch.clean;
-  const { B, P } = input;
-  const R = B * P, RD = R * D;
+  const R = input.ids.length, RD = R * D;
   return e.tidy(() => {
     // diff[u] = ã_u − a*_u: the intervention's values first, then minus this run's outputs as they appear
     let diff: Tensor;
@@ -108,6 +106,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
     } else {
       diff = interventionCache(model, batch, a.intervention, a.means);
     }
+    if (diff.size !== nSrc * RD) throw new Error(`patchedLogits: the input has ${R} rows but the cache ${diff.size / (nSrc * D)} (pack both or neither)`);
     const hooks: Record<string, ForwardHook> = {};
     // per destination: the 0/1 row vector of missing parents, or nothing when every parent edge is in
     const patchRows = (v: number, count: number): Tensor | null => {
