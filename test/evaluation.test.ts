@@ -137,6 +137,15 @@ test('exact scores equal per-edge evaluation; MIB fractions give CPR and CMD', a
       // both sides are differences of two float32 runs' metrics (≈ 1e-7 relative each), averaged differently
       assert.ok(Math.abs(ex.scores[i]! - (base - m!)) <= 1e-5 * Math.abs(base), `edge ${i}: exact ${ex.scores[i]} vs ${base - m!}`);
     }
+    // with the zero intervention a removed edge carries 0 instead of the corrupted run, in exact scores too
+    const exZero = await exactScores({ model, batches: even, metric, intervention: 'zero' });
+    for (const i of picks) {
+      const missing = new Uint8Array(g.nSrc * g.nDst);
+      missing[i] = 1;
+      const [m] = await evaluateCircuits({ model, batches: even, metric, circuits: [missing], intervention: 'zero' });
+      assert.ok(Math.abs(exZero.scores[i]! - (base - m!)) <= 1e-5 * Math.abs(base), `edge ${i} (zero): exact ${exZero.scores[i]} vs ${base - m!}`);
+      assert.ok(Math.abs(exZero.scores[i]! - ex.scores[i]!) > 1e-4 * Math.abs(base), `edge ${i}: zero and patching give the same score`);
+    }
     g.setScoresDense(ex.scores);
     const budgets = fractionBudgets(g.nEdges);
     assert.equal(budgets.at(-1), g.nEdges);

@@ -7,13 +7,15 @@ import { Graph } from '../graph/index.js';
 import type { PairBatch } from './types.js';
 import type { Scores } from './attribute.js';
 import { evaluateCircuits } from '../evaluation/evaluate.js';
-import type { MetricFn } from '../evaluation/patching.js';
+import type { Intervention, MetricFn } from '../evaluation/patching.js';
 import type { GPT2 } from '../models/gpt2.js';
 
 export interface ExactArgs {
   model: GPT2;
   batches: readonly PairBatch[];
   metric: MetricFn;
+  /** What a removed edge carries (default `patching`: the corrupted run; DESIGN.md §5). */
+  intervention?: Intervention;
   /** Called after each patched run (edges × batches runs in all). */
   onRun?: () => void;
 }
@@ -28,7 +30,7 @@ export async function exactScores(a: ExactArgs): Promise<Scores> {
     m[i] = 1;
     return m;
   })];
-  const [base, ...without] = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', onRun: a.onRun });
+  const [base, ...without] = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', intervention: a.intervention, onRun: a.onRun });
   const scores = new Float64Array(nSrc * nDst);
   edges.forEach((i, k) => (scores[i] = base! - without[k]!));
   return { scores, nSrc, nDst, examples: a.batches.reduce((s, b) => s + b.n, 0), points: 1 };

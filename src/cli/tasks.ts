@@ -10,7 +10,8 @@ import { intOption, parse, requireOption } from './args.js';
 export const usage = `usage: eapgp tasks list
        eapgp tasks make TASK --n N [--seed S] [--tokenizer-dir DIR] --out FILE.csv
 
-list   prints each task's name, metric, CSV columns and what it tests.
+list   prints each task's name, default metric, CSV columns, what it tests, and its other metric form
+       (attribute, evaluate and reproduce take --metric logit-diff|prob-diff).
 make   writes N examples of TASK in the format --task TASK --data FILE.csv reads (sva also writes
        combined_verb_list.csv next to FILE.csv). The same seed (default 0) gives the same bytes; prompts
        whose answer is not one token, or whose clean and corrupted lengths differ, are dropped and counted.
@@ -24,7 +25,9 @@ function list(): void {
   const rows = [...taskNames, 'custom'].map((name) => {
     const t = getTask(name);
     const metric = name === 'custom' ? 'logit-diff|prob-diff' : t.metricKind;
-    const description = generators.find((g) => g.name === name)?.description ?? CUSTOM_DESCRIPTION;
+    const generated = generators.find((g) => g.name === name)?.description;
+    // the default metric in its column; the other form (--metric) after the description
+    const description = generated === undefined ? CUSTOM_DESCRIPTION : `${generated} [also --metric ${t.metricForms.slice(1).join(', ')}]`;
     return [name, metric, t.columns.join(','), description];
   });
   const w = [0, 1, 2].map((k) => Math.max(...rows.map((r) => r[k]!.length)));

@@ -13,7 +13,7 @@ import type { HypernymyLabel, LogitDiffLabel } from './types.js';
 
 export type CustomMetric = 'logit-diff' | 'prob-diff';
 
-export const custom = defineTask<LogitDiffLabel | HypernymyLabel>(
+const customTask = defineTask<LogitDiffLabel | HypernymyLabel>(
   {
     name: 'custom',
     columns: ['clean', 'corrupted', 'answer', 'wrong', 'metric (optional: logit-diff or prob-diff)'],
@@ -47,3 +47,11 @@ export const custom = defineTask<LogitDiffLabel | HypernymyLabel>(
   },
   'logit-diff',
 );
+
+/** The CSV's own `metric` column chooses the form; `withMetric` (--metric) does not apply. */
+export const custom: typeof customTask = {
+  ...customTask,
+  withMetric(form) {
+    throw new UserError(`--metric ${form}: the custom task's metric is set by its CSV's "metric" column (logit-diff or prob-diff), not by --metric`);
+  },
+};

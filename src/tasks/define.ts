@@ -1,17 +1,34 @@
 /** Builds a Task from its loading recipe; the metrics are shared because labels carry what they need. */
+import { UserError } from '../util/errors.js';
 import { loadTask, type TaskLoader } from './load.js';
 import { taskMetric, taskMetricGrad } from './metric.js';
-import type { Label, LogitDiffLabel, Task } from './types.js';
+import type { Label, LogitDiffLabel, MetricForm, Task } from './types.js';
 
-export function defineTask<L extends Label>(loader: TaskLoader<L>, metricKind: Task['metricKind']): Task<L> {
-  return {
-    name: loader.name,
-    columns: loader.columns,
-    metricKind,
-    load: (csvPath, tokenizer, opts) => loadTask(loader, csvPath, tokenizer, opts),
-    metric: taskMetric,
-    metricGrad: taskMetricGrad,
+/**
+ * A task whose default metric form is `metricKind` and which offers both forms (types.ts MetricForm). The
+ * default scores each label in its own form (metric.ts), exactly as before forms existed.
+ */
+export function defineTask<L extends Label>(loader: TaskLoader<L>, metricKind: MetricForm): Task<L> {
+  const forms: readonly MetricForm[] = [metricKind, metricKind === 'logit-diff' ? 'prob-diff' : 'logit-diff'];
+  const build = (active: MetricForm): Task<L> => {
+    const isDefault = active === metricKind;
+    return {
+      name: loader.name,
+      columns: loader.columns,
+      metricKind: active,
+      metricForms: forms,
+      load: (csvPath, tokenizer, opts) => loadTask(loader, csvPath, tokenizer, opts),
+      metric: isDefault ? taskMetric : (logits, B, V, labels) => taskMetric(logits, B, V, labels, active),
+      metricGrad: isDefault ? taskMetricGrad : (logits, B, V, labels) => taskMetricGrad(logits, B, V, labels, active),
+      withMetric(form) {
+        if (!(forms as readonly string[]).includes(form)) {
+          throw new UserError(`task ${loader.name} has no metric "${form}"; choose ${forms.join(' (default) or ')}`);
+        }
+        return build(form as MetricForm);
+      },
+    };
   };
+  return build(metricKind);
 }
 
 /** A logit-difference task whose label is two token-id columns (ioi, gender-bias, capital-country). */

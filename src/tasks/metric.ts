@@ -1,11 +1,13 @@
 /**
- * The task metrics and their gradients, as pure functions of (logits, labels). Two shapes cover all tasks:
- *  - logit difference z[c] − z[i]: gradient +1 at c, −1 at i;
+ * The task metrics and their gradients, as pure functions of (logits, labels) and a metric form (types.ts
+ * MetricForm; without one, each label's default form). Three shapes cover all tasks and forms:
+ *  - logit difference z[c] − z[i]: gradient +1 at c, −1 at i (the default of logit-diff labels);
+ *  - signed logit sum m = Σ_k w_k z[id_k] (weights ±1 or ±1/n for means): gradient Σ_{k: id_k=j} w_k;
  *  - signed probability sum m = Σ_k w_k p[id_k] (w = ±1, repeats allowed): with p = softmax(z),
  *    ∂m/∂z_j = p_j·(Σ_{k: id_k=j} w_k) − p_j·m.
  * Softmax is the max-shifted form in float64, so large logits neither overflow nor lose the small terms.
  */
-import type { Label, MetricGrad, Task } from './types.js';
+import type { Label, MetricForm, MetricGrad, Task } from './types.js';
 
 /** Sparse signed token weights of a probability-difference label. */
 interface ProbTerms {
@@ -47,6 +49,45 @@ function probTerms(label: Exclude<Label, { kind: 'logit-diff' }>): ProbTerms {
   }
 }
 
+/** The logit-diff forms of the set labels: Σ (hypernymy) or means (greater-than, sva) of logits; see MetricForm. */
+const yearLogitTerms = new WeakMap<readonly number[], ProbTerms[]>();
+const verbLogitTerms = new WeakMap<object, [ProbTerms, ProbTerms]>();
+
+/** +1/|pos| for each id of `pos`, −1/|neg| for each id of `neg` (an empty side contributes nothing). */
+function meanSigned(pos: readonly number[], neg: readonly number[]): ProbTerms {
+  return { ids: [...pos, ...neg], weights: [...pos.map(() => 1 / pos.length), ...neg.map(() => -1 / neg.length)] };
+}
+
+function logitTerms(label: Exclude<Label, { kind: 'logit-diff' }>): ProbTerms {
+  switch (label.kind) {
+    case 'hypernymy':
+      return signed(label.answers, label.corrupted);
+    case 'greater-than': {
+      let all = yearLogitTerms.get(label.yearIds);
+      if (!all) {
+        const ids = label.yearIds;
+        all = Array.from({ length: 100 }, (_, yy) => meanSigned(ids.slice(yy + 1), ids.slice(0, yy + 1)));
+        yearLogitTerms.set(ids, all);
+      }
+      return all[label.year]!;
+    }
+    case 'sva': {
+      let pair = verbLogitTerms.get(label.verbs);
+      if (!pair) {
+        const { singular, plural } = label.verbs;
+        pair = [meanSigned(singular, plural), meanSigned(plural, singular)];
+        verbLogitTerms.set(label.verbs, pair);
+      }
+      return pair[label.plural ? 1 : 0];
+    }
+  }
+}
+
+/** The form a label is scored with when none is asked for (DESIGN.md §6). */
+export function defaultForm(label: Label): MetricForm {
+  return label.kind === 'logit-diff' ? 'logit-diff' : 'prob-diff';
+}
+
 function checkShape(logits: Float32Array, B: number, V: number, labels: readonly Label[]): void {
   if (logits.length !== B * V) throw new Error(`metric: logits has ${logits.length} values, expected B·V = ${B}·${V}`);
   if (labels.length !== B) throw new Error(`metric: ${labels.length} labels for B = ${B}`);
@@ -60,9 +101,10 @@ function checkId(id: number, V: number): void {
  * Metric of example b; when `grad` is given, also writes ∂metric/∂logits[b, :] into grad[b·V ..].
  * `exps` is scratch of length V.
  */
-function exampleMetric(logits: Float32Array, b: number, V: number, label: Label, exps: Float64Array, grad?: Float32Array): number {
+function exampleMetric(logits: Float32Array, b: number, V: number, label: Label, exps: Float64Array, grad?: Float32Array, form?: MetricForm): number {
   const o = b * V;
-  if (label.kind === 'logit-diff') {
+  const f = form ?? defaultForm(label);
+  if (label.kind === 'logit-diff' && f === 'logit-diff') {
     checkId(label.correct, V);
     checkId(label.incorrect, V);
     if (grad) {
@@ -72,7 +114,17 @@ function exampleMetric(logits: Float32Array, b: number, V: number, label: Label,
     }
     return logits[o + label.correct]! - logits[o + label.incorrect]!;
   }
-  const { ids, weights } = probTerms(label);
+  if (f === 'logit-diff') {
+    const { ids, weights } = logitTerms(label as Exclude<Label, { kind: 'logit-diff' }>);
+    let m = 0;
+    for (let k = 0; k < ids.length; k++) {
+      checkId(ids[k]!, V);
+      m += weights[k]! * logits[o + ids[k]!]!;
+      if (grad) grad[o + ids[k]!]! += weights[k]!;
+    }
+    return m;
+  }
+  const { ids, weights } = label.kind === 'logit-diff' ? signed([label.correct], [label.incorrect]) : probTerms(label);
   let max = -Infinity;
   for (let j = 0; j < V; j++) if (logits[o + j]! > max) max = logits[o + j]!;
   let sum = 0;
@@ -93,22 +145,22 @@ function exampleMetric(logits: Float32Array, b: number, V: number, label: Label,
   return m;
 }
 
-/** Per-example metric values [B] of last-position logits [B, V]. */
-export function taskMetric(logits: Float32Array, B: number, V: number, labels: readonly Label[]): Float64Array {
+/** Per-example metric values [B] of last-position logits [B, V], in `form` (default: each label's own). */
+export function taskMetric(logits: Float32Array, B: number, V: number, labels: readonly Label[], form?: MetricForm): Float64Array {
   checkShape(logits, B, V, labels);
   const out = new Float64Array(B);
   const exps = new Float64Array(V);
-  for (let b = 0; b < B; b++) out[b] = exampleMetric(logits, b, V, labels[b]!, exps);
+  for (let b = 0; b < B; b++) out[b] = exampleMetric(logits, b, V, labels[b]!, exps, undefined, form);
   return out;
 }
 
-/** Per-example metric values and their gradients with respect to the logits. */
-export function taskMetricGrad(logits: Float32Array, B: number, V: number, labels: readonly Label[]): MetricGrad {
+/** Per-example metric values and their gradients with respect to the logits, in `form` (as taskMetric). */
+export function taskMetricGrad(logits: Float32Array, B: number, V: number, labels: readonly Label[], form?: MetricForm): MetricGrad {
   checkShape(logits, B, V, labels);
   const values = new Float64Array(B);
   const grad = new Float32Array(B * V);
   const exps = new Float64Array(V);
-  for (let b = 0; b < B; b++) values[b] = exampleMetric(logits, b, V, labels[b]!, exps, grad);
+  for (let b = 0; b < B; b++) values[b] = exampleMetric(logits, b, V, labels[b]!, exps, grad, form);
   return { values, grad };
 }
 

@@ -84,12 +84,30 @@ export interface MetricGrad {
   grad: Float32Array;
 }
 
+/**
+ * The two forms of a task metric (eap-ig-faithfulness metrics.py `logit_diff` / `prob_diff`):
+ *   task                            logit-diff                                   prob-diff
+ *   ioi, gender-bias, capital-c.    z[correct] − z[incorrect]                    p[correct] − p[incorrect]
+ *   greater-than                    mean z[y > YY] − mean z[y ≤ YY]              Σ p[y > YY] − Σ p[y ≤ YY]
+ *   sva (sign by `plural`)          mean z[singular] − mean z[plural]            Σ p[singular] − Σ p[plural]
+ *   hypernymy                       Σ z[answers] − Σ z[corrupted answers]        Σ p[answers] − Σ p[corrupted answers]
+ * z are last-position logits, p = softmax(z); the year and verb sets are those of the labels. The defaults
+ * (DESIGN.md §6) are logit-diff for ioi, gender-bias and capital-country and prob-diff for the others. For
+ * greater-than, YY = 99 has no later year: the empty mean counts as 0.
+ */
+export type MetricForm = 'logit-diff' | 'prob-diff';
+
 /** A task: how to read its CSV and how to score logits. */
 export interface Task<L extends Label = Label> {
   readonly name: string;
   /** The CSV columns the task reads (alternatives, if any, are named in `describe`/errors). */
   readonly columns: readonly string[];
-  readonly metricKind: 'logit-diff' | 'prob-diff';
+  /** The form `metric` computes (see MetricForm). */
+  readonly metricKind: MetricForm;
+  /** The forms `withMetric` accepts, the default first. */
+  readonly metricForms: readonly MetricForm[];
+  /** The same task scoring with another metric form; a UserError naming the task's forms for any other name. */
+  withMetric(form: string): Task<L>;
   /** Reads and tokenizes the CSV. Bad input throws a UserError naming the file, row and column. */
   load(csvPath: string, tokenizer: Tokenizer, opts?: LoadOptions): TaskExample<L>[];
   /**

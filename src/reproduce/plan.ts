@@ -1,0 +1,109 @@
+/**
+ * What a reproduction will do: the tasks and methods, the model's graph size and the settings every
+ * (task, method) shares, checked once before any work starts.
+ */
+import { statSync } from 'node:fs';
+import { checkMethod, type ScoreMethod } from '../attribution/score.js';
+import { Graph } from '../graph/graph.js';
+import type { GPT2Dims } from '../models/gpt2.js';
+import { getTask, taskNames } from '../tasks/index.js';
+import { UserError } from '../util/errors.js';
+import { scaledBudgets } from './budgets.js';
+import type { ModelInfo, Settings } from './types.js';
+
+/** The methods compared by default, as in the EAP-GP paper. */
+export const DEFAULT_METHODS: readonly ScoreMethod[] = ['eap', 'eap-ig', 'eap-gp'];
+/** Examples per task by default. */
+export const DEFAULT_LIMIT = 100;
+
+export interface PlanOptions {
+  /** The --model argument, recorded as given. */
+  modelPath: string;
+  /** Default: all six tasks. */
+  tasks?: readonly string[];
+  /** Default: DEFAULT_METHODS. */
+  methods?: readonly string[];
+  /** Examples per task (generated rows, or the first rows of --data-dir files); default DEFAULT_LIMIT. */
+  limit?: number;
+  /** Default 20. */
+  batchSize?: number;
+  /** Integration steps of EAP-IG and EAP-GP; default 5. */
+  steps?: number;
+  /** A metric form for every task (default: each task's own). */
+  metric?: string;
+  /** Read datasets from here instead of generating them (see data.ts). */
+  dataDir?: string;
+  /** Generator seed; default 0. */
+  seed?: number;
+}
+
+export interface Plan {
+  tasks: string[];
+  methods: ScoreMethod[];
+  metric?: string;
+  dataDir?: string;
+  seed: number;
+  model: ModelInfo;
+  settings: Settings;
+}
+
+function positiveInt(v: number | undefined, name: string, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  if (!(Number.isSafeInteger(v) && v >= min)) throw new UserError(`--${name} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+function distinct<T extends string>(items: readonly T[], what: string): T[] {
+  if (items.length === 0) throw new UserError(`--${what}: give at least one name`);
+  const seen = new Set<string>();
+  for (const x of items) {
+    if (seen.has(x)) throw new UserError(`--${what}: "${x}" is listed twice`);
+    seen.add(x);
+  }
+  return [...items];
+}
+
+/** The checks of makePlan that need no model (callers run them before loading one); returns makePlan's result without the model's part. */
+export function checkPlanOptions(o: PlanOptions): Omit<Plan, 'model' | 'settings'> & { settings: Omit<Settings, 'budgets'> } {
+  const tasks = distinct(o.tasks ?? taskNames, 'tasks');
+  for (const t of tasks) {
+    if (!taskNames.includes(t)) throw new UserError(`--tasks: unknown task "${t}"; choose among ${taskNames.join(', ')}`);
+    if (o.metric !== undefined) getTask(t).withMetric(o.metric); // throws, naming the task's forms
+  }
+  const methods = distinct(o.methods ?? DEFAULT_METHODS, 'methods').map((m) => checkMethod(m));
+  if (o.dataDir !== undefined) {
+    let isDir = false;
+    try {
+      isDir = statSync(o.dataDir).isDirectory();
+    } catch {
+      /* reported below */
+    }
+    if (!isDir) throw new UserError(`--data-dir ${o.dataDir}: no such directory (expected one laid out like ../shared/data/tasks: <task>/eapig-faithfulness_gpt2.csv)`);
+  }
+  return {
+    tasks,
+    methods,
+    metric: o.metric,
+    dataDir: o.dataDir,
+    seed: positiveInt(o.seed, 'seed', 0, 0),
+    settings: {
+      limit: positiveInt(o.limit, 'limit', DEFAULT_LIMIT),
+      batchSize: positiveInt(o.batchSize, 'batch-size', 20),
+      steps: positiveInt(o.steps, 'steps', 5),
+      intervention: 'patching',
+      select: 'greedy',
+      absolute: true,
+    },
+  };
+}
+
+/** Checks the options (UserErrors name the option and the fix) and sizes the budgets to the model's graph. */
+export function makePlan(o: PlanOptions, dims: GPT2Dims): Plan {
+  const c = checkPlanOptions(o);
+  const edges = new Graph(dims.nLayer, dims.nHead).nEdges;
+  return {
+    ...c,
+    model: { path: o.modelPath, layers: dims.nLayer, heads: dims.nHead, dModel: dims.dModel, edges },
+    settings: { ...c.settings, budgets: scaledBudgets(edges) },
+  };
+}

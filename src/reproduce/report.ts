@@ -1,0 +1,134 @@
+/**
+ * report.md of a reproduction, tables like the EAP-GP paper's: the tasks with their baselines, faithfulness
+ * per task × method at a few budgets, CPR and CMD, precision/recall AUCs against the manual circuits, and the
+ * time per method; the best method of each column in bold. A cell shows "—" only where no value can exist
+ * (no manual circuit, an undefined faithfulness) and "not run" for a pair this directory has no result of.
+ */
+import { REFERENCE_TASKS } from '../circuits/index.js';
+import { version } from '../version.js';
+import { GPT2_SMALL_EDGES, tableBudgets } from './budgets.js';
+import { faithfulnessPlotFile, prPlotFile } from './plots.js';
+import type { MethodResult, Results } from './types.js';
+
+/** A cell's value: a number, NONE where none can exist, undefined where the pair was not run. */
+const NONE = null;
+type Value = number | null | undefined;
+/** Which value is best in a column. */
+type Better = 'high' | 'low' | 'near-one';
+
+const score = (v: number, better: Better): number => (better === 'high' ? v : better === 'low' ? -v : -Math.abs(1 - v));
+
+/** Formats a column of values, the best finite one(s) in bold (ties as printed count as best too). */
+function column(values: readonly Value[], better: Better, fmt: (v: number) => string): string[] {
+  const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const best = finite.length ? fmt(finite.reduce((a, b) => (score(b, better) > score(a, better) ? b : a))) : undefined;
+  return values.map((v) => {
+    if (v === undefined) return 'not run';
+    if (v === null || !Number.isFinite(v)) return '—';
+    return fmt(v) === best ? `**${fmt(v)}**` : fmt(v);
+  });
+}
+
+/** A Markdown table; `align` has one letter per column, l or r (default: first left, the rest right). */
+function table(header: readonly string[], rows: readonly (readonly string[])[], align?: string): string {
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  const rule = header.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'l' ? ':---' : '---:'));
+  return [line(header), line(rule), ...rows.map(line)].join('\n');
+}
+
+/** Rows = methods, one formatted column per task; `cols[t][m]` are the per-task cells. */
+function methodTable(methods: readonly string[], first: string, heads: readonly string[], cols: readonly string[][]): string {
+  return table([first, ...heads], methods.map((m, i) => [m, ...cols.map((c) => c[i]!)]));
+}
+
+const fixed = (d: number) => (v: number): string => v.toFixed(d);
+const sig = (v: number): string => (Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toFixed(4));
+const code = (s: string): string => `\`${s.replace(/`/g, "'")}\``;
+
+/** Every method with a result in some task, in the order results.json lists them. */
+function methodsOf(r: Results): string[] {
+  const seen: string[] = [];
+  for (const t of Object.values(r.tasks)) for (const m of Object.keys(t.methods)) if (!seen.includes(m)) seen.push(m);
+  return seen;
+}
+
+/** The report (see the module comment). */
+export function reportMarkdown(r: Results): string {
+  const tasks = Object.keys(r.tasks);
+  const methods = methodsOf(r);
+  const res = (t: string, m: string): MethodResult | undefined => r.tasks[t]!.methods[m];
+  const perTask = (get: (x: MethodResult, t: string) => Value, better: Better, fmt: (v: number) => string): string[][] =>
+    tasks.map((t) => column(methods.map((m) => {
+      const x = res(t, m);
+      return x === undefined ? undefined : get(x, t);
+    }), better, fmt));
+  const { model: mo, settings: s } = r;
+  const scaled = mo.edges !== GPT2_SMALL_EDGES;
+  const out: string[] = [];
+
+  out.push(`# Circuit discovery on ${code(mo.path)}: ${methods.join(', ') || 'no results yet'}`, '');
+  out.push(`Made by eap-gp ${version} (\`eapgp reproduce\`) on ${r.created.slice(0, 16).replace('T', ' ')} UTC.`, '');
+  out.push(`- Model: ${code(mo.path)}, ${mo.layers} layers × ${mo.heads} heads, d_model ${mo.dModel}, ${mo.edges.toLocaleString('en-US')} edges.`);
+  out.push(`- Data: up to ${s.limit} examples per task, batches of ${s.batchSize}; EAP-IG and EAP-GP use ${s.steps} steps.`);
+  out.push('- Circuits: greedy selection by |score| from the logits, pruned; evaluated by edge patching (edges outside the circuit carry the corrupted run\'s activations). Faithfulness F = (m(C) − m(∅)) / (m(M) − m(∅)).');
+  out.push(`- Edge budgets: ${s.budgets.join(', ')} (the EAP-IG paper's GPT-2-small counts${scaled ? `, scaled by ${mo.edges.toLocaleString('en-US')} / ${GPT2_SMALL_EDGES.toLocaleString('en-US')} edges` : ''}).`, '');
+  if (tasks.length === 0) {
+    out.push('No (task, method) has finished yet.', '');
+    return out.join('\n');
+  }
+
+  out.push('## Tasks', '');
+  out.push(table(['task', 'data', 'examples', 'metric', 'm(M) clean', 'm(∅) corrupted'],
+    tasks.map((t) => {
+      const x = r.tasks[t]!;
+      return [t, code(x.data), String(x.examples), x.metric, sig(x.baseline), sig(x.corrupted)];
+    }), 'llrlrr'), '');
+
+  out.push('## Faithfulness', '');
+  out.push('F of the greedy circuit at a few of the budgets (requested edges; pruning may leave fewer). Closest to 1 in bold. Every budget is in results.json and the plots.', '');
+  for (const b of tableBudgets(mo.edges)) {
+    out.push(`### ${b.toLocaleString('en-US')} edges`, '');
+    out.push(methodTable(methods, 'method', tasks, perTask((x) => x.points.find((p) => p.requested === b)?.faithfulness ?? NONE, 'near-one', fixed(3))), '');
+  }
+
+  out.push('## CPR and CMD', '');
+  out.push('Areas over the MIB edge fractions 0.1 % … 100 %: CPR under F (higher is better), CMD under |1 − F| (lower is better). Best in bold.', '');
+  out.push('### CPR', '');
+  out.push(methodTable(methods, 'method', tasks, perTask((x) => x.fractions.cpr, 'high', fixed(3))), '');
+  out.push('### CMD', '');
+  out.push(methodTable(methods, 'method', tasks, perTask((x) => x.fractions.cmd, 'low', fixed(3))), '');
+
+  out.push('## Precision and recall against the manual circuits', '');
+  const small = mo.layers === 12 && mo.heads === 12;
+  out.push(
+    'ROC AUC of the top-n edges by |score| over every n, at node / edge level, against ACDC\'s manual circuits (IOI: Wang et al. 2022, ' +
+      'MLPs left out; Greater-Than: Hanna et al. 2023). Highest in bold. ' +
+      (small ? '— : the task has no manual circuit.' : `— : the manual circuits are defined on GPT-2 small's 12 × 12 graph, not on this ${mo.layers} × ${mo.heads} model.`), '');
+  const hasRef = (t: string): boolean => small && (REFERENCE_TASKS as readonly string[]).includes(t);
+  const nodes = perTask((x, t) => (hasRef(t) ? x.pr?.auc.nodes ?? NONE : NONE), 'high', fixed(3));
+  const edges = perTask((x, t) => (hasRef(t) ? x.pr?.auc.edges ?? NONE : NONE), 'high', fixed(3));
+  out.push(methodTable(methods, 'method (nodes / edges)', tasks, tasks.map((_, ti) => methods.map((_, mi) => {
+    const [a, b] = [nodes[ti]![mi]!, edges[ti]![mi]!];
+    return a === b && (a === '—' || a === 'not run') ? a : `${a} / ${b}`;
+  }))), '');
+
+  out.push('## Time', '');
+  out.push('Wall time in seconds, attribution + evaluation (both sweeps and the precision/recall curve); the clean and corrupted baselines are computed once per task and not counted. Fastest in bold.', '');
+  const total = (m: string, k: 'attribute' | 'evaluate'): number | undefined =>
+    tasks.every((t) => res(t, m)) ? tasks.reduce((sum, t) => sum + res(t, m)!.seconds[k], 0) : undefined;
+  const cells = perTask((x) => x.seconds.attribute + x.seconds.evaluate, 'low', fixed(1));
+  const split = tasks.map((t, ti) => methods.map((m, mi) => {
+    const x = res(t, m);
+    return x ? `${x.seconds.attribute.toFixed(1)} + ${x.seconds.evaluate.toFixed(1)} = ${cells[ti]![mi]!}` : 'not run';
+  }));
+  const totals = (['attribute', 'evaluate'] as const).map((k) => column(methods.map((m) => total(m, k) ?? undefined), 'low', fixed(1)));
+  out.push(methodTable(methods, 'method', [...tasks, 'all: attribute', 'all: evaluate'], [...split, ...totals]), '');
+
+  out.push('## Plots', '');
+  for (const t of tasks) {
+    out.push(`![${t}: faithfulness vs edges](${faithfulnessPlotFile(t)})`);
+    if (Object.values(r.tasks[t]!.methods).some((x) => x.pr)) out.push(`![${t}: precision vs recall](${prPlotFile(t)})`);
+  }
+  out.push('');
+  return out.join('\n');
+}

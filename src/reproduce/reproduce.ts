@@ -1,0 +1,157 @@
+/**
+ * `eapgp reproduce` as a library call: for each task and method, attribution, the faithfulness sweeps and the
+ * precision/recall curve (run.ts), each finished pair recorded in DIR/state (state.ts) so that a rerun skips
+ * it; then results.json, report.md and the plots rebuilt from every state file. Layout: docs/results-format.md.
+ *
+ * The checks come first: a finished pair whose model, settings, data or metric differ from this run's is an
+ * error (recompute with `force`, or use another directory), so one results.json never mixes settings.
+ */
+import { join, relative } from 'node:path';
+import type { ScoreMethod } from '../attribution/score.js';
+import { baselines, type Baselines } from '../evaluation/evaluate.js';
+import type { GPT2 } from '../models/gpt2.js';
+import { getTask } from '../tasks/index.js';
+import { prepareTaskData, type TaskData } from '../tasks/prepare.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { UserError } from '../util/errors.js';
+import { datasetFromDir, generatedDataset } from './data.js';
+import { makePlan, type Plan, type PlanOptions } from './plan.js';
+import { plots } from './plots.js';
+import { reportMarkdown } from './report.js';
+import { collectResults } from './results.js';
+import { runPair } from './run.js';
+import { readAllStates, runDifferences, statePath, taskDifferences, writeState } from './state.js';
+import type { PairState, Results, TaskKey } from './types.js';
+
+export interface ReproduceOptions extends PlanOptions {
+  model: GPT2;
+  tokenizer: Tokenizer;
+  /** The results directory (created if needed). */
+  out: string;
+  /** Recompute the selected pairs even when they have finished before. */
+  force?: boolean;
+  /** No progress bars; the one-line-per-pair log remains. */
+  quiet?: boolean;
+  /** Where the log lines go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface ReproduceSummary {
+  results: Results;
+  /** "task method" of the pairs computed by this call, and of those skipped as finished. */
+  computed: string[];
+  skipped: string[];
+  /** Files written (relative to `out`): results.json, report.md, plots. */
+  written: string[];
+}
+
+interface TaskWork {
+  task: string;
+  /** The log line of the dataset. */
+  note: string;
+  data: TaskData;
+  key: TaskKey;
+  todo: ScoreMethod[];
+  /** Baselines of an earlier run with the same key, if any. */
+  base?: Baselines;
+}
+
+const sig = (v: number): string => v.toPrecision(6);
+
+/**
+ * Datasets, keys, and which pairs are finished. Throws when a finished pair does not fit: first on what is
+ * known before any file is written (model, settings, data source, metric), then on the data's contents.
+ */
+function prepare(o: ReproduceOptions, plan: Plan): TaskWork[] {
+  const states = readAllStates(o.out);
+  const matches = (s: PairState, key: Partial<TaskKey>): string[] => [
+    ...runDifferences(s, plan.model, plan.settings),
+    ...taskDifferences(pick(s.taskKey, key), key),
+  ];
+  const check = (task: string, key: Partial<TaskKey>): void => {
+    for (const { file, state } of states) {
+      if (state.task !== task || !plan.methods.includes(state.method as ScoreMethod) || o.force) continue;
+      const diffs = matches(state, key);
+      if (diffs.length) {
+        throw new UserError(
+          `${file}: ${task} ${state.method} finished earlier with other settings (${diffs.join('; ')}); ` +
+            'rerun with --force to recompute it, or choose another --out directory',
+        );
+      }
+    }
+  };
+  const sources = plan.tasks.map((task) => {
+    const dataset = plan.dataDir !== undefined ? datasetFromDir(plan.dataDir, task) : generatedDataset(join(o.out, 'data'), task, plan.settings.limit, plan.seed);
+    check(task, { data: dataset.data, metric: plan.metric ?? getTask(task).metricKind });
+    return { task, dataset };
+  });
+  return sources.map(({ task, dataset }) => {
+    const note = dataset.make(o.tokenizer);
+    const data = prepareTaskData(getTask(task), dataset.path, o.tokenizer, { limit: plan.settings.limit, batchSize: plan.settings.batchSize, metric: plan.metric });
+    const key: TaskKey = { data: dataset.data, sha256: data.dataHash, examples: data.examples, metric: data.task.metricKind };
+    check(task, key);
+    const done = (m: ScoreMethod): boolean => !o.force && states.some((s) => s.state.task === task && s.state.method === m);
+    // the methods of one task share its baselines, also across runs
+    const same = o.force ? undefined : states.find((s) => s.state.task === task && matches(s.state, key).length === 0);
+    return { task, note, data, key, todo: plan.methods.filter((m) => !done(m)), base: same && { clean: same.state.baseline, corrupted: same.state.corrupted } };
+  });
+}
+
+/** The fields of `from` that `like` has. */
+function pick(from: TaskKey, like: Partial<TaskKey>): Partial<TaskKey> {
+  return Object.fromEntries(Object.keys(like).map((k) => [k, from[k as keyof TaskKey]]));
+}
+
+/** Runs the reproduction (see the module comment). */
+export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const plan = makePlan(o, o.model.dims);
+  const work = prepare(o, plan);
+  const total = plan.tasks.length * plan.methods.length;
+  const computed: string[] = [], skipped: string[] = [];
+  let k = 0;
+  const rel = (p: string): string => relative(o.out, p);
+  for (const w of work) {
+    for (const method of plan.methods) {
+      if (w.todo.includes(method)) continue;
+      log(`[${++k}/${total}] ${w.task} ${method}: finished earlier (${rel(statePath(o.out, w.task, method))}), skipped`);
+      skipped.push(`${w.task} ${method}`);
+    }
+    if (w.todo.length === 0) continue;
+    const base = w.base ?? baselines(o.model, w.data.batches, w.data.metric);
+    log(`${w.task}: ${w.data.examples} examples, ${w.note}; metric ${w.key.metric}: m(M) = ${sig(base.clean)}, m(∅) = ${sig(base.corrupted)}${w.base ? ' (from an earlier run)' : ''}`);
+    for (const method of w.todo) {
+      const tag = `[${++k}/${total}] ${w.task} ${method}`;
+      log(`${tag}: started${o.force ? ' (--force)' : ''}`);
+      const result = await runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet });
+      writeState(o.out, {
+        format: 'eapgp-reproduce-state', version: 1, task: w.task, method, model: plan.model, settings: plan.settings,
+        taskKey: w.key, baseline: base.clean, corrupted: base.corrupted, result, finished: new Date().toISOString(),
+      });
+      const at = result.points.find((p) => p.requested === plan.settings.budgets.at(-1));
+      log(
+        `${tag}: finished in ${(result.seconds.attribute + result.seconds.evaluate).toFixed(1)} s ` +
+          `(attribute ${result.seconds.attribute.toFixed(1)} s, evaluate ${result.seconds.evaluate.toFixed(1)} s); ` +
+          `F = ${at?.faithfulness.toFixed(3)} at ${at?.requested} edges, CPR ${result.fractions.cpr.toFixed(3)}, CMD ${result.fractions.cmd.toFixed(3)}`,
+      );
+      computed.push(`${w.task} ${method}`);
+    }
+  }
+  const { results, leftOut } = collectResults(o.out, plan.model, plan.settings, new Map(work.map((w) => [w.task, w.key])));
+  for (const l of leftOut) log(`warning: ${l}`);
+  const written = writeOutputs(o.out, results);
+  log(`wrote ${written.join(', ')} in ${o.out}`);
+  return { results, computed, skipped, written };
+}
+
+/** results.json, report.md and the plots, each written atomically; returns their paths relative to `out`. */
+export function writeOutputs(out: string, results: Results): string[] {
+  const files = [
+    { file: 'results.json', text: JSON.stringify(results, null, 1) + '\n' },
+    { file: 'report.md', text: reportMarkdown(results) },
+    ...plots(results).map((p) => ({ file: p.file, text: p.svg })),
+  ];
+  for (const f of files) writeFileAtomicSync(join(out, f.file), f.text);
+  return files.map((f) => f.file);
+}

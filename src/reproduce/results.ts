@@ -1,0 +1,62 @@
+/**
+ * results.json from the state files (docs/results-format.md): every finished (task, method) whose model and
+ * settings match the current run's, tasks in DESIGN.md order and methods in the methods' order. A state that
+ * does not fit (other settings, or other data or metric than the rest of its task) is left out, with a reason.
+ */
+import { relative } from 'node:path';
+import { SCORE_METHODS } from '../attribution/score.js';
+import { taskNames } from '../tasks/index.js';
+import { readAllStates, runDifferences, taskDifferences } from './state.js';
+import type { ModelInfo, PairState, Results, Settings, TaskKey } from './types.js';
+
+export interface Collected {
+  results: Results;
+  /** One line per state file left out, saying why. */
+  leftOut: string[];
+}
+
+const order = (list: readonly string[], x: string): number => {
+  const i = list.indexOf(x);
+  return i < 0 ? list.length : i;
+};
+
+/**
+ * Assembles results.json. `current` gives the task key this run used for each of its tasks; for any other
+ * task, the key of its most recently finished state decides.
+ */
+export function collectResults(out: string, model: ModelInfo, settings: Settings, current: ReadonlyMap<string, TaskKey>, created = new Date()): Collected {
+  const leftOut: string[] = [];
+  const byTask = new Map<string, PairState[]>();
+  for (const { file, state } of readAllStates(out)) {
+    const diffs = runDifferences(state, model, settings);
+    if (diffs.length) {
+      leftOut.push(`${relative(out, file)}: computed with other settings (${diffs.join('; ')}); left out of the report`);
+      continue;
+    }
+    const list = byTask.get(state.task) ?? [];
+    list.push(state);
+    byTask.set(state.task, list);
+  }
+  const results: Results = { format: 'eapgp-reproduce', version: 1, created: created.toISOString(), model, settings, tasks: {} };
+  const tasks = [...byTask.keys()].sort((a, b) => order(taskNames, a) - order(taskNames, b) || a.localeCompare(b));
+  for (const task of tasks) {
+    const states = byTask.get(task)!;
+    const key = current.get(task) ?? [...states].sort((a, b) => b.finished.localeCompare(a.finished))[0]!.taskKey;
+    const fit = states.filter((s) => {
+      const d = taskDifferences(s.taskKey, key);
+      if (d.length) leftOut.push(`state/${task}-${s.method}.json: other data or metric than the rest of ${task} (${d.join('; ')}); left out of the report`);
+      return d.length === 0;
+    });
+    if (fit.length === 0) continue;
+    fit.sort((a, b) => order(SCORE_METHODS, a.method) - order(SCORE_METHODS, b.method) || a.method.localeCompare(b.method));
+    results.tasks[task] = {
+      data: key.data,
+      examples: key.examples,
+      metric: key.metric,
+      baseline: fit[0]!.baseline,
+      corrupted: fit[0]!.corrupted,
+      methods: Object.fromEntries(fit.map((s) => [s.method, s.result])),
+    };
+  }
+  return { results, leftOut };
+}

@@ -1,0 +1,94 @@
+/**
+ * One (task, method) of a reproduction: attribution, the faithfulness sweep over the plan's budgets and over
+ * the MIB edge fractions (greedy by |score|, pruned, edge patching against the corrupted run), the
+ * precision/recall curve where the task has a manual circuit, and the scored graph on disk. The clean and corrupted
+ * baselines come from the caller, shared by every method of the task.
+ */
+import { join } from 'node:path';
+import { scoreEdges, usesSteps, type ScoreMethod } from '../attribution/score.js';
+import type { Baselines } from '../evaluation/evaluate.js';
+import { MIB_FRACTIONS, fractionBudgets, sweep } from '../evaluation/sweep.js';
+import { Graph, writeGraphJson } from '../graph/index.js';
+import type { GPT2 } from '../models/gpt2.js';
+import type { TaskData } from '../tasks/prepare.js';
+import { createProgress } from '../util/progress.js';
+import { version } from '../version.js';
+import { prCounts } from './budgets.js';
+import type { Plan } from './plan.js';
+import { hasReference, precisionRecall } from './pr.js';
+import type { MethodResult, TaskKey } from './types.js';
+
+export interface PairArgs {
+  model: GPT2;
+  plan: Plan;
+  task: string;
+  method: ScoreMethod;
+  data: TaskData;
+  taskKey: TaskKey;
+  base: Baselines;
+  /** The results directory. */
+  out: string;
+  /** No progress bars (the caller's start/finish lines remain). */
+  quiet?: boolean;
+}
+
+const seconds = (t0: number): number => Number(((performance.now() - t0) / 1000).toFixed(3));
+
+/** Runs the pair (see the module comment); writes DIR/graphs/<task>-<method>.json and returns the record. */
+export async function runPair(a: PairArgs): Promise<MethodResult> {
+  const { model, plan, task, method, data } = a;
+  const { nLayer: L, nHead: H, dModel } = model.dims;
+  const t0 = performance.now();
+  const scores = await scoreEdges({
+    model, batches: data.batches, method, loss: data.loss, metric: data.metric, options: { steps: plan.settings.steps },
+    progress: (p) => createProgress({ ...p, label: `${task} ${p.label}`, unit: 'items', quiet: a.quiet }),
+  });
+  const attributeSeconds = seconds(t0);
+
+  const graph = new Graph(L, H);
+  graph.setScoresDense(scores.scores);
+
+  const t1 = performance.now();
+  const budgets = plan.settings.budgets;
+  const fractionCounts = fractionBudgets(graph.nEdges, MIB_FRACTIONS);
+  const progress = createProgress({
+    label: `${task} ${method} evaluation`, total: (budgets.length + fractionCounts.length) * data.batches.length,
+    unit: 'items', itemName: 'runs', quiet: a.quiet,
+  });
+  const common = { model, batches: data.batches, metric: data.metric, graph, select: 'greedy' as const, absolute: true, intervention: 'patching' as const, base: a.base, onRun: () => progress.add(1) };
+  let curve, fractions;
+  try {
+    curve = await sweep({ ...common, budgets });
+    fractions = await sweep({ ...common, budgets: fractionCounts, fractions: MIB_FRACTIONS });
+    progress.finish();
+  } catch (e) {
+    progress.finish(true);
+    throw e;
+  }
+  const pr = hasReference(task, L, H) ? precisionRecall(graph, task, prCounts(graph.nEdges, budgets)) : undefined;
+  const evaluateSeconds = seconds(t1);
+
+  // written last, next to the state the caller writes, so an interruption leaves no graph of an unfinished pair
+  const graphFile = `graphs/${task}-${method}.json`;
+  writeGraphJson(join(a.out, graphFile), graph, {
+    dModel,
+    meta: {
+      tool: `eap-gp ${version}`, method, steps: usesSteps(method) ? plan.settings.steps : null,
+      model: plan.model.path, task, metric: a.taskKey.metric, data: a.taskKey.data, data_sha256: a.taskKey.sha256,
+      examples: data.examples, batch_size: plan.settings.batchSize, seconds: attributeSeconds, created: new Date().toISOString(),
+    },
+  });
+
+  const point = (p: (typeof curve.points)[number]) => ({ requested: p.requested!, edges: p.edges, nodes: p.nodes, metric: p.metric, faithfulness: p.faithfulness });
+  return {
+    graph: graphFile,
+    seconds: { attribute: attributeSeconds, evaluate: evaluateSeconds },
+    points: curve.points.map(point),
+    fractions: {
+      points: fractions.points.map((p) => ({ fraction: p.fraction!, ...point(p) })),
+      cpr: fractions.cpr!,
+      cmd: fractions.cmd!,
+    },
+    ...(pr ? { pr } : {}),
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The records of `eapgp reproduce`: results.json (docs/results-format.md, read by the viewer) and the
+ * per-(task, method) state files it is assembled from.
+ */
+
+/** The model of a reproduction. `path` is the --model argument as given. */
+export interface ModelInfo {
+  path: string;
+  layers: number;
+  heads: number;
+  dModel: number;
+  edges: number;
+}
+
+/** Settings shared by every (task, method) of a results directory. */
+export interface Settings {
+  limit: number;
+  batchSize: number;
+  steps: number;
+  intervention: 'patching';
+  select: 'greedy';
+  absolute: true;
+  /** The faithfulness sweep's edge budgets. */
+  budgets: number[];
+}
+
+/** One circuit of the faithfulness sweep (edges and nodes after pruning; nodes exclude logits). */
+export interface SweepPointRecord {
+  requested: number;
+  edges: number;
+  nodes: number;
+  metric: number;
+  faithfulness: number;
+}
+
+export interface FractionPointRecord extends SweepPointRecord {
+  fraction: number;
+}
+
+export interface PrPoint {
+  /** Top-n edges by |score| (unpruned). */
+  n: number;
+  nodes: { precision: number; recall: number };
+  edges: { precision: number; recall: number };
+}
+
+/** Precision/recall against a manual circuit; `auc` = ROC AUCs over the full top-n sweep (as `eapgp compare`). */
+export interface PrRecord {
+  reference: 'acdc' | 'eap-ig';
+  points: PrPoint[];
+  auc: { nodes: number; edges: number };
+}
+
+export interface MethodResult {
+  /** Scored graph, relative to the results directory. */
+  graph: string;
+  seconds: { attribute: number; evaluate: number };
+  points: SweepPointRecord[];
+  fractions: { points: FractionPointRecord[]; cpr: number; cmd: number };
+  /** Only for tasks with a manual circuit, on GPT-2 small's graph. */
+  pr?: PrRecord;
+}
+
+/** What makes a task's results comparable across methods and runs. */
+export interface TaskKey {
+  /** The CSV path, or "generated:TASK:seed=S:n=N". */
+  data: string;
+  /** sha256 of the CSV. */
+  sha256: string;
+  examples: number;
+  /** The metric form. */
+  metric: string;
+}
+
+export interface TaskResult {
+  data: string;
+  examples: number;
+  metric: string;
+  /** m(M), the clean model. */
+  baseline: number;
+  /** m(∅), the corrupted run. */
+  corrupted: number;
+  methods: Record<string, MethodResult>;
+}
+
+export interface Results {
+  format: 'eapgp-reproduce';
+  version: 1;
+  created: string;
+  model: ModelInfo;
+  settings: Settings;
+  tasks: Record<string, TaskResult>;
+}
+
+/** DIR/state/<task>-<method>.json: one finished (task, method), everything results.json needs of it. */
+export interface PairState {
+  format: 'eapgp-reproduce-state';
+  version: 1;
+  task: string;
+  method: string;
+  model: ModelInfo;
+  settings: Settings;
+  taskKey: TaskKey;
+  baseline: number;
+  corrupted: number;
+  result: MethodResult;
+  finished: string;
+}

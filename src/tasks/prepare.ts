@@ -1,0 +1,50 @@
+/**
+ * A task dataset ready to run: a CSV loaded with a task (in a chosen metric form), batched, with the metric
+ * and loss functions that evaluation and attribution take. Shared by `attribute`, `evaluate` and `reproduce`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { LossFn, PairBatch } from '../attribution/types.js';
+import type { MetricFn } from '../evaluation/patching.js';
+import { UserError } from '../util/errors.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { batches } from './batch.js';
+import { lossGrad } from './metric.js';
+import type { Label, Task } from './types.js';
+
+export interface TaskData {
+  /** The task, in the metric form asked for. */
+  task: Task;
+  batches: PairBatch[];
+  examples: number;
+  dataPath: string;
+  /** sha256 of the CSV file, recorded in outputs so that results can be traced to their data. */
+  dataHash: string;
+  metric: MetricFn;
+  loss: LossFn;
+}
+
+export interface PrepareOptions {
+  /** Only the first `limit` rows. */
+  limit?: number;
+  /** Examples per batch (default 20). */
+  batchSize?: number;
+  /** sva: the verb-list CSV (default: the one next to the data CSV). */
+  verbs?: string;
+  /** A metric form of the task (default: its DESIGN.md §6 form). */
+  metric?: string;
+}
+
+/** Loads `dataPath` with `task` (see the module comment). Bad input throws a UserError naming file and row. */
+export function prepareTaskData(task: Task, dataPath: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): TaskData {
+  const t = opts.metric === undefined ? task : task.withMetric(opts.metric);
+  const examples = t.load(dataPath, tokenizer, { limit: opts.limit, verbs: opts.verbs });
+  if (examples.length === 0) throw new UserError(`${dataPath}: no examples to run`);
+  const dataHash = createHash('sha256').update(readFileSync(dataPath)).digest('hex');
+  return {
+    task: t, dataPath, dataHash, examples: examples.length,
+    batches: batches(examples, opts.batchSize ?? 20),
+    metric: (logits, B, V, labels) => t.metric(logits, B, V, labels as Label[]),
+    loss: (logits, B, V, labels) => lossGrad(t, logits, B, V, labels as Label[]),
+  };
+}
