@@ -98,7 +98,8 @@ test('unknown options and commands are errors with usage', () => {
   assert.equal(r.code, 1);
   assert.match(r.err, /usage: eapgp run/);
   assert.equal(eapgp(['frobnicate']).code, 2);
-  const m = eapgp(['run', '--prompt', 'x']);
+  // (without --model, commands use the built-in default model: test/default-model.test.ts)
+  const m = eapgp(['run', '--model', model]);
   assert.equal(m.code, 1);
-  assert.match(m.err, /--model is required/);
+  assert.match(m.err, /--prompt is required/);
 });

@@ -15,6 +15,7 @@ import { gpt2Shapes } from './checkpoint.js';
 import { parseConfig } from './config.js';
 import { Rng, deriveSeed } from './random.js';
 import { writeSafetensors, type TensorToWrite, type WriteDtype } from './safetensors.js';
+import type { WeightSource } from './weights.js';
 
 export interface RandomModelOptions {
   layers: number;
@@ -45,10 +46,7 @@ export interface RandomModel {
 
 /** Write a random GPT-2 checkpoint to `outDir` (created if needed; existing files are replaced). */
 export function makeRandomModel(opts: RandomModelOptions, outDir: string): RandomModel {
-  const o = {
-    vocab: 50257, nCtx: 1024, seed: 0, initStd: 0.02, lnNoise: 0.1, qkScale: 1, dtype: 'F32' as WriteDtype,
-    ...opts,
-  };
+  const o = randomModelDefaults(opts);
   for (const k of ['layers', 'heads', 'dModel', 'vocab', 'nCtx'] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] <= 0) throw new UserError(`make-model: ${k} must be a positive integer, got ${o[k]}`);
   }
@@ -56,7 +54,46 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new UserError(`make-model: seed must be a non-negative integer, got ${o.seed}`);
   if (!['F32', 'F16', 'BF16'].includes(o.dtype)) throw new UserError(`make-model: dtype must be F32, F16 or BF16, got ${o.dtype}`);
 
-  const config = {
+  const config = gpt2ConfigJson(o);
+  const shapes = gpt2Shapes(parseConfig(config, 'make-model'));
+  const tensors: Record<string, TensorToWrite> = {};
+  let parameters = 0;
+  for (const [name, shape] of shapes) {
+    parameters += shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { dtype: o.dtype, shape, data: generator(name, o) };
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  // Weights before config.json: a directory with config.json is never missing its weights.
+  writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeFileAtomicSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  const files = ['model.safetensors', 'config.json'];
+  if (opts.tokenizerDir) {
+    for (const f of ['vocab.json', 'merges.txt']) {
+      const src = path.join(opts.tokenizerDir, f);
+      if (!fs.existsSync(src)) throw new UserError(`make-model: tokenizer directory ${opts.tokenizerDir} has no ${f}; it needs vocab.json and merges.txt`);
+      writeFileAtomicSync(path.join(outDir, f), fs.readFileSync(src));
+      files.push(f);
+    }
+  }
+  return { dir: path.resolve(outDir), parameters, files };
+}
+
+type Opts = { seed: number; initStd: number; lnNoise: number; qkScale: number; dModel: number };
+
+/** The options with make-model's defaults for those not given (tokenizerDir dropped). */
+export function randomModelDefaults(opts: RandomModelOptions): RandomModelParts {
+  const { tokenizerDir: _, ...rest } = opts;
+  // options present but undefined keep their defaults
+  const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  return { vocab: 50257, nCtx: 1024, seed: 0, initStd: 0.02, lnNoise: 0.1, qkScale: 1, dtype: 'F32', ...given } as RandomModelParts;
+}
+
+/** Options of the config and the random values (make-model's options with their defaults filled in). */
+export type RandomModelParts = Required<Omit<RandomModelOptions, 'tokenizerDir'>>;
+
+/** The config.json of a GPT-2 with these dimensions, as make-model writes it (other fields can be added). */
+export function gpt2ConfigJson(o: RandomModelParts): Record<string, unknown> {
+  return {
     activation_function: 'gelu_new',
     architectures: ['GPT2LMHeadModel'],
     bos_token_id: 50256,
@@ -74,30 +111,30 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
     torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[o.dtype],
     eapgp_init: { seed: o.seed, init_std: o.initStd, ln_noise: o.lnNoise, qk_scale: o.qkScale, generator: 'xoshiro128**+box-muller' },
   };
-  const shapes = gpt2Shapes(parseConfig(config, 'make-model'));
-  const tensors: Record<string, TensorToWrite> = {};
-  let parameters = 0;
-  for (const [name, shape] of shapes) {
-    parameters += shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { dtype: o.dtype, shape, data: generator(name, o) };
-  }
-  fs.mkdirSync(outDir, { recursive: true });
-  // Weights before config.json: a directory with config.json is never missing its weights.
-  writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
-  writeFileAtomicSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  const files = ['model.safetensors', 'config.json'];
-  if (o.tokenizerDir) {
-    for (const f of ['vocab.json', 'merges.txt']) {
-      const src = path.join(o.tokenizerDir, f);
-      if (!fs.existsSync(src)) throw new UserError(`make-model: tokenizer directory ${o.tokenizerDir} has no ${f}; it needs vocab.json and merges.txt`);
-      writeFileAtomicSync(path.join(outDir, f), fs.readFileSync(src));
-      files.push(f);
-    }
-  }
-  return { dir: path.resolve(outDir), parameters, files };
 }
 
-type Opts = { seed: number; initStd: number; lnNoise: number; qkScale: number; dModel: number };
+/**
+ * The same random weights as makeRandomModel writes (F32 values), held in memory: the starting point of
+ * training. Each tensor is generated when first read.
+ */
+export function randomWeightSource(o: RandomModelParts): WeightSource {
+  const shapes = gpt2Shapes(parseConfig(gpt2ConfigJson(o), 'random weights'));
+  return {
+    shape: (name) => {
+      const s = shapes.get(name);
+      if (!s) throw new Error(`random weights: no tensor ${name}`);
+      return s;
+    },
+    has: (name) => shapes.has(name),
+    readF32: (name) => {
+      const s = shapes.get(name);
+      if (!s) throw new Error(`random weights: no tensor ${name}`);
+      const out = new Float32Array(s.reduce((a, b) => a * b, 1));
+      generator(name, o)(out, 0);
+      return out;
+    },
+  };
+}
 
 /** The chunked generator of one tensor. */
 function generator(name: string, o: Opts) {
