@@ -1,8 +1,7 @@
 /** `eapgp attribute`: edge scores of a task dataset with one method, written as EAP-IG graph JSON. */
-import { attribute as runAttribution, METHODS } from '../attribution/attribute.js';
-import { exactScores } from '../attribution/exact.js';
-import type { MethodName } from '../attribution/types.js';
+import { checkMethod, scoreEdges, SCORE_METHODS, usesSteps } from '../attribution/score.js';
 import { Graph, writeGraphJson } from '../graph/index.js';
+import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
@@ -10,16 +9,15 @@ import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
-const METHOD_NAMES = [...Object.keys(METHODS), 'exact'];
-
-export const usage = `usage: eapgp attribute --model M --task T --data CSV [--limit N] [--batch-size B] --method METHOD
+export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
                        [--steps K] [--gp-eta E] [--gp-norm example|batch] [--intervention patching|zero|mean]
-                       [--verbs CSV] [--threads N] [--gemm auto|blas|wasm] --out scores.json
+                       [--verbs CSV] [--metric logit-diff|prob-diff] [--threads N] [--gemm auto|blas|wasm] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
-EAP-IG graph JSON with our metadata under "meta". METHOD: ${METHOD_NAMES.join(', ')} (exact patches every
+EAP-IG graph JSON with our metadata under "meta". METHOD: ${SCORE_METHODS.join(', ')} (exact patches every
 edge: small models only). --steps: points of EAP-IG / EAP-GP (default 5). Tasks: ioi, greater-than, sva,
-gender-bias, capital-country, hypernymy (EAP-IG CSV formats).`;
+gender-bias, capital-country, hypernymy (EAP-IG CSV formats). --metric: the task metric's other form (see
+eapgp tasks list; default the task's own, DESIGN.md §6).`;
 
 export async function attribute(argv: string[]): Promise<void> {
   const { values } = parse('attribute', argv, {
@@ -28,10 +26,9 @@ export async function attribute(argv: string[]): Promise<void> {
     intervention: { type: 'string' as const }, out: { type: 'string' as const }, quiet: { type: 'boolean' as const },
   }, usage);
   if (values.help) return void console.log(usage);
-  const method = requireOption(values.method, 'method', usage);
-  if (!METHOD_NAMES.includes(method)) throw new UserError(`unknown method "${method}"; choose one of ${METHOD_NAMES.join(', ')}`);
+  const method = checkMethod(requireOption(values.method, 'method', usage));
   const out = requireOption(values.out, 'out', usage);
-  const spec = requireOption(values.model, 'model', usage);
+  const spec = modelSpecOrDefault(values.model);
   const steps = intOption(values.steps, 'steps') ?? 5;
   const gpEta = values['gp-eta'] === undefined ? 1 : Number(values['gp-eta']);
   if (!Number.isFinite(gpEta) || gpEta < 0) throw new UserError(`--gp-eta must be a number >= 0, got "${values['gp-eta']}"`);
@@ -47,28 +44,19 @@ export async function attribute(argv: string[]): Promise<void> {
     const data = loadTaskData(values, tokenizer, usage);
     const graph = new Graph(config.nLayer, config.nHead);
     const t0 = performance.now();
-    let scores: Float64Array;
-    if (method === 'exact') {
-      const progress = createProgress({ label: 'exact patching', total: (graph.nEdges + 1) * data.batches.length, unit: 'items', itemName: 'runs', quiet: values.quiet });
-      scores = (await exactScores({ model, batches: data.batches, metric: data.metric, onRun: () => progress.add(1) })).scores;
-      progress.finish();
-    } else {
-      const progress = createProgress({ label: `${method} attribution`, total: data.examples, unit: 'items', itemName: 'examples', quiet: values.quiet });
-      scores = (await runAttribution({
-        model, batches: data.batches, method: method as MethodName, loss: data.loss,
-        options: { steps, gpEta, gpNorm }, onBatch: (n) => progress.set(n),
-      })).scores;
-      progress.finish();
-    }
+    const { scores } = await scoreEdges({
+      model, batches: data.batches, method, loss: data.loss, metric: data.metric, intervention, options: { steps, gpEta, gpNorm },
+      progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
+    });
     const seconds = (performance.now() - t0) / 1000;
     graph.setScoresDense(scores);
     writeGraphJson(out, graph, {
       dModel: config.dModel,
       meta: {
-        tool: `eap-gp ${version}`, method, steps: method.startsWith('eap-ig') || method === 'eap-gp' ? steps : null,
+        tool: `eap-gp ${version}`, method, steps: usesSteps(method) ? steps : null,
         ...(method === 'eap-gp' ? { gp_eta: gpEta, gp_norm: gpNorm } : {}),
         ...(method === 'exact' ? { intervention } : {}),
-        model: spec, model_dir: dir, task: data.task.name, data: data.dataPath, data_sha256: data.dataHash,
+        model: spec, model_dir: dir, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
         examples: data.examples, batch_size: data.batches[0]!.clean.B, seconds: Number(seconds.toFixed(3)),
         gemm: engine.info.gemmPath, threads: engine.info.threads, created: new Date().toISOString(),
       },

@@ -1,6 +1,7 @@
 /** `eapgp evaluate`: faithfulness of circuits selected from a scored graph, by edge patching. */
 import { greedy, prune, readGraphJson, toDot, toSvg, topn } from '../graph/index.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep, type SweepResult } from '../evaluation/sweep.js';
+import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
@@ -8,15 +9,16 @@ import { createProgress } from '../util/progress.js';
 import { ENGINE_OPTIONS, engineFrom, parse, requireOption } from './args.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
-export const usage = `usage: eapgp evaluate --model M --task T --data CSV [--limit N] [--batch-size B] --graph scores.json
+export const usage = `usage: eapgp evaluate [--model M] --task T --data CSV [--limit N] [--batch-size B] --graph scores.json
                       [--edges 100,200,500 | --fractions] [--select greedy|topn] [--signed]
-                      [--intervention patching|zero|mean] [--json] [--out results.json] [--svg F] [--dot F]
+                      [--intervention patching|zero|mean] [--metric logit-diff|prob-diff] [--json]
+                      [--out results.json] [--svg F] [--dot F]
 
 Selects circuits from the graph's scores (greedy by |score| by default, as in the EAP-GP paper; --signed ranks
 by score), prunes them, and evaluates each by edge patching: m(C), and faithfulness
 F = (m(C) − m(∅)) / (m(M) − m(∅)). --fractions uses the MIB edge fractions and adds CPR and CMD. Without
 --edges or --fractions, the graph file's own in_graph flags are evaluated. --svg / --dot draw the circuit of the
-last budget (a standalone SVG, or Graphviz DOT).`;
+last budget (a standalone SVG, or Graphviz DOT). --metric: the task metric's other form (see eapgp tasks list).`;
 
 export async function evaluate(argv: string[]): Promise<void> {
   const { values } = parse('evaluate', argv, {
@@ -26,7 +28,7 @@ export async function evaluate(argv: string[]): Promise<void> {
     out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, svg: { type: 'string' as const }, dot: { type: 'string' as const },
   }, usage);
   if (values.help) return void console.log(usage);
-  const spec = requireOption(values.model, 'model', usage);
+  const spec = modelSpecOrDefault(values.model);
   const graphPath = requireOption(values.graph, 'graph', usage);
   const select = (values.select ?? 'greedy') as 'greedy' | 'topn';
   if (!['greedy', 'topn'].includes(select)) throw new UserError(`--select must be greedy or topn, got "${values.select}"`);

@@ -10,6 +10,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   evaluate: { summary: 'faithfulness of circuits selected from a scored graph', load: async () => (await import('./evaluate.js')).evaluate },
   tasks: { summary: 'list the tasks; generate a task dataset (tasks make TASK --n N --out FILE.csv)', load: async () => (await import('./tasks.js')).tasks },
   compare: { summary: 'precision/recall and ROC AUC against the manual IOI / Greater-Than circuits', load: async () => (await import('./compare.js')).compare },
+  view: { summary: 'open graphs, reproduce results and path traces in the local web viewer', load: async () => (await import('./view.js')).view },
+  path: { summary: 'metric and gradients along the EAP-IG and GradPath paths, for the saturation view', load: async () => (await import('./path.js')).path },
+  reproduce: { summary: 'the paper\'s evaluation in one resumable run: every task × method, report.md, plots, results.json', load: async () => (await import('./reproduce.js')).reproduce },
+  validate: { summary: 'exact patching of every edge as ground truth; rank agreement, precision and faithfulness of each method', load: async () => (await import('./validate.js')).validate },
+  demo: { summary: 'the tour: an IOI circuit found by EAP-GP on the built-in model, evaluated, drawn (runs/demo)', load: async () => (await import('./demo.js')).demo },
+  train: { summary: 'train a small GPT-2 on generated task data (Hugging Face checkpoint)', load: async () => (await import('./train.js')).trainCommand },
   'make-model': { summary: 'write a random GPT-2 checkpoint (Hugging Face format)', load: async () => (await import('./make-model.js')).makeModel },
 };
 

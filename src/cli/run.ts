@@ -1,11 +1,12 @@
 /** `eapgp run`: the next-token distribution of a prompt. */
 import { UserError } from '../util/errors.js';
 import { softmax, topK } from '../util/math.js';
+import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { makeBatch } from '../models/gpt2.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
 
-export const usage = `usage: eapgp run --model M --prompt TEXT [--top K] [--json] [--no-bos] [--threads N] [--gemm auto|blas|wasm]
+export const usage = `usage: eapgp run [--model M] --prompt TEXT [--top K] [--json] [--no-bos] [--threads N] [--gemm auto|blas|wasm]
 
 Prints the K most likely next tokens after the prompt. The prompt is prefixed with <|endoftext|> (50256) as
 TransformerLens does, unless --no-bos. --json prints {"ids", "logits" (last position, whole vocabulary), "top"}.
@@ -17,7 +18,7 @@ export async function run(argv: string[]): Promise<void> {
     json: { type: 'boolean' as const }, 'no-bos': { type: 'boolean' as const },
   }, usage);
   if (values.help) return void console.log(usage);
-  const spec = requireOption(values.model, 'model', usage);
+  const spec = modelSpecOrDefault(values.model);
   const prompt = requireOption(values.prompt, 'prompt', usage);
   const k = intOption(values.top, 'top') ?? 10;
   const engine = await engineFrom(values);

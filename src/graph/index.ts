@@ -1,6 +1,6 @@
 /** The computational graph: structure and scores, selection and pruning, EAP-IG JSON, DOT and SVG. */
 export { Graph, type SlotKind, type SourceKind } from './graph.js';
-export { topn, threshold, greedy, prune, type CircuitCounts, type SelectOptions } from './selection.js';
+export { topn, threshold, greedy, prune, edgeRank, type CircuitCounts, type SelectOptions } from './selection.js';
 export {
   readGraphJson,
   parseGraphJson,
@@ -14,3 +14,5 @@ export {
 export { toDot, type DotOptions } from './dot.js';
 export { toSvg, type SvgOptions } from './svg.js';
 export { formatFloat32 } from './pyjson.js';
+export { streamGraphJson, type StreamGraphOptions } from './json-stream.js';
+export { encodeGraphBinary, decodeGraphBinary, type GraphBinaryHeader } from './binary.js';

@@ -67,15 +67,41 @@ export function readGraphJson(file: string, opts: ReadGraphOptions = {}): GraphF
 /** Parses and validates graph JSON text; `file` names it in error messages. */
 export function parseGraphJson(text: string, file: string, opts: ReadGraphOptions = {}): GraphFile {
   const d = parseJsonFile(quotePyNonFinite(text), file);
+  if (!isObj(d)) throw new UserError(`${file}: ${NOT_A_GRAPH}`);
+  const top = d as Obj;
+  for (const k of ['cfg', 'nodes', 'edges']) checkSection(top[k], k, file);
+  const cfg = restorePyNonFinite(top['cfg']) as Obj;
+  const g = graphForCfg(cfg, file, opts);
+  const nodes = top['nodes'] as Obj;
+  for (const name in nodes) applyNode(g, name, nodes[name], file);
+  const edges = new EdgeReader(g, file);
+  const e = top['edges'] as Obj;
+  for (const name in e) edges.add(name, e[name]);
+  edges.finish();
+  const out: GraphFile = { graph: g, cfg };
+  if (top['meta'] !== undefined) out.meta = checkMeta(restorePyNonFinite(top['meta']), file);
+  return out;
+}
+
+/** Message for a document whose top level is not an object. */
+export const NOT_A_GRAPH = 'not an EAP-IG graph file (the top level must be an object with "cfg", "nodes" and "edges")';
+
+/** Throws unless the top-level section `key` ("cfg", "nodes" or "edges") is an object. */
+export function checkSection(v: unknown, key: string, file: string): void {
+  if (!isObj(v)) throw new UserError(`${file}: not an EAP-IG graph file: "${key}" is missing or not an object`);
+}
+
+/** Throws unless `meta` is an object; returns it. */
+export function checkMeta(meta: unknown, file: string): Obj {
+  if (!isObj(meta)) throw new UserError(`${file}: "meta" must be an object`);
+  return meta;
+}
+
+/** Validates a file's cfg (shape, sequential blocks, agreement with `opts`) and makes the empty graph of its shape. */
+export function graphForCfg(cfg: Obj, file: string, opts: ReadGraphOptions = {}): Graph {
   const bad = (msg: string): never => {
     throw new UserError(`${file}: ${msg}`);
   };
-  if (!isObj(d)) bad('not an EAP-IG graph file (the top level must be an object with "cfg", "nodes" and "edges")');
-  const top = d as Obj;
-  for (const k of ['cfg', 'nodes', 'edges']) {
-    if (!isObj(top[k])) bad(`not an EAP-IG graph file: "${k}" is missing or not an object`);
-  }
-  const cfg = restorePyNonFinite(top['cfg']) as Obj;
   const L = cfg['n_layers'];
   const H = cfg['n_heads'];
   for (const [k, x] of [['n_layers', L], ['n_heads', H]] as const) {
@@ -84,49 +110,52 @@ export function parseGraphJson(text: string, file: string, opts: ReadGraphOption
   if (cfg['parallel_attn_mlp'] === true) {
     bad('cfg.parallel_attn_mlp is true: graphs of parallel attention+MLP blocks are not supported (GPT-2 is sequential)');
   }
-  const expect = (k: string, want: number | undefined): void => {
-    if (want !== undefined && cfg[k] !== undefined && cfg[k] !== want) {
-      bad(`cfg.${k} = ${JSON.stringify(cfg[k])} but the model has ${k} = ${want}; this graph was made for another model`);
-    }
-  };
   if (opts.nLayers !== undefined && L !== opts.nLayers) bad(`cfg.n_layers = ${L} but the model has ${opts.nLayers} layers`);
   if (opts.nHeads !== undefined && H !== opts.nHeads) bad(`cfg.n_heads = ${H} but the model has ${opts.nHeads} heads`);
-  expect('d_model', opts.dModel);
-  const g = new Graph(L as number, H as number);
-
-  readNodes(g, top['nodes'] as Obj, file);
-  readEdges(g, top['edges'] as Obj, file);
-  const out: GraphFile = { graph: g, cfg };
-  if (top['meta'] !== undefined) {
-    if (!isObj(top['meta'])) bad('"meta" must be an object');
-    out.meta = restorePyNonFinite(top['meta']) as Obj;
+  if (opts.dModel !== undefined && cfg['d_model'] !== undefined && cfg['d_model'] !== opts.dModel) {
+    bad(`cfg.d_model = ${JSON.stringify(cfg['d_model'])} but the model has d_model = ${opts.dModel}; this graph was made for another model`);
   }
-  return out;
+  return new Graph(L as number, H as number);
 }
 
-function readNodes(g: Graph, nodes: Obj, file: string): void {
-  for (const name in nodes) {
-    const v = nodes[name];
-    // Old EAP-IG writes a bare boolean; current EAP-IG {"in_graph": bool, ...} (other keys ignored).
-    const flag = isObj(v) ? v['in_graph'] : v;
-    if (typeof flag !== 'boolean') {
-      throw new UserError(`${file}: node "${name}": in_graph must be true or false, got ${JSON.stringify(flag) ?? 'nothing'}`);
-    }
-    if (name === 'logits') continue; // always in the circuit
-    const u = g.srcIndex(name);
-    if (u < 0) {
-      throw new UserError(`${file}: unknown node "${name}" for a graph with ${g.nLayers} layers × ${g.nHeads} heads`);
-    }
-    g.setNodeInGraph(u, flag);
+/** Applies one member of "nodes": a bare boolean (old EAP-IG) or {"in_graph": bool, ...} (other keys ignored). */
+export function applyNode(g: Graph, name: string, v: unknown, file: string): void {
+  const flag = isObj(v) ? v['in_graph'] : v;
+  if (typeof flag !== 'boolean') {
+    throw new UserError(`${file}: node "${name}": in_graph must be true or false, got ${JSON.stringify(flag) ?? 'nothing'}`);
   }
+  if (name === 'logits') return; // always in the circuit
+  const u = g.srcIndex(name);
+  if (u < 0) throw new UserError(`${file}: unknown node "${name}" for a graph with ${g.nLayers} layers × ${g.nHeads} heads`);
+  g.setNodeInGraph(u, flag);
 }
 
-function readEdges(g: Graph, edges: Obj, file: string): void {
-  const seen = new Uint8Array(g.nSrc * g.nDst);
-  let found = 0;
-  for (const name in edges) {
-    const { u, v } = g.parseEdgeName(name, file);
-    const info = edges[name];
+/**
+ * Applies the members of "edges" one at a time ({"score": number | null, "in_graph": bool}; a later duplicate
+ * wins, as with JSON.parse), then `finish` checks that every edge of the graph was given.
+ */
+export class EdgeReader {
+  readonly #seen: Uint8Array;
+  #found = 0;
+  /** Edge names already resolved: a name is split once per distinct source and destination. */
+  readonly #src = new Map<string, number>();
+  readonly #dst = new Map<string, number>();
+
+  constructor(
+    readonly g: Graph,
+    readonly file: string,
+  ) {
+    this.#seen = new Uint8Array(g.nSrc * g.nDst);
+    for (let u = 0; u < g.nSrc; u++) this.#src.set(g.srcName(u), u);
+    for (let v = 0; v < g.nDst; v++) this.#dst.set(g.dstName(v), v);
+  }
+
+  add(name: string, info: unknown): void {
+    const { g, file } = this;
+    const i = name.indexOf('->');
+    let u = i < 0 ? undefined : this.#src.get(name.slice(0, i));
+    let v = i < 0 ? undefined : this.#dst.get(name.slice(i + 2));
+    if (u === undefined || v === undefined || !g.isEdge(u, v)) ({ u, v } = g.parseEdgeName(name, file)); // throws the precise reason
     if (!isObj(info)) throw new UserError(`${file}: edge "${name}": expected {"score": number, "in_graph": bool}`);
     let s = info['score'];
     s = fromPySentinel(s) ?? s;
@@ -139,18 +168,21 @@ function readEdges(g: Graph, edges: Obj, file: string): void {
     g.setScore(u, v, s);
     g.setEdgeInGraph(u, v, flag);
     const f = g.flat(u, v);
-    if (seen[f] === 0) {
-      seen[f] = 1;
-      found++;
+    if (this.#seen[f] === 0) {
+      this.#seen[f] = 1;
+      this.#found++;
     }
   }
-  if (found < g.nEdges) {
+
+  finish(): void {
+    const { g, file } = this;
+    if (this.#found === g.nEdges) return;
     let first = '';
     g.forEachEdge((u, v) => {
-      if (first === '' && seen[g.flat(u, v)] === 0) first = g.edgeName(u, v);
+      if (first === '' && this.#seen[g.flat(u, v)] === 0) first = g.edgeName(u, v);
     });
     throw new UserError(
-      `${file}: ${g.nEdges - found} of the ${g.nEdges} edges of a ${g.nLayers}×${g.nHeads} graph are missing, the first is "${first}"`,
+      `${file}: ${g.nEdges - this.#found} of the ${g.nEdges} edges of a ${g.nLayers}×${g.nHeads} graph are missing, the first is "${first}"`,
     );
   }
 }

@@ -219,3 +219,16 @@ export function prune(g: Graph): CircuitCounts {
   for (let u = 0; u < g.nSrc; u++) g.setNodeInGraph(u, nodes[u] === 1);
   return counts(g);
 }
+
+/**
+ * 1-based rank of edge u → v in `topn` order (by |score| or score, ties by the smaller flat index): topn(n)
+ * contains the edge exactly when n ≥ its rank. O(edges).
+ */
+export function edgeRank(g: Graph, u: number, v: number, opts: SelectOptions = {}): number {
+  g.score(u, v); // throws on a non-edge
+  const better = ranking(g, opts.absolute ?? true);
+  const f = g.flat(u, v);
+  let rank = 1;
+  for (const x of g.edgeFlatIndices()) if (better(x, f)) rank++;
+  return rank;
+}

@@ -1,0 +1,43 @@
+/**
+ * What `eapgp view`'s server sends the page (no Node imports: the page compiles this file too).
+ *
+ *   GET /api/catalog        Catalog
+ *   GET /api/graph/ID       a graph in the binary form of src/graph/binary.ts (header: name, cfg, meta)
+ *   GET /api/results/ID     ResultsResponse (a reproduce results.json with its graphs' catalog ids)
+ *   GET /api/path/ID        an `eapgp path` file (src/attribution/path-format.ts)
+ * Errors come as JSON {"error": message} with a 4xx/5xx status. Files are addressed by catalog id only: the
+ * server never turns a request into a file path.
+ */
+import type { Results } from '../reproduce/types.js';
+
+export type EntryKind = 'graph' | 'results' | 'path';
+
+export interface CatalogEntry {
+  id: number;
+  kind: EntryKind;
+  /** Display name: the file name, or "task · method" for a graph listed by a results.json. */
+  name: string;
+  /** The path as given on the command line (or relative to the results.json that lists it). */
+  path: string;
+  /** File size in bytes, when the file exists. */
+  bytes: number | null;
+  /** Why the entry cannot be opened (missing, outside the results directory, not readable). */
+  error?: string;
+  /** For a graph listed by a results.json: that entry and the (task, method) it belongs to. */
+  from?: { results: number; task: string; method: string };
+}
+
+export interface Catalog {
+  tool: string;
+  entries: CatalogEntry[];
+}
+
+export interface ResultsResponse {
+  results: Results;
+  /** Catalog id of each (task, method) graph: graphs[task][method]. */
+  graphs: Record<string, Record<string, number>>;
+}
+
+export interface ApiError {
+  error: string;
+}
