@@ -3,10 +3,7 @@
  * without, `--limit` prompts (default `defaultN`) made by the task's generator with `--seed`, written to a
  * temporary CSV, loaded the same way and removed again, so both paths give identical batches for identical rows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generate, writeDataset } from '../tasks/generators/index.js';
+import { withGeneratedCsv } from '../tasks/generated.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { UserError } from '../util/errors.js';
 import { intOption, requireOption } from './args.js';
@@ -24,14 +21,8 @@ export function loadOrGenerateTaskData(values: Record<string, unknown>, tokenize
   if (task === 'custom') throw new UserError('--task custom has no generator: give its CSV with --data');
   const n = intOption(values.limit, 'limit') ?? defaultN;
   const seed = intOption(values.seed, 'seed', 0) ?? 1;
-  const ds = generate(task, { n, seed, tokenizer });
-  // synchronous from here to the removal: a Ctrl-C is handled only after the directory is gone
-  const dir = mkdtempSync(join(tmpdir(), 'eapgp-generated-'));
-  try {
-    const csv = join(dir, `${task}.csv`);
-    writeDataset(ds, csv);
-    return { ...loadTaskData({ ...values, data: csv }, tokenizer, usage), dataPath: `generated: ${task}, n ${n}, seed ${seed}` };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return withGeneratedCsv(task, { n, seed, tokenizer }, (csv) => ({
+    ...loadTaskData({ ...values, data: csv }, tokenizer, usage),
+    dataPath: `generated: ${task}, n ${n}, seed ${seed}`,
+  }));
 }

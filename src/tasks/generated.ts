@@ -18,16 +18,24 @@ export interface GeneratedExamplesOptions {
   tokenizer?: Tokenizer;
 }
 
-/** `n` examples of `task` from its generator with `seed` (deterministic), tokenized and labelled by its loader. */
-export function generateExamples(task: string, opts: GeneratedExamplesOptions): TaskExample[] {
+/**
+ * Calls `use` with the path of a temporary CSV of `n` generated rows of `task` (and its companions beside it),
+ * removed again when `use` returns or throws. Synchronous, so a Ctrl-C is handled only after the removal.
+ */
+export function withGeneratedCsv<T>(task: string, opts: GeneratedExamplesOptions, use: (csv: string, tokenizer: Tokenizer) => T): T {
   const tokenizer = opts.tokenizer ?? loadTokenizer();
   const ds = generate(task, { n: opts.n, seed: opts.seed, tokenizer });
   const dir = mkdtempSync(join(tmpdir(), 'eapgp-gen-'));
   try {
     const csv = join(dir, `${task}.csv`);
     writeDataset(ds, csv);
-    return getTask(task).load(csv, tokenizer);
+    return use(csv, tokenizer);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `n` examples of `task` from its generator with `seed` (deterministic), tokenized and labelled by its loader. */
+export function generateExamples(task: string, opts: GeneratedExamplesOptions): TaskExample[] {
+  return withGeneratedCsv(task, opts, (csv, tokenizer) => getTask(task).load(csv, tokenizer));
 }
