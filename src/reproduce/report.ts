@@ -41,7 +41,11 @@ function methodTable(methods: readonly string[], first: string, heads: readonly 
   return table([first, ...heads], methods.map((m, i) => [m, ...cols.map((c) => c[i]!)]));
 }
 
-const fixed = (d: number) => (v: number): string => v.toFixed(d);
+/** d decimals; a value that rounds to zero prints without a sign ("-0.000" reads like a finding). */
+const fixed = (d: number) => (v: number): string => {
+  const t = v.toFixed(d);
+  return Number(t) === 0 ? (0).toFixed(d) : t;
+};
 const sig = (v: number): string => (Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toFixed(4));
 const code = (s: string): string => `\`${s.replace(/`/g, "'")}\``;
 
@@ -87,7 +91,7 @@ export function reportMarkdown(r: Results): string {
   out.push('## Faithfulness', '');
   out.push('F of the greedy circuit at a few of the budgets (requested edges; pruning may leave fewer). Closest to 1 in bold. Every budget is in results.json and the plots.', '');
   for (const b of tableBudgets(mo.edges)) {
-    out.push(`### ${b.toLocaleString('en-US')} edges`, '');
+    out.push(`### ${b.toLocaleString('en-US')} edge${b === 1 ? '' : 's'}`, '');
     out.push(methodTable(methods, 'method', tasks, perTask((x) => x.points.find((p) => p.requested === b)?.faithfulness ?? NONE, 'near-one', fixed(3))), '');
   }
 
