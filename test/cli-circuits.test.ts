@@ -1,12 +1,13 @@
 /** `eapgp attribute` and `eapgp evaluate` end to end: files, formats, errors, interruption. */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readGraphJson } from '../src/graph/index.js';
+import { interruptAfter } from './helpers/interrupt.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const IOI = fileURLToPath(new URL('../../../shared/data/tasks/ioi/eapig-faithfulness_gpt2.csv', import.meta.url));
@@ -77,12 +78,8 @@ test('clean and corrupted of different token lengths: an error naming the row', 
 
 test('Ctrl-C during attribute exits 130 and leaves no output or temporary file', async () => {
   const out = join(tmp, 'interrupted', 'scores.json');
-  const child = spawn(process.execPath, [MAIN, 'attribute', '--model', model, '--task', 'ioi', '--data', IOI, '--limit', '400', '--batch-size', '4', '--method', 'exact', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  await new Promise((r) => setTimeout(r, 1500));
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const args = [MAIN, 'attribute', '--model', model, '--task', 'ioi', '--data', IOI, '--limit', '400', '--batch-size', '4', '--method', 'exact', '--out', out];
+  const { code, stderr: err } = await interruptAfter(args, 1500);
   assert.equal(code, 130, err);
   assert.match(err, /interrupted/);
   const left = existsSync(join(tmp, 'interrupted')) ? readdirSync(join(tmp, 'interrupted')) : [];

@@ -5,7 +5,7 @@
  * the JSON is well formed and consistent, the files are written, and bad input / Ctrl-C behave.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { readGraphJson } from '../src/graph/index.js';
 import { loadModel } from '../src/models/load.js';
 import { batches, getTask } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
+import { interruptAfter } from './helpers/interrupt.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const DEFAULT_MODEL = fileURLToPath(new URL('../../models/default/', import.meta.url));
@@ -160,12 +161,7 @@ test('--json prints the results document; bad input names the problem', () => {
 
 test('Ctrl-C exits 130 and leaves no output directory', async () => {
   const dir = join(tmp, 'interrupted');
-  const child = spawn(process.execPath, [MAIN, 'validate', ...common, '--limit', '400', '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  await new Promise((r) => setTimeout(r, 1500));
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const { code, stderr: err } = await interruptAfter([MAIN, 'validate', ...common, '--limit', '400', '--out', dir], 1500);
   assert.equal(code, 130, err);
   assert.match(err, /interrupted/);
   assert.ok(!existsSync(dir), 'no output directory (files are written only at the end)');
