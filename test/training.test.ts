@@ -179,16 +179,19 @@ interface CheckpointFixture {
   safetensorsSha256: string;
   sampleIds: number[];
   prompts: { tokens: number[]; sample: number[]; logsumexp: number; maxAbs: number }[];
+  /** The same values from ../shared/oracle loading the checkpoint (float64). */
+  oracle: { tokens: number[]; sample: number[]; logsumexp: number; maxAbs: number }[];
 }
 
-test('a checkpoint written by eapgp train loads in PyTorch with the same logits (committed fixture)', async () => {
+test('a checkpoint written by eapgp train loads in PyTorch and in the oracle with the same logits (committed fixture)', async () => {
   const fx = (JSON.parse(readFileSync(fileURLToPath(new URL('../../test/fixtures/training-torch.json', import.meta.url)), 'utf8')) as { checkpoint: CheckpointFixture }).checkpoint;
   const dir = join(tmp, 'torch-ckpt');
   const r = spawnSync(process.execPath, [CLI, 'train', ...fx.trainArgs, '--quiet', '--out', dir], { env: { ...process.env, EAPGP_GEMM: 'reference' }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   await withEngine({ gemm: 'auto', threads: 2 }, async (e) => {
     const { model } = await loadModel(e, dir, { quiet: true });
-    for (const p of fx.prompts) {
+    assert.equal(fx.oracle.length, fx.prompts.length);
+    for (const p of [...fx.prompts, ...fx.oracle]) {
       const z = e.tidy(() => model.forward(makeBatch([p.tokens])).logits!.toArray());
       // float32 against torch float64 through two layers: ≈ 1e-6 of max |logit|; 1e-4 is the oracle tests' bound
       const tol = 1e-4 * p.maxAbs;
