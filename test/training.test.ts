@@ -221,3 +221,33 @@ test('eapgp train: bad options are user errors that name the option', () => {
   }
   assert.ok(!existsSync(join(tmp, 'bad')), 'nothing written on bad input');
 });
+
+test('eapgp train --embedding-norm: the same model in another scale (same logits), c and N in training.json', async () => {
+  const args = ['train', '--tasks', 'ioi,greater-than', '--layers', '1', '--heads', '2', '--d-model', '8', '--n-ctx', '32', '--steps', '4',
+    '--batch-size', '4', '--seed', '3', '--dtype', 'F32', '--eval-n', '0', '--quiet', '--init-std', '1'];
+  // init std 1: the residual stream's variance (≈ 1 and up) dwarfs LayerNorm's eps (1e-5), the only thing the
+  // rescaling changes; the embedding rows (norm ≈ √8) grow about ten-fold to a mean norm of 30
+  const plain = join(tmp, 'scale-plain'), scaled = join(tmp, 'scale-30');
+  for (const [dir, extra] of [[plain, []], [scaled, ['--embedding-norm', '30']]] as const) {
+    const r = spawnSync(process.execPath, [CLI, ...args, ...extra, '--out', dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const info = JSON.parse(readFileSync(join(scaled, 'training.json'), 'utf8')) as { embedding_norm: { norm: number; scale: number; tokens: number } };
+  assert.equal(info.embedding_norm.norm, 30);
+  assert.ok(info.embedding_norm.scale > 5 && info.embedding_norm.tokens > 10, JSON.stringify(info.embedding_norm));
+  await withEngine({ gemm: 'auto', threads: 2 }, async (e) => {
+    const prompts = generateExamples('ioi', { n: 4, seed: 8, tokenizer }).map((x) => x.clean);
+    const logits = async (dir: string) => {
+      const { model } = await loadModel(e, dir, { quiet: true });
+      const z = e.tidy(() => model.forward(makeBatch(prompts)).logits!.toArray());
+      const wte = model.weights.wte.toArray();
+      model.dispose();
+      return { z, wte };
+    };
+    const a = await logits(plain), b = await logits(scaled);
+    // the wte rows grew by c; the function did not: logits equal up to LayerNorm's eps and float32 rounding
+    assert.ok(Math.abs(b.wte[0]! / a.wte[0]! - info.embedding_norm.scale) < 1e-4 * info.embedding_norm.scale);
+    const scale = a.z.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    a.z.forEach((v, i) => assert.ok(Math.abs(v - b.z[i]!) <= 1e-4 * scale, `logit ${i}: ${v} vs ${b.z[i]}`));
+  });
+});
