@@ -48,6 +48,7 @@ export function qkvProject(a: QkvArgs): Tensor {
   const qkv = e.empty([R, D3]);
   let shared: { y: Tensor; mean: number; rstd: number } | null = null;
   const perStats: ({ mean: number; rstd: number } | null)[] = [null, null, null];
+  const perY: (Tensor | null)[] = [null, null, null]; // per-head LayerNorm outputs, for weight gradients
   const allShared = perHead.every((x) => !x);
   for (let j = 0; j < 3; j++) {
     const X = perHead[j];
@@ -70,15 +71,17 @@ export function qkvProject(a: QkvArgs): Tensor {
       const st = e.empty([2, H * R]);
       k.layerNorm(X.ptr, lnG.ptr, lnB.ptr, y.ptr, st.ptr, st.ptr + 4 * H * R, H * R, D, eps);
       perStats[j] = { mean: st.ptr, rstd: st.ptr + 4 * H * R };
+      perY[j] = y;
       // head h: y_h [R, D] · W[:, jD + h·dh : +dh] → qkv[:, jD + h·dh : +dh]
       k.gemmBatched(false, false, R, dh, D, 1, y.ptr, D, R * D, W.ptr + 4 * j * D, D3, dh, 0, qkv.ptr + 4 * j * D, D3, dh, H);
     }
   }
   k.addRowVector(qkv.ptr, b.ptr, qkv.ptr, R, D3);
-  const inputs = [resid, ...perHead.filter((x): x is Tensor => x !== null)];
+  const inputs = [resid, ...perHead.filter((x): x is Tensor => x !== null), W, b, lnG, lnB];
   if (!e.tape) return qkv;
   return e.tape.record(inputs, qkv, (g: Tensor, grads: Grads) => {
     const W = deref(a.W);
+    qkvParamGrads(g, grads, { W, b, lnG, lnB, resid, perHead, perY, perStats, shared, H });
     // per-head gradients summed over passes by the hooks' owner: deposit this pass; the residual stream's
     // gradient then takes the fused path below like an unwatched slot
     const deferTo = grads.watching && allShared ? deferTarget(a.onGrad) : null;
@@ -150,6 +153,54 @@ export function qkvProject(a: QkvArgs): Tensor {
   });
 }
 
+/**
+ * qkvProject's parameter gradients, when parameters require them (training with per-head hooks): c_attn's
+ * weight dW = yᵀ·dqkv per slot (per head where the heads have their own inputs) and bias, and ln_1's gain and
+ * bias from the LayerNorm output gradients dqkv·Wᵀ (computed here again: the input-gradient path may defer them).
+ */
+function qkvParamGrads(
+  g: Tensor, grads: Grads,
+  c: {
+    W: Tensor; b: Tensor; lnG: Tensor; lnB: Tensor; resid: Tensor; perHead: readonly (Tensor | null)[]; perY: readonly (Tensor | null)[];
+    perStats: readonly ({ mean: number; rstd: number } | null)[]; shared: { y: Tensor; mean: number; rstd: number } | null; H: number;
+  },
+): void {
+  const { W, H } = c;
+  const sW = W.requiresGrad ? grads.slot(W) : null, sb = c.b.requiresGrad ? grads.slot(c.b) : null;
+  const sG = c.lnG.requiresGrad ? grads.slot(c.lnG) : null, sB = c.lnB.requiresGrad ? grads.slot(c.lnB) : null;
+  if (!sW && !sb && !sG && !sB) return;
+  const e = g.engine, k = e.kernels;
+  const D = c.resid.shape[c.resid.shape.length - 1]!, R = c.resid.size / D, dh = D / H, D3 = 3 * D;
+  if (sb) k.sumRows(g.ptr, sb.g.ptr, R, D3, !sb.fresh);
+  if (sW) {
+    // the three slots (and the heads within one) write disjoint columns of dW
+    const beta = sW.fresh ? 0 : 1;
+    for (let j = 0; j < 3; j++) {
+      const y = c.perY[j];
+      if (y) k.gemmBatched(true, false, D, dh, R, 1, y.ptr, D, R * D, g.ptr + 4 * j * D, D3, dh, beta, sW.g.ptr + 4 * j * D, D3, dh, H);
+      else k.gemm(true, false, D, D, R, 1, c.shared!.y.ptr, D, g.ptr + 4 * j * D, D3, beta, sW.g.ptr + 4 * j * D, D3);
+    }
+  }
+  if (!sG && !sB) return;
+  e.tidy(() => {
+    if (sG?.fresh) e.heap.f32.fill(0, sG.g.ptr >> 2, (sG.g.ptr >> 2) + D);
+    if (sB?.fresh) e.heap.f32.fill(0, sB.g.ptr >> 2, (sB.g.ptr >> 2) + D);
+    const dG = sG ? sG.g : e.zeros([D]), dB = sB ? sB.g : e.zeros([D]);
+    for (let j = 0; j < 3; j++) {
+      const X = c.perHead[j];
+      if (X) {
+        const dy = e.empty([H, R, D]), st = c.perStats[j]!;
+        k.gemmBatched(false, true, R, D, dh, 1, g.ptr + 4 * j * D, D3, dh, W.ptr + 4 * j * D, D3, dh, 0, dy.ptr, D, R * D, H);
+        k.layerNormParamGrad(dy.ptr, X.ptr, st.mean, st.rstd, dG.ptr, dB.ptr, H * R, D);
+      } else {
+        const dy = e.empty([R, D]), st = c.shared!;
+        k.gemm(false, true, R, D, D, 1, g.ptr + 4 * j * D, D3, W.ptr + 4 * j * D, D3, 0, dy.ptr, D);
+        k.layerNormParamGrad(dy.ptr, c.resid.ptr, st.mean, st.rstd, dG.ptr, dB.ptr, R, D);
+      }
+    }
+  });
+}
+
 /** Per-head outputs [H, B·P, D]: out_h = z[:, h·dh : +dh] · W_O[h·dh : +dh, :] (b_O excluded). */
 export function headOutputs(z: Tensor, Wref: WeightRef, H: number): Tensor {
   const e = z.engine, k = e.kernels;
@@ -158,12 +209,14 @@ export function headOutputs(z: Tensor, Wref: WeightRef, H: number): Tensor {
   const out = e.empty([H, R, D]);
   k.gemmBatched(false, false, R, D, dh, 1, z.ptr, D, dh, W.ptr, D, dh * D, 0, out.ptr, D, R * D, H);
   if (!e.tape) return out;
-  return e.tape.record([z], out, (g, grads) => {
-    const sz = grads.slot(z);
-    if (!sz) return;
+  return e.tape.record([z, W], out, (g, grads) => {
     const W = deref(Wref);
+    const sz = grads.slot(z);
     // dz_h = dout_h · W_O,hᵀ : [R, D] · [D, dh]
-    k.gemmBatched(false, true, R, dh, D, 1, g.ptr, D, R * D, W.ptr, D, dh * D, sz.fresh ? 0 : 1, sz.g.ptr, D, dh, H);
+    if (sz) k.gemmBatched(false, true, R, dh, D, 1, g.ptr, D, R * D, W.ptr, D, dh * D, sz.fresh ? 0 : 1, sz.g.ptr, D, dh, H);
+    // dW_O[h·dh : +dh, :] = z_hᵀ · dout_h (heads write disjoint rows)
+    const sW = W.requiresGrad ? grads.slot(W) : null;
+    if (sW) k.gemmBatched(true, false, dh, D, R, 1, z.ptr, D, dh, g.ptr, D, R * D, sW.fresh ? 0 : 1, sW.g.ptr, D, dh * D, H);
   });
 }
 
