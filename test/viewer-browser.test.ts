@@ -177,6 +177,10 @@ test('opens a results directory: both methods side by side, counts match src/gra
   // faithfulness at the budget, from results.json (budget 100 is a sweep point)
   assert.match(await page.textContent('#faith-at') ?? '', /^F ≈ 0\.565$/);
   assert.equal(await page.$$eval('svg.faithfulness .series', (s) => s.length), 2);
+  // each curve has a marker per distinct budget of the edge-count and the fraction sweeps
+  const budgets = (JSON.parse(readFileSync(fx.results, 'utf8')) as { settings: { budgets: number[] } }).settings.budgets;
+  const distinct = new Set([...budgets, 1900, 3249, 32491]).size;
+  assert.equal(await page.$$eval('svg.faithfulness .method-eap-gp .marker', (m) => m.length), distinct);
   await page.screenshot({ path: join(ARTIFACTS, 'viewer-compare.png') });
 });
 

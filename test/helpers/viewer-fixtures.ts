@@ -61,7 +61,11 @@ export function writeViewerFixtures(dir: string): ViewerFixtures {
         methods: Object.fromEntries((['eap-ig', 'eap-gp'] as const).map((m, k) => [m, {
           graph: `graphs/ioi-${m}.json`, seconds: { attribute: 12.3, evaluate: 45.6 },
           points: budgets.map((n) => ({ requested: n, edges: n - 3, nodes: Math.round(n / 5), metric: 3.8 * curve(n, 200 - 80 * k), faithfulness: curve(n, 200 - 80 * k) })),
-          fractions: { points: [], cpr: 0.7 + 0.1 * k, cmd: 0.3 - 0.1 * k },
+          // two MIB fraction points beyond the edge counts (one shared with them): the curve takes both kinds
+          fractions: {
+            points: [1900, 3249, 32491].map((n) => ({ fraction: n / 32491, requested: n, edges: n, nodes: 100, metric: 3.8, faithfulness: curve(n, 200 - 80 * k) })),
+            cpr: 0.7 + 0.1 * k, cmd: 0.3 - 0.1 * k,
+          },
           pr: { reference: 'acdc' as const, points: [{ n: 100, nodes: { precision: 0.5, recall: 0.4 }, edges: { precision: 0.2, recall: 0.1 } }], auc: { nodes: 0.8, edges: 0.7 } },
         }])),
       },

@@ -49,6 +49,18 @@ export function faithAt(points: readonly { requested: number; faithfulness: numb
   return null;
 }
 
+type MethodSweep = { points: readonly { requested: number; faithfulness: number }[]; fractions?: { points: readonly { requested: number; faithfulness: number }[] } };
+
+/**
+ * Every measured point of a method, by budget: the paper's edge counts and the MIB fractions (the same greedy
+ * protocol), so small models, whose scaled edge counts stop early, get a curve up to all edges.
+ */
+export function sweepPoints(r: MethodSweep): { requested: number; faithfulness: number }[] {
+  const byBudget = new Map<number, { requested: number; faithfulness: number }>();
+  for (const p of [...(r.fractions?.points ?? []), ...r.points]) byBudget.set(p.requested, p);
+  return [...byBudget.values()].sort((x, y) => x.requested - y.requested);
+}
+
 export function renderFaithfulness(el: HTMLElement, st: FaithState): void {
   el.replaceChildren();
   const o = st.a ?? st.b;
@@ -64,7 +76,7 @@ export function renderFaithfulness(el: HTMLElement, st: FaithState): void {
   const series: Series[] = [];
   const emphasis = [st.a?.task === o.task ? st.a.method : null, st.b?.task === o.task ? st.b.method : null];
   for (const [method, r] of Object.entries(task.methods)) {
-    const pts = [...r.points].sort((x, y) => x.requested - y.requested);
+    const pts = sweepPoints(r);
     const strong = emphasis.includes(method);
     series.push({
       label: method + (method === emphasis[0] ? ' (A)' : method === emphasis[1] ? ' (B)' : ''), color: colorOf(method), width: strong ? 2.6 : 1.3,
@@ -73,7 +85,7 @@ export function renderFaithfulness(el: HTMLElement, st: FaithState): void {
     });
   }
   const main = emphasis[0] ?? emphasis[1];
-  const mainPts = main ? task.methods[main]!.points : [];
+  const mainPts = main ? sweepPoints(task.methods[main]!) : [];
   const F = faithAt(mainPts, st.n);
   const sweepLike = st.mode === 'greedy' && st.absolute && st.prune;
   el.append(lineChart({
