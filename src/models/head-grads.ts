@@ -75,14 +75,11 @@ export class LayerHeadGrads {
     k.headGradDeposit(p.dqkv.ptr, p.rstd, p.qkv.ptr, this.cvec.ptr, this.offs!.ptr, this.U.ptr, this.A.ptr, wt.ptr, R, D3, D / H, 1 / D, !first);
     // x̂ of this pass: the LayerNorm with unit gain and zero bias (its statistics are recomputed into scratch)
     const xhat = e.emptyDetached([R, D]);
-    const ones = e.emptyDetached([D]), st = e.emptyDetached([2, R]);
-    e.heap.f32.fill(1, ones.ptr >> 2, (ones.ptr >> 2) + D);
-    const zeros = e.emptyDetached([D]);
-    e.heap.f32.fill(0, zeros.ptr >> 2, (zeros.ptr >> 2) + D);
-    k.layerNorm(p.resid.ptr, ones.ptr, zeros.ptr, xhat.ptr, st.ptr, st.ptr + 4 * R, R, D, p.eps);
-    ones.dispose();
-    zeros.dispose();
-    st.dispose();
+    e.tidy(() => {
+      const ones = e.empty([D]), zeros = e.zeros([D]), st = e.empty([2, R]);
+      e.heap.f32.fill(1, ones.ptr >> 2, (ones.ptr >> 2) + D);
+      k.layerNorm(p.resid.ptr, ones.ptr, zeros.ptr, xhat.ptr, st.ptr, st.ptr + 4 * R, R, D, p.eps);
+    });
     this.passes.push({ xhat, wt });
   }
 
