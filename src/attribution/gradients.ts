@@ -3,7 +3,7 @@
  * the activation differences: S[u, v] += Σ_{rows, d} Δ[u] · G[v]. The parents of a destination are a prefix of
  * the source order, so each layer's block of scores is one matrix product.
  */
-import { Tensor } from '../engine/tensor.js';
+import type { Tensor } from '../engine/tensor.js';
 import { LayerHeadGrads } from '../models/head-grads.js';
 import type { GradHook } from '../models/hooks.js';
 import { hookNames } from '../models/hooks.js';
@@ -27,28 +27,21 @@ export class GradSum {
       const c0 = l * (3 * H + 1);
       const layer = new LayerHeadGrads(G.engine, H);
       this.deferred.push(layer);
-      this.hooks[hookNames.qInput(l)] = this.headSlot(c0, H, layer);
-      this.hooks[hookNames.kInput(l)] = this.headSlot(c0 + H, H, layer);
-      this.hooks[hookNames.vInput(l)] = this.headSlot(c0 + 2 * H, H, layer);
+      this.hooks[hookNames.qInput(l)] = this.headSlot(c0, layer);
+      this.hooks[hookNames.kInput(l)] = this.headSlot(c0 + H, layer);
+      this.hooks[hookNames.vInput(l)] = this.headSlot(c0 + 2 * H, layer);
       this.hooks[hookNames.mlpIn(l)] = (g) => this.put(c0 + 3 * H, g);
     }
     this.hooks[hookNames.residFinal] = (g) => this.put(L * (3 * H + 1), g);
   }
 
   /**
-   * A per-head input hook: the backward pass either deposits into the layer's deferred sum or adds the gradients
-   * straight into G's slots.
+   * A per-head input hook: the backward pass deposits into the layer's deferred sum, or (when a forward hook gives
+   * the heads their own inputs) calls the hook with the slot's [H, R, D] gradient.
    */
-  private headSlot(index: number, H: number, layer: LayerHeadGrads): GradHook {
+  private headSlot(index: number, layer: LayerHeadGrads): GradHook {
     return Object.assign((g: Tensor) => this.put(index, g), {
       deferHeads: () => layer,
-      accumulate: () => {
-        const fresh = !this.seen.has(index);
-        for (let i = 0; i < H; i++) this.seen.add(index + i);
-        const G = this.G;
-        const into = new Tensor(G.engine, G.ptr + 4 * index * this.rowElems, [H, this.rowElems], 'f32', false, G);
-        return { into, fresh };
-      },
     });
   }
 

@@ -215,7 +215,7 @@ export class GPT2 {
           });
           const onGrad = slotNames.map((n) => {
             const gh = gradHooks[n];
-            return gh && tape ? Object.assign((g: Tensor) => gh(g, n), { accumulate: gh.accumulate, deferHeads: gh.deferHeads }) : null;
+            return gh && tape ? Object.assign((g: Tensor) => gh(g, n), { deferHeads: gh.deferHeads }) : null;
           });
           qkv = qkvProject({ resid, perHead, lnG: lw.ln1g, lnB: lw.ln1b, eps, W: attnW, b: lw.attnB, H, onGrad });
         } else {

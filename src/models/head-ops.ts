@@ -30,7 +30,7 @@ export interface QkvArgs {
   b: Tensor;
   H: number;
   /** Receives dLoss/d(per-head input) [H, B·P, D] of a slot during backward; valid only during the call. */
-  onGrad: readonly ((((g: Tensor) => void) & Pick<GradHook, 'accumulate' | 'deferHeads'>) | null)[];
+  onGrad: readonly ((((g: Tensor) => void) & Pick<GradHook, 'deferHeads'>) | null)[];
 }
 
 /** The layer's deferred sum when all three slots' hooks offer the same one (see hooks.ts GradHook.deferHeads). */
@@ -109,9 +109,7 @@ export function qkvProject(a: QkvArgs): Tensor {
         }
         continue;
       }
-      // the gradient goes straight into the hook's buffer when it offers one (no copy), else into a temporary
-      const sink = !X && watch?.accumulate ? watch.accumulate() : null;
-      const dX = sink ? sink.into : e.emptyDetached([H, R, D]);
+      const dX = e.emptyDetached([H, R, D]);
       if (X) {
         // per head: dLN_h = dqkv_h · W_hᵀ, then each head's own LayerNorm backward (in place)
         k.gemmBatched(false, true, R, D, dh, 1, g.ptr + 4 * j * D, D3, dh, W.ptr + 4 * j * D, D3, dh, 0, dX.ptr, D, R * D, H);
@@ -134,14 +132,12 @@ export function qkvProject(a: QkvArgs): Tensor {
       for (let h = 0; h < H; h++) {
         k.layerNormBackward(
           scratch.ptr + 4 * h * R * D, resid.ptr, lnG.ptr, st.mean, st.rstd,
-          dX.ptr + 4 * h * R * D, sink ? !sink.fresh : false, sr ? sr.g.ptr : 0, R, D,
+          dX.ptr + 4 * h * R * D, false, sr ? sr.g.ptr : 0, R, D,
         );
       }
       scratch.dispose();
-      if (!sink) {
-        watch?.(dX);
-        dX.dispose();
-      }
+      watch?.(dX);
+      dX.dispose();
     }
     if (sharedGrad) {
       const st = shared!;

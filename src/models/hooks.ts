@@ -20,13 +20,8 @@ import type { LayerHeadGrads } from './head-grads.js';
  * value, return an `add` of it). Returning nothing keeps the value. Ops on the tape stay differentiable.
  */
 export type ForwardHook = (value: Tensor, name: string) => Tensor | void;
-/**
- * A gradient hook receives dLoss/d(value) during backward; the tensor is valid only during the call. A hook on
- * a per-head input may also offer `accumulate`: a buffer of the value's shape that the backward pass writes (when
- * fresh) or adds the gradient into directly, instead of making a tensor for the call (the hook is then not called).
- */
+/** A gradient hook receives dLoss/d(value) during backward; the tensor is valid only during the call. */
 export type GradHook = ((grad: Tensor, name: string) => void) & {
-  accumulate?: () => { into: Tensor; fresh: boolean };
   /**
    * On all three per-head input hooks of a layer (the same object from each): the backward pass deposits the
    * layer's per-head input gradients there, to be summed over passes and formed once (see head-grads.ts); the

@@ -20,67 +20,37 @@ function signed(pos: readonly number[], neg: readonly number[]): ProbTerms {
   return { ids: [...pos, ...neg], weights: [...pos.map(() => 1), ...neg.map(() => -1)] };
 }
 
-// greater-than and sva terms are the same for many examples; cache them per shared id array.
-const yearTerms = new WeakMap<readonly number[], ProbTerms[]>();
-const verbTerms = new WeakMap<object, [ProbTerms, ProbTerms]>();
-
-function probTerms(label: Exclude<Label, { kind: 'logit-diff' }>): ProbTerms {
-  switch (label.kind) {
-    case 'hypernymy':
-      return signed(label.answers, label.corrupted);
-    case 'greater-than': {
-      let all = yearTerms.get(label.yearIds);
-      if (!all) {
-        const ids = label.yearIds;
-        all = Array.from({ length: 100 }, (_, yy) => ({ ids, weights: ids.map((_, y) => (y > yy ? 1 : -1)) }));
-        yearTerms.set(ids, all);
-      }
-      return all[label.year]!;
-    }
-    case 'sva': {
-      let pair = verbTerms.get(label.verbs);
-      if (!pair) {
-        const { singular, plural } = label.verbs;
-        pair = [signed(singular, plural), signed(plural, singular)];
-        verbTerms.set(label.verbs, pair);
-      }
-      return pair[label.plural ? 1 : 0];
-    }
-  }
-}
-
-/** The logit-diff forms of the set labels: Σ (hypernymy) or means (greater-than, sva) of logits; see MetricForm. */
-const yearLogitTerms = new WeakMap<readonly number[], ProbTerms[]>();
-const verbLogitTerms = new WeakMap<object, [ProbTerms, ProbTerms]>();
-
 /** +1/|pos| for each id of `pos`, −1/|neg| for each id of `neg` (an empty side contributes nothing). */
 function meanSigned(pos: readonly number[], neg: readonly number[]): ProbTerms {
   return { ids: [...pos, ...neg], weights: [...pos.map(() => 1 / pos.length), ...neg.map(() => -1 / neg.length)] };
 }
 
-function logitTerms(label: Exclude<Label, { kind: 'logit-diff' }>): ProbTerms {
-  switch (label.kind) {
-    case 'hypernymy':
-      return signed(label.answers, label.corrupted);
-    case 'greater-than': {
-      let all = yearLogitTerms.get(label.yearIds);
-      if (!all) {
-        const ids = label.yearIds;
-        all = Array.from({ length: 100 }, (_, yy) => meanSigned(ids.slice(yy + 1), ids.slice(0, yy + 1)));
-        yearLogitTerms.set(ids, all);
-      }
-      return all[label.year]!;
+type SetLabel = Exclude<Label, { kind: 'logit-diff' }>;
+type Combine = (pos: readonly number[], neg: readonly number[]) => ProbTerms;
+
+/**
+ * The signed terms of a set label: the answer set positive, the other set negative, combined by `signed` (the
+ * prob-diff forms, and hypernymy's summed logit-diff) or `meanSigned` (greater-than's and sva's mean logit-diff).
+ * greater-than and sva terms are the same for many examples: cached per shared id array and combiner.
+ */
+const setCache = new Map<Combine, WeakMap<object, ProbTerms[]>>();
+function setTerms(label: SetLabel, combine: Combine): ProbTerms {
+  if (label.kind === 'hypernymy') return signed(label.answers, label.corrupted);
+  let byKey = setCache.get(combine);
+  if (!byKey) setCache.set(combine, (byKey = new WeakMap()));
+  const key = label.kind === 'greater-than' ? label.yearIds : label.verbs;
+  let all = byKey.get(key);
+  if (!all) {
+    if (label.kind === 'greater-than') {
+      const ids = label.yearIds; // "00".."99": the years after YY against the rest
+      all = Array.from({ length: 100 }, (_, yy) => combine(ids.slice(yy + 1), ids.slice(0, yy + 1)));
+    } else {
+      const { singular, plural } = label.verbs; // a singular subject wants the singular forms
+      all = [combine(singular, plural), combine(plural, singular)];
     }
-    case 'sva': {
-      let pair = verbLogitTerms.get(label.verbs);
-      if (!pair) {
-        const { singular, plural } = label.verbs;
-        pair = [meanSigned(singular, plural), meanSigned(plural, singular)];
-        verbLogitTerms.set(label.verbs, pair);
-      }
-      return pair[label.plural ? 1 : 0];
-    }
+    byKey.set(key, all);
   }
+  return all[label.kind === 'greater-than' ? label.year : label.plural ? 1 : 0]!;
 }
 
 /** The form a label is scored with when none is asked for (DESIGN.md §6). */
@@ -115,7 +85,7 @@ function exampleMetric(logits: Float32Array, b: number, V: number, label: Label,
     return logits[o + label.correct]! - logits[o + label.incorrect]!;
   }
   if (f === 'logit-diff') {
-    const { ids, weights } = logitTerms(label as Exclude<Label, { kind: 'logit-diff' }>);
+    const { ids, weights } = setTerms(label as SetLabel, meanSigned);
     let m = 0;
     for (let k = 0; k < ids.length; k++) {
       checkId(ids[k]!, V);
@@ -124,7 +94,7 @@ function exampleMetric(logits: Float32Array, b: number, V: number, label: Label,
     }
     return m;
   }
-  const { ids, weights } = label.kind === 'logit-diff' ? signed([label.correct], [label.incorrect]) : probTerms(label);
+  const { ids, weights } = label.kind === 'logit-diff' ? signed([label.correct], [label.incorrect]) : setTerms(label, signed);
   let max = -Infinity;
   for (let j = 0; j < V; j++) if (logits[o + j]! > max) max = logits[o + j]!;
   let sum = 0;

@@ -76,10 +76,3 @@ const EXPK = memory.data<f32>([
   const y = f32x4.mul(p, pow2);
   return v128.and(y, f32x4.ge(x0, k(0)));
 }
-
-/** tanh(x) per lane as 1 − 2/(e^{2x} + 1): exact limits ±1, absolute error ~1e-7. */
-@inline export function vtanh(x: v128): v128 {
-  const e = vexp(f32x4.add(x, x));
-  const one = k(11);
-  return f32x4.sub(one, f32x4.div(f32x4.add(one, one), f32x4.add(e, one)));
-}

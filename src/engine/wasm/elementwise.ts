@@ -1,7 +1,7 @@
 // Elementwise, row-vector and row-gather kernels. Ranges are split in 16-element units from index 0, so
 // every element takes the same (SIMD or tail) path whatever the thread count. Tails reuse the vector code on
 // a splatted lane, so they round exactly like the SIMD body.
-import { partStart, fma, kc } from "./common";
+import { partStart, fma, kc, vexp } from "./common";
 
 const UNIT: i32 = 16;
 
@@ -10,14 +10,9 @@ const UNIT: i32 = 16;
 // cancellation), and σ'(w) = σ(1 − σ) = e·r² for both signs, so gelu' = σ + x·e·r²·w', w' = 2c(1 + 3a·x²).
 // x is clamped to ±16 inside σ: there |w| > 318, e is exactly 0 (exp below −87.3 is 0), so σ is exactly 0 or 1,
 // gelu is exactly x or −0 and gelu' exactly 1 or 0 for |x| ≥ 16, ±inf included, with no inf·0 NaN; NaN stays NaN.
-// Constants as a table (splat loads, see common.ts vexp):
-//   0 −16, 1 16, 2 2c, 3 2c·a, 4 2c·3a, 5 −0.0 (sign bit), 6 −87.3, 7 log2(e), 8 1.5·2²³, 9 −0.693359375,
-//   10 2.12194440e-4, 11..16 the Cephes expf polynomial, 17 1, 18 0
-const GK = memory.data<f32>([
-  -16.0, 16.0, 1.5957691216057308, 0.07135481627159562, 0.21406444881478685, -0.0, -87.3, 1.44269504088896341,
-  12582912.0, -0.693359375, 2.12194440e-4, 1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
-  1.6666665459e-1, 5.0000001201e-1, 1.0, 0.0,
-]);
+// e = exp(−|w|) is common.ts vexp (exactly 0 below −87.3). Constants as a table (splat loads, see common.ts vexp):
+//   0 −16, 1 16, 2 2c, 3 2c·a, 4 2c·3a, 5 −0.0 (sign bit), 6 1, 7 0
+const GK = memory.data<f32>([-16.0, 16.0, 1.5957691216057308, 0.07135481627159562, 0.21406444881478685, -0.0, 1.0, 0.0]);
 @inline function g(i: i32): v128 {
   return kc(GK, i);
 }
@@ -25,27 +20,6 @@ const GK = memory.data<f32>([
 /** w = 2u(xc) and xc·xc for xc = x clamped to ±16. */
 @inline function gW(x: v128, xc: v128, x2: v128): v128 {
   return f32x4.mul(xc, fma(x2, g(3), g(2)));
-}
-
-/**
- * e^z for z ≤ 0 (Cephes expf, as common.ts vexp: about 2 ulp), exactly 0 below −87.3. The rounding of z·log2(e) to
- * an integer n is the 1.5·2²³ trick: t = z·log2(e) + 1.5·2²³ holds n in its low mantissa bits, 2^n = (t + 127) << 23.
- */
-@inline function expNeg(z: v128): v128 {
-  const x = f32x4.pmax(z, g(6));
-  const t = fma(x, g(7), g(8));
-  const fx = f32x4.sub(t, g(8));
-  let r = fma(fx, g(9), x);
-  r = fma(fx, g(10), r);
-  let p = g(11);
-  p = fma(p, r, g(12));
-  p = fma(p, r, g(13));
-  p = fma(p, r, g(14));
-  p = fma(p, r, g(15));
-  p = fma(p, r, g(16));
-  p = fma(p, f32x4.mul(r, r), f32x4.add(r, g(17)));
-  const pow2 = i32x4.shl(i32x4.add(t, i32x4.splat(127)), 23);
-  return v128.and(f32x4.mul(p, pow2), f32x4.ge(z, g(6)));
 }
 
 @inline function clamp16(x: v128): v128 {
@@ -56,10 +30,10 @@ const GK = memory.data<f32>([
 @inline function geluV(x: v128): v128 {
   const xc = clamp16(x);
   const w = gW(x, xc, f32x4.mul(xc, xc));
-  const e = expNeg(v128.or(w, g(5)));
-  const r = f32x4.div(g(17), f32x4.add(g(17), e));
+  const e = vexp(v128.or(w, g(5)));
+  const r = f32x4.div(g(6), f32x4.add(g(6), e));
   // numerator 1 for w ≥ 0, e for w < 0 (e ≤ 1)
-  const num = f32x4.pmax(e, v128.and(f32x4.ge(w, g(18)), g(17)));
+  const num = f32x4.pmax(e, v128.and(f32x4.ge(w, g(7)), g(6)));
   return f32x4.mul(x, f32x4.mul(num, r));
 }
 
@@ -68,9 +42,9 @@ const GK = memory.data<f32>([
   const xc = clamp16(x);
   const x2 = f32x4.mul(xc, xc);
   const w = gW(x, xc, x2);
-  const e = expNeg(v128.or(w, g(5)));
-  const r = f32x4.div(g(17), f32x4.add(g(17), e));
-  const num = f32x4.pmax(e, v128.and(f32x4.ge(w, g(18)), g(17)));
+  const e = vexp(v128.or(w, g(5)));
+  const r = f32x4.div(g(6), f32x4.add(g(6), e));
+  const num = f32x4.pmax(e, v128.and(f32x4.ge(w, g(7)), g(6)));
   const dw = fma(x2, g(4), g(2));
   return fma(f32x4.mul(xc, dw), f32x4.mul(f32x4.mul(e, r), r), f32x4.mul(num, r));
 }
