@@ -36,7 +36,7 @@ export async function benchGemm(opts: GemmBenchOptions = {}): Promise<GemmBenchR
   const a = heap.alloc(Math.max(M * K, 1536 * 3072) * 4);
   const b = heap.alloc(Math.max(K * N, 3072 * 768) * 4);
   const c = heap.alloc(Math.max(M * N, 12 * 1536 * 768) * 4);
-  heap.f32.fill(0.5, a >> 2, heap.size >> 2);
+  heap.fillF32(a, (heap.size - a) / 4, 0.5);
   const rows: GemmBenchRow[] = [];
   for (const t of threads) {
     const k = await createWasmKernels(heap, { threads: t, relaxed: opts.relaxed });

@@ -35,7 +35,7 @@ function timeIt(f: () => void, ms = 600): number {
 
 const heap = new Heap();
 const a = heap.alloc(M * K * 4), b = heap.alloc(K * N * 4), c = heap.alloc(M * N * 4);
-heap.f32.fill(0.25, a >> 2, (c >> 2) + M * N);
+heap.fillF32(a, (c - a) / 4 + M * N, 0.25);
 
 console.log(`eap-gp benchmarks, ${THREADS} threads, GEMM M=${M} K=${K} N=${N} (${(flop / 1e9).toFixed(2)} GFLOP)`);
 const blasLoad = loadBlas(heap);

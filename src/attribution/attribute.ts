@@ -16,7 +16,8 @@ import { eapIgActivations } from './eap-ig-activations.js';
 import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
 import { GradSum, contract, nDestinations } from './gradients.js';
-import { examplesWithin, packPair, splitBatch } from './micro.js';
+import { bytesPerExample } from './memory-plan.js';
+import { packPair, runInSlices } from './micro.js';
 import { nSources, recordSources } from './sources.js';
 import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
 
@@ -112,16 +113,20 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       contract(S, delta, G, L, H);
     });
   };
+  const wholeOnly = opts.gpNorm === 'batch' && a.method === 'eap-gp';
+  if (wholeOnly && opts.microBatch !== undefined) throw new UserError('--gp-norm batch needs whole batches: it cannot run in micro-batches');
   for (const [index, whole] of a.batches.entries()) {
-    const { P } = whole.clean;
-    const size = opts.microBatch ?? examplesWithin(2 ** 30, nSrc + nDst, P, D);
-    if (size < whole.n && opts.gpNorm === 'batch' && a.method === 'eap-gp') {
-      throw new UserError(`--gp-norm batch needs whole batches, but a batch of ${whole.n} does not fit in memory here; use --gp-norm example or a smaller --batch-size`);
-    }
-    for (const batch of splitBatch(whole, size)) {
+    const buffers = nSrc + nDst + (method.needsCorrupted ? nSrc : 0);
+    await runInSlices(e, whole, {
+      perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
+      size: opts.microBatch,
+      whole: wholeOnly ? `--gp-norm batch needs whole batches, but a batch of ${whole.n} does not fit in memory here; use --gp-norm example or a smaller --batch-size` : undefined,
+      what: `${a.method} on ${model.dims.nLayer} layers × ${model.dims.nHead} heads × d ${D}, batch ${index + 1}`,
+      weightsInHeap: model.weights.residentLayerBytes,
+    }, async (batch) => {
       await nextTick();
       runBatch(batch, whole.n, index);
-    }
+    });
     N += whole.n;
     a.onBatch?.(N);
   }

@@ -12,6 +12,7 @@ export const eapIgActivations: Method = {
   name: 'eap-ig-activations',
   points: (L, o) => (2 * L + 1) * o.steps,
   needsCorrupted: true,
+  perHeadHooks: true,
   run: (ctx) => {
     const { e, model } = ctx;
     const { nLayer: L, nHead: H } = model.dims;

@@ -78,8 +78,7 @@ export class GradSum {
   }
 
   private zero(i: number): void {
-    const f32 = this.G.engine.heap.f32;
-    f32.fill(0, (this.G.ptr >> 2) + i * this.rowElems, (this.G.ptr >> 2) + (i + 1) * this.rowElems);
+    this.G.engine.heap.fillF32(this.G.ptr + 4 * i * this.rowElems, this.rowElems, 0);
   }
 
   /** Frees what the deferred sums hold (after an error; `finish` frees them itself). */

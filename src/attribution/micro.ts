@@ -3,7 +3,11 @@
  * changing any score, provided each slice's loss keeps the whole batch's 1/B factor. This bounds the memory of
  * the per-batch buffers (Δ and the gradient sums are [nodes, rows, D]: gigabytes for GPT-2 XL).
  */
+import type { Engine } from '../engine/engine.js';
+import { OutOfMemoryError } from '../engine/memory.js';
 import { packBatch, type Batch } from '../models/gpt2.js';
+import { UserError } from '../util/errors.js';
+import { doesNotFitHelp, examplesThatFit } from './memory-plan.js';
 import type { PairBatch } from './types.js';
 
 function sliceBatch(b: Batch, start: number, count: number): Batch {
@@ -21,9 +25,61 @@ export function splitBatch(b: PairBatch, size: number): PairBatch[] {
   return out;
 }
 
-/** Examples per slice so that `buffers` arrays of [nodes, rows, D] floats stay within `budget` bytes. */
-export function examplesWithin(budget: number, nodes: number, P: number, D: number): number {
-  return Math.max(1, Math.floor(budget / (4 * nodes * P * D)));
+export interface SliceRunOptions {
+  /** Upper bound of one example's heap bytes at this batch's padded length (memory-plan.ts). */
+  perExample: number;
+  /** A fixed slice size (e.g. --micro-batch) instead of the one the heap's free room gives. */
+  size?: number;
+  /** Never split (GradPath's batch norm needs whole batches): the error to give when the batch does not fit. */
+  whole?: string;
+  /** Names the computation in the error when not even one example fits. */
+  what: string;
+  /** Bytes of weights that streaming would move out of the heap (0 when they already stream). */
+  weightsInHeap: number;
+}
+
+/**
+ * Runs `run` on slices of `whole` that fit the heap, in order. `run` must leave no trace when it throws (its
+ * allocations in an arena, its sums committed only at its end): on an out-of-memory error the slice is split in
+ * two and run again, so the estimate in memory-plan.ts may be wrong without costing more than the failed try.
+ * One example that does not fit is a UserError saying what would help.
+ */
+export async function runInSlices(e: Engine, whole: PairBatch, o: SliceRunOptions, run: (slice: PairBatch) => Promise<void>): Promise<void> {
+  const work = firstSlices(e, whole, o);
+  while (work.length > 0) {
+    const slice = work.shift()!;
+    try {
+      await run(slice);
+    } catch (err) {
+      work.unshift(...retrySlices(e, whole, o, slice, err));
+    }
+  }
+}
+
+/** runInSlices for a synchronous `run`. */
+export function runInSlicesSync(e: Engine, whole: PairBatch, o: SliceRunOptions, run: (slice: PairBatch) => void): void {
+  const work = firstSlices(e, whole, o);
+  while (work.length > 0) {
+    const slice = work.shift()!;
+    try {
+      run(slice);
+    } catch (err) {
+      work.unshift(...retrySlices(e, whole, o, slice, err));
+    }
+  }
+}
+
+function firstSlices(e: Engine, whole: PairBatch, o: SliceRunOptions): PairBatch[] {
+  const size = o.whole !== undefined ? whole.n : (o.size ?? Math.max(1, examplesThatFit(e.heap, o.perExample)));
+  return splitBatch(whole, size);
+}
+
+/** The slices to run instead of `slice`, which failed with `err` (rethrown unless it is an out-of-memory error). */
+function retrySlices(e: Engine, whole: PairBatch, o: SliceRunOptions, slice: PairBatch, err: unknown): PairBatch[] {
+  if (!(err instanceof OutOfMemoryError)) throw err;
+  if (o.whole !== undefined) throw new UserError(`${o.whole} (${err.message})`);
+  if (slice.n === 1) throw new UserError(doesNotFitHelp(e.heap, o.what, whole.clean.P, o.perExample, o.weightsInHeap, whole.n));
+  return splitBatch(slice, Math.ceil(slice.n / 2));
 }
 
 /**

@@ -76,6 +76,8 @@ export interface Method {
   readonly needsCorrupted?: boolean;
   /** Whether the method needs the corrupted run's final residual stream. */
   readonly needsCorruptedFinal?: boolean;
+  /** The method's passes hook per-head values (heads' outputs): the pass holds per-head copies (memory-plan.ts). */
+  readonly perHeadHooks?: boolean;
   /** The method records the clean activations itself, during a pass on the clean input (saves a forward pass). */
   readonly recordsClean?: boolean;
   /** The method records the corrupted activations itself, during a pass at the corrupted input. */

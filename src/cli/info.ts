@@ -1,6 +1,7 @@
 /** `eapgp info`: version, threads, GEMM path and why, relaxed SIMD, memory limits. */
 import os from 'node:os';
 import { fmtBytes } from '../engine/memory.js';
+import { RESIDENT_LIMIT } from '../models/weights.js';
 import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, parse } from './args.js';
 
@@ -27,7 +28,8 @@ export async function info(argv: string[]): Promise<void> {
       kernels: i.kernels,
       wasmMemoryMax: i.memoryMax,
       systemMemory: os.totalmem(),
-      weightsStreamAbove: 1.5 * 2 ** 30,
+      weightsStreamAbove: RESIDENT_LIMIT,
+      weightsStreamAlways: process.env.EAPGP_STREAM_WEIGHTS === '1',
     };
     if (values.json) return void console.log(JSON.stringify(data, null, 2));
     console.log(`eap-gp ${version} (Node ${process.version})`);
@@ -37,7 +39,11 @@ export async function info(argv: string[]): Promise<void> {
     console.log(`relaxed SIMD:  ${i.relaxedSimd ? 'on (fused multiply-add)' : 'off (plain SIMD128)'}`);
     console.log(`kernels:       ${i.kernels}`);
     console.log(`memory:        WebAssembly heap up to ${fmtBytes(i.memoryMax)}; system ${fmtBytes(data.systemMemory)}`);
-    console.log(`               per-layer weights stream from outside the heap above ${fmtBytes(data.weightsStreamAbove)} (GPT-2 large, XL)`);
+    console.log(
+      data.weightsStreamAlways
+        ? '               per-layer weights always stream from outside the heap (EAPGP_STREAM_WEIGHTS=1)'
+        : `               per-layer weights stream from outside the heap above ${fmtBytes(data.weightsStreamAbove)} (GPT-2 large, XL; EAPGP_STREAM_WEIGHTS=1: always)`,
+    );
   } finally {
     await engine.close();
   }

@@ -67,7 +67,7 @@ export class Engine {
   }
   zeros(shape: readonly number[]): Tensor {
     const t = this.empty(shape);
-    this.heap.f32.fill(0, t.ptr >> 2, (t.ptr >> 2) + t.size);
+    this.heap.fillF32(t.ptr, t.size, 0);
     return t;
   }
   fromArray(data: ArrayLike<number>, shape: readonly number[] = [data.length], dtype: DType = 'f32'): Tensor {

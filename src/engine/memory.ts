@@ -7,6 +7,8 @@
  * (and the addon's raw pointer) stays valid for the life of the process.
  */
 
+import { UserError } from '../util/errors.js';
+
 export const PAGE = 65536;
 /** Bytes at the bottom of memory that belong to the kernels: statics below 1 MiB, then 1 MiB of scratch per thread. */
 export const KERNEL_RESERVED = 64 * 1024 * 1024;
@@ -18,7 +20,18 @@ export const MAX_THREADS = (KERNEL_RESERVED - SCRATCH_BASE) / SCRATCH_BYTES;
 export const MAX_PAGES = 65536;
 const ALIGN = 64;
 
-export class OutOfMemoryError extends Error {}
+/** The heap cannot grow enough: a UserError (the message says what to change), and the signal micro-batching splits on. */
+export class OutOfMemoryError extends UserError {
+  override name = 'UserError';
+}
+
+/**
+ * Element index of the 4-byte word at byte offset `ptr`. Offsets reach 4 GiB, so this must be the unsigned
+ * shift: `ptr >> 2` turns offsets ≥ 2³¹ negative, and typed arrays read negative indices from the end.
+ */
+export function word(ptr: number): number {
+  return ptr >>> 2;
+}
 
 /** Free-list allocator over the shared memory; blocks are 64-byte aligned and coalesced on free. */
 export class Heap {
@@ -31,6 +44,8 @@ export class Heap {
   private top: number;
   private bytesInUse = 0;
   private peak = 0;
+  /** Highest end of any allocation so far: what the heap really needed, fragmentation included. */
+  private peakEnd = 0;
 
   constructor(readonly maxBytes = MAX_PAGES * PAGE, initialBytes = KERNEL_RESERVED + 64 * 1024 * 1024) {
     const maximum = Math.min(MAX_PAGES, Math.ceil(maxBytes / PAGE));
@@ -49,8 +64,17 @@ export class Heap {
   get peakInUse(): number {
     return this.peak;
   }
+  /** Highest end offset any allocation reached since the last resetPeak (≥ KERNEL_RESERVED + peakInUse). */
+  get peakTop(): number {
+    return this.peakEnd;
+  }
+  /** Bytes still available to allocations that land at the top: the heap's limit minus its current top. */
+  get headroom(): number {
+    return Math.min(this.maxBytes, MAX_PAGES * PAGE) - this.top;
+  }
   resetPeak(): void {
     this.peak = this.bytesInUse;
+    this.peakEnd = this.top;
   }
 
   /** Typed views over the whole memory, renewed after a grow. */
@@ -63,6 +87,19 @@ export class Heap {
   get u8(): Uint8Array {
     return this.view().u8;
   }
+  /** View of `n` f32 values at byte offset `ptr`; invalid after the heap grows, so use it at once. */
+  f32At(ptr: number, n: number): Float32Array {
+    return this.f32.subarray(word(ptr), word(ptr) + n);
+  }
+  /** View of `n` i32 values at byte offset `ptr`. */
+  i32At(ptr: number, n: number): Int32Array {
+    return this.i32.subarray(word(ptr), word(ptr) + n);
+  }
+  /** Sets `n` f32 values at byte offset `ptr` to `value`. */
+  fillF32(ptr: number, n: number, value: number): void {
+    this.f32.fill(value, word(ptr), word(ptr) + n);
+  }
+
   private view() {
     const buf = this.memory.buffer;
     if (!this.views || this.views.buf !== buf || this.views.f32.length * 4 !== buf.byteLength) {
@@ -107,6 +144,7 @@ export class Heap {
       }
       this.ensure(ptr + size);
       this.top = ptr + size;
+      if (this.top > this.peakEnd) this.peakEnd = this.top;
     }
     this.used.set(ptr, size);
     this.bytesInUse += size;
@@ -160,7 +198,18 @@ export class Heap {
     }
     // grow geometrically to keep the number of grows small
     const want = Math.min(maxBytes, Math.max(end, Math.floor(have * 1.25)));
-    this.memory.grow(Math.ceil((want - have) / PAGE));
+    try {
+      this.memory.grow(Math.ceil((want - have) / PAGE));
+    } catch {
+      try {
+        this.memory.grow(Math.ceil((end - have) / PAGE)); // the geometric step may be what the system refuses
+      } catch (err) {
+        throw new OutOfMemoryError(
+          `the system refused to grow the WebAssembly memory to ${fmtBytes(end)} (${(err as Error).message}); ` +
+            'free some RAM, or use a smaller --batch-size or a smaller model',
+        );
+      }
+    }
   }
 }
 

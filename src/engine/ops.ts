@@ -14,7 +14,7 @@ function cols(t: Tensor): number {
   return t.shape[t.shape.length - 1]!;
 }
 function zeroFill(e: Engine, t: Tensor): void {
-  e.heap.f32.fill(0, t.ptr >> 2, (t.ptr >> 2) + t.size);
+  e.heap.fillF32(t.ptr, t.size, 0);
 }
 
 /** A weight, or a function returning it: streamed weights are fetched again when the backward pass needs them. */

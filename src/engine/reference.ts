@@ -3,7 +3,7 @@
  * that the WebAssembly and BLAS kernels are tested against. Reductions accumulate in float64.
  */
 import type { Kernels } from './kernels.js';
-import type { Heap } from './memory.js';
+import { word, type Heap } from './memory.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
@@ -20,7 +20,7 @@ export class ReferenceKernels implements Kernels {
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
   ): void {
     const m = this.m;
-    const A = a >> 2, Bp = b >> 2, C = c >> 2;
+    const A = word(a), Bp = word(b), C = word(c);
     for (let i = 0; i < M; i++) {
       for (let j = 0; j < N; j++) {
         let s = 0;
@@ -48,17 +48,17 @@ export class ReferenceKernels implements Kernels {
   layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, D: number, eps: number): void {
     const m = this.m;
     for (let r = 0; r < rows; r++) {
-      const o = (x >> 2) + r * D;
+      const o = word(x) + r * D;
       let s = 0;
       for (let d = 0; d < D; d++) s += m[o + d]!;
       const mu = s / D;
       let v = 0;
       for (let d = 0; d < D; d++) v += (m[o + d]! - mu) ** 2;
       const rs = 1 / Math.sqrt(v / D + eps);
-      m[(mean >> 2) + r] = mu;
-      m[(rstd >> 2) + r] = rs;
-      const yo = (y >> 2) + r * D;
-      for (let d = 0; d < D; d++) m[yo + d] = (m[o + d]! - mu) * rs * m[(gamma >> 2) + d]! + m[(beta >> 2) + d]!;
+      m[word(mean) + r] = mu;
+      m[word(rstd) + r] = rs;
+      const yo = word(y) + r * D;
+      for (let d = 0; d < D; d++) m[yo + d] = (m[o + d]! - mu) * rs * m[word(gamma) + d]! + m[word(beta) + d]!;
     }
   }
 
@@ -68,22 +68,22 @@ export class ReferenceKernels implements Kernels {
   ): void {
     const m = this.m;
     for (let r = 0; r < rows; r++) {
-      const xo = (x >> 2) + r * D, go = (dy >> 2) + r * D;
-      const mu = m[(mean >> 2) + r]!, rs = m[(rstd >> 2) + r]!;
+      const xo = word(x) + r * D, go = word(dy) + r * D;
+      const mu = m[word(mean) + r]!, rs = m[word(rstd) + r]!;
       let sg = 0, sgx = 0;
       for (let d = 0; d < D; d++) {
-        const g = m[go + d]! * m[(gamma >> 2) + d]!;
+        const g = m[go + d]! * m[word(gamma) + d]!;
         sg += g;
         sgx += g * (m[xo + d]! - mu) * rs;
       }
       sg /= D;
       sgx /= D;
       for (let d = 0; d < D; d++) {
-        const g = m[go + d]! * m[(gamma >> 2) + d]!;
+        const g = m[go + d]! * m[word(gamma) + d]!;
         const v = rs * (g - sg - (m[xo + d]! - mu) * rs * sgx);
-        const o = (dx >> 2) + r * D + d;
+        const o = word(dx) + r * D + d;
         m[o] = accumulate ? m[o]! + v : v;
-        if (dxAcc !== 0) m[(dxAcc >> 2) + r * D + d]! += v;
+        if (dxAcc !== 0) m[word(dxAcc) + r * D + d]! += v;
       }
     }
   }
@@ -95,19 +95,19 @@ export class ReferenceKernels implements Kernels {
     const m = this.m;
     const nseg = cols / seg;
     for (let r = 0; r < rows; r++) {
-      const s = m[(rstd >> 2) + r]!;
+      const s = m[word(rstd) + r]!;
       for (let h = 0; h < nseg; h++) {
         let a = 0, w = 0;
         for (let c = h * seg; c < (h + 1) * seg; c++) {
           const i = r * cols + c;
-          const v = Math.fround(s * m[(g >> 2) + i]!);
-          m[(U >> 2) + i] = accumulate ? m[(U >> 2) + i]! + v : v;
-          a += v * m[(cvec >> 2) + c]!;
-          w += v * (m[(y >> 2) + i]! - m[(offs >> 2) + c]!);
+          const v = Math.fround(s * m[word(g) + i]!);
+          m[word(U) + i] = accumulate ? m[word(U) + i]! + v : v;
+          a += v * m[word(cvec) + c]!;
+          w += v * (m[word(y) + i]! - m[word(offs) + c]!);
         }
         const o = h * rows + r;
-        m[(A >> 2) + o] = accumulate ? m[(A >> 2) + o]! + a : a;
-        m[(Wt >> 2) + o] = alpha * w;
+        m[word(A) + o] = accumulate ? m[word(A) + o]! + a : a;
+        m[word(Wt) + o] = alpha * w;
       }
     }
   }
@@ -117,54 +117,54 @@ export class ReferenceKernels implements Kernels {
     for (let d = 0; d < D; d++) {
       let sg = 0, sb = 0;
       for (let r = 0; r < rows; r++) {
-        const g = m[(dy >> 2) + r * D + d]!;
-        sg += g * (m[(x >> 2) + r * D + d]! - m[(mean >> 2) + r]!) * m[(rstd >> 2) + r]!;
+        const g = m[word(dy) + r * D + d]!;
+        sg += g * (m[word(x) + r * D + d]! - m[word(mean) + r]!) * m[word(rstd) + r]!;
         sb += g;
       }
-      m[(dgamma >> 2) + d]! += sg;
-      m[(dbeta >> 2) + d]! += sb;
+      m[word(dgamma) + d]! += sg;
+      m[word(dbeta) + d]! += sb;
     }
   }
 
   gelu(x: number, y: number, n: number): void {
     const m = this.m;
     for (let i = 0; i < n; i++) {
-      const v = m[(x >> 2) + i]!;
-      m[(y >> 2) + i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v)));
+      const v = m[word(x) + i]!;
+      m[word(y) + i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v)));
     }
   }
 
   geluBackward(x: number, dy: number, dx: number, n: number, accumulate: boolean): void {
     const m = this.m;
     for (let i = 0; i < n; i++) {
-      const v = m[(x >> 2) + i]!;
+      const v = m[word(x) + i]!;
       const t = Math.tanh(GELU_C * (v + 0.044715 * v * v * v));
       const d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * v * v);
-      const g = m[(dy >> 2) + i]! * d;
-      const o = (dx >> 2) + i;
+      const g = m[word(dy) + i]! * d;
+      const o = word(dx) + i;
       m[o] = accumulate ? m[o]! + g : g;
     }
   }
 
   add(a: number, b: number, out: number, n: number): void {
     const m = this.m;
-    for (let i = 0; i < n; i++) m[(out >> 2) + i] = m[(a >> 2) + i]! + m[(b >> 2) + i]!;
+    for (let i = 0; i < n; i++) m[word(out) + i] = m[word(a) + i]! + m[word(b) + i]!;
   }
 
   axpy(alpha: number, x: number, y: number, n: number): void {
     const m = this.m;
-    for (let i = 0; i < n; i++) m[(y >> 2) + i]! += alpha * m[(x >> 2) + i]!;
+    for (let i = 0; i < n; i++) m[word(y) + i]! += alpha * m[word(x) + i]!;
   }
 
   scale(x: number, alpha: number, out: number, n: number): void {
     const m = this.m;
-    for (let i = 0; i < n; i++) m[(out >> 2) + i] = alpha * m[(x >> 2) + i]!;
+    for (let i = 0; i < n; i++) m[word(out) + i] = alpha * m[word(x) + i]!;
   }
 
   addRowVector(x: number, v: number, out: number, rows: number, cols: number): void {
     const m = this.m;
     for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) m[(out >> 2) + r * cols + c] = m[(x >> 2) + r * cols + c]! + m[(v >> 2) + c]!;
+      for (let c = 0; c < cols; c++) m[word(out) + r * cols + c] = m[word(x) + r * cols + c]! + m[word(v) + c]!;
     }
   }
 
@@ -172,8 +172,8 @@ export class ReferenceKernels implements Kernels {
     const m = this.m;
     for (let c = 0; c < cols; c++) {
       let s = 0;
-      for (let r = 0; r < rows; r++) s += m[(x >> 2) + r * cols + c]!;
-      const o = (out >> 2) + c;
+      for (let r = 0; r < rows; r++) s += m[word(x) + r * cols + c]!;
+      const o = word(out) + c;
       m[o] = accumulate ? m[o]! + s : s;
     }
   }
@@ -182,8 +182,8 @@ export class ReferenceKernels implements Kernels {
     const m = this.m;
     for (let i = 0; i < n; i++) {
       let s = 0;
-      for (let k = 0; k < count; k++) s += m[(x >> 2) + k * n + i]!;
-      const o = (out >> 2) + i;
+      for (let k = 0; k < count; k++) s += m[word(x) + k * n + i]!;
+      const o = word(out) + i;
       m[o] = accumulate ? m[o]! + s : s;
     }
   }
@@ -191,16 +191,16 @@ export class ReferenceKernels implements Kernels {
   gatherRows(idx: number, table: number, out: number, n: number, D: number): void {
     const m = this.m, ix = this.heap.i32;
     for (let i = 0; i < n; i++) {
-      const row = ix[(idx >> 2) + i]!;
-      for (let d = 0; d < D; d++) m[(out >> 2) + i * D + d] = m[(table >> 2) + row * D + d]!;
+      const row = ix[word(idx) + i]!;
+      for (let d = 0; d < D; d++) m[word(out) + i * D + d] = m[word(table) + row * D + d]!;
     }
   }
 
   scatterAddRows(idx: number, src: number, table: number, n: number, D: number): void {
     const m = this.m, ix = this.heap.i32;
     for (let i = 0; i < n; i++) {
-      const row = ix[(idx >> 2) + i]!;
-      for (let d = 0; d < D; d++) m[(table >> 2) + row * D + d]! += m[(src >> 2) + i * D + d]!;
+      const row = ix[word(idx) + i]!;
+      for (let d = 0; d < D; d++) m[word(table) + row * D + d]! += m[word(src) + i * D + d]!;
     }
   }
 
@@ -211,10 +211,10 @@ export class ReferenceKernels implements Kernels {
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < P; i++) {
-          const q = (qkv >> 2) + (b * P + i) * row + h * dh;
+          const q = word(qkv) + (b * P + i) * row + h * dh;
           let mx = -Infinity;
           for (let j = 0; j <= i; j++) {
-            const k = (qkv >> 2) + (b * P + j) * row + D + h * dh;
+            const k = word(qkv) + (b * P + j) * row + D + h * dh;
             let dot = 0;
             for (let d = 0; d < dh; d++) dot += m[q + d]! * m[k + d]!;
             s[j] = dot * scale;
@@ -225,12 +225,12 @@ export class ReferenceKernels implements Kernels {
             s[j] = Math.exp(s[j]! - mx);
             sum += s[j]!;
           }
-          const po = (probs >> 2) + ((b * H + h) * P + i) * P;
+          const po = word(probs) + ((b * H + h) * P + i) * P;
           for (let j = 0; j < P; j++) m[po + j] = j <= i ? s[j]! / sum : 0;
-          const zo = (z >> 2) + (b * P + i) * D + h * dh;
+          const zo = word(z) + (b * P + i) * D + h * dh;
           for (let d = 0; d < dh; d++) {
             let acc = 0;
-            for (let j = 0; j <= i; j++) acc += m[po + j]! * m[(qkv >> 2) + (b * P + j) * row + 2 * D + h * dh + d]!;
+            for (let j = 0; j <= i; j++) acc += m[po + j]! * m[word(qkv) + (b * P + j) * row + 2 * D + h * dh + d]!;
             m[zo + d] = acc;
           }
         }
@@ -241,13 +241,13 @@ export class ReferenceKernels implements Kernels {
   attentionBackward(dz: number, qkv: number, probs: number, dqkv: number, B: number, P: number, H: number, dh: number, scale: number): void {
     const m = this.m;
     const D = H * dh, row = 3 * D;
-    const Q = qkv >> 2, G = dqkv >> 2;
+    const Q = word(qkv), G = word(dqkv);
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < P; i++) for (let c = 0; c < row; c++) m[G + (b * P + i) * row + c] = 0;
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < P; i++) {
-          const po = (probs >> 2) + ((b * H + h) * P + i) * P;
-          const dzo = (dz >> 2) + (b * P + i) * D + h * dh;
+          const po = word(probs) + ((b * H + h) * P + i) * P;
+          const dzo = word(dz) + (b * P + i) * D + h * dh;
           // dP[j] = dz_i · v_j ; dS = P ⊙ (dP − Σ P·dP)
           const dP = new Float64Array(i + 1);
           let dot = 0;
@@ -278,12 +278,12 @@ export class ReferenceKernels implements Kernels {
   softmaxRows(x: number, out: number, rows: number, cols: number): void {
     const m = this.m;
     for (let r = 0; r < rows; r++) {
-      const o = (x >> 2) + r * cols;
+      const o = word(x) + r * cols;
       let mx = -Infinity;
       for (let c = 0; c < cols; c++) mx = Math.max(mx, m[o + c]!);
       let s = 0;
       for (let c = 0; c < cols; c++) s += Math.exp(m[o + c]! - mx);
-      for (let c = 0; c < cols; c++) m[(out >> 2) + r * cols + c] = Math.exp(m[o + c]! - mx) / s;
+      for (let c = 0; c < cols; c++) m[word(out) + r * cols + c] = Math.exp(m[o + c]! - mx) / s;
     }
   }
 }

@@ -39,12 +39,12 @@ export class Tensor {
   /** Live view of the data; invalid after the heap grows, so use it at once and do not keep it. */
   data(): Float32Array {
     this.check();
-    return this.engine.heap.f32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.size);
+    return this.engine.heap.f32At(this.ptr, this.size);
   }
   /** Live view of an i32 tensor's data. */
   dataI32(): Int32Array {
     this.check();
-    return this.engine.heap.i32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.size);
+    return this.engine.heap.i32At(this.ptr, this.size);
   }
   /** A copy of the data. */
   toArray(): Float32Array {

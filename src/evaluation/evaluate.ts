@@ -3,7 +3,8 @@
  * clean labels) and patched circuits m(C), each a mean over examples; faithfulness
  * F(C) = (m(C) − m(∅)) / (m(M) − m(∅)).
  */
-import { examplesWithin, packPair, splitBatch } from '../attribution/micro.js';
+import { bytesPerExample, type PassShape } from '../attribution/memory-plan.js';
+import { packPair, runInSlices, runInSlicesSync, type SliceRunOptions } from '../attribution/micro.js';
 import { nSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import type { GPT2 } from '../models/gpt2.js';
@@ -15,6 +16,16 @@ export interface Baselines {
   clean: number;
   /** m(∅): the corrupted input's metric with the clean labels. */
   corrupted: number;
+}
+
+/** Slicing of a batch for a computation of this shape (micro.ts, memory-plan.ts). */
+export function sliceOptions(model: GPT2, whole: PairBatch, what: string, shape: PassShape): SliceRunOptions {
+  const { nLayer: L, nHead: H, dModel: D } = model.dims;
+  return {
+    perExample: bytesPerExample(model.dims, whole.clean.P, shape),
+    what: `${what} on ${L} layers × ${H} heads × d ${D}`,
+    weightsInHeap: model.weights.residentLayerBytes,
+  };
 }
 
 function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Float32Array {
@@ -33,9 +44,14 @@ function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Fl
 export function baselineValues(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): { clean: number[]; corrupted: number[] } {
   const V = model.dims.vocabSize;
   const clean: number[] = [], corrupted: number[] = [];
-  for (const b of batches) {
-    clean.push(...metric(lastLogits(model, b, 'clean'), b.n, V, b.labels));
-    corrupted.push(...metric(lastLogits(model, b, 'corrupted'), b.n, V, b.labels));
+  for (const whole of batches) {
+    const opts = sliceOptions(model, whole, 'a forward pass', { buffers: 0, taped: false, headCopies: 'none' });
+    runInSlicesSync(model.engine, whole, opts, (b) => {
+      const c = metric(lastLogits(model, b, 'clean'), b.n, V, b.labels);
+      const x = metric(lastLogits(model, b, 'corrupted'), b.n, V, b.labels);
+      clean.push(...c);
+      corrupted.push(...x);
+    });
   }
   return { clean, corrupted };
 }
@@ -69,12 +85,15 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
   const V = model.dims.vocabSize;
   const sums = a.circuits.map(() => 0);
   let N = 0;
-  const { nLayer: L, nHead: H, dModel: D } = model.dims;
+  const { nLayer: L, nHead: H } = model.dims;
   for (const whole of batches) {
-    // slices bound the two [nSrc, rows, D] buffers (the intervention's cache and the running differences)
-    const slices = splitBatch(whole, examplesWithin(2 ** 30, 2 * nSources(L, H), whole.clean.P, D));
-    for (const [si, slice] of slices.entries()) {
+    // per example: the intervention's cache and the running differences, [nSrc, rows, D] each
+    const opts = sliceOptions(model, whole, 'edge patching', { buffers: 2 * nSources(L, H), taped: false, headCopies: 'inputs' });
+    let done = 0, reported = 0;
+    await runInSlices(e, whole, opts, async (slice) => {
+      const last = done + slice.n === whole.n;
       const batch = packPair(slice); // padding rows never reach a real position: skip them
+      const sliceSums = a.circuits.map(() => 0); // committed only when the whole slice has run
       const arena = e.beginArena();
       try {
         const cache = interventionCache(model, batch, intervention, means);
@@ -82,14 +101,19 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
           await nextTick();
           const logits = patchedLogits({ model, batch, missing, intervention, cache });
           const vals = metric(logits, batch.n, V, batch.labels);
-          const s = vals.reduce((x, y) => x + y, 0);
-          sums[i]! += a.average === 'batches' ? s / whole.n : s;
-          if (si === slices.length - 1) a.onRun?.(); // one run per (batch, circuit), however it is sliced
+          sliceSums[i] = vals.reduce((x, y) => x + y, 0);
+          // one run per (batch, circuit), however it is sliced (a retried slice does not count twice)
+          if (last && reported < a.circuits.length) {
+            reported++;
+            a.onRun?.();
+          }
         }
       } finally {
         e.endArena(arena);
       }
-    }
+      sliceSums.forEach((s, i) => (sums[i]! += a.average === 'batches' ? s / whole.n : s));
+      done += slice.n;
+    });
     N += whole.n;
   }
   return sums.map((s) => (a.average === 'batches' ? s / batches.length : s / N));

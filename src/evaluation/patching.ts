@@ -79,11 +79,11 @@ export function interventionCache(model: GPT2, batch: PairBatch, intervention: I
   const nSrc = nSources(L, H), R = batch.clean.ids.length;
   const out = e.empty([nSrc, R, D]);
   if (intervention === 'patching') recordSources(e, model, batch.corrupted, out, 1);
-  else if (intervention === 'zero') e.heap.f32.fill(0, out.ptr >> 2, (out.ptr >> 2) + out.size);
+  else if (intervention === 'zero') e.heap.fillF32(out.ptr, out.size, 0);
   else {
     if (!means) throw new Error('the mean intervention needs dataset means');
-    const f = e.heap.f32, base = out.ptr >> 2;
-    for (let u = 0; u < nSrc; u++) for (let r = 0; r < R; r++) f.set(means.subarray(u * D, (u + 1) * D), base + (u * R + r) * D);
+    const f = out.data();
+    for (let u = 0; u < nSrc; u++) for (let r = 0; r < R; r++) f.set(means.subarray(u * D, (u + 1) * D), (u * R + r) * D);
   }
   return out;
 }

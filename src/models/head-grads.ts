@@ -77,7 +77,7 @@ export class LayerHeadGrads {
     const xhat = e.emptyDetached([R, D]);
     e.tidy(() => {
       const ones = e.empty([D]), zeros = e.zeros([D]), st = e.empty([2, R]);
-      e.heap.f32.fill(1, ones.ptr >> 2, (ones.ptr >> 2) + D);
+      e.heap.fillF32(ones.ptr, D, 1);
       k.layerNorm(p.resid.ptr, ones.ptr, zeros.ptr, xhat.ptr, st.ptr, st.ptr + 4 * R, R, D, p.eps);
     });
     this.passes.push({ xhat, wt });
@@ -101,7 +101,7 @@ export class LayerHeadGrads {
       // per row r: into[·, r, :] −= coef_r [3H, n + 1] · basis_r [n + 1, D], basis_r = (x̂_1[r], …, x̂_n[r], 1)
       const basis = e.empty([n + 1, R, D]);
       this.passes.forEach((p, i) => k.scale(p.xhat.ptr, 1, basis.ptr + 4 * i * R * D, R * D));
-      e.heap.f32.fill(1, (basis.ptr >> 2) + n * R * D, (basis.ptr >> 2) + (n + 1) * R * D);
+      e.heap.fillF32(basis.ptr + 4 * n * R * D, R * D, 1);
       const coef = new Float32Array(R * 3 * H * (n + 1));
       const A = this.A!.data(), wts = this.passes.map((p) => p.wt.data());
       for (let h = 0; h < 3 * H; h++) {

@@ -122,7 +122,7 @@ export function qkvProject(a: QkvArgs): Tensor {
       // Shared input, per-head gradients.
       const st = shared!;
       if (sr && residFresh) {
-        e.heap.f32.fill(0, sr.g.ptr >> 2, (sr.g.ptr >> 2) + sr.g.size);
+        e.heap.fillF32(sr.g.ptr, sr.g.size, 0);
         residFresh = false;
       }
       // all heads' dLN_h = dqkv_h · W_hᵀ in one batched call (BLAS threads stay awake across the heads), then each
@@ -144,7 +144,7 @@ export function qkvProject(a: QkvArgs): Tensor {
       k.layerNormBackward(sharedGrad.ptr, resid.ptr, lnG.ptr, st.mean, st.rstd, sr!.g.ptr, !residFresh, 0, R, D);
       sharedGrad.dispose();
     } else if (sr && residFresh) {
-      e.heap.f32.fill(0, sr.g.ptr >> 2, (sr.g.ptr >> 2) + sr.g.size);
+      e.heap.fillF32(sr.g.ptr, sr.g.size, 0);
     }
   });
 }
@@ -179,8 +179,8 @@ function qkvParamGrads(
   }
   if (!sG && !sB) return;
   e.tidy(() => {
-    if (sG?.fresh) e.heap.f32.fill(0, sG.g.ptr >> 2, (sG.g.ptr >> 2) + D);
-    if (sB?.fresh) e.heap.f32.fill(0, sB.g.ptr >> 2, (sB.g.ptr >> 2) + D);
+    if (sG?.fresh) e.heap.fillF32(sG.g.ptr, D, 0);
+    if (sB?.fresh) e.heap.fillF32(sB.g.ptr, D, 0);
     const dG = sG ? sG.g : e.zeros([D]), dB = sB ? sB.g : e.zeros([D]);
     for (let j = 0; j < 3; j++) {
       const X = c.perHead[j];

@@ -36,6 +36,14 @@ export interface WeightStoreOptions {
   onRead?: (bytes: number) => void;
 }
 
+/** Per-layer matrices above this size stream by default (GPT-2 large and XL): they would crowd the 4 GiB heap. */
+export const RESIDENT_LIMIT = 1.5 * 2 ** 30;
+
+/** EAPGP_STREAM_WEIGHTS=1 streams any model's per-layer matrices, leaving their room in the heap to the passes. */
+function streamRequested(): boolean {
+  return process.env.EAPGP_STREAM_WEIGHTS === '1';
+}
+
 export class WeightStore {
   readonly wte: Tensor;
   readonly wpe: Tensor;
@@ -66,7 +74,7 @@ export class WeightStore {
     this.lnfB = load('ln_f.bias');
     let bigBytes = 0;
     for (let l = 0; l < nLayer; l++) for (const n of BIG) bigBytes += 4 * src.shape(`h.${l}.${n}`).reduce((a, b) => a * b, 1);
-    this.streamed = opts.stream ?? bigBytes > (opts.residentLimit ?? 1.5 * 2 ** 30);
+    this.streamed = opts.stream ?? (streamRequested() || bigBytes > (opts.residentLimit ?? RESIDENT_LIMIT));
     for (let l = 0; l < nLayer; l++) {
       this.small.push(SMALL.map((n) => load(`h.${l}.${n}`)));
       if (this.streamed) this.host.push(BIG.map((n) => read(`h.${l}.${n}`)));
@@ -104,6 +112,13 @@ export class WeightStore {
     });
     slot.layer = l;
     return slot.tensors;
+  }
+
+  /** Bytes of the per-layer matrices held in the heap, which streaming would move out (0 when they stream). */
+  get residentLayerBytes(): number {
+    let n = 0;
+    for (const ts of this.resident) for (const t of ts) n += t.bytes;
+    return n;
   }
 
   /** Bytes of weights held in the WebAssembly heap. */
