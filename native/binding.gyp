@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "eapgp_blas",
-      "sources": ["src/addon.c", "src/peak.c"],
+      "sources": ["src/addon.c", "src/peak.c", "src/split.c"],
       "include_dirs": ["<!@(node ../scripts/build-native.mjs --include-dirs)"],
       "libraries": ["<!@(node ../scripts/build-native.mjs --libs)"],
       "defines": ["NAPI_VERSION=8"],

@@ -251,29 +251,54 @@ describe("native BLAS", () => {
     }
   });
 
-  test("results are bit-identical for 1 and 2 BLAS threads", { skip }, () => {
+  test("results are bit-identical for 1, 2 and 3 threads (plain and batched; products cut by shape, not thread count)", { skip }, () => {
     const bl = blas();
     const threads = bl.threads;
-    const M = 300, N = 257, K = 500;
-    const a = heap.alloc(M * K * 4), b = heap.alloc(K * N * 4), c1 = heap.alloc(M * N * 4), c2 = heap.alloc(M * N * 4);
+    // large enough to be cut into blocks; K not a multiple of OpenBLAS's K block; M, N not multiples of any unroll
+    const M = 300, N = 517, K = 500, batch = 3;
+    const a = heap.alloc(batch * M * K * 4), b = heap.alloc(batch * K * N * 4);
+    const outs = [1, 2, 3].map(() => heap.alloc(batch * M * N * 4));
     try {
-      fill(a, M * K);
-      fill(b, K * N);
+      fill(a, batch * M * K);
+      fill(b, batch * K * N);
       for (const [tA, tB] of TRANS) {
-        bl.setThreads(1);
-        bl.gemm(tA, tB, M, N, K, 1, a, tA ? M : K, b, tB ? K : N, 0, c1, N);
-        bl.setThreads(2);
-        bl.gemm(tA, tB, M, N, K, 1, a, tA ? M : K, b, tB ? K : N, 0, c2, N);
-        const f = heap.f32;
-        const x = f.subarray(c1 / 4, c1 / 4 + M * N), y = f.subarray(c2 / 4, c2 / 4 + M * N);
-        assert.ok(x.every((v, i) => Object.is(v, y[i])), `tA=${tA} tB=${tB}: 1 and 2 threads differ`);
+        for (const batched of [false, true]) {
+          [1, 2, 3].forEach((t, i) => {
+            bl.setThreads(t);
+            if (batched) bl.gemmBatched(tA, tB, M, N, K, 1, a, tA ? M : K, M * K, b, tB ? K : N, K * N, 0, outs[i]!, N, M * N, batch);
+            else bl.gemm(tA, tB, M, N, K, 1, a, tA ? M : K, b, tB ? K : N, 0, outs[i]!, N);
+          });
+          const n = (batched ? batch : 1) * M * N;
+          const bytes = outs.map((o) => Buffer.from(heap.u8.subarray(o, o + 4 * n)));
+          assert.ok(bytes[1]!.equals(bytes[0]!) && bytes[2]!.equals(bytes[0]!), `tA=${tA} tB=${tB} batched=${batched}: thread counts differ`);
+        }
       }
     } finally {
       bl.setThreads(threads);
-      heap.free(a);
-      heap.free(b);
-      heap.free(c1);
-      heap.free(c2);
+      for (const p of [a, b, ...outs]) heap.free(p);
+    }
+  });
+
+  test("thread-count invariance holds for OpenBLAS's other kernel sets too (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE)", { skip }, () => {
+    // each environment in its own process (OpenBLAS reads them at load); within each, 1 and 3 threads agree
+    const script = `
+      const { Heap } = await import(${JSON.stringify(new URL("../src/engine/memory.js", import.meta.url).href)});
+      const { loadBlas } = await import(${JSON.stringify(new URL("../src/engine/blas.js", import.meta.url).href)});
+      const heap = new Heap(), l = loadBlas(heap);
+      if (!l.ok) { console.log("unavailable " + l.reason); process.exit(0); }
+      const M = 257, N = 390, K = 777, a = heap.alloc(M * K * 4), b = heap.alloc(K * N * 4), c = [heap.alloc(M * N * 4), heap.alloc(M * N * 4)];
+      let s = 7; const f = heap.f32;
+      for (let i = 0; i < M * K; i++) f[a / 4 + i] = ((s = (s * 1103515245 + 12345) % 2147483648) / 2 ** 30) - 1;
+      for (let i = 0; i < K * N; i++) f[b / 4 + i] = ((s = (s * 1103515245 + 12345) % 2147483648) / 2 ** 30) - 1;
+      [1, 3].forEach((t, i) => { l.blas.setThreads(t); l.blas.gemm(false, true, M, N, K, 1, a, K, b, K, 0, c[i], N); });
+      const same = Buffer.from(heap.u8.subarray(c[0], c[0] + 4 * M * N)).equals(Buffer.from(heap.u8.subarray(c[1], c[1] + 4 * M * N)));
+      console.log((same ? "same " : "differ ") + l.blas.info.corename);`;
+    for (const env of [{}, { OPENBLAS_CORETYPE: "Haswell" }, { OPENBLAS_CORETYPE: "Sandybridge" }, { OPENBLAS_L2_SIZE: "262144" }]) {
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        env: { ...process.env, OPENBLAS_CORETYPE: "", OPENBLAS_L2_SIZE: "", ...env }, encoding: "utf8",
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^same /, `${JSON.stringify(env)}: ${r.stdout}`);
     }
   });
 

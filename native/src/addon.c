@@ -30,6 +30,8 @@
 #include <cblas.h>
 
 #include "peak.h"
+#include "split.h"
+#include <unistd.h>
 
 #if defined(OPENBLAS_VERSION) || defined(OPENBLAS_CONFIG_H) || defined(OPENBLAS_OS_LINUX)
 #define EAPGP_OPENBLAS 1
@@ -39,7 +41,6 @@ typedef struct {
   uint8_t *base;   /* start of the wasm memory */
   uint64_t length; /* its byte length as of the last setMemory */
   napi_ref view;   /* keeps the typed array (and so the memory) alive */
-  int64_t kblock;  /* split K into calls of at most this many (0: never); see setKBlock */
 } state_t;
 
 #define CHECK_NAPI(env, call)                                        \
@@ -223,40 +224,22 @@ static napi_value do_gemm(napi_env env, napi_callback_info info, bool batched) {
   if (!check_operand(env, st, fn, 'C', g.cOff, g.M, g.N, g.ldc, g.sC, g.batch)) return NULL;
   if (g.M == 0 || g.N == 0 || g.batch == 0) return NULL;
 
-  const enum CBLAS_TRANSPOSE ta = g.tA ? CblasTrans : CblasNoTrans;
-  const enum CBLAS_TRANSPOSE tb = g.tB ? CblasTrans : CblasNoTrans;
+  /* one product per batch item, each cut into blocks by its shape alone and spread over the pool (split.c) */
+  eapgp_gemm_t one, *calls = g.batch == 1 ? &one : (eapgp_gemm_t *)malloc((size_t)g.batch * sizeof(eapgp_gemm_t));
+  if (!calls) {
+    napi_throw_error(env, "ERR_EAPGP_BLAS", "sgemmBatched: out of memory");
+    return NULL;
+  }
   const float *a = (const float *)(st->base + g.aOff);
   const float *b = (const float *)(st->base + g.bOff);
   float *c = (float *)(st->base + g.cOff);
   for (int64_t k = 0; k < g.batch; k++) {
-    if (g.K == 0) {
-      /* empty inner dimension: C = beta*C, and beta = 0 must clear NaNs too (not every CBLAS does this) */
-      for (int64_t r = 0; r < g.M; r++) {
-        float *row = c + r * g.ldc;
-        if (g.beta == 0.0f)
-          memset(row, 0, (size_t)g.N * sizeof(float));
-        else
-          for (int64_t j = 0; j < g.N; j++) row[j] *= g.beta;
-      }
-    } else if (st->kblock <= 0 || g.K % st->kblock == 0) {
-      /* K a multiple of the block (GPT-2: 768, 3072): OpenBLAS's own blocking is already Q-sized, same arithmetic */
-      cblas_sgemm(CblasRowMajor, ta, tb, (int)g.M, (int)g.N, (int)g.K, g.alpha, a, (int)g.lda, b, (int)g.ldb, g.beta,
-                  c, (int)g.ldc);
-    } else {
-      /* K in blocks of at most kblock, accumulating into C: each call is then a single OpenBLAS K-block, so the
-         summation order no longer depends on the thread count (see setKBlock) */
-      for (int64_t k0 = 0; k0 < g.K; k0 += st->kblock) {
-        int64_t kc = g.K - k0 < st->kblock ? g.K - k0 : st->kblock;
-        const float *ak = g.tA ? a + k0 * g.lda : a + k0;
-        const float *bk = g.tB ? b + k0 : b + k0 * g.ldb;
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)g.M, (int)g.N, (int)kc, g.alpha, ak, (int)g.lda, bk, (int)g.ldb,
-                    k0 == 0 ? g.beta : 1.0f, c, (int)g.ldc);
-      }
-    }
-    a += g.sA;
-    b += g.sB;
-    c += g.sC;
+    calls[k] = (eapgp_gemm_t){g.tA, g.tB, g.M, g.N, g.K, g.alpha, g.beta, a + k * g.sA, b + k * g.sB, c + k * g.sC,
+                              g.lda, g.ldb, g.ldc};
   }
+  const int rc = eapgp_split_gemm(calls, g.batch);
+  if (calls != &one) free(calls);
+  if (rc != 0) napi_throw_error(env, "ERR_EAPGP_BLAS", "sgemm: out of memory");
   return NULL;
 }
 
@@ -305,18 +288,18 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   if (argc < 1) return throw_type(env, "setThreads: expected a thread count");
   if (!get_count(env, argv[0], "setThreads", "n", 1024, &n)) return NULL;
   if (n < 1) return throw_range(env, "setThreads: n must be at least 1");
-#ifdef EAPGP_OPENBLAS
-  openblas_set_num_threads((int)n);
-#endif
+  if (eapgp_split_set_threads((int)n) != 0) {
+    napi_throw_error(env, "ERR_EAPGP_BLAS", "setThreads: could not start the threads");
+    return NULL;
+  }
   return NULL;
 }
 
 /*
- * setKBlock(n): products with K > n run as ceil(K/n) calls of at most n, accumulating into C. OpenBLAS blocks K
- * by GEMM_Q (384 for sgemm on current x86 cores) but splits a remainder between Q and 2Q differently in its
- * single- and multi-threaded drivers, so without this, results change with the thread count for such K
- * (any K > Q that is not a multiple of Q). Set n to the library's Q; K <= n or a multiple of n is passed
- * through unchanged. n = 0 turns it off.
+ * setKBlock(n): products with K > n run as ceil(K/n) calls of at most n, accumulating into C: each call is then
+ * one OpenBLAS K block (GEMM_Q, 384 for sgemm on current x86 cores), K <= n or a multiple of n passes through
+ * unchanged, n = 0 turns it off. Results do not depend on the thread count either way (split.c); this keeps the
+ * arithmetic of a product the same however its rows are cut.
  */
 static napi_value js_set_kblock(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -326,17 +309,12 @@ static napi_value js_set_kblock(napi_env env, napi_callback_info info) {
   int64_t n;
   if (argc < 1) return throw_type(env, "setKBlock: expected a block size");
   if (!get_count(env, argv[0], "setKBlock", "n", INT_MAXD, &n)) return NULL;
-  ((state_t *)data)->kblock = n;
+  (void)data;
+  eapgp_split_set_kblock(n);
   return NULL;
 }
 
-static int blas_threads(void) {
-#ifdef EAPGP_OPENBLAS
-  return openblas_get_num_threads();
-#else
-  return 1;
-#endif
-}
+static int blas_threads(void) { return eapgp_split_threads(); }
 
 static napi_value js_get_threads(napi_env env, napi_callback_info info) {
   (void)info;
@@ -426,5 +404,10 @@ NAPI_MODULE_INIT() {
       {"peakGflops", NULL, js_peak, NULL, NULL, NULL, napi_enumerable, st},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  /* default: one thread per online core (setThreads changes it); the library itself stays at one thread */
+  if (eapgp_split_threads() == 1) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    eapgp_split_set_threads(cores > 0 ? (int)cores : 1);
+  }
   return exports;
 }

@@ -7,8 +7,11 @@
  * Env: EAPGP_NO_BLAS=1 disables it; EAPGP_BLAS_ADDON=path loads that .node file instead of native/build/Release;
  * EAPGP_BLAS_KC=n sets the K block (default 384, 0 = off; see DEFAULT_K_BLOCK).
  *
- * Threads: OpenBLAS runs each call on the calling thread plus its own pthreads (OPENBLAS_NUM_THREADS or
- * setThreads; default: all cores). The engine's WebAssembly workers sleep on Atomics while a BLAS call runs.
+ * Threads: the addon cuts each product into blocks by its shape alone and runs them as single-threaded CBLAS
+ * calls on its own pool (native/src/split.c; setThreads, default all cores), so results are bit-identical for
+ * any thread count whatever the library does inside a call (OpenBLAS's own multi-threaded drivers are not, with
+ * OPENBLAS_CORETYPE=Haswell). OPENBLAS_NUM_THREADS is overridden. The engine's WebAssembly workers sleep on
+ * Atomics while a BLAS call runs.
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
