@@ -7,8 +7,8 @@ import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './a
 
 export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-than,...] [--methods ${DEFAULT_METHODS.join(',')}]
                        [--limit N] [--batch-size B] [--steps K] [--metric logit-diff|prob-diff]
-                       [--data generated|paper | --data-dir DIR] [--seed S] [--force] [--quiet] [--threads N] [--gemm auto|blas|wasm]
-                       --out DIR
+                       [--data generated|paper | --data-dir DIR] [--seed S] [--force] [--quiet]
+                       [--threads N] [--gemm auto|blas|wasm] --out DIR
 
 For each task and method: attribution, the faithfulness sweep (greedy by |score|, pruned, edge patching) over
 the EAP-IG paper's GPT-2-small edge counts 30..90 by 10 and 100..1900 by 100 (scaled by edges / 32,491 for

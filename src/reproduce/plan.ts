@@ -6,10 +6,10 @@ import { statSync } from 'node:fs';
 import { checkMethod, type ScoreMethod } from '../attribution/score.js';
 import { Graph } from '../graph/graph.js';
 import type { GPT2Dims } from '../models/gpt2.js';
+import { dataCacheDir, fetchCommand } from '../data/cache.js';
 import { getTask, taskNames } from '../tasks/index.js';
 import { UserError } from '../util/errors.js';
 import { scaledBudgets } from './budgets.js';
-import { dataCacheDir, fetchCommand } from '../data/cache.js';
 import { isCachedPaperDataset, paperDataset } from './data.js';
 import type { ModelInfo, Settings } from './types.js';
 
