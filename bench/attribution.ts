@@ -1,7 +1,8 @@
 /**
- * Attribution speed and memory against the PyTorch oracle: a GPT-2-small-size random model, the first 100 rows
- * of ../shared/data/tasks/ioi, batch 20, 2 threads; EAP, EAP-IG (5 steps), EAP-GP (5 steps). Each method runs in
- * its own process so that its peak memory (RSS) is its own. The oracle runs too when /usr/bin/python3 has torch.
+ * Attribution speed and memory against the PyTorch oracle: a GPT-2-small-size random model, 100 IOI rows from
+ * our generator (seed 0), batch 20, 2 threads; EAP, EAP-IG (5 steps), EAP-GP (5 steps). Each method runs in
+ * its own process so that its peak memory (RSS) is its own. The oracle (not part of this repository: its
+ * directory in EAPGP_ORACLE, default ../shared/oracle) runs too when it is there and /usr/bin/python3 has torch.
  *   node dist/bench/attribution.js [methods,comma,separated]
  */
 import { spawnSync } from 'node:child_process';
@@ -14,13 +15,15 @@ import type { MethodName } from '../src/attribution/types.js';
 import { createEngine } from '../src/engine/engine.js';
 import { fmtBytes } from '../src/engine/memory.js';
 import { loadModel } from '../src/models/load.js';
+import { generate, writeDataset } from '../src/tasks/generators/index.js';
 import { batches, getTask, lossGrad } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
+import { gpt2Builtin, writeGpt2TokenizerFiles } from '../src/tokenizer/index.js';
 import { ensureSmallModel } from './forward-backward.js';
 
-const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
-const IOI = join(SHARED, 'data/tasks/ioi/eapig-faithfulness_gpt2.csv');
-const ORACLE = join(SHARED, 'oracle/oracle.py');
+const ORACLE = join(process.env['EAPGP_ORACLE'] ?? fileURLToPath(new URL('../../../shared/oracle/', import.meta.url)), 'oracle.py');
+/** The IOI rows, in the model's directory. */
+const ioiCsv = (dir: string): string => join(dir, 'ioi.csv');
 const ORACLE_NAME: Record<string, string> = { eap: 'EAP', 'eap-ig': 'EAP-IG-inputs', 'eap-gp': 'EAP-GP' };
 
 /** One method in this process: prints {"seconds", "rss"} as JSON. */
@@ -28,7 +31,7 @@ async function one(method: MethodName, dir: string): Promise<void> {
   const e = await createEngine({ threads: 2 });
   const { model, tokenizer } = await loadModel(e, dir, { quiet: true });
   const task = getTask('ioi');
-  const bs = batches(task.load(IOI, tokenizer, { limit: 100 }), 20);
+  const bs = batches(task.load(ioiCsv(dir), tokenizer, { limit: 100 }), 20);
   const t0 = performance.now();
   await attribute({ model, batches: bs, method, loss: (l, B, V, y) => lossGrad(task, l, B, V, y as Label[]), options: { steps: 5 } });
   const seconds = (performance.now() - t0) / 1000;
@@ -37,7 +40,7 @@ async function one(method: MethodName, dir: string): Promise<void> {
 }
 
 function oracle(method: string, dir: string): { seconds: number; rss: number } | null {
-  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', '/usr/bin/python3', ORACLE, 'attribute', '--model', dir, '--data', IOI, '--task', 'ioi',
+  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', '/usr/bin/python3', ORACLE, 'attribute', '--model', dir, '--data', ioiCsv(dir), '--task', 'ioi',
     '--method', ORACLE_NAME[method]!, '--steps', '5', '--batch-size', '20', '--limit', '100', '--threads', '2', '--out', join(dir, 'oracle.json')], { encoding: 'utf8' });
   const t = /attribution wall time: ([\d.]+) s/.exec(r.stdout + r.stderr), m = /MAXRSS (\d+)/.exec(r.stderr);
   return t && m ? { seconds: Number(t[1]), rss: Number(m[1]) * 1024 } : null;
@@ -50,9 +53,10 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'eapgp-bench-attr-'));
   try {
     ensureSmallModel(tmp);
+    writeDataset(generate('ioi', { n: 100, seed: 0, tokenizer: gpt2Builtin }), ioiCsv(tmp));
     // the oracle reads the tokenizer from the model directory
-    for (const f of ['vocab.json', 'merges.txt']) spawnSync('cp', [join(SHARED, 'models/gpt2', f), tmp]);
-    console.log('attribution, GPT-2-small-size random model, IOI rows 1-100, batch 20, 2 threads, 5 steps');
+    writeGpt2TokenizerFiles(tmp);
+    console.log('attribution, GPT-2-small-size random model, 100 generated IOI rows, batch 20, 2 threads, 5 steps');
     console.log(`${'method'.padEnd(8)} ${'ours'.padStart(8)} ${'peak RSS'.padStart(10)}${hasTorch ? `  ${'oracle'.padStart(8)} ${'peak RSS'.padStart(10)}  ratio (target ≤ 0.5)` : ''}`);
     for (const m of methods) {
       const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), 'one', m, tmp], { encoding: 'utf8' });
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
       }
       console.log(line + `   (GEMM: ${ours.gemm})`);
     }
-    if (!hasTorch) console.log('(oracle not run: /usr/bin/python3 has no torch; apt-get install python3-torch to compare)');
+    if (!hasTorch) console.log(`(oracle not run: it needs ${ORACLE} (EAPGP_ORACLE names its directory) and torch for /usr/bin/python3)`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,26 +1,23 @@
 /**
  * Tokenizer throughput (not a test): tokens/s of our BPE and of gpt-tokenizer's built-in GPT-2 encoding
- * on plain English (the shared design document, the task prompts and the raw SVA sentences), cold
- * (first pass, empty piece cache) and warm.
- * Run: npx tsc -p tsconfig.json && node dist/bench/tokenizer.js [sharedDir]
+ * on plain English (the README and docs, and 2,000 generated prompts of each task), cold (first pass, empty
+ * piece cache) and warm.
+ * Run: npx tsc -p tsconfig.json && node dist/bench/tokenizer.js
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
-import { readCsv } from '../src/util/csv.js';
+import { formatCsv, generate } from '../src/tasks/generators/index.js';
+import { taskNames } from '../src/tasks/index.js';
+import { gpt2Builtin, loadTokenizer, writeGpt2TokenizerFiles, type Tokenizer } from '../src/tokenizer/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shared = process.argv[2] ?? join(repoRoot, '..', 'shared');
 
 function corpus(): string {
-  const parts = [readFileSync(join(shared, 'DESIGN.md'), 'utf8')];
-  const tasks = join(shared, 'data', 'tasks');
-  for (const task of ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy']) {
-    for (const row of readCsv(join(tasks, task, 'eapig-faithfulness_gpt2.csv')).rows) parts.push(row.values.join(' '));
-  }
-  const raw = join(tasks, 'sva-raw');
-  for (const f of readdirSync(raw).filter((n) => n.endsWith('.csv'))) parts.push(readFileSync(join(raw, f), 'utf8'));
+  const docs = ['README.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  const parts = docs.map((f) => readFileSync(join(repoRoot, f), 'utf8'));
+  for (const task of taskNames) parts.push(formatCsv(generate(task, { n: 2000, seed: 0, tokenizer: gpt2Builtin })));
   return parts.join('\n');
 }
 
@@ -31,10 +28,14 @@ function time(t: Tokenizer, text: string): { tokens: number; seconds: number } {
 }
 
 const text = corpus();
+// GPT-2's tokenizer files, written before the timing starts
+const filesDir = mkdtempSync(join(tmpdir(), 'eapgp-bench-tok-'));
+process.on('exit', () => rmSync(filesDir, { recursive: true, force: true }));
+writeGpt2TokenizerFiles(filesDir);
 const rate = (r: { tokens: number; seconds: number }): string => `${(r.tokens / r.seconds / 1e6).toFixed(2)} M tokens/s`;
 console.log(`corpus: ${(text.length / 1e6).toFixed(2)} M chars`);
 for (const [label, load] of [
-  ['our BPE (vocab.json + merges.txt)', () => loadTokenizer(join(shared, 'models', 'gpt2'))],
+  ['our BPE (vocab.json + merges.txt)', () => loadTokenizer(filesDir)],
   ['gpt-tokenizer r50k_base', () => loadTokenizer()],
 ] as const) {
   const l0 = performance.now();

@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { fmtBytes } from '../src/engine/memory.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const IOI = fileURLToPath(new URL('../../../shared/data/tasks/ioi/eapig-faithfulness_gpt2.csv', import.meta.url));
 const examples = process.argv[2] ?? '4';
 
 function timed(label: string, args: string[]): void {
@@ -33,6 +32,8 @@ try {
   if (!existsSync(join(dir, 'model.safetensors'))) {
     timed('make-model (48 × 25 × 1600, random)', ['make-model', '--layers', '48', '--heads', '25', '--d-model', '1600', '--seed', '0', '--out', dir]);
   }
+  const IOI = join(work, 'ioi.csv');
+  timed('tasks make ioi', ['tasks', 'make', 'ioi', '--n', examples, '--out', IOI]);
   const data = ['--model', dir, '--task', 'ioi', '--data', IOI, '--limit', examples, '--batch-size', examples, '--quiet'];
   const scores = join(work, 'scores.json');
   timed(`attribute eap-gp, 5 steps, ${examples} examples`, ['attribute', ...data, '--method', 'eap-gp', '--steps', '5', '--out', scores]);

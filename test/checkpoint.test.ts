@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openCheckpoint, validateGPT2 } from '../src/models/checkpoint.js';
 import { loadConfig, parseConfig } from '../src/models/config.js';
 import { makeRandomModel } from '../src/models/make-model.js';
@@ -47,9 +46,16 @@ test('config: parsed with defaults', () => {
   );
 });
 
-// The shared folder next to the repository (DESIGN.md: ../shared/models/gpt2), when present.
-const released = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/models/gpt2');
-test('config: the released GPT-2 config.json parses', { skip: !fs.existsSync(path.join(released, 'config.json')) }, () => {
+/** GPT-2 small's config.json as released (openai-community/gpt2). */
+const RELEASED_GPT2_CONFIG = {
+  activation_function: 'gelu_new', architectures: ['GPT2LMHeadModel'], attn_pdrop: 0.1, bos_token_id: 50256, embd_pdrop: 0.1,
+  eos_token_id: 50256, initializer_range: 0.02, layer_norm_epsilon: 1e-5, model_type: 'gpt2', n_ctx: 1024, n_embd: 768,
+  n_head: 12, n_layer: 12, n_positions: 1024, resid_pdrop: 0.1, vocab_size: 50257,
+};
+test('config: the released GPT-2 config.json parses', () => {
+  const released = path.join(tmp, 'released-gpt2');
+  fs.mkdirSync(released);
+  fs.writeFileSync(path.join(released, 'config.json'), JSON.stringify(RELEASED_GPT2_CONFIG, null, 2));
   const c = loadConfig(released);
   assert.deepEqual([c.nLayer, c.nHead, c.dModel, c.vocabSize, c.nPositions], [12, 12, 768, 50257, 1024]);
 });

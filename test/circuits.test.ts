@@ -1,4 +1,8 @@
-/** Manual reference circuits (IOI, Greater-Than): sizes, ACDC cross-check, precision/recall, ROC, `eapgp compare`. */
+/**
+ * Manual reference circuits (IOI, Greater-Than): sizes, ACDC cross-check (its canonical circuits, copied in
+ * test/fixtures/acdc), precision/recall (against the EAP-IG paper's published numbers when fetched), ROC,
+ * `eapgp compare`.
+ */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { IOI_CLASSES, GREATER_THAN_CLASSES, overlap, referenceCircuit, rocSweep, type ReferenceVariant } from '../src/circuits/index.js';
 import { Graph, writeGraphJson } from '../src/graph/index.js';
 import { isUserError } from '../src/util/errors.js';
+import { FIXTURES, published } from './helpers/data.js';
 
-const DATA = fileURLToPath(new URL('../../../shared/data/tasks/', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-circuits-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -52,7 +56,7 @@ function ourName(acdc: string): string {
 
 /** Nodes and edges of an ACDC canonical layout.gv, in our names. */
 function readGv(file: string): { nodes: Set<string>; edges: [string, string][]; edgeLines: number; invisible: number } {
-  const text = readFileSync(join(DATA, 'ground-truth-circuits', file), 'utf8');
+  const text = readFileSync(join(FIXTURES, 'acdc', file), 'utf8');
   const decl = [...text.matchAll(/^"<([^">]+)>" \[/gm)].map((m) => m[1]!);
   const lines = [...text.matchAll(/^"<([^">]+)>" -> "<([^">]+)>"(?: \[([^\]]*)\])?/gm)];
   const invisible = lines.filter((m) => /"style" = "invis"/.test(m[3] ?? '')).length;
@@ -96,10 +100,11 @@ for (const [task, file, classes, lines] of [
   });
 }
 
-test('published EAP-IG overlap numbers use the eap-ig reference sizes', () => {
-  const dir = join(DATA, 'reference-results', 'eap-ig-faithfulness');
+const reference = published('reference');
+test('published EAP-IG overlap numbers use the eap-ig reference sizes', { skip: reference.skip }, () => {
   for (const [task, nodes, edges] of [['ioi', 26, 213 + 2], ['greater-than', 19, 240]] as const) {
-    const [head, first] = readFileSync(join(dir, `manual_overlap__csv__${task}_node_edge_precision_recall.csv`), 'utf8').split('\n');
+    const file = `reference-results/eap-ig-faithfulness/manual_overlap__csv__${task}_node_edge_precision_recall.csv`;
+    const [head, first] = readFileSync(reference.path(file), 'utf8').split('\n');
     const row = Object.fromEntries(head!.split(',').map((k, i) => [k, Number(first!.split(',')[i])]));
     // Top-1 edge: one hit of each kind, so recall = 1 / |reference|. IOI: the script's reference also holds
     // a9.h7->m11 and m11->logits, which its MLP-free circuits can never hit (hence 213 + 2).

@@ -7,11 +7,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readGraphJson } from '../src/graph/index.js';
+import { fixtureCsv } from './helpers/data.js';
 import { interruptAfter } from './helpers/interrupt.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const IOI = fileURLToPath(new URL('../../../shared/data/tasks/ioi/eapig-faithfulness_gpt2.csv', import.meta.url));
+const IOI = fixtureCsv('ioi');
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-cli2-'));
+/** Enough rows for exact patching to run for seconds (written by `eapgp tasks make` in before()). */
+const IOI_400 = join(tmp, 'ioi-400.csv');
 const model = join(tmp, 'model');
 const eapgp = (args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000 });
 const common = ['--model', model, '--task', 'ioi', '--data', IOI, '--limit', '8', '--batch-size', '4'];
@@ -19,6 +22,8 @@ const common = ['--model', model, '--task', 'ioi', '--data', IOI, '--limit', '8'
 before(() => {
   const r = eapgp(['make-model', '--layers', '2', '--heads', '2', '--d-model', '32', '--seed', '2', '--init-std', '0.1', '--out', model]);
   assert.equal(r.status, 0, r.stderr);
+  const d = eapgp(['tasks', 'make', 'ioi', '--n', '400', '--out', IOI_400]);
+  assert.equal(d.status, 0, d.stderr);
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -78,7 +83,7 @@ test('clean and corrupted of different token lengths: an error naming the row', 
 
 test('Ctrl-C during attribute exits 130 and leaves no output or temporary file', async () => {
   const out = join(tmp, 'interrupted', 'scores.json');
-  const args = [MAIN, 'attribute', '--model', model, '--task', 'ioi', '--data', IOI, '--limit', '400', '--batch-size', '4', '--method', 'exact', '--out', out];
+  const args = [MAIN, 'attribute', '--model', model, '--task', 'ioi', '--data', IOI_400, '--limit', '400', '--batch-size', '4', '--method', 'exact', '--out', out];
   const { code, stderr: err } = await interruptAfter(args, 1500);
   assert.equal(code, 130, err);
   assert.match(err, /interrupted/);

@@ -8,7 +8,6 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const TOKDIR = fileURLToPath(new URL('../../../shared/models/gpt2/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-cli-'));
 const model = join(tmp, 'model');
 
@@ -18,7 +17,7 @@ function eapgp(args: string[], env: Record<string, string> = {}) {
 }
 
 before(() => {
-  const r = eapgp(['make-model', '--layers', '2', '--heads', '2', '--d-model', '32', '--n-ctx', '16', '--seed', '3', '--tokenizer-dir', TOKDIR, '--out', model]);
+  const r = eapgp(['make-model', '--layers', '2', '--heads', '2', '--d-model', '32', '--n-ctx', '16', '--seed', '3', '--gpt2-tokenizer-files', '--out', model]);
   assert.equal(r.code, 0, r.err);
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -23,11 +23,10 @@ import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { batches, getTask } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
+import { fixtureCsv } from './helpers/data.js';
 import { withEngine } from './helpers/engines.js';
 
-const DATA = fileURLToPath(new URL('../../../shared/data/tasks/', import.meta.url));
 const FIX = fileURLToPath(new URL('../../test/fixtures/eval-l3h3d48.json', import.meta.url));
-const CSV: Record<string, string> = { ioi: 'ioi/eapig-faithfulness_gpt2.csv', 'greater-than': 'greater-than/eapig-faithfulness_gpt2.csv' };
 const fx = JSON.parse(readFileSync(FIX, 'utf8')) as {
   model: { name: string; layers: number; heads: number; dModel: number; seed: number; initStd: number };
   limit: number; batchSize: number; budgets: number[];
@@ -41,7 +40,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 async function setup(e: Engine, taskName: string) {
   const { model, tokenizer, config } = await loadModel(e, dir, { quiet: true });
   const task = getTask(taskName);
-  const bs = batches(task.load(join(DATA, CSV[taskName]!), tokenizer, { limit: fx.limit }), fx.batchSize);
+  const bs = batches(task.load(fixtureCsv(taskName), tokenizer, { limit: fx.limit }), fx.batchSize);
   const metric = (l: Float32Array, B: number, V: number, y: unknown[]) => task.metric(l, B, V, y as Label[]);
   return { model, bs, metric, config };
 }
@@ -108,8 +107,8 @@ for (const taskName of Object.keys(fx.tasks)) {
         const r = await sweep({ model, batches: bs, metric, graph, budgets: fx.budgets, select });
         const o = ref[select];
         const scale = Math.max(Math.abs(o.baseline), Math.abs(o.corrupted_baseline));
-        assert.ok(Math.abs(r.baseline - o.baseline) <= 1e-5 * scale);
-        assert.ok(Math.abs(r.corrupted - o.corrupted_baseline) <= 1e-5 * scale);
+        assert.ok(Math.abs(r.baseline - o.baseline) <= 1e-5 * scale, `${select}: m(M) ${r.baseline} vs oracle ${o.baseline}`);
+        assert.ok(Math.abs(r.corrupted - o.corrupted_baseline) <= 1e-5 * scale, `${select}: m(∅) ${r.corrupted} vs oracle ${o.corrupted_baseline}`);
         r.points.forEach((p, i) => {
           const want = o.results[i]!;
           assert.equal(p.edges, want.edges, `${select} ${want.requested}: edges after pruning`);

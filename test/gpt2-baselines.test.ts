@@ -1,9 +1,10 @@
 /**
- * On real GPT-2 small only (EAPGP_GPT2_DIR): the clean and corrupted baselines m(M) and m(∅) of the six tasks
+ * On real GPT-2 small only (EAPGP_GPT2_DIR), with the published data in the data cache (`eapgp data fetch all`):
+ * the clean and corrupted baselines m(M) and m(∅) of the six tasks
  * on the EAP-IG paper's datasets equal its published numbers to 1e-3.
  *
- * Reference: hannamw/eap-ig-faithfulness pareto.py reads data/<task>/gpt2.csv (our
- * ../shared/data/tasks/<task>/eapig-faithfulness_gpt2.csv), keeps `ds.head(3000)` (every row, except the
+ * Reference: hannamw/eap-ig-faithfulness pareto.py reads data/<task>/gpt2.csv (in the data cache
+ * <task>/eapig-faithfulness_gpt2.csv), keeps `ds.head(3000)` (every row, except the
  * first 3,000 of sva's 12,400) and writes `baseline` / `corrupted_baseline` to
  * results/pareto/gpt2/csv/<task>.csv (our reference-results/eap-ig-faithfulness/pareto__gpt2__csv__*.csv),
  * each the mean over examples of the task's default metric. Its cross-task script evaluates the other metric
@@ -15,23 +16,26 @@
  * float32 CUDA runs and our float32 CPU runs differ by rounding only, orders of magnitude below that.
  */
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { dataCacheDir } from '../src/data/cache.js';
 import { createEngine, type Engine } from '../src/engine/engine.js';
 import { baselines } from '../src/evaluation/evaluate.js';
 import { loadModel, type LoadedModel } from '../src/models/load.js';
 import { getTask, taskNames } from '../src/tasks/index.js';
 import { prepareTaskData } from '../src/tasks/prepare.js';
 import { columnIndex, readCsv } from '../src/util/csv.js';
+import { published } from './helpers/data.js';
 
 const GPT2 = process.env['EAPGP_GPT2_DIR'];
-const SKIP = GPT2
-  ? false
-  : 'EAPGP_GPT2_DIR is not set. To run this check, download GPT-2 small (e.g. `huggingface-cli download gpt2 config.json ' +
-    'model.safetensors --local-dir ~/gpt2`) and run `EAPGP_GPT2_DIR=~/gpt2 node --test dist/test/gpt2-baselines.test.js`';
+const DATA = published(...taskNames, 'reference');
+const SKIP = !GPT2
+  ? 'EAPGP_GPT2_DIR is not set. To run this check, download GPT-2 small (e.g. `huggingface-cli download gpt2 config.json ' +
+    'model.safetensors --local-dir ~/gpt2`), fetch the published data (`eapgp data fetch all`) and run ' +
+    '`EAPGP_GPT2_DIR=~/gpt2 node --test dist/test/gpt2-baselines.test.js`'
+  : DATA.skip;
 
-const TASKS = resolve(fileURLToPath(new URL('../../../shared/data/tasks', import.meta.url)));
+const TASKS = dataCacheDir();
 const REF = join(TASKS, 'reference-results', 'eap-ig-faithfulness');
 /** Task names in eap-ig-faithfulness. */
 const THEIR_NAME: Record<string, string> = { 'capital-country': 'fact-retrieval-comma', hypernymy: 'hypernymy-comma' };

@@ -7,6 +7,7 @@ import { openCheckpoint, validateGPT2 } from '../src/models/checkpoint.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { Rng, deriveSeed } from '../src/models/random.js';
 import { isUserError } from '../src/util/errors.js';
+import { gpt2MergesTxt, gpt2VocabJson } from '../src/tokenizer/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eapgp-mm-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -105,6 +106,19 @@ test('tokenizer files copied; bad options are UserErrors', () => {
   assert.ok(fs.existsSync(path.join(m.dir, 'merges.txt')));
   assert.throws(() => makeRandomModel({ layers: 1, heads: 3, dModel: 8 }, path.join(tmp, 'x')), (e) => isUserError(e) && /not divisible/.test(e.message));
   assert.throws(() => makeRandomModel({ layers: 0, heads: 1, dModel: 8 }, path.join(tmp, 'x')), (e) => isUserError(e) && /layers/.test(e.message));
+});
+
+test('GPT-2 tokenizer files written on request (the built-in encoding\'s), only with GPT-2\'s vocabulary', () => {
+  const m = makeRandomModel({ layers: 1, heads: 1, dModel: 8, nCtx: 8, gpt2TokenizerFiles: true }, path.join(tmp, 'gpt2tok'));
+  assert.deepEqual(m.files, ['model.safetensors', 'config.json', 'vocab.json', 'merges.txt']);
+  assert.equal(fs.readFileSync(path.join(m.dir, 'vocab.json'), 'utf8'), gpt2VocabJson());
+  assert.equal(fs.readFileSync(path.join(m.dir, 'merges.txt'), 'utf8'), gpt2MergesTxt());
+  const never = path.join(tmp, 'never');
+  assert.throws(() => makeRandomModel({ layers: 1, heads: 1, dModel: 8, vocab: 10, gpt2TokenizerFiles: true }, never),
+    (e) => isUserError(e) && /GPT-2's tokenizer files need GPT-2's vocabulary of 50257 rows, not 10/.test(e.message));
+  assert.throws(() => makeRandomModel({ layers: 1, heads: 1, dModel: 8, gpt2TokenizerFiles: true, tokenizerDir: tmp }, never),
+    (e) => isUserError(e) && /not both/.test(e.message));
+  assert.ok(!fs.existsSync(never), 'nothing written');
 });
 
 test('PRNG: stream independent of chunking; normal moments', () => {

@@ -15,7 +15,6 @@ import { makeRandomModel } from '../src/models/make-model.js';
 import { ENGINE_VARIANTS, withEngine } from './helpers/engines.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
-const TOKDIR = fileURLToPath(new URL('../../../shared/models/gpt2/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-logits-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -30,7 +29,7 @@ interface Fixture {
 for (const file of readdirSync(FIX).filter((f) => /^logits-.*\.json$/.test(f))) {
   const fx = JSON.parse(readFileSync(join(FIX, file), 'utf8')) as Fixture;
   const dir = join(tmp, fx.model.name);
-  makeRandomModel({ ...fx.model, tokenizerDir: TOKDIR }, dir);
+  makeRandomModel({ ...fx.model, gpt2TokenizerFiles: true }, dir);
   for (const variant of ENGINE_VARIANTS) {
     test(`logits match the oracle: ${fx.model.name} (${variant.label})`, async () => {
       await withEngine(variant.opts, async (e) => {

@@ -2,7 +2,7 @@
  * Edge scores of every method (exact patching included) agree with the independent PyTorch oracle (float64) on random models of two
  * shapes and two tasks (a logit difference and a probability difference), with padding and several batches:
  * max |ours − oracle| ≤ 1e-4 · max |oracle| (float32 through a few layers and a K = B·P·D contraction gives
- * ≈ 2e-6 here). Fixtures: test/fixtures/scores-*.json (gen-scores.py).
+ * ≈ 2e-6 here). Fixtures: test/fixtures/scores-*.json (gen-scores.py, on test/fixtures/tasks/<task>.csv).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -16,12 +16,10 @@ import type { AttributionOptions, MethodName } from '../src/attribution/types.js
 import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { batches, getTask, lossGrad } from '../src/tasks/index.js';
+import { fixtureCsv } from './helpers/data.js';
 import { withEngine } from './helpers/engines.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
-const TOKDIR = fileURLToPath(new URL('../../../shared/models/gpt2/', import.meta.url));
-const DATA = fileURLToPath(new URL('../../../shared/data/tasks/', import.meta.url));
-const CSV: Record<string, string> = { ioi: 'ioi/eapig-faithfulness_gpt2.csv', 'greater-than': 'greater-than/eapig-faithfulness_gpt2.csv' };
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-scores-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -45,14 +43,14 @@ function optionsFrom(args: string[], steps: number): AttributionOptions {
 for (const file of readdirSync(FIX).filter((f) => /^scores-.*\.json$/.test(f))) {
   const fx = JSON.parse(readFileSync(join(FIX, file), 'utf8')) as Fixture;
   const dir = join(tmp, fx.model.name);
-  makeRandomModel({ ...fx.model, tokenizerDir: TOKDIR }, dir);
+  makeRandomModel({ ...fx.model, gpt2TokenizerFiles: true }, dir);
   test(`scores match the oracle for every method: ${fx.model.name}`, async () => {
     await withEngine({ threads: 2 }, async (e) => {
       const { model, tokenizer } = await loadModel(e, dir, { quiet: true });
       for (const [key, ref] of Object.entries(fx.scores)) {
         const [taskName, methodKey] = key.split(':') as [string, string];
         const task = getTask(taskName);
-        const examples = task.load(join(DATA, CSV[taskName]!), tokenizer, { limit: fx.limit });
+        const examples = task.load(fixtureCsv(taskName), tokenizer, { limit: fx.limit });
         const bs = batches(examples, fx.batchSize);
         const r = methodKey === 'exact'
           ? await exactScores({ model, batches: bs, metric: (logits, B, V, labels) => task.metric(logits, B, V, labels as never) })

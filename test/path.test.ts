@@ -21,10 +21,11 @@ import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { batches, getTask } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
+import { fixtureCsv } from './helpers/data.js';
 import { withEngine } from './helpers/engines.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const DATA = fileURLToPath(new URL('../../../shared/data/tasks/ioi/eapig-faithfulness_gpt2.csv', import.meta.url));
+const DATA = fixtureCsv('ioi');
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-path-'));
 const dir = join(tmp, 'm');
 const task = getTask('ioi');

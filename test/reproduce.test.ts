@@ -1,14 +1,14 @@
 /**
  * `eapgp reproduce` end to end on a small random model with GPT-2 small's graph (12 layers × 12 heads, so the
  * manual circuits and the paper's budgets apply as they are): Ctrl-C mid-run, resume, one lost state file,
- * --force, settings that do not fit, --data-dir with --metric, bad options. The outputs are checked for
+ * --force, settings that do not fit, --data-dir with --metric, --data paper (the data cache), bad options. The outputs are checked for
  * completeness and against each other and the library.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createEngine, type Engine } from '../src/engine/engine.js';
@@ -20,9 +20,9 @@ import { loadModel, type LoadedModel } from '../src/models/load.js';
 import type { Results } from '../src/reproduce/index.js';
 import { getTask } from '../src/tasks/index.js';
 import { prepareTaskData } from '../src/tasks/prepare.js';
+import { fixtureCsv, published } from './helpers/data.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const SHARED_TASKS = resolve(fileURLToPath(new URL('../../../shared/data/tasks', import.meta.url)));
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-reproduce-'));
 const modelDir = join(tmp, 'model');
 const out = join(tmp, 'out');
@@ -44,7 +44,8 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const eapgp = (args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+const eapgp = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
 
 /** "task method" of the log lines saying `what` (started, finished earlier, finished in). */
 const pairsSaying = (log: string, what: RegExp): string[] =>
@@ -208,11 +209,14 @@ test('other settings than the finished pairs\': an error saying what differs, no
 
 test('--data-dir reads the EAP-IG layout; --metric switches the metric form', async () => {
   const dir = join(tmp, 'data-dir');
+  const tasks = join(tmp, 'eap-ig-layout'); // laid out like the data cache: <task>/eapig-faithfulness_gpt2.csv
+  mkdirSync(join(tasks, 'ioi'), { recursive: true });
+  const csv = join(tasks, 'ioi', 'eapig-faithfulness_gpt2.csv');
+  copyFileSync(fixtureCsv('ioi'), csv);
   const r = eapgp(['reproduce', '--model', modelDir, '--tasks', 'ioi', '--methods', 'eap', '--limit', '4', '--batch-size', '4', '--quiet',
-    '--data-dir', SHARED_TASKS, '--metric', 'prob-diff', '--out', dir]);
+    '--data-dir', tasks, '--metric', 'prob-diff', '--out', dir]);
   assert.equal(r.status, 0, r.stderr);
   const t = readResults(dir).tasks['ioi']!;
-  const csv = join(SHARED_TASKS, 'ioi', 'eapig-faithfulness_gpt2.csv');
   assert.equal(t.data, csv);
   assert.equal(t.metric, 'prob-diff');
   const data = prepareTaskData(getTask('ioi'), csv, loaded.tokenizer, { limit: 4, batchSize: 4, metric: 'prob-diff' });
@@ -228,6 +232,8 @@ test('bad options are one-line errors before the model loads', () => {
     [['--methods', 'magic'], /unknown method "magic"/],
     [['--metric', 'kl'], /task ioi has no metric "kl"; choose logit-diff \(default\) or prob-diff/],
     [['--data-dir', join(tmp, 'missing')], /--data-dir .*missing: no such directory/],
+    [['--data', 'papers'], /--data must be generated or paper, got "papers"/],
+    [['--data', 'paper', '--data-dir', tmp], /--data paper reads the data cache and --data-dir a directory of your own; give one of them/],
     [['--limit', '0'], /--limit must be an integer >= 1/],
   ];
   for (const [extra, want] of cases) {
@@ -237,4 +243,28 @@ test('bad options are one-line errors before the model loads', () => {
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
   }
   assert.ok(!existsSync(join(tmp, 'never')));
+});
+
+test('--data paper without the data fetched: one error naming the fetch command, before the model loads', () => {
+  const cache = join(tmp, 'empty-cache');
+  const one = eapgp(['reproduce', '--model', join(tmp, 'no-model'), '--tasks', 'ioi', '--data', 'paper', '--out', join(tmp, 'never')], { EAPGP_CACHE: cache });
+  assert.equal(one.status, 1);
+  assert.match(one.stderr, /the EAP-IG paper's ioi data is not in the data cache \(.*empty-cache.ioi.eapig-faithfulness_gpt2\.csv is missing\); fetch it with `eapgp data fetch ioi`/);
+  const two = eapgp(['reproduce', '--model', join(tmp, 'no-model'), '--tasks', 'sva,ioi', '--data', 'paper', '--out', join(tmp, 'never')], { EAPGP_CACHE: cache });
+  assert.equal(two.status, 1);
+  assert.match(two.stderr, /--data paper: the EAP-IG paper's data of sva, ioi is missing from the data cache .*; fetch it with `eapgp data fetch sva ioi`/);
+  assert.doesNotMatch(one.stderr + two.stderr, /at .*\.js:\d+/);
+  assert.ok(!existsSync(join(tmp, 'never')));
+});
+
+const paperIoi = published('ioi');
+test('--data paper reads the EAP-IG paper\'s CSV from the data cache', { skip: paperIoi.skip }, () => {
+  const dir = join(tmp, 'paper');
+  const r = eapgp(['reproduce', '--model', modelDir, '--tasks', 'ioi', '--methods', 'eap', '--limit', '4', '--batch-size', '4', '--quiet', '--data', 'paper', '--out', dir]);
+  assert.equal(r.status, 0, r.stderr);
+  const t = readResults(dir).tasks['ioi']!;
+  assert.equal(t.data, 'paper:ioi');
+  const data = prepareTaskData(getTask('ioi'), paperIoi.path('ioi/eapig-faithfulness_gpt2.csv'), loaded.tokenizer, { limit: 4, batchSize: 4 });
+  assert.ok(Math.abs(t.baseline - baselines(loaded.model, data.batches, data.metric).clean) <= 1e-6 * Math.abs(t.baseline));
+  assert.ok(!existsSync(join(dir, 'data')), 'nothing generated');
 });

@@ -1,28 +1,25 @@
 /**
- * Task loading and batching (src/tasks): every row of the six real GPT-2 task CSVs loads with equal
- * clean/corrupted lengths and labels of the right kind, bad input fails with a UserError naming the file,
- * row and column, `batches` pads on the right and keeps row order, and the sva verb sets match the oracle.
+ * Task loading and batching (src/tasks): every row of the six tasks' CSVs (our generated fixtures, and the
+ * EAP-IG paper's GPT-2 files when fetched) loads with equal clean/corrupted lengths and the labels their
+ * columns hold, bad input fails with a UserError naming the file, row and column, `batches` pads on the right
+ * and keeps row order, and the sva verb sets match the oracle's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { batches, getTask, svaVerbIds, taskNames, yearTokenIds, type Label, type TaskExample } from '../src/tasks/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
+import { columnIndex, readCsv } from '../src/util/csv.js';
 import { isUserError } from '../src/util/errors.js';
+import { FIXTURES, fixtureCsv, gpt2TokenizerDir, published } from './helpers/data.js';
 
-// dist/test/ -> repository root -> the shared folder beside it (override with EAPGP_SHARED).
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shared = process.env['EAPGP_SHARED'] ?? join(repoRoot, '..', 'shared');
-const taskCsv = (task: string): string => join(shared, 'data', 'tasks', task, 'eapig-faithfulness_gpt2.csv');
-const tok = loadTokenizer(join(shared, 'models', 'gpt2'));
-const oracle = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'tasks', 'metrics.json'), 'utf8')) as {
+const tok = loadTokenizer(gpt2TokenizerDir());
+const oracle = JSON.parse(readFileSync(join(FIXTURES, 'tasks', 'metrics.json'), 'utf8')) as {
   tasks: Record<string, { singular?: number[]; plural?: number[]; yearIds?: number[] }>;
 };
-
-const ROWS: Record<string, number> = { ioi: 1000, 'greater-than': 1000, sva: 12400, 'gender-bias': 986, 'capital-country': 190, hypernymy: 198 };
+const paperCsv = (task: string): string => published(task).path(`${task}/eapig-faithfulness_gpt2.csv`);
 
 function isId(x: unknown): boolean {
   return Number.isInteger(x) && (x as number) >= 0 && (x as number) < tok.vocabSize;
@@ -34,56 +31,76 @@ test('registry: six tasks in DESIGN.md order, unknown names rejected', () => {
   assert.throws(() => getTask('iio'), (e: unknown) => isUserError(e) && /unknown task "iio".*ioi, greater-than/.test((e as Error).message));
 });
 
-for (const name of Object.keys(ROWS)) {
-  test(`${name}: every row of the real GPT-2 CSV loads`, () => {
-    const task = getTask(name);
-    const ex = task.load(taskCsv(name), tok);
-    assert.equal(ex.length, ROWS[name]);
-    ex.forEach((e, i) => {
-      assert.equal(e.row, i + 1);
-      assert.equal(e.clean.length, e.corrupted.length, `row ${e.row}`);
-      assert.ok(e.clean.length >= 2);
-      assert.equal(e.clean[0], 50256);
-      assert.equal(e.corrupted[0], 50256);
-      const l: Label = e.label;
-      switch (name) {
-        case 'ioi':
-        case 'gender-bias':
-        case 'capital-country':
-          assert.ok(l.kind === 'logit-diff' && isId(l.correct) && isId(l.incorrect) && l.correct !== l.incorrect, `row ${e.row}`);
-          if (name === 'gender-bias') assert.ok([339, 673].includes(l.correct) && [339, 673].includes(l.incorrect));
-          break;
-        case 'greater-than':
-          assert.ok(l.kind === 'greater-than' && l.year >= 2 && l.year <= 98);
-          assert.deepEqual(l.yearIds, oracle.tasks['greater-than']!.yearIds);
-          break;
-        case 'sva':
-          assert.ok(l.kind === 'sva');
-          break;
-        case 'hypernymy':
-          assert.ok(l.kind === 'hypernymy' && l.answers.length >= 1 && l.corrupted.length >= 1);
-          assert.ok([...l.answers, ...l.corrupted].every(isId));
-          break;
+/** Checks every loaded example against its kind and against the label columns of the CSV read independently. */
+function checkLoaded(name: string, csv: string, ex: TaskExample<Label>[]): void {
+  const t = readCsv(csv);
+  const col = (c: string): string[] => t.rows.map((r) => r.values[columnIndex(t, c)]!);
+  assert.equal(ex.length, t.rows.length);
+  ex.forEach((e, i) => {
+    assert.equal(e.row, i + 1);
+    assert.equal(e.clean.length, e.corrupted.length, `row ${e.row}`);
+    assert.ok(e.clean.length >= 2);
+    assert.equal(e.clean[0], 50256);
+    assert.equal(e.corrupted[0], 50256);
+    assert.deepEqual(e.clean.slice(1), tok.encode(col('clean')[i]!), `row ${e.row}: clean tokens`);
+    assert.deepEqual(e.corrupted.slice(1), tok.encode(col('corrupted')[i]!), `row ${e.row}: corrupted tokens`);
+    const l: Label = e.label;
+    switch (name) {
+      case 'ioi':
+      case 'gender-bias':
+      case 'capital-country': {
+        const [c, w] = { ioi: ['correct_idx', 'incorrect_idx'], 'gender-bias': ['clean_answer_idx', 'corrupted_answer_idx'], 'capital-country': ['country_idx', 'corrupted_country_idx'] }[name];
+        assert.ok(l.kind === 'logit-diff' && isId(l.correct) && isId(l.incorrect) && l.correct !== l.incorrect, `row ${e.row}`);
+        assert.deepEqual([l.correct, l.incorrect], [Number(col(c!)[i]), Number(col(w!)[i])], `row ${e.row}`);
+        if (name === 'gender-bias') assert.ok([339, 673].includes(l.correct) && [339, 673].includes(l.incorrect));
+        break;
       }
-    });
-    if (name === 'ioi') assert.deepEqual(ex[0]!.label, { kind: 'logit-diff', correct: 14235, incorrect: 16753 });
-    if (name === 'hypernymy') assert.deepEqual(ex[1]!.label, { kind: 'hypernymy', answers: [12772, 1641], corrupted: [19435, 12833, 11316] });
-    if (name === 'greater-than') assert.equal(ex[0]!.label.kind === 'greater-than' && ex[0]!.label.year, 52);
-    if (name === 'sva') {
-      // The first two rows: plural = 1 then 0; all rows share one verb-set object.
-      assert.deepEqual(ex.slice(0, 2).map((e) => e.label.kind === 'sva' && e.label.plural), [true, false]);
-      const v0 = ex[0]!.label.kind === 'sva' ? ex[0]!.label.verbs : null;
-      assert.ok(ex.every((e) => e.label.kind === 'sva' && e.label.verbs === v0));
+      case 'greater-than':
+        assert.ok(l.kind === 'greater-than' && l.year >= 2 && l.year <= 98);
+        assert.equal(l.year, Number(col('correct_idx')[i]));
+        assert.deepEqual(l.yearIds, oracle.tasks['greater-than']!.yearIds);
+        break;
+      case 'sva':
+        assert.ok(l.kind === 'sva' && l.plural === (col('plural')[i] === '1'), `row ${e.row}`);
+        assert.equal(l.verbs, (ex[0]!.label as typeof l).verbs, 'all rows share one verb-set object');
+        break;
+      case 'hypernymy':
+        assert.ok(l.kind === 'hypernymy' && l.answers.length >= 1 && l.corrupted.length >= 1);
+        assert.ok([...l.answers, ...l.corrupted].every(isId));
+        assert.deepEqual([l.answers, l.corrupted], [JSON.parse(col('answers_idx')[i]!), JSON.parse(col('corrupted_answers_idx')[i]!)], `row ${e.row}`);
+        break;
     }
   });
 }
 
-test('sva verb ids: 938 singular / 935 plural for GPT-2, the same ids as the oracle', () => {
-  const v = svaVerbIds(tok, join(shared, 'data', 'tasks', 'sva', 'eapig-faithfulness_combined_verb_list.csv'));
-  assert.equal(v.singular.length, 938);
-  assert.equal(v.plural.length, 935);
+for (const name of taskNames) {
+  test(`${name}: every row of the fixture CSV loads`, () => {
+    const ex = getTask(name).load(fixtureCsv(name), tok);
+    assert.equal(ex.length, 24);
+    checkLoaded(name, fixtureCsv(name), ex);
+  });
+}
+
+const PAPER_ROWS: Record<string, number> = { ioi: 1000, 'greater-than': 1000, sva: 12400, 'gender-bias': 986, 'capital-country': 190, hypernymy: 198 };
+for (const name of taskNames) {
+  test(`${name}: every row of the EAP-IG paper's GPT-2 CSV loads`, { skip: published(name).skip }, () => {
+    const ex = getTask(name).load(paperCsv(name), tok);
+    assert.equal(ex.length, PAPER_ROWS[name]);
+    checkLoaded(name, paperCsv(name), ex);
+  });
+}
+
+test('sva verb ids of the fixture\'s verb list: the same ids as the oracle', () => {
+  const v = svaVerbIds(tok, join(dirname(fixtureCsv('sva')), 'combined_verb_list.csv'));
   assert.deepEqual(v.singular, oracle.tasks['sva']!.singular);
   assert.deepEqual(v.plural, oracle.tasks['sva']!.plural);
+  assert.ok(v.singular.includes(318) && v.plural.includes(389)); // " is", " are"
+});
+
+test('sva verb ids of the EAP-IG paper\'s verb list: 938 singular / 935 plural for GPT-2', { skip: published('sva').skip }, () => {
+  const v = svaVerbIds(tok, published('sva').path('sva/eapig-faithfulness_combined_verb_list.csv'));
+  assert.equal(v.singular.length, 938);
+  assert.equal(v.plural.length, 935);
   assert.ok(v.singular.includes(318) && v.plural.includes(389)); // " is", " are"
 });
 
@@ -95,11 +112,11 @@ test('greater-than year ids are the first tokens of "00".."99"', () => {
 });
 
 test('--limit takes the first N rows in file order', () => {
-  const all = getTask('ioi').load(taskCsv('ioi'), tok);
-  const some = getTask('ioi').load(taskCsv('ioi'), tok, { limit: 7 });
+  const all = getTask('ioi').load(fixtureCsv('ioi'), tok);
+  const some = getTask('ioi').load(fixtureCsv('ioi'), tok, { limit: 7 });
   assert.deepEqual(some, all.slice(0, 7));
-  assert.equal(getTask('capital-country').load(taskCsv('capital-country'), tok, { limit: 5000 }).length, 190);
-  assert.throws(() => getTask('ioi').load(taskCsv('ioi'), tok, { limit: 0 }), (e: unknown) => isUserError(e) && /--limit/.test((e as Error).message));
+  assert.equal(getTask('capital-country').load(fixtureCsv('capital-country'), tok, { limit: 5000 }).length, 24);
+  assert.throws(() => getTask('ioi').load(fixtureCsv('ioi'), tok, { limit: 0 }), (e: unknown) => isUserError(e) && /--limit/.test((e as Error).message));
 });
 
 test('batches: right padding with BOS, shared P and lengths, row order kept', () => {
@@ -127,10 +144,10 @@ test('batches: right padding with BOS, shared P and lengths, row order kept', ()
   assert.deepEqual(batches([], 4), []);
   assert.throws(() => batches(ex, 0), (e: unknown) => isUserError(e) && /--batch-size/.test((e as Error).message));
 
-  // Real data: 45 ioi rows in batches of 20.
-  const real = batches(getTask('ioi').load(taskCsv('ioi'), tok, { limit: 45 }), 20);
-  assert.deepEqual(real.map((b) => b.n), [20, 20, 5]);
-  assert.deepEqual(real.flatMap((b) => b.rows), Array.from({ length: 45 }, (_, i) => i + 1));
+  // A task file: 23 ioi rows in batches of 10.
+  const real = batches(getTask('ioi').load(fixtureCsv('ioi'), tok, { limit: 23 }), 10);
+  assert.deepEqual(real.map((b) => b.n), [10, 10, 3]);
+  assert.deepEqual(real.flatMap((b) => b.rows), Array.from({ length: 23 }, (_, i) => i + 1));
 });
 
 // ---------------------------------------------------------------- bad input

@@ -1,22 +1,18 @@
 /**
  * The second metric form of every task (src/tasks/types.ts MetricForm): values and gradients against closed
  * forms written out here (and the one nonlinear form also against finite differences), on synthetic labels
- * and on the real task files' labels; the default forms stay the very functions they were; bad names are
- * UserErrors.
+ * and on the task files' labels (test/fixtures/tasks); the default forms stay the very functions they were;
+ * bad names are UserErrors.
  */
 import assert from 'node:assert/strict';
-import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { getTask, taskMetric, taskMetricGrad, taskNames, type Label, type MetricForm } from '../src/tasks/index.js';
 import { prepareTaskData } from '../src/tasks/prepare.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { isUserError } from '../src/util/errors.js';
+import { fixtureCsv, gpt2TokenizerDir } from './helpers/data.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shared = process.env['EAPGP_SHARED'] ?? join(repoRoot, '..', 'shared');
-const taskCsv = (task: string): string => join(shared, 'data', 'tasks', task, 'eapig-faithfulness_gpt2.csv');
-const tok = loadTokenizer(join(shared, 'models', 'gpt2'));
+const tok = loadTokenizer(gpt2TokenizerDir());
 
 /** Deterministic logits in (-3, 3) with a few large ones, rounded to float32. */
 function logitsFor(B: number, V: number, seed: number): Float32Array {
@@ -121,14 +117,14 @@ test('the nonlinear second form (prob-diff of a logit-diff label) = central fini
   }
 });
 
-test('second forms on the real files\' labels (GPT-2 year tokens, 938/935 verbs, answer lists) = closed forms', () => {
+test('second forms on the task files\' labels (GPT-2 year tokens, verb sets, answer lists) = closed forms', () => {
   const V = tok.vocabSize;
   for (const name of taskNames) {
-    const labels = getTask(name).load(taskCsv(name), tok, { limit: 3 }).map((e) => e.label);
+    const labels = getTask(name).load(fixtureCsv(name), tok, { limit: 3 }).map((e) => e.label);
     checkSecondForm(logitsFor(3, V, 11), V, labels);
   }
   // EAP-IG's greater-than logit_diff: logit[yy+1:].mean() − logit[:yy+1].mean() over the tokens "00".."99"
-  const [gt] = getTask('greater-than').load(taskCsv('greater-than'), tok, { limit: 1 }).map((e) => e.label);
+  const [gt] = getTask('greater-than').load(fixtureCsv('greater-than'), tok, { limit: 1 }).map((e) => e.label);
   const z = logitsFor(1, V, 5);
   const years = Array.from({ length: 100 }, (_, y) => z[tok.encode(String(y).padStart(2, '0'))[0]!]!);
   const yy = (gt as { year: number }).year;
@@ -155,7 +151,7 @@ test('default forms are unchanged; withMetric switches forms; bad names are User
 });
 
 test('prepareTaskData applies the metric form to the metric and the loss', () => {
-  const data = prepareTaskData(getTask('ioi'), taskCsv('ioi'), tok, { limit: 2, batchSize: 2, metric: 'prob-diff' });
+  const data = prepareTaskData(getTask('ioi'), fixtureCsv('ioi'), tok, { limit: 2, batchSize: 2, metric: 'prob-diff' });
   assert.equal(data.task.metricKind, 'prob-diff');
   const V = tok.vocabSize;
   const z = logitsFor(2, V, 3);
@@ -168,5 +164,5 @@ test('prepareTaskData applies the metric form to the metric and the loss', () =>
   });
   // loss = −mean metric
   assert.ok(Math.abs(data.loss(z, 2, V, b.labels).loss + (m[0]! + m[1]!) / 2) < 1e-12);
-  assert.throws(() => prepareTaskData(getTask('sva'), taskCsv('sva'), tok, { metric: 'kl' }), isUserError);
+  assert.throws(() => prepareTaskData(getTask('sva'), fixtureCsv('sva'), tok, { metric: 'kl' }), isUserError);
 });

@@ -7,15 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { getTask, lossGrad, taskMetric, taskMetricGrad, taskNames, type Label } from '../src/tasks/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
+import { FIXTURES, fixtureCsv, gpt2TokenizerDir } from './helpers/data.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shared = process.env['EAPGP_SHARED'] ?? join(repoRoot, '..', 'shared');
-const taskCsv = (task: string): string => join(shared, 'data', 'tasks', task, 'eapig-faithfulness_gpt2.csv');
-const tok = loadTokenizer(join(shared, 'models', 'gpt2'));
+const tok = loadTokenizer(gpt2TokenizerDir());
 
 interface Fixture {
   seed: number;
@@ -24,7 +21,7 @@ interface Fixture {
   checks: Record<string, number>;
   tasks: Record<string, { values: number[] }>;
 }
-const fx = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'tasks', 'metrics.json'), 'utf8')) as Fixture;
+const fx = JSON.parse(readFileSync(join(FIXTURES, 'tasks', 'metrics.json'), 'utf8')) as Fixture;
 
 /**
  * logits[b, v]: a 32-bit integer hash of (b, v) turned into a multiple of 2^-20 in [-4, 4), plus 6 on about
@@ -64,7 +61,7 @@ test('synthetic logits match the generator', () => {
 for (const name of taskNames) {
   test(`${name}: metric equals the oracle's on the first ${B} rows (1e-9 relative)`, () => {
     const task = getTask(name);
-    const labels = task.load(taskCsv(name), tok, { limit: B }).map((e) => e.label);
+    const labels = task.load(fixtureCsv(name), tok, { limit: B }).map((e) => e.label);
     const ours = task.metric(logits, B, V, labels);
     const want = fx.tasks[name]!.values;
     assert.equal(want.length, B);
@@ -128,17 +125,17 @@ test('metricGrad = finite differences on a small vocabulary, every coordinate, e
   assert.ok(Math.abs(values[6]! - (p(1) + p(2) + p(40) - p(33))) < 1e-15);
 });
 
-test('metricGrad = finite differences on the real labels (full vocabulary, sampled ids in and out of the answer sets)', () => {
+test('metricGrad = finite differences on the task files\' labels (full vocabulary, sampled ids in and out of the answer sets)', () => {
   for (const name of taskNames) {
     const task = getTask(name);
-    const labels = task.load(taskCsv(name), tok, { limit: B }).map((e) => e.label);
+    const labels = task.load(fixtureCsv(name), tok, { limit: B }).map((e) => e.label);
     const { grad } = task.metricGrad(logits, B, V, labels);
     for (let b = 0; b < B; b++) {
       const l = labels[b]!;
       const inSet =
         l.kind === 'logit-diff' ? [l.correct, l.incorrect]
         : l.kind === 'greater-than' ? [l.yearIds[0]!, l.yearIds[l.year]!, l.yearIds[l.year + 1]!, l.yearIds[99]!]
-        : l.kind === 'sva' ? [l.verbs.singular[0]!, l.verbs.singular[500]!, l.verbs.plural[3]!, l.verbs.plural[934]!]
+        : l.kind === 'sva' ? [l.verbs.singular[0]!, l.verbs.singular[l.verbs.singular.length >> 1]!, l.verbs.plural[3]!, l.verbs.plural.at(-1)!]
         : [...l.answers, ...l.corrupted];
       const ids = [...inSet, 0, 13, 262, 1000 + 997 * b, 50256];
       let scale = 0;
@@ -175,7 +172,7 @@ test('prob-diff metrics are stable for huge logits and bounded by 1', () => {
 
 test('lossGrad: L = −mean(metric), dL/dlogits = −grad/B', () => {
   const task = getTask('greater-than');
-  const labels = task.load(taskCsv('greater-than'), tok, { limit: B }).map((e) => e.label);
+  const labels = task.load(fixtureCsv('greater-than'), tok, { limit: B }).map((e) => e.label);
   const { values, grad } = task.metricGrad(logits, B, V, labels);
   const lg = lossGrad(task, logits, B, V, labels);
   const mean = values.reduce((a, x) => a + x, 0) / B;

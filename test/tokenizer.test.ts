@@ -1,26 +1,27 @@
 /**
- * Tokenizer tests: our BPE (from ../shared/models/gpt2 and from a tokenizer.json built from it) must
- * give exactly the ids of gpt-tokenizer's bundled GPT-2 encoding on every task prompt and on tricky
- * text, decode must invert encode, the task CSVs' token-id columns must match, and malformed files
- * must fail with the file and line in the message. Also covers src/util/csv.ts.
+ * Tokenizer tests: our BPE (from GPT-2's vocab.json/merges.txt, rebuilt from gpt-tokenizer's data and checked
+ * byte for byte against the released files' sha256, and from a tokenizer.json built from them) must give
+ * exactly the ids of gpt-tokenizer's own GPT-2 encoder on every field of the six tasks' CSVs (our generated
+ * ones always, the EAP-IG paper's when fetched) and on tricky text, decode must invert encode, the task CSVs'
+ * token-id columns must match, and malformed files must fail with the file and line in the message. Also
+ * covers src/util/csv.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BpeTokenizer, gpt2Builtin, loadTokenizer, parseTokenizerJson, type Tokenizer } from '../src/tokenizer/index.js';
+import { join } from 'node:path';
+import { generate, writeDataset } from '../src/tasks/generators/index.js';
+import { BpeTokenizer, gpt2Builtin, gpt2MergesTxt, gpt2VocabJson, loadTokenizer, parseTokenizerJson, type Tokenizer } from '../src/tokenizer/index.js';
 import { columnIndex, parseCsv, readCsv, type CsvTable } from '../src/util/csv.js';
 import { isUserError } from '../src/util/errors.js';
 import { firstJsonError, parseJsonFile } from '../src/util/json.js';
+import { FIXTURES, gpt2TokenizerDir, published } from './helpers/data.js';
 
-// dist/test/ -> repository root -> the shared folder beside it (override with EAPGP_SHARED).
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shared = process.env['EAPGP_SHARED'] ?? join(repoRoot, '..', 'shared');
-const gpt2Dir = join(shared, 'models', 'gpt2');
+const gpt2Dir = gpt2TokenizerDir();
 const TASKS = ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy'] as const;
-const taskCsv = (task: string): string => join(shared, 'data', 'tasks', task, 'eapig-faithfulness_gpt2.csv');
+const REPO_ROOT = join(FIXTURES, '..', '..');
 
 const ours = loadTokenizer(gpt2Dir);
 const builtin = loadTokenizer();
@@ -88,10 +89,34 @@ function expectUserError(fn: () => unknown, ...fragments: string[]): void {
   });
 }
 
+/** Rows per task of the generated CSVs: enough text to exercise the encoders (tens of thousands of fields). */
+const GENERATED_ROWS = 2000;
+const generatedDir = mkdtempSync(join(tmpdir(), 'eapgp-tok-tasks-'));
+process.on('exit', () => rmSync(generatedDir, { recursive: true, force: true }));
+
+/** The CSVs of the six tasks: ours (generated here, written and read back), and the paper's (when fetched). */
+const SOURCES = [
+  {
+    name: 'generated',
+    skip: (..._tasks: string[]): string | false => false,
+    csv(task: string): string {
+      const path = join(generatedDir, `${task}.csv`);
+      writeDataset(generate(task, { n: GENERATED_ROWS, seed: 3, tokenizer: builtin }), path);
+      return path;
+    },
+  },
+  {
+    name: 'the EAP-IG paper\'s',
+    skip: (...tasks: string[]): string | false => published(...tasks).skip,
+    csv: (task: string): string => published(task).path(`${task}/eapig-faithfulness_gpt2.csv`),
+  },
+];
+
 const tables = new Map<string, CsvTable>();
-function task(name: string): CsvTable {
-  let t = tables.get(name);
-  if (t === undefined) tables.set(name, (t = readCsv(taskCsv(name))));
+function tableOf(source: (typeof SOURCES)[number], name: string): CsvTable {
+  const key = `${source.name}:${name}`;
+  let t = tables.get(key);
+  if (t === undefined) tables.set(key, (t = readCsv(source.csv(name))));
   return t;
 }
 
@@ -125,9 +150,9 @@ test('csv: malformed input names source and line', () => {
   expectUserError(() => parseCsv('', 'empty.csv'), 'empty.csv:1');
 });
 
-test('csv: the six task files parse with the documented row counts', () => {
+test('csv: the paper\'s six task files parse with the documented row counts', { skip: SOURCES[1]!.skip(...TASKS) }, () => {
   const expected: Record<string, number> = { ioi: 1000, 'greater-than': 1000, sva: 12400, 'gender-bias': 986, 'capital-country': 190, hypernymy: 198 };
-  for (const name of TASKS) assert.equal(task(name).rows.length, expected[name], name);
+  for (const name of TASKS) assert.equal(tableOf(SOURCES[1]!, name).rows.length, expected[name], name);
 });
 
 test('json: syntax errors point at the offending character', () => {
@@ -139,6 +164,17 @@ test('json: syntax errors point at the offending character', () => {
 });
 
 // ---------------------------------------------------------------------------------------- tokenizer
+
+test('vocab.json and merges.txt rebuilt from the built-in encoding are the released GPT-2 files, byte for byte', () => {
+  // sha256 of openai-community/gpt2's vocab.json and merges.txt (the files of the original GPT-2 release)
+  const sha = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+  assert.equal(sha(gpt2VocabJson()), '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783');
+  assert.equal(sha(gpt2MergesTxt()), '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5');
+  assert.deepEqual(readdirSync(gpt2Dir).sort(), ['merges.txt', 'vocab.json']);
+  assert.equal(readFileSync(join(gpt2Dir, 'merges.txt'), 'utf8'), gpt2MergesTxt());
+  assert.equal(Object.keys(JSON.parse(gpt2VocabJson()) as object).length, 50257);
+  assert.equal(gpt2MergesTxt().split('\n').length, 50002); // version line, 50,000 merges, final newline
+});
 
 test('loadTokenizer picks vocab.json+merges.txt, else the built-in encoding', () => {
   assert.ok(ours instanceof BpeTokenizer);
@@ -172,27 +208,30 @@ test('"<|endoftext|>" in text is plain text on both paths; BOS is never added', 
   }
 });
 
-test('identical ids on every field of every row of the six task CSVs', () => {
-  let strings = 0;
-  let tokens = 0;
-  for (const name of TASKS) {
-    const t = task(name);
-    assert.ok(columnIndex(t, 'clean') >= 0 && columnIndex(t, 'corrupted') >= 0, name);
-    for (const row of t.rows) {
-      for (const v of row.values) {
-        tokens += assertSameIds(ours, builtin, v, `${t.source}:${row.line}`).length;
-        strings++;
+for (const source of SOURCES) {
+  test(`identical ids on every field of every row of ${source.name} six task CSVs`, { skip: source.skip(...TASKS) }, () => {
+    let strings = 0;
+    let tokens = 0;
+    for (const name of TASKS) {
+      const t = tableOf(source, name);
+      assert.ok(columnIndex(t, 'clean') >= 0 && columnIndex(t, 'corrupted') >= 0, name);
+      for (const row of t.rows) {
+        for (const v of row.values) {
+          tokens += assertSameIds(ours, builtin, v, `${t.source}:${row.line}`).length;
+          strings++;
+        }
       }
     }
-  }
-  assert.ok(strings > 40_000 && tokens > 200_000, `${strings} strings, ${tokens} tokens`);
-});
+    assert.ok(strings > 40_000 && tokens > 200_000, `${strings} strings, ${tokens} tokens`);
+  });
+}
 
 test('identical ids on tricky and fuzzed strings', () => {
   for (const s of TRICKY) assertSameIds(ours, builtin, s, 'tricky string');
   for (const s of fuzzStrings(3000, 12345)) assertSameIds(ours, builtin, s, 'fuzz string');
-  // The shared design document: long real prose with markdown tables and code.
-  assertSameIds(ours, builtin, readFileSync(join(shared, 'DESIGN.md'), 'utf8'), 'DESIGN.md');
+  // Long real prose with markdown tables and code: the repository's README and docs.
+  const docs = ['README.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  for (const f of docs) assertSameIds(ours, builtin, readFileSync(join(REPO_ROOT, f), 'utf8'), f);
 });
 
 test('decode(encode(s)) === s', () => {
@@ -216,55 +255,57 @@ test('both decode every single token and split UTF-8 the same way', () => {
 
 // ---------------------------------------------------------------------------------- task id columns
 
-test('ioi: correct_idx / incorrect_idx are the single tokens of " IO" / " S" in every clean prompt', () => {
-  const t = task('ioi');
-  const clean = column(t, 'clean');
-  const correct = column(t, 'correct_idx').map(Number);
-  const incorrect = column(t, 'incorrect_idx').map(Number);
-  clean.forEach((prompt, i) => {
-    const ids = ours.encode(prompt);
-    for (const [id, times] of [[correct[i]!, 1], [incorrect[i]!, 2]] as const) {
-      const name = ours.tokenString(id);
-      assert.match(name, /^ [A-Z][a-z]+$/, `row ${t.rows[i]!.line}: token ${id} is ${JSON.stringify(name)}`);
-      assert.deepEqual(ours.encode(name), [id], `row ${t.rows[i]!.line}`);
-      // IO is named once, S twice (S1 and S2) in the clean prompt.
-      assert.equal(ids.filter((x) => x === id).length, times, `row ${t.rows[i]!.line}: ${JSON.stringify(prompt)} / ${name}`);
+for (const source of SOURCES) {
+  test(`${source.name} ioi: correct_idx / incorrect_idx are the single tokens of " IO" / " S" in every clean prompt`, { skip: source.skip('ioi') }, () => {
+    const t = tableOf(source, 'ioi');
+    const clean = column(t, 'clean');
+    const correct = column(t, 'correct_idx').map(Number);
+    const incorrect = column(t, 'incorrect_idx').map(Number);
+    clean.forEach((prompt, i) => {
+      const ids = ours.encode(prompt);
+      for (const [id, times] of [[correct[i]!, 1], [incorrect[i]!, 2]] as const) {
+        const name = ours.tokenString(id);
+        assert.match(name, /^ [A-Z][a-z]+$/, `row ${t.rows[i]!.line}: token ${id} is ${JSON.stringify(name)}`);
+        assert.deepEqual(ours.encode(name), [id], `row ${t.rows[i]!.line}`);
+        // IO is named once, S twice (S1 and S2) in the clean prompt.
+        assert.equal(ids.filter((x) => x === id).length, times, `row ${t.rows[i]!.line}: ${JSON.stringify(prompt)} / ${name}`);
+      }
+    });
+  });
+
+  test(`${source.name} capital-country: country_idx / corrupted_country_idx are the first token of " <country>"`, { skip: source.skip('capital-country') }, () => {
+    const t = tableOf(source, 'capital-country');
+    for (const [countryCol, idCol] of [['country', 'country_idx'], ['corrupted_country', 'corrupted_country_idx']] as const) {
+      const countries = column(t, countryCol);
+      column(t, idCol).forEach((id, i) => {
+        assert.equal(ours.encode(' ' + countries[i])[0], Number(id), `row ${t.rows[i]!.line}: ${countries[i]}`);
+      });
     }
   });
-});
 
-test('capital-country: country_idx / corrupted_country_idx are the first token of " <country>"', () => {
-  const t = task('capital-country');
-  for (const [countryCol, idCol] of [['country', 'country_idx'], ['corrupted_country', 'corrupted_country_idx']] as const) {
-    const countries = column(t, countryCol);
-    column(t, idCol).forEach((id, i) => {
-      assert.equal(ours.encode(' ' + countries[i])[0], Number(id), `row ${t.rows[i]!.line}: ${countries[i]}`);
-    });
-  }
-});
-
-test('hypernymy: answers_idx lists are the first tokens of " <answer>"', () => {
-  const t = task('hypernymy');
-  const pyStrings = (s: string): string[] => [...s.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? m[2]!);
-  for (const [ansCol, idCol] of [['answers', 'answers_idx'], ['corrupted_answers', 'corrupted_answers_idx']] as const) {
-    const answers = column(t, ansCol);
-    column(t, idCol).forEach((ids, i) => {
-      const expected = pyStrings(answers[i]!).map((a) => ours.encode(' ' + a)[0]);
-      assert.deepEqual(JSON.parse(ids), expected, `row ${t.rows[i]!.line}`);
-    });
-  }
-});
-
-test('gender-bias: answer ids are " he" / " she"', () => {
-  const t = task('gender-bias');
-  const he = ours.encode(' he')[0];
-  const she = ours.encode(' she')[0];
-  const clean = column(t, 'clean_answer_idx').map(Number);
-  const corrupted = column(t, 'corrupted_answer_idx').map(Number);
-  clean.forEach((id, i) => {
-    assert.deepEqual(new Set([id, corrupted[i]]), new Set([he, she]), `row ${t.rows[i]!.line}`);
+  test(`${source.name} hypernymy: answers_idx lists are the first tokens of " <answer>"`, { skip: source.skip('hypernymy') }, () => {
+    const t = tableOf(source, 'hypernymy');
+    const pyStrings = (s: string): string[] => [...s.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? m[2]!);
+    for (const [ansCol, idCol] of [['answers', 'answers_idx'], ['corrupted_answers', 'corrupted_answers_idx']] as const) {
+      const answers = column(t, ansCol);
+      column(t, idCol).forEach((ids, i) => {
+        const expected = pyStrings(answers[i]!).map((a) => ours.encode(' ' + a)[0]);
+        assert.deepEqual(JSON.parse(ids), expected, `row ${t.rows[i]!.line}`);
+      });
+    }
   });
-});
+
+  test(`${source.name} gender-bias: answer ids are " he" / " she"`, { skip: source.skip('gender-bias') }, () => {
+    const t = tableOf(source, 'gender-bias');
+    const he = ours.encode(' he')[0];
+    const she = ours.encode(' she')[0];
+    const clean = column(t, 'clean_answer_idx').map(Number);
+    const corrupted = column(t, 'corrupted_answer_idx').map(Number);
+    clean.forEach((id, i) => {
+      assert.deepEqual(new Set([id, corrupted[i]]), new Set([he, she]), `row ${t.rows[i]!.line}`);
+    });
+  });
+}
 
 test('greater-than: every two-digit year "00".."99" is a single token', () => {
   // The metric reads the logits of the two-digit continuation; this must hold for it to make sense.
@@ -294,7 +335,7 @@ test('tokenizer.json (string and pair merges, added_tokens) gives the same ids a
     };
     const fromPairs = parseTokenizerJson(JSON.stringify(asPairs), 'pairs.json');
 
-    const samples = [...TRICKY, ...fuzzStrings(500, 99), ...column(task('ioi'), 'clean'), ...column(task('sva'), 'clean').slice(0, 2000)];
+    const samples = [...TRICKY, ...fuzzStrings(500, 99), ...column(tableOf(SOURCES[0]!, 'ioi'), 'clean'), ...column(tableOf(SOURCES[0]!, 'sva'), 'clean')];
     for (const t of [fromStrings, fromPairs]) {
       assert.equal(t.vocabSize, 50257);
       assert.equal(t.bosId, 50256);
@@ -352,8 +393,4 @@ test('malformed tokenizer files: UserError naming file and line', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('the shared GPT-2 files exist (the tests above depend on them)', () => {
-  assert.ok(existsSync(join(gpt2Dir, 'vocab.json')) && existsSync(join(gpt2Dir, 'merges.txt')), `missing ${gpt2Dir}`);
 });

@@ -179,7 +179,7 @@ interface CheckpointFixture {
   safetensorsSha256: string;
   sampleIds: number[];
   prompts: { tokens: number[]; sample: number[]; logsumexp: number; maxAbs: number }[];
-  /** The same values from ../shared/oracle loading the checkpoint (float64). */
+  /** The same values from the independent PyTorch oracle loading the checkpoint (float64). */
   oracle: { tokens: number[]; sample: number[]; logsumexp: number; maxAbs: number }[];
 }
 

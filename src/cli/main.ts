@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   info: { summary: 'version, threads, GEMM path, SIMD, memory', load: async () => (await import('./info.js')).info },
   attribute: { summary: 'score every edge of a task with EAP, EAP-IG, EAP-GP or exact patching', load: async () => (await import('./attribute.js')).attribute },
   evaluate: { summary: 'faithfulness of circuits selected from a scored graph', load: async () => (await import('./evaluate.js')).evaluate },
+  data: { summary: 'fetch the EAP-IG paper\'s datasets, reference results and ACDC circuits into the cache; list it', load: async () => (await import('./data.js')).data },
   tasks: { summary: 'list the tasks; generate a task dataset (tasks make TASK --n N --out FILE.csv)', load: async () => (await import('./tasks.js')).tasks },
   compare: { summary: 'precision/recall and ROC AUC against the manual IOI / Greater-Than circuits', load: async () => (await import('./compare.js')).compare },
   view: { summary: 'open graphs, reproduce results and path traces in the local web viewer', load: async () => (await import('./view.js')).view },

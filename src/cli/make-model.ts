@@ -4,16 +4,18 @@ import { intOption, parse, requireOption } from './args.js';
 import { UserError } from '../util/errors.js';
 
 export const usage = `usage: eapgp make-model --layers L --heads H --d-model D [--vocab 50257] [--n-ctx 1024] [--seed S]
-                        [--init-std 0.02] [--dtype F32|F16|BF16] [--tokenizer-dir DIR] --out DIR
+                        [--init-std 0.02] [--dtype F32|F16|BF16] [--tokenizer-dir DIR | --gpt2-tokenizer-files] --out DIR
 
 Writes a random, non-degenerate GPT-2 checkpoint (config.json, model.safetensors; vocab.json and merges.txt
-copied from --tokenizer-dir) that loads like a Hugging Face one. The same seed gives the same bytes.`;
+copied from --tokenizer-dir) that loads like a Hugging Face one. The same seed gives the same bytes.
+--gpt2-tokenizer-files writes GPT-2's vocab.json and merges.txt, rebuilt from the built-in encoding (the
+released files' bytes), for tools that need them next to the weights.`;
 
 export async function makeModel(argv: string[]): Promise<void> {
   const { values } = parse('make-model', argv, {
     layers: { type: 'string' as const }, heads: { type: 'string' as const }, 'd-model': { type: 'string' as const }, vocab: { type: 'string' as const },
     'n-ctx': { type: 'string' as const }, seed: { type: 'string' as const }, 'init-std': { type: 'string' as const }, dtype: { type: 'string' as const },
-    'tokenizer-dir': { type: 'string' as const }, out: { type: 'string' as const },
+    'tokenizer-dir': { type: 'string' as const }, 'gpt2-tokenizer-files': { type: 'boolean' as const }, out: { type: 'string' as const },
   }, usage);
   if (values.help) return void console.log(usage);
   const initStd = values['init-std'] === undefined ? undefined : Number(values['init-std']);
@@ -30,6 +32,7 @@ export async function makeModel(argv: string[]): Promise<void> {
       initStd,
       dtype: dtype as 'F32' | 'F16' | 'BF16',
       tokenizerDir: values['tokenizer-dir'],
+      gpt2TokenizerFiles: values['gpt2-tokenizer-files'],
   };
   // unset options keep the generator's defaults
   const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts;

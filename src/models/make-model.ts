@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeGpt2TokenizerFiles } from '../tokenizer/gpt2-files.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { gpt2Shapes } from './checkpoint.js';
@@ -35,6 +36,8 @@ export interface RandomModelOptions {
   dtype?: WriteDtype;
   /** Directory whose vocab.json and merges.txt are copied into the model directory. */
   tokenizerDir?: string;
+  /** Writes GPT-2's own vocab.json and merges.txt (rebuilt from the built-in encoding) instead. */
+  gpt2TokenizerFiles?: boolean;
 }
 
 export interface RandomModel {
@@ -43,6 +46,9 @@ export interface RandomModel {
   /** Files written, relative to dir. */
   files: string[];
 }
+
+/** GPT-2's vocabulary size. */
+const GPT2_VOCAB = 50257;
 
 /** Write a random GPT-2 checkpoint to `outDir` (created if needed; existing files are replaced). */
 export function makeRandomModel(opts: RandomModelOptions, outDir: string): RandomModel {
@@ -53,6 +59,8 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
   if (o.dModel % o.heads !== 0) throw new UserError(`make-model: d_model ${o.dModel} is not divisible by ${o.heads} heads`);
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new UserError(`make-model: seed must be a non-negative integer, got ${o.seed}`);
   if (!['F32', 'F16', 'BF16'].includes(o.dtype)) throw new UserError(`make-model: dtype must be F32, F16 or BF16, got ${o.dtype}`);
+  if (opts.gpt2TokenizerFiles && opts.tokenizerDir) throw new UserError('make-model: give a tokenizer directory or ask for the GPT-2 tokenizer files, not both');
+  if (opts.gpt2TokenizerFiles && o.vocab !== GPT2_VOCAB) throw new UserError(`make-model: GPT-2's tokenizer files need GPT-2's vocabulary of ${GPT2_VOCAB} rows, not ${o.vocab}`);
 
   const config = gpt2ConfigJson(o);
   const shapes = gpt2Shapes(parseConfig(config, 'make-model'));
@@ -67,6 +75,10 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
   writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
   writeFileAtomicSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const files = ['model.safetensors', 'config.json'];
+  if (opts.gpt2TokenizerFiles) {
+    writeGpt2TokenizerFiles(outDir);
+    files.push('vocab.json', 'merges.txt');
+  }
   if (opts.tokenizerDir) {
     for (const f of ['vocab.json', 'merges.txt']) {
       const src = path.join(opts.tokenizerDir, f);
@@ -85,7 +97,7 @@ export function randomModelDefaults(opts: RandomModelOptions): RandomModelParts 
   const { tokenizerDir: _, ...rest } = opts;
   // options present but undefined keep their defaults
   const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-  return { vocab: 50257, nCtx: 1024, seed: 0, initStd: 0.02, lnNoise: 0.1, qkScale: 1, dtype: 'F32', ...given } as RandomModelParts;
+  return { vocab: GPT2_VOCAB, nCtx: 1024, seed: 0, initStd: 0.02, lnNoise: 0.1, qkScale: 1, dtype: 'F32', ...given } as RandomModelParts;
 }
 
 /** Options of the config and the random values (make-model's options with their defaults filled in). */

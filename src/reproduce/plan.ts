@@ -6,9 +6,11 @@ import { statSync } from 'node:fs';
 import { checkMethod, type ScoreMethod } from '../attribution/score.js';
 import { Graph } from '../graph/graph.js';
 import type { GPT2Dims } from '../models/gpt2.js';
+import { dataCacheDir, fetchCommand } from '../data/cache.js';
 import { getTask, taskNames } from '../tasks/index.js';
 import { UserError } from '../util/errors.js';
 import { scaledBudgets } from './budgets.js';
+import { isCachedPaperDataset, paperDataset } from './data.js';
 import type { ModelInfo, Settings } from './types.js';
 
 /** The methods compared by default, as in the EAP-GP paper. */
@@ -31,16 +33,23 @@ export interface PlanOptions {
   steps?: number;
   /** A metric form for every task (default: each task's own). */
   metric?: string;
-  /** Read datasets from here instead of generating them (see data.ts). */
+  /** Where the datasets come from (see data.ts): our generators (default) or the paper's CSVs in the data cache. */
+  dataSource?: string;
+  /** Read datasets from here instead (see data.ts). */
   dataDir?: string;
   /** Generator seed; default 0. */
   seed?: number;
 }
 
+/** The values of --data. */
+export const DATA_SOURCES = ['generated', 'paper'] as const;
+export type DataSourceName = (typeof DATA_SOURCES)[number];
+
 export interface Plan {
   tasks: string[];
   methods: ScoreMethod[];
   metric?: string;
+  dataSource: DataSourceName;
   dataDir?: string;
   seed: number;
   model: ModelInfo;
@@ -78,12 +87,25 @@ export function checkPlanOptions(o: PlanOptions): Omit<Plan, 'model' | 'settings
     } catch {
       /* reported below */
     }
-    if (!isDir) throw new UserError(`--data-dir ${o.dataDir}: no such directory (expected one laid out like ../shared/data/tasks: <task>/eapig-faithfulness_gpt2.csv)`);
+    if (!isDir) throw new UserError(`--data-dir ${o.dataDir}: no such directory (expected one laid out like the data cache of \`eapgp data fetch\`: <task>/eapig-faithfulness_gpt2.csv)`);
+  }
+  const dataSource = (o.dataSource ?? 'generated') as DataSourceName;
+  if (!DATA_SOURCES.includes(dataSource)) throw new UserError(`--data must be ${DATA_SOURCES.join(' or ')}, got "${o.dataSource}"`);
+  if (dataSource === 'paper') {
+    if (o.dataDir !== undefined) throw new UserError('--data paper reads the data cache and --data-dir a directory of your own; give one of them');
+    // missing data fails here, before the model loads, naming every task to fetch
+    const missing = tasks.filter((t) => !isCachedPaperDataset(t));
+    if (missing.length === 1) paperDataset(missing[0]!); // its own message says which file and why
+    if (missing.length > 1) {
+      throw new UserError(`--data paper: the EAP-IG paper's data of ${missing.join(', ')} is missing from the data cache (${dataCacheDir()}) ` +
+        `or differs from the published files; fetch it with \`${fetchCommand(missing)}\``);
+    }
   }
   return {
     tasks,
     methods,
     metric: o.metric,
+    dataSource,
     dataDir: o.dataDir,
     seed: positiveInt(o.seed, 'seed', 0, 0),
     settings: {

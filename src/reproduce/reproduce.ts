@@ -15,7 +15,7 @@ import { prepareTaskData, type TaskData } from '../tasks/prepare.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
-import { datasetFromDir, generatedDataset } from './data.js';
+import { datasetFromDir, generatedDataset, paperDataset, type Dataset } from './data.js';
 import { makePlan, type Plan, type PlanOptions } from './plan.js';
 import { plots } from './plots.js';
 import { reportMarkdown } from './report.js';
@@ -82,7 +82,9 @@ function prepare(o: ReproduceOptions, plan: Plan): TaskWork[] {
     }
   };
   const sources = plan.tasks.map((task) => {
-    const dataset = plan.dataDir !== undefined ? datasetFromDir(plan.dataDir, task) : generatedDataset(join(o.out, 'data'), task, plan.settings.limit, plan.seed);
+    const dataset: Dataset = plan.dataDir !== undefined ? datasetFromDir(plan.dataDir, task)
+      : plan.dataSource === 'paper' ? paperDataset(task)
+      : generatedDataset(join(o.out, 'data'), task, plan.settings.limit, plan.seed);
     check(task, { data: dataset.data, metric: plan.metric ?? getTask(task).metricKind });
     return { task, dataset };
   });

@@ -18,8 +18,11 @@ const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 let tokenBytes: (Uint8Array | undefined)[] | undefined;
 
-/** Bytes of every token, built once: gpt-tokenizer's own decode drops or mangles split UTF-8 sequences, so we decode like our BPE does. */
-function getTokenBytes(): (Uint8Array | undefined)[] {
+/**
+ * Bytes of every token in id order, built once: gpt-tokenizer's own decode drops or mangles split UTF-8
+ * sequences, so we decode like our BPE does (and gpt2-files.ts rebuilds GPT-2's vocab.json from them).
+ */
+export function getTokenBytes(): (Uint8Array | undefined)[] {
   if (tokenBytes === undefined) {
     const table = r50kRanks.map((v) => (typeof v === 'string' ? utf8Bytes(v) : Uint8Array.from(v)));
     table[END_OF_TEXT_ID] = utf8Bytes('<|endoftext|>');

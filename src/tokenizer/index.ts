@@ -18,6 +18,7 @@ export { BpeTokenizer, END_OF_TEXT } from './bpe.js';
 export type { BpeSpec } from './bpe.js';
 export { parseMergesTxt, parseTokenizerJson, parseVocabJson, loadTokenizerJson, loadVocabMerges } from './files.js';
 export { gpt2Builtin } from './gpt2-builtin.js';
+export { gpt2MergesTxt, gpt2VocabJson, writeGpt2TokenizerFiles } from './gpt2-files.js';
 
 /**
  * The tokenizer for a model directory (see the module comment for the order). With no directory, or

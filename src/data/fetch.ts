@@ -1,0 +1,122 @@
+/**
+ * Downloads pinned files into the data cache. Each file comes from `<base>/<repo>/<commit>/<path>` (the
+ * layout of raw.githubusercontent.com, the default base; `EAPGP_DATA_URL` names a mirror), redirects
+ * followed, streamed to a temp file next to its place and renamed there only when its size and sha256 are
+ * the pinned ones: a failed, cut or altered download leaves nothing in the cache. Files already cached and
+ * intact are not downloaded again.
+ */
+import { createHash } from 'node:crypto';
+import { writeStreamAtomic } from '../util/atomic-write.js';
+import { UserError } from '../util/errors.js';
+import { createProgress, formatBytes } from '../util/progress.js';
+import { cachedPath, fetchCommand, fileState } from './cache.js';
+import type { DataFile } from './manifest.js';
+
+export const DEFAULT_DATA_URL = 'https://raw.githubusercontent.com';
+/** Files from this size on show a progress line while downloading. */
+const PROGRESS_FROM_BYTES = 256 * 1024;
+
+/** The download base: `$EAPGP_DATA_URL` (without trailing slashes), else raw.githubusercontent.com. */
+export function dataBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return (env['EAPGP_DATA_URL'] || DEFAULT_DATA_URL).replace(/\/+$/, '');
+}
+
+/** Where `f` is downloaded from. */
+export const fileUrl = (base: string, f: DataFile): string => `${base}/${f.source.repo}/${f.source.commit}/${encodeURI(f.path)}`;
+
+export interface FetchOptions {
+  cacheDir: string;
+  /** See dataBaseUrl. */
+  baseUrl: string;
+  /** No progress lines. */
+  quiet?: boolean;
+}
+
+export interface FetchSummary {
+  downloaded: DataFile[];
+  /** Already in the cache and intact. */
+  cached: DataFile[];
+}
+
+/** Makes sure every file of `files` is in the cache (see the module comment); stops at the first failure with a UserError. */
+export async function fetchFiles(files: readonly DataFile[], o: FetchOptions): Promise<FetchSummary> {
+  const summary: FetchSummary = { downloaded: [], cached: [] };
+  for (const f of files) {
+    if (fileState(o.cacheDir, f) === 'cached') {
+      summary.cached.push(f);
+      continue;
+    }
+    await download(f, o);
+    summary.downloaded.push(f);
+  }
+  return summary;
+}
+
+async function download(f: DataFile, o: FetchOptions): Promise<void> {
+  const url = fileUrl(o.baseUrl, f);
+  const retry = `run \`${fetchCommand([f.group])}\` again`;
+  let response: Response;
+  try {
+    // identity: the bytes hashed are the bytes served, with no transparent decompression in between
+    response = await fetch(url, { headers: { 'user-agent': 'eap-gp', 'accept-encoding': 'identity' }, redirect: 'follow' });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new UserError(
+      `cannot reach ${url} (${cause?.code ?? cause?.message ?? (e as Error).message}): \`${fetchCommand([f.group])}\` downloads ${f.file} ` +
+        `from ${new URL(url).host}; run it where that host is reachable, set EAPGP_DATA_URL to a mirror with the same layout, ` +
+        `or copy a data cache that has it to ${o.cacheDir}; nothing was saved`,
+      { cause: e },
+    );
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new UserError(`HTTP ${response.status} fetching ${url} (for ${f.file}); check EAPGP_DATA_URL if set, or ${retry} later; nothing was saved`);
+  }
+  const progress = createProgress({ label: f.file, total: f.size, unit: 'bytes', quiet: o.quiet || f.size < PROGRESS_FROM_BYTES });
+  let received = 0;
+  let ok = false;
+  try {
+    await writeStreamAtomic(cachedPath(o.cacheDir, f), verified(response.body, f, url), (c) => {
+      received += c.length;
+      progress.add(c.length);
+    });
+    ok = true;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+    throw new UserError(`download of ${url} failed after ${received} of ${f.size} bytes (${cause}); nothing was saved for ${f.file}, ${retry} to retry`, { cause: e });
+  } finally {
+    progress.finish(!ok);
+  }
+}
+
+/**
+ * The body's chunks, ending in an error unless they are exactly the pinned file: thrown before the stream
+ * ends, so writeStreamAtomic removes the temp file instead of renaming it.
+ */
+async function* verified(body: ReadableStream<Uint8Array> | null, f: DataFile, url: string): AsyncGenerator<Uint8Array> {
+  const hash = createHash('sha256');
+  let n = 0;
+  const mismatch = (what: string): UserError =>
+    new UserError(
+      `${f.file}: the file served at ${url} is not the published one (${what}; pinned: ${f.size} bytes, sha256 ${f.sha256}, ` +
+        `${f.source.repo} ${f.path} @ ${f.source.commit}); nothing was saved. Check EAPGP_DATA_URL if set, or report it`,
+    );
+  if (body) {
+    for await (const c of body as AsyncIterable<Uint8Array>) {
+      n += c.length;
+      if (n > f.size) throw mismatch(`more than ${f.size} bytes`);
+      hash.update(c);
+      yield c;
+    }
+  }
+  const sha = hash.digest('hex');
+  if (n !== f.size) throw mismatch(`${n} bytes${n ? `, sha256 ${sha}` : ''}`);
+  if (sha !== f.sha256) throw mismatch(`sha256 ${sha}`);
+}
+
+/** "1 file, 256.2 KiB" for log lines. */
+export function describeFiles(files: readonly DataFile[]): string {
+  const bytes = files.reduce((s, f) => s + f.size, 0);
+  return `${files.length} file${files.length === 1 ? '' : 's'}, ${formatBytes(bytes)}`;
+}
