@@ -4,6 +4,7 @@ import { loadModel } from '../models/load.js';
 import { checkPlanOptions, DEFAULT_LIMIT, DEFAULT_METHODS, reproduce as runReproduce } from '../reproduce/index.js';
 import { taskNames } from '../tasks/index.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { checkOutputDir } from './output-paths.js';
 
 export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-than,...] [--methods ${DEFAULT_METHODS.join(',')}]
                        [--limit N] [--batch-size B] [--steps K] [--metric logit-diff|prob-diff]
@@ -40,6 +41,7 @@ export async function reproduce(argv: string[]): Promise<void> {
   }, usage);
   if (values.help) return void console.log(usage);
   const out = requireOption(values.out, 'out', usage);
+  checkOutputDir(out, 'out');
   const spec = modelSpecOrDefault(values.model);
   const opts = {
     modelPath: spec, out, tasks: list(values.tasks), methods: list(values.methods),

@@ -10,7 +10,10 @@ import { faithfulnessChart } from '../validation/chart.js';
 import { validate as runValidation } from '../validation/runner.js';
 import { DEFAULT_VARIANTS, parseVariants } from '../validation/variants.js';
 import { version } from '../version.js';
-import { ENGINE_OPTIONS, engineFrom, parse } from './args.js';
+import { gapWarning } from '../evaluation/degenerate.js';
+import { identicalRowsWarning } from '../tasks/prepare.js';
+import { ENGINE_OPTIONS, engineFrom, parse, warn } from './args.js';
+import { checkOutputDir } from './output-paths.js';
 import { GENERATED_OPTIONS, loadOrGenerateTaskData } from './generated-data.js';
 import { TASK_OPTIONS } from './task-data.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
@@ -54,18 +57,24 @@ export async function validate(argv: string[]): Promise<void> {
   const spec = modelSpecOrDefault(values.model);
   const variants = parseVariants(values.variants ?? 'default');
   const topN = values.top === undefined ? undefined : parseTop(values.top);
+  checkOutputDir(values.out, 'out');
 
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData(values, tokenizer, usage, DEFAULT_N);
+    const dataWarnings = [identicalRowsWarning(data)].filter((w): w is string => w !== null);
+    dataWarnings.forEach(warn);
     const result = await runValidation({
       model, batches: data.batches, metric: data.metric, loss: data.loss, variants, topN,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     });
+    const gap = gapWarning(result.baseline);
+    warn(gap);
     const meta: ValidationMeta = {
       tool: `eap-gp ${version}`, command: ['eapgp', 'validate', ...argv].map(shellQuote).join(' '), model: spec, task: data.task.name, metric: data.task.metricKind,
       data: data.dataPath, dataSha256: data.dataHash, batchSize: data.batches[0]!.clean.B, gemm: engine.info.gemmPath, threads: engine.info.threads,
+      warnings: gap === null ? dataWarnings : [...dataWarnings, gap],
     };
     const json = toJson(result, meta);
     if (values.out) {

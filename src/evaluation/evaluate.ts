@@ -6,8 +6,11 @@
 import { examplesWithin, packPair, splitBatch } from '../attribution/micro.js';
 import { nSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
+import { firstNonFiniteHook } from '../models/finite-hooks.js';
 import type { GPT2 } from '../models/gpt2.js';
+import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
+import { gapSpread, type GapSpread } from './degenerate.js';
 import { interventionCache, meanActivations, patchedLogits, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
 
 export interface Baselines {
@@ -15,6 +18,8 @@ export interface Baselines {
   clean: number;
   /** m(∅): the corrupted input's metric with the clean labels. */
   corrupted: number;
+  /** Spread of the per-example m_i(M) − m_i(∅) (see degenerate.ts), when computed from the examples. */
+  spread?: GapSpread;
 }
 
 function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Float32Array {
@@ -33,9 +38,20 @@ function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Fl
 export function baselineValues(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): { clean: number[]; corrupted: number[] } {
   const V = model.dims.vocabSize;
   const clean: number[] = [], corrupted: number[] = [];
-  for (const b of batches) {
-    clean.push(...metric(lastLogits(model, b, 'clean'), b.n, V, b.labels));
-    corrupted.push(...metric(lastLogits(model, b, 'corrupted'), b.n, V, b.labels));
+  let first = 0;
+  for (const [bi, b] of batches.entries()) {
+    for (const [which, out] of [['clean', clean], ['corrupted', corrupted]] as const) {
+      const logits = lastLogits(model, b, which);
+      const values = metric(logits, b.n, V, b.labels);
+      if (firstNonFinite(values) >= 0) {
+        const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
+        const input = which === 'clean' ? packPair(b).clean : packPair(b).corrupted;
+        const detail = site === 'activation' ? `${firstNonFiniteHook(model, { batch: input }) ?? 'the logits'} in the ${which} run` : `the metric of the ${which} run`;
+        throw new NonFiniteError(site, detail, [`batch ${bi + 1} of ${batches.length} (examples ${first + 1}–${first + b.n})`]);
+      }
+      out.push(...values);
+    }
+    first += b.n;
   }
   return { clean, corrupted };
 }
@@ -44,7 +60,7 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 
 export function baselines(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): Baselines {
   const v = baselineValues(model, batches, metric);
-  return { clean: mean(v.clean), corrupted: mean(v.corrupted) };
+  return { clean: mean(v.clean), corrupted: mean(v.corrupted), spread: gapSpread(v.clean, v.corrupted) };
 }
 
 export interface EvaluateCircuitsArgs {
@@ -70,7 +86,7 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
   const sums = a.circuits.map(() => 0);
   let N = 0;
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  for (const whole of batches) {
+  for (const [bi, whole] of batches.entries()) {
     // slices bound the two [nSrc, rows, D] buffers (the intervention's cache and the running differences)
     const slices = splitBatch(whole, examplesWithin(2 ** 30, 2 * nSources(L, H), whole.clean.P, D));
     for (const [si, slice] of slices.entries()) {
@@ -82,6 +98,12 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
           await nextTick();
           const logits = patchedLogits({ model, batch, missing, intervention, cache });
           const vals = metric(logits, batch.n, V, batch.labels);
+          if (firstNonFinite(vals) >= 0) {
+            const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
+            throw new NonFiniteError(site, `${site === 'activation' ? 'the logits' : 'the metric'} of the patched run of circuit ${i + 1} of ${a.circuits.length}`, [
+              `edge patching, batch ${bi + 1} of ${batches.length} (examples ${N + 1}–${N + whole.n})`,
+            ]);
+          }
           const s = vals.reduce((x, y) => x + y, 0);
           sums[i]! += a.average === 'batches' ? s / whole.n : s;
           if (si === slices.length - 1) a.onRun?.(); // one run per (batch, circuit), however it is sliced

@@ -8,7 +8,7 @@ import { Graph } from '../graph/graph.js';
 import type { GPT2Dims } from '../models/gpt2.js';
 import { getTask, taskNames } from '../tasks/index.js';
 import { UserError } from '../util/errors.js';
-import { scaledBudgets } from './budgets.js';
+import { sweepBudgets } from './budgets.js';
 import type { ModelInfo, Settings } from './types.js';
 
 /** The methods compared by default, as in the EAP-GP paper. */
@@ -104,6 +104,6 @@ export function makePlan(o: PlanOptions, dims: GPT2Dims): Plan {
   return {
     ...c,
     model: { path: o.modelPath, layers: dims.nLayer, heads: dims.nHead, dModel: dims.dModel, edges },
-    settings: { ...c.settings, budgets: scaledBudgets(edges) },
+    settings: { ...c.settings, budgets: sweepBudgets(edges) },
   };
 }

@@ -19,7 +19,7 @@ import { datasetFromDir, generatedDataset } from './data.js';
 import { makePlan, type Plan, type PlanOptions } from './plan.js';
 import { plots } from './plots.js';
 import { reportMarkdown } from './report.js';
-import { collectResults } from './results.js';
+import { collectResults, taskWarnings } from './results.js';
 import { runPair } from './run.js';
 import { readAllStates, runDifferences, statePath, taskDifferences, writeState } from './state.js';
 import type { PairState, Results, TaskKey } from './types.js';
@@ -94,7 +94,10 @@ function prepare(o: ReproduceOptions, plan: Plan): TaskWork[] {
     const done = (m: ScoreMethod): boolean => !o.force && states.some((s) => s.state.task === task && s.state.method === m);
     // the methods of one task share its baselines, also across runs
     const same = o.force ? undefined : states.find((s) => s.state.task === task && matches(s.state, key).length === 0);
-    return { task, note, data, key, todo: plan.methods.filter((m) => !done(m)), base: same && { clean: same.state.baseline, corrupted: same.state.corrupted } };
+    return {
+      task, note, data, key, todo: plan.methods.filter((m) => !done(m)),
+      base: same && { clean: same.state.baseline, corrupted: same.state.corrupted, spread: same.state.spread },
+    };
   });
 }
 
@@ -121,13 +124,15 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
     if (w.todo.length === 0) continue;
     const base = w.base ?? baselines(o.model, w.data.batches, w.data.metric);
     log(`${w.task}: ${w.data.examples} examples, ${w.note}; metric ${w.key.metric}: m(M) = ${sig(base.clean)}, m(∅) = ${sig(base.corrupted)}${w.base ? ' (from an earlier run)' : ''}`);
+    const checks = { baseline: base.clean, corrupted: base.corrupted, spread: base.spread, identicalRows: w.data.identicalRows };
+    for (const warning of taskWarnings({ ...checks, taskKey: w.key })) log(`warning: ${w.task}: ${warning}`);
     for (const method of w.todo) {
       const tag = `[${++k}/${total}] ${w.task} ${method}`;
       log(`${tag}: started${o.force ? ' (--force)' : ''}`);
       const result = await runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet });
       writeState(o.out, {
         format: 'eapgp-reproduce-state', version: 1, task: w.task, method, model: plan.model, settings: plan.settings,
-        taskKey: w.key, baseline: base.clean, corrupted: base.corrupted, result, finished: new Date().toISOString(),
+        taskKey: w.key, ...checks, result, finished: new Date().toISOString(),
       });
       const at = result.points.find((p) => p.requested === plan.settings.budgets.at(-1));
       log(
