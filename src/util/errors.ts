@@ -47,6 +47,6 @@ export function fileSystemError(e: unknown): string | undefined {
   const meaning = fsErrorMeaning(e);
   if (meaning === undefined) return undefined;
   const paths = [err.path, (err as { dest?: string }).dest].filter((p): p is string => typeof p === 'string');
-  if (paths.length === 0) return undefined;
+  if (paths.length === 0) return `${err.message} (${meaning})`;
   return `cannot ${err.syscall ?? 'access'} ${paths.join(' → ')}: ${meaning}`;
 }
