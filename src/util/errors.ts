@@ -16,6 +16,9 @@ export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError || (e instanceof Error && e.name === 'UserError');
 }
 
+/** A Node system error's fields (declared here: the viewer compiles this file without Node's types). */
+type SystemError = Error & { code?: unknown; path?: unknown; dest?: unknown; syscall?: unknown };
+
 /** What the operating system's error codes for files mean, in words. */
 const FS_CODES: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -33,7 +36,7 @@ const FS_CODES: Record<string, string> = {
 
 /** The meaning of a file-system error code in words, or undefined for other errors. */
 export function fsErrorMeaning(e: unknown): string | undefined {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const code = (e as SystemError | undefined)?.code;
   return e instanceof Error && typeof code === 'string' && code in FS_CODES ? FS_CODES[code] : undefined;
 }
 
@@ -43,10 +46,10 @@ export function fsErrorMeaning(e: unknown): string | undefined {
  * from a bug, so they are reported without a stack trace.
  */
 export function fileSystemError(e: unknown): string | undefined {
-  const err = e as NodeJS.ErrnoException;
+  const err = e as SystemError;
   const meaning = fsErrorMeaning(e);
   if (meaning === undefined) return undefined;
-  const paths = [err.path, (err as { dest?: string }).dest].filter((p): p is string => typeof p === 'string');
+  const paths = [err.path, err.dest].filter((p): p is string => typeof p === 'string');
   if (paths.length === 0) return `${err.message} (${meaning})`;
-  return `cannot ${err.syscall ?? 'access'} ${paths.join(' → ')}: ${meaning}`;
+  return `cannot ${typeof err.syscall === 'string' ? err.syscall : 'access'} ${paths.join(' → ')}: ${meaning}`;
 }
