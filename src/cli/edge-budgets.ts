@@ -11,7 +11,8 @@ export function parseEdgeList(text: string, allowAll = false): (number | 'all')[
     if (allowAll && t === 'all') return 'all';
     const n = Number(t);
     if (t === '' || !Number.isSafeInteger(n) || n < 1) {
-      throw new UserError(`--edges: "${s}" is not a positive integer${allowAll ? ' or "all"' : ''} (expected e.g. ${allowAll ? '20,50,all' : '100,200,500'})`);
+      const what = allowAll ? 'is neither a positive integer nor "all" (expected e.g. 20,50,all)' : 'is not a positive integer (expected e.g. 100,200,500)';
+      throw new UserError(`--edges: "${s}" ${what}`);
     }
     return n;
   });

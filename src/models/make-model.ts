@@ -54,6 +54,12 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new UserError(`make-model: seed must be a non-negative integer, got ${o.seed}`);
   if (!['F32', 'F16', 'BF16'].includes(o.dtype)) throw new UserError(`make-model: dtype must be F32, F16 or BF16, got ${o.dtype}`);
 
+  const tokenizerFiles = ['vocab.json', 'merges.txt'];
+  for (const f of opts.tokenizerDir ? tokenizerFiles : []) {
+    // checked before anything is written: a failure leaves no half-made model directory
+    if (!fs.existsSync(path.join(opts.tokenizerDir!, f))) throw new UserError(`make-model: tokenizer directory ${opts.tokenizerDir} has no ${f}; it needs vocab.json and merges.txt`);
+  }
+
   const config = gpt2ConfigJson(o);
   const shapes = gpt2Shapes(parseConfig(config, 'make-model'));
   const tensors: Record<string, TensorToWrite> = {};
@@ -68,10 +74,8 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
   writeFileAtomicSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const files = ['model.safetensors', 'config.json'];
   if (opts.tokenizerDir) {
-    for (const f of ['vocab.json', 'merges.txt']) {
-      const src = path.join(opts.tokenizerDir, f);
-      if (!fs.existsSync(src)) throw new UserError(`make-model: tokenizer directory ${opts.tokenizerDir} has no ${f}; it needs vocab.json and merges.txt`);
-      writeFileAtomicSync(path.join(outDir, f), fs.readFileSync(src));
+    for (const f of tokenizerFiles) {
+      writeFileAtomicSync(path.join(outDir, f), fs.readFileSync(path.join(opts.tokenizerDir, f)));
       files.push(f);
     }
   }
