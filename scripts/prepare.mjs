@@ -4,7 +4,7 @@
  *
  * Why: `npx eapgp` in the repository runs the package's own bin by linking the working tree into npx's cache,
  * and npm then runs the linked package's "prepare" and "install" scripts again. An unconditional build there
- * added 15–55 s to the first `npx eapgp` after `npm install`, rebuilding exactly what `npm install` had just
+ * added 17–55 s to the first `npx eapgp` after `npm install`, rebuilding exactly what `npm install` had just
  * built. The inputs are hashed by content (git checkouts do not keep file times); the hash is stored in
  * dist/.build-inputs by `npm run build` (this script with --stamp) once every step has succeeded.
  *

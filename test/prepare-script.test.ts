@@ -1,7 +1,7 @@
 /**
  * npm's "prepare" (scripts/prepare.mjs) builds only when the sources changed since the last complete build:
  * `npx eapgp` in the repository re-runs the package's prepare script, and an unconditional build there cost
- * 15–55 s on the first call after `npm install`. Checked on a stand-in package whose build only records
+ * 17–55 s on the first call after `npm install`. Checked on a stand-in package whose build only records
  * that it ran, so the test takes seconds and does not touch this checkout's dist/.
  */
 import assert from 'node:assert/strict';

@@ -13,7 +13,8 @@ export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-th
 
 For each task and method: attribution, the faithfulness sweep (greedy by |score|, pruned, edge patching) over
 the EAP-IG paper's GPT-2-small edge counts 30..90 by 10 and 100..1900 by 100 (scaled by edges / 32,491 for
-other models), the MIB edge fractions with CPR and CMD, precision/recall against the manual IOI and
+larger models; graphs smaller than GPT-2 small's take 26 counts log-spaced from 1 edge to all, plus 2, 5, 10,
+20 and 50 % of the edges for the tables), the MIB edge fractions with CPR and CMD, precision/recall against the manual IOI and
 Greater-Than circuits (GPT-2 small), and the time per method. Writes DIR/report.md, DIR/results.json,
 DIR/plots/*.svg and DIR/graphs/<task>-<method>.json (layout: docs/results-format.md). Without --model, the
 built-in default model.
