@@ -11,6 +11,7 @@ import { validate as runValidation } from '../validation/runner.js';
 import { DEFAULT_VARIANTS, parseVariants } from '../validation/variants.js';
 import { version } from '../version.js';
 import { gapWarning } from '../evaluation/degenerate.js';
+import { baselines } from '../evaluation/evaluate.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
 import { ENGINE_OPTIONS, engineFrom, parse, warn } from './args.js';
 import { checkOutputDir } from './output-paths.js';
@@ -63,18 +64,17 @@ export async function validate(argv: string[]): Promise<void> {
   try {
     const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData(values, tokenizer, usage, DEFAULT_N);
-    const dataWarnings = [identicalRowsWarning(data)].filter((w): w is string => w !== null);
-    dataWarnings.forEach(warn);
+    // before the long part: exact patching of every edge
+    const warnings = [identicalRowsWarning(data), gapWarning(baselines(model, data.batches, data.metric))].filter((w): w is string => w !== null);
+    warnings.forEach(warn);
     const result = await runValidation({
       model, batches: data.batches, metric: data.metric, loss: data.loss, variants, topN,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     });
-    const gap = gapWarning(result.baseline);
-    warn(gap);
     const meta: ValidationMeta = {
       tool: `eap-gp ${version}`, command: ['eapgp', 'validate', ...argv].map(shellQuote).join(' '), model: spec, task: data.task.name, metric: data.task.metricKind,
       data: data.dataPath, dataSha256: data.dataHash, batchSize: data.batches[0]!.clean.B, gemm: engine.info.gemmPath, threads: engine.info.threads,
-      warnings: gap === null ? dataWarnings : [...dataWarnings, gap],
+      warnings,
     };
     const json = toJson(result, meta);
     if (values.out) {
