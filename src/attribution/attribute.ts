@@ -91,7 +91,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
         const { loss, grad } = a.loss(values, B, V, batch.labels);
         const bad = firstNonFinite(grad);
         if (bad >= 0 || !Number.isFinite(loss)) {
-          throw new NonFiniteError('metric', `the task loss at ${label} is ${bad >= 0 ? `finite logits give a ${nonFiniteName(grad[bad]!)} gradient` : nonFiniteName(loss)}`);
+          throw new NonFiniteError('metric', `the task loss at ${label} ${bad >= 0 ? `has a ${nonFiniteName(grad[bad]!)} gradient at finite logits` : `is ${nonFiniteName(loss)}`}`);
         }
         // a slice keeps the whole batch's 1/B: its loss is the batch mean's share
         if (batchN !== B) for (let i = 0; i < grad.length; i++) grad[i]! *= B / batchN;

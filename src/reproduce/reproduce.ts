@@ -15,6 +15,7 @@ import { prepareTaskData, type TaskData } from '../tasks/prepare.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
+import { NonFiniteError } from '../util/finite.js';
 import { datasetFromDir, generatedDataset } from './data.js';
 import { makePlan, type Plan, type PlanOptions } from './plan.js';
 import { plots } from './plots.js';
@@ -106,6 +107,23 @@ function pick(from: TaskKey, like: Partial<TaskKey>): Partial<TaskKey> {
   return Object.fromEntries(Object.keys(like).map((k) => [k, from[k as keyof TaskKey]]));
 }
 
+/** A NonFiniteError from work on `task` names the task too (the layers below name method and batch). */
+function inTask<T>(task: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof NonFiniteError ? e.within(task) : e;
+  }
+}
+
+async function inTaskAsync<T>(task: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw e instanceof NonFiniteError ? e.within(task) : e;
+  }
+}
+
 /** Runs the reproduction (see the module comment). */
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> {
   const log = o.log ?? ((l: string) => console.error(l));
@@ -122,14 +140,14 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
       skipped.push(`${w.task} ${method}`);
     }
     if (w.todo.length === 0) continue;
-    const base = w.base ?? baselines(o.model, w.data.batches, w.data.metric);
+    const base = w.base ?? inTask(w.task, () => baselines(o.model, w.data.batches, w.data.metric));
     log(`${w.task}: ${w.data.examples} examples, ${w.note}; metric ${w.key.metric}: m(M) = ${sig(base.clean)}, m(∅) = ${sig(base.corrupted)}${w.base ? ' (from an earlier run)' : ''}`);
     const checks = { baseline: base.clean, corrupted: base.corrupted, spread: base.spread, identicalRows: w.data.identicalRows };
     for (const warning of taskWarnings({ ...checks, taskKey: w.key })) log(`warning: ${w.task}: ${warning}`);
     for (const method of w.todo) {
       const tag = `[${++k}/${total}] ${w.task} ${method}`;
       log(`${tag}: started${o.force ? ' (--force)' : ''}`);
-      const result = await runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet });
+      const result = await inTaskAsync(w.task, () => runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet }));
       writeState(o.out, {
         format: 'eapgp-reproduce-state', version: 1, task: w.task, method, model: plan.model, settings: plan.settings,
         taskKey: w.key, ...checks, result, finished: new Date().toISOString(),
