@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HANNA_BUDGETS } from '../src/evaluation/sweep.js';
-import { plots, prCounts, reportMarkdown, scaledBudgets, tableBudgets, type MethodResult, type Results } from '../src/reproduce/index.js';
+import { plots, prCounts, reportMarkdown, scaledBudgets, sweepBudgets, tableBudgets, type MethodResult, type Results } from '../src/reproduce/index.js';
 
 test('budgets: GPT-2 small keeps the paper\'s counts; other sizes scale, round, deduplicate and cap', () => {
   assert.deepEqual(scaledBudgets(32491), HANNA_BUDGETS);
@@ -20,9 +20,28 @@ test('budgets: GPT-2 small keeps the paper\'s counts; other sizes scale, round, 
   assert.deepEqual(counts, [...counts].sort((a, b) => a - b));
 });
 
-/** A method result whose faithfulness is `f` at every budget. */
-function result(f: number, cpr: number, cmd: number, seconds: [number, number], pr?: number): MethodResult {
-  const points = [50, 100, 200, 500, 1000].map((n) => ({ requested: n, edges: n - 1, nodes: 9, metric: f, faithfulness: f }));
+test('budgets: GPT-2 small and larger sweep the paper\'s (scaled) counts; smaller graphs a log grid over every size', () => {
+  assert.deepEqual(sweepBudgets(32491), HANNA_BUDGETS);
+  assert.deepEqual(sweepBudgets(231877), scaledBudgets(231877));
+  // the built-in model's 479 edges: the scaled counts stop at 28 edges (5.8 %), where its circuits only begin
+  assert.equal(scaledBudgets(479).at(-1), 28);
+  const small = sweepBudgets(479);
+  assert.equal(small[0], 1);
+  assert.equal(small.at(-1), 479);
+  assert.deepEqual(tableBudgets(479), [10, 24, 48, 96, 240]); // 2, 5, 10, 20, 50 % of the edges
+  for (const b of tableBudgets(479)) assert.ok(small.includes(b), `table budget ${b} is a sweep budget`);
+  assert.ok(small.length >= 24 && small.length <= 31, `about as many circuits as the paper's 26: ${small.length}`);
+  // evenly spread on the log axis: no step above 1.35× once rounding no longer dominates
+  for (let i = 1; i < small.length; i++) if (small[i - 1]! >= 8) assert.ok(small[i]! / small[i - 1]! <= 1.35, `${small[i - 1]} → ${small[i]}`);
+  assert.deepEqual(sweepBudgets(46).slice(0, 3), [1, 2, 3]);
+  assert.equal(sweepBudgets(46).at(-1), 46);
+  assert.deepEqual(sweepBudgets(1), [1]);
+});
+
+/** A method result whose faithfulness is `f` at every budget (a number, or a function of the budget). */
+function result(f: number | ((n: number) => number), cpr: number, cmd: number, seconds: [number, number], pr?: number, budgets = [50, 100, 200, 500, 1000]): MethodResult {
+  const F = typeof f === 'number' ? () => f : f;
+  const points = budgets.map((n) => ({ requested: n, edges: n - 1, nodes: 9, metric: F(n), faithfulness: F(n) }));
   return {
     graph: 'graphs/x.json', seconds: { attribute: seconds[0], evaluate: seconds[1] }, points,
     fractions: { points: [{ fraction: 1, requested: 9, edges: 9, nodes: 3, metric: 1, faithfulness: 1 }], cpr, cmd },
@@ -59,7 +78,7 @@ function tableAfter(md: string, heading: string): string[][] {
   return rows;
 }
 
-test('report: every table filled, the best method per column in bold, "—" and "not run" where no value exists', () => {
+test('report: every table filled, the unique best method per column in bold, "—" and "not run" where no value exists', () => {
   const md = reportMarkdown(results);
   assert.match(md, /^# Circuit discovery on `gpt2`: eap, eap-ig, eap-gp/);
   assert.match(md, /2026-01-02 03:04 UTC/);
@@ -69,9 +88,10 @@ test('report: every table filled, the best method per column in bold, "—" and 
     ['ioi', '`generated:ioi:seed=0:n=10`', '10', 'logit-diff', '3.5000', '0.2500'],
     ['sva', '`generated:sva:seed=0:n=10`', '10', 'prob-diff', '0.2000', '-0.2000'],
   ]);
-  // faithfulness: closest to 1 wins (0.9 beats 1.3 and 0.5); an undefined F is "—"; a pair never run says so
+  // faithfulness: closest to 1 wins (0.9 beats 1.3 and 0.5); an undefined F is "—"; a pair never run says so;
+  // a value alone in its column is not "best" of anything
   assert.deepEqual(tableAfter(md, '100 edges'), [
-    ['method', 'ioi', 'sva'], ['eap', '0.500', '**0.700**'], ['eap-ig', '1.300', 'not run'], ['eap-gp', '**0.900**', '—'],
+    ['method', 'ioi', 'sva'], ['eap', '0.500', '0.700'], ['eap-ig', '1.300', 'not run'], ['eap-gp', '**0.900**', '—'],
   ]);
   assert.deepEqual(tableAfter(md, 'CPR')[1], ['eap', '0.400', '**0.500**']);
   assert.deepEqual(tableAfter(md, 'CPR')[3], ['eap-gp', '**0.800**', '0.450']);
@@ -80,22 +100,72 @@ test('report: every table filled, the best method per column in bold, "—" and 
     ['eap', '0.700 / 0.350', '—'], ['eap-ig', '0.750 / 0.375', 'not run'], ['eap-gp', '**0.800** / **0.400**', '—'],
   ]);
   assert.deepEqual(tableAfter(md, 'Time').slice(1), [
-    ['eap', '1.0 + 10.0 = **11.0**', '1.0 + 2.0 = **3.0**', '**2.0**', '**12.0**'],
+    ['eap', '1.0 + 10.0 = **11.0**', '1.0 + 2.0 = **3.0**', '**2.0**', '12.0'], // 12.0 = 12.0: a tie marks nothing
     ['eap-ig', '3.0 + 10.0 = 13.0', 'not run', 'not run', 'not run'], // no total without every task
-    ['eap-gp', '5.0 + 10.0 = 15.0', '4.0 + 2.0 = 6.0', '9.0', '**12.0**'],
+    ['eap-gp', '5.0 + 10.0 = 15.0', '4.0 + 2.0 = 6.0', '9.0', '12.0'],
   ]);
   for (const l of md.split('\n').filter((x) => x.startsWith('|'))) assert.doesNotMatch(l, /\|\s*\|/, `no empty cell: ${l}`);
   assert.ok(md.includes('![ioi: precision vs recall](plots/pr-ioi.svg)'));
   assert.ok(!md.includes('plots/pr-sva.svg'));
 });
 
+test('report: ties as printed are never bold, however small the difference underneath', () => {
+  const tie: Results = {
+    ...results,
+    tasks: {
+      ioi: {
+        ...results.tasks['ioi']!,
+        methods: { eap: result(0.9996, 0.1234, 0.5, [1, 1]), 'eap-ig': result(1.0004, 0.1231, 0.5, [1, 1]), 'eap-gp': result(0.2, 0.1229, 0.5, [2, 1]) },
+      },
+    },
+  };
+  const md = reportMarkdown(tie);
+  // 0.9996 and 1.0004 both print as 1.000: equally close to 1 as far as the reader can see
+  assert.deepEqual(tableAfter(md, '100 edges').slice(1), [['eap', '1.000'], ['eap-ig', '1.000'], ['eap-gp', '0.200']]);
+  assert.deepEqual(tableAfter(md, 'CPR').slice(1), [['eap', '0.123'], ['eap-ig', '0.123'], ['eap-gp', '0.123']]);
+  assert.deepEqual(tableAfter(md, 'CMD').slice(1), [['eap', '0.500'], ['eap-ig', '0.500'], ['eap-gp', '0.500']]);
+  assert.ok(!md.split('\n').some((l) => l.startsWith('|') && l.includes('**') && !l.includes('+')), 'no bold outside the time table');
+  assert.match(md, /a tie marks nothing/);
+});
+
+test('report: a graph far smaller than GPT-2 small is tabulated at fractions of its edges, not at 1–28 edges', () => {
+  const budgets = sweepBudgets(479);
+  const curve = (scale: number) => (n: number) => Math.min(1, (n / 479) * scale); // F rises with the circuit's size
+  const small: Results = {
+    ...results,
+    model: { path: 'models/default', layers: 4, heads: 4, dModel: 64, edges: 479 },
+    settings: { ...results.settings, budgets },
+    tasks: {
+      ioi: {
+        ...results.tasks['ioi']!,
+        methods: { eap: result(curve(4), 0.4, 0.6, [1, 10], undefined, budgets), 'eap-gp': result(curve(6), 0.8, 0.2, [5, 10], undefined, budgets) },
+      },
+    },
+  };
+  const md = reportMarkdown(small);
+  assert.match(md, /evenly spaced on a log scale from 1 edge to all 479/);
+  assert.match(md, /would stop at 28 edges/);
+  const headings = md.split('\n').filter((l) => /^### \d/.test(l)).map((l) => l.slice(4));
+  assert.deepEqual(headings, ['10 edges', '24 edges', '48 edges', '96 edges', '240 edges']);
+  assert.deepEqual(tableAfter(md, '48 edges').slice(1), [['eap', '0.401'], ['eap-gp', '**0.601**']]);
+  // at 240 edges both circuits are complete (F = 1.000): a tie, not two winners
+  assert.deepEqual(tableAfter(md, '240 edges').slice(1), [['eap', '1.000'], ['eap-gp', '1.000']]);
+});
+
+test('report: degenerate data is flagged under the tasks table', () => {
+  const flagged: Results = { ...results, tasks: { ioi: { ...results.tasks['ioi']!, warnings: ['m(M) − m(∅) = 0.0060 is too small'] } } };
+  const md = reportMarkdown(flagged);
+  assert.match(md, /\*\*Warnings about the data\*\*[^\n]*\n\n- ioi: m\(M\) − m\(∅\) = 0\.0060 is too small\./);
+  assert.doesNotMatch(reportMarkdown(results), /Warnings about the data/);
+});
+
 test('report: totals where every task ran; P/R is "—" with the reason on a model other than GPT-2 small', () => {
   const small: Results = { ...results, model: { ...results.model, layers: 4, heads: 4, edges: 1234 }, tasks: { ioi: results.tasks['ioi']! } };
   const md = reportMarkdown(small);
-  assert.match(md, /scaled by 1,234 \/ 32,491 edges/);
+  assert.match(md, /log scale from 1 edge to all 1,234/);
   assert.match(md, /defined on GPT-2 small's 12 × 12 graph, not on this 4 × 4 model/);
   assert.deepEqual(tableAfter(md, 'Precision and recall against the manual circuits').slice(1).map((r) => r[1]), ['—', '—', '—']);
-  assert.deepEqual(tableAfter(md, 'Time')[1], ['eap', '1.0 + 10.0 = **11.0**', '**1.0**', '**10.0**']);
+  assert.deepEqual(tableAfter(md, 'Time')[1], ['eap', '1.0 + 10.0 = **11.0**', '**1.0**', '10.0']); // every method's evaluation took 10.0 s
   assert.deepEqual(tableAfter(md, 'Time')[0], ['method', 'ioi', 'all: attribute', 'all: evaluate']);
 });
 

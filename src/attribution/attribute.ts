@@ -7,8 +7,11 @@
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
+import { Graph } from '../graph/graph.js';
+import { firstNonFiniteHook } from '../models/finite-hooks.js';
 import type { GPT2 } from '../models/gpt2.js';
 import { UserError } from '../util/errors.js';
+import { firstNonFinite, NonFiniteError, nonFiniteName } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { cleanCorrupted } from './clean-corrupted.js';
 import { eapGp } from './eap-gp.js';
@@ -80,8 +83,17 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !corrFirst });
       const G = e.empty([nDst, R, D]);
       const grads = new GradSum(G, L, H);
-      const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts) => {
-        const { grad } = a.loss(logits.toArray(), B, V, batch.labels);
+      const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts, at) => {
+        const values = logits.toArray();
+        const label = at?.label ?? 'a gradient point';
+        if (firstNonFinite(values) >= 0) {
+          throw new NonFiniteError('activation', `${(at && firstNonFiniteHook(model, at)) ?? 'the logits'} in the forward pass at ${label}`);
+        }
+        const { loss, grad } = a.loss(values, B, V, batch.labels);
+        const bad = firstNonFinite(grad);
+        if (bad >= 0 || !Number.isFinite(loss)) {
+          throw new NonFiniteError('metric', `the task loss at ${label} ${bad >= 0 ? `has a ${nonFiniteName(grad[bad]!)} gradient at finite logits` : `is ${nonFiniteName(loss)}`}`);
+        }
         // a slice keeps the whole batch's 1/B: its loss is the batch mean's share
         if (batchN !== B) for (let i = 0; i < grad.length; i++) grad[i]! *= B / batchN;
         tape.backward([[logits, e.fromArray(grad, logits.shape)]], bopts);
@@ -96,7 +108,8 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
               const input = p.tokens === 'corrupted' ? batch.corrupted : batch.clean;
               const record = p.recordClean ? ctx.recordClean : p.recordCorrupted ? ctx.recordCorrupted : undefined;
               const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, record, gradHooks: grads.hooks, logits: 'last' });
-              backwardTask(tape, logits!);
+              const label = p.label ?? (p.embeds ? 'an interpolated input' : `the ${p.tokens ?? 'clean'} input`);
+              backwardTask(tape, logits!, undefined, { label, batch: input, embeds: p.embeds, hooks: p.hooks });
             }),
           ),
         embeddings: (which) => {
@@ -111,6 +124,8 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
         grads.dispose(); // the deferred per-head sums live outside the arena
       }
       contract(S, delta, G, L, H);
+      // the scores so far are finite unless this batch broke them: only then look for where
+      if (firstNonFinite(S) >= 0) throw locateInBatch(delta, G, L, H);
     });
   };
   const wholeOnly = opts.gpNorm === 'batch' && a.method === 'eap-gp';
@@ -125,11 +140,39 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       weightsInHeap: model.weights.residentLayerBytes,
     }, async (batch) => {
       await nextTick();
-      runBatch(batch, whole.n, index);
+      try {
+        runBatch(batch, whole.n, index);
+      } catch (err) {
+        if (err instanceof NonFiniteError) {
+          throw err.within(`${a.method}, batch ${index + 1} of ${a.batches.length} (examples ${N + 1}–${N + whole.n})`);
+        }
+        throw err;
+      }
     });
     N += whole.n;
     a.onBatch?.(N);
   }
   for (let i = 0; i < S.length; i++) S[i]! /= N * K;
   return { scores: S, nSrc, nDst, examples: N, points: K };
+}
+
+/**
+ * Why a batch made the scores non-finite, from its Δ [nSrc, R, D] and gradient sums [nDst, R, D]: the first
+ * source whose activations differ by a non-finite amount, else the first destination with a non-finite
+ * gradient, else the contraction itself overflowed.
+ */
+function locateInBatch(delta: Tensor, G: Tensor, L: number, H: number): NonFiniteError {
+  const names = new Graph(L, H);
+  const d = delta.data(), g = G.data();
+  const i = firstNonFinite(d);
+  if (i >= 0) {
+    const u = Math.floor(i / (delta.size / delta.shape[0]!));
+    return new NonFiniteError('activation', `the output of ${names.srcName(u)} in the clean or corrupted run holds ${nonFiniteName(d[i]!)}`);
+  }
+  const j = firstNonFinite(g);
+  if (j >= 0) {
+    const v = Math.floor(j / (G.size / G.shape[0]!));
+    return new NonFiniteError('gradient', `the gradient at ${names.dstName(v)} holds ${nonFiniteName(g[j]!)}`);
+  }
+  return new NonFiniteError('score', 'the products of activation differences and gradients overflowed');
 }

@@ -12,6 +12,7 @@ import * as ops from '../engine/ops.js';
 import type { Tape } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { rowStarts, type Batch, type GPT2 } from '../models/gpt2.js';
+import { checkFinite } from '../util/finite.js';
 import type { BatchContext, Method } from './types.js';
 
 const grams = new WeakMap<GPT2, Tensor>();
@@ -54,10 +55,11 @@ function runGradPath(ctx: BatchContext): void {
             gradHooks: wantTask ? ctx.grads.hooks : undefined,
             logits: wantTask ? 'last' : 'none',
           });
-          if (wantTask) ctx.backwardTask(tape, out.logits!, { retain: wantStep });
+          if (wantTask) ctx.backwardTask(tape, out.logits!, { retain: wantStep }, { label: `GradPath step ${j} of ${k}`, batch: batch.clean, embeds: leaf });
           if (!wantStep) return straight && j < k ? straight(j + 1) : null;
           // path step: J and its gradient at the embeddings, without the per-destination work
           const step = gradPathStep(model, tape, leaf, out.residFinal, target, batch.clean, eta, gpNorm);
+          checkFinite(step.next.data(), 'gradient', (_, v) => `GradPath step ${j + 1} of ${k} moved the embeddings to ${v} (the gradient of its objective J at step ${j} is not finite)`);
           ctx.opts.gpTrace?.(ctx.index, j, step.J.reduce((a, b) => a + b, 0));
           return step.next;
         }),

@@ -30,7 +30,7 @@ export const eapIgActivations: Method = {
           e.kernels.scale(A.ptr + 4 * first * rowElems, 1, held.ptr, held.size);
           e.kernels.axpy(-k / m, delta.ptr + 4 * first * rowElems, held.ptr, held.size);
           const hook: ForwardHook = (v) => held.reshape(v.shape);
-          ctx.point({ hooks: { [name]: hook } });
+          ctx.point({ hooks: { [name]: hook }, label: `${name} held at point ${k} of ${m}` });
         });
       }
     }

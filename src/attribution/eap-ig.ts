@@ -22,7 +22,7 @@ export const eapIg: Method = {
           e.kernels.scale(corr.ptr, 1, x.ptr, x.size);
           e.kernels.axpy(k / m, diff.ptr, x.ptr, x.size);
           // the first point is the corrupted input itself: its pass records the corrupted activations
-          ctx.point({ embeds: x, recordCorrupted: k === 0 });
+          ctx.point({ embeds: x, recordCorrupted: k === 0, label: `integration point ${k + 1} of ${m}` });
         });
       }
     });

@@ -7,6 +7,7 @@ import type { Intervention, MetricFn } from '../evaluation/patching.js';
 import { Graph } from '../graph/graph.js';
 import type { GPT2 } from '../models/gpt2.js';
 import { UserError } from '../util/errors.js';
+import { NonFiniteError } from '../util/finite.js';
 import type { Progress } from '../util/progress.js';
 import { attribute, METHODS, type Scores } from './attribute.js';
 import { exactScores } from './exact.js';
@@ -61,6 +62,7 @@ export async function scoreEdges(a: ScoreEdgesArgs): Promise<Scores> {
     return scores;
   } catch (e) {
     progress?.finish(true);
-    throw e;
+    // gradient methods name themselves and the batch; exact patching's evaluation names the batch only
+    throw e instanceof NonFiniteError && a.method === 'exact' ? e.within('exact') : e;
   }
 }

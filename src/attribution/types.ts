@@ -2,6 +2,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Batch, GPT2, SourceRecord } from '../models/gpt2.js';
+import type { ForwardInput } from '../models/finite-hooks.js';
 import type { ForwardHook } from '../models/hooks.js';
 import type { BackwardOptions, Tape } from '../engine/tape.js';
 import type { GradSum } from './gradients.js';
@@ -40,6 +41,14 @@ export interface AttributionOptions {
   gpTrace?: (batch: number, step: number, J: number) => void;
 }
 
+/**
+ * A gradient point's forward pass, for messages: what it is (e.g. "GradPath step 2 of 5") and its input, so
+ * that a non-finite value found in its logits can be traced to the first hook point holding one.
+ */
+export interface PointSite extends ForwardInput {
+  label: string;
+}
+
 /** Per-batch state a method works with. */
 export interface BatchContext {
   e: Engine;
@@ -57,13 +66,16 @@ export interface BatchContext {
   /** Gradient sums of this batch. */
   grads: GradSum;
   /** One forward + backward pass of the task loss, gradients into `grads`. */
-  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; recordClean?: boolean; recordCorrupted?: boolean }): void;
+  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; recordClean?: boolean; recordCorrupted?: boolean; label?: string }): void;
   /** Subtracts this run's source outputs from Δ: for a method whose pass runs the clean input anyway. */
   recordClean: SourceRecord;
   /** Adds this run's source outputs to Δ: for a method whose pass runs the corrupted input anyway. */
   recordCorrupted: SourceRecord;
-  /** Backward of the task loss from last-position logits recorded on `tape`, gradients into `grads`. */
-  backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions): void;
+  /**
+   * Backward of the task loss from last-position logits recorded on `tape`, gradients into `grads`. Non-finite
+   * logits or loss gradients stop the run (NonFiniteError), naming `at` and its first non-finite hook point.
+   */
+  backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions, at?: PointSite): void;
   /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */
   embeddings(which: 'clean' | 'corrupted'): Tensor;
 }

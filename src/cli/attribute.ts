@@ -6,7 +6,9 @@ import { loadModel } from '../models/load.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { version } from '../version.js';
-import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { identicalRowsWarning } from '../tasks/prepare.js';
+import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption, warn } from './args.js';
+import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
@@ -38,10 +40,12 @@ export async function attribute(argv: string[]): Promise<void> {
   if (!['patching', 'zero', 'mean'].includes(intervention)) throw new UserError(`--intervention must be patching, zero or mean, got "${intervention}"`);
   if (intervention !== 'patching' && method !== 'exact') throw new UserError(`--intervention applies to --method exact only (gradient methods use the corrupted run)`);
 
+  checkOutputFile(out, 'out', 'scores.json');
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadTaskData(values, tokenizer, usage);
+    warn(identicalRowsWarning(data));
     const graph = new Graph(config.nLayer, config.nHead);
     const t0 = performance.now();
     const { scores } = await scoreEdges({
@@ -50,6 +54,9 @@ export async function attribute(argv: string[]): Promise<void> {
     });
     const seconds = (performance.now() - t0) / 1000;
     graph.setScoresDense(scores);
+    if (scores.every((x) => x === 0)) {
+      warn(`every edge scored exactly 0: the gradients vanished${method === 'eap-gp' ? ` (a --gp-eta far beyond the embeddings' scale does this; --gp-eta ${gpEta} here)` : ''}, so the scores rank nothing`);
+    }
     writeGraphJson(out, graph, {
       dModel: config.dModel,
       meta: {

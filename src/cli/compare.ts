@@ -1,15 +1,16 @@
 /** `eapgp compare`: precision/recall and ROC AUC of a scored graph against a task's manual circuit. */
 import { overlap, referenceCircuit, rocSweep, type Overlap, type ReferenceVariant } from '../circuits/index.js';
 import { readGraphJson, topn } from '../graph/index.js';
-import { UserError } from '../util/errors.js';
-import { parse, requireOption } from './args.js';
+import { parse, requireOption, warn } from './args.js';
+import { clampBudgets, graphTaskWarning, noCircuitError, parseEdgeList } from './edge-budgets.js';
 
 export const usage = `usage: eapgp compare --task ioi|greater-than --graph scores.json [--edges 100,200,500]
                      [--reference acdc|eap-ig] [--signed] [--json]
 
 Compares circuits from a scored graph (EAP-IG JSON, GPT-2 small) with the manually found circuit of the
 task: IOI (Wang et al. 2022) or Greater-Than (Hanna et al. 2023). With --edges, the top-n edges by |score|
-(--signed: by score) at each budget, unpruned; without, the file's in_graph edges. Prints node- and edge-level
+(--signed: by score) at each budget (clamped to the graph's size), unpruned; without, the file's in_graph
+edges (a file that flags none, as attribute writes it, is an error). Prints node- and edge-level
 precision and recall (nodes exclude input and logits; for IOI, MLP nodes and edges are left out), and the ROC
 AUCs over the full top-n sweep. --reference eap-ig uses the EAP-IG paper's version of the reference
 (default acdc: ACDC's ground truth).`;
@@ -17,14 +18,6 @@ AUCs over the full top-n sweep. --reference eap-ig uses the EAP-IG paper's versi
 interface Row extends Overlap {
   /** Budget asked for, or null for the file's own circuit. */
   requested: number | null;
-}
-
-function parseBudgets(text: string): number[] {
-  return text.split(',').map((s) => {
-    const n = Number(s.trim());
-    if (!Number.isSafeInteger(n) || n < 1) throw new UserError(`--edges: "${s}" is not a positive integer (expected e.g. 100,200,500)`);
-    return n;
-  });
 }
 
 const f4 = (x: number): string => x.toFixed(4);
@@ -38,14 +31,14 @@ export async function compare(argv: string[]): Promise<void> {
   const task = requireOption(values.task, 'task', usage);
   const file = requireOption(values.graph, 'graph', usage);
   const variant = (values.reference ?? 'acdc') as ReferenceVariant;
-  const budgets = values.edges !== undefined ? parseBudgets(values.edges) : null;
+  const requested = values.edges !== undefined ? parseEdgeList(values.edges) : null;
   const absolute = !values.signed;
 
-  const { graph } = readGraphJson(file);
+  const { graph, meta } = readGraphJson(file);
   const ref = referenceCircuit(task, graph, variant);
-  for (const n of budgets ?? []) {
-    if (n > graph.nEdges) throw new UserError(`--edges ${n} exceeds the ${graph.nEdges} edges of the graph`);
-  }
+  if (requested === null && graph.countEdgesInGraph() === 0) throw noCircuitError(file, 'compare');
+  warn(graphTaskWarning(file, meta?.task, task));
+  const budgets = requested && clampBudgets(requested, graph.nEdges, (l) => console.error(`note: ${l}`));
   const rows: Row[] = [];
   if (budgets === null) rows.push({ requested: null, ...overlap(graph, graph.inGraph, ref) });
   else {

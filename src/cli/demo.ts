@@ -6,15 +6,18 @@
  */
 import { join } from 'node:path';
 import { attribute } from '../attribution/attribute.js';
+import { gapWarning } from '../evaluation/degenerate.js';
+import { baselines } from '../evaluation/evaluate.js';
 import { sweep } from '../evaluation/sweep.js';
 import { Graph, greedy, prune, toSvg, writeGraphJson } from '../graph/index.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
-import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { version } from '../version.js';
-import { ENGINE_OPTIONS, engineFrom, intOption, parse } from './args.js';
+import { ENGINE_OPTIONS, engineFrom, intOption, parse, warn } from './args.js';
+import { clampBudgets, parseEdgeList } from './edge-budgets.js';
+import { checkOutputDir } from './output-paths.js';
 import { loadOrGenerateTaskData } from './generated-data.js';
 
 export const usage = `usage: eapgp demo [--model M] [--limit 50] [--seed 1] [--steps 5] [--edges 20,50,100,200,all]
@@ -38,12 +41,8 @@ export async function demo(argv: string[]): Promise<void> {
   if (values.help) return void console.log(usage);
   const out = values.out ?? join('runs', 'demo');
   const steps = intOption(values.steps, 'steps') ?? 5;
-  const budgetSpecs = (values.edges ?? '20,50,100,200,all').split(',').map((s) => {
-    if (s.trim() === 'all') return 'all' as const;
-    const n = Number(s.trim());
-    if (!Number.isSafeInteger(n) || n < 1) throw new UserError(`--edges: "${s}" is neither a positive integer nor "all" (expected e.g. 20,50,all)`);
-    return n;
-  });
+  const budgetSpecs = parseEdgeList(values.edges ?? '20,50,100,200,all', true);
+  checkOutputDir(out, 'out');
   const spec = modelSpecOrDefault(values.model);
   const engine = await engineFrom(values);
   try {
@@ -51,8 +50,7 @@ export async function demo(argv: string[]): Promise<void> {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData({ task: 'ioi', limit: values.limit, seed: values.seed }, tokenizer, usage, 50);
     const graph = new Graph(config.nLayer, config.nHead);
-    const usable = budgetSpecs.map((n) => (n === 'all' ? graph.nEdges : n)).filter((n) => n <= graph.nEdges);
-    if (usable.length === 0) throw new UserError(`--edges: every budget exceeds the ${graph.nEdges} edges of this model's graph`);
+    const usable = clampBudgets(budgetSpecs, graph.nEdges, (l) => console.error(`note: ${l}`));
     const say = (s: string) => void (values.quiet || console.error(s));
     say(`model ${dir}: ${config.nLayer} layers × ${config.nHead} heads, d_model ${config.dModel}; graph of ${graph.nEdges} edges`);
 
@@ -60,7 +58,9 @@ export async function demo(argv: string[]): Promise<void> {
     const { scores } = await attribute({ model, batches: data.batches, method: 'eap-gp', loss: data.loss, options: { steps }, onBatch: (n) => progress.set(n) });
     progress.finish();
     graph.setScoresDense(scores);
-    const result = await sweep({ model, batches: data.batches, metric: data.metric, graph, budgets: usable });
+    const base = baselines(model, data.batches, data.metric);
+    warn(gapWarning(base));
+    const result = await sweep({ model, batches: data.batches, metric: data.metric, graph, budgets: usable, base });
 
     console.log(`IOI, ${data.examples} generated prompts (${data.dataPath}), EAP-GP with ${steps} steps`);
     console.log(`logit difference: clean model m(M) = ${result.baseline.toFixed(4)}, corrupted m(∅) = ${result.corrupted.toFixed(4)}`);

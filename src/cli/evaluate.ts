@@ -1,12 +1,18 @@
 /** `eapgp evaluate`: faithfulness of circuits selected from a scored graph, by edge patching. */
-import { greedy, prune, readGraphJson, toDot, toSvg, topn } from '../graph/index.js';
+import { gapWarning } from '../evaluation/degenerate.js';
+import { baselines } from '../evaluation/evaluate.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep, type SweepResult } from '../evaluation/sweep.js';
+import { graphForCfg } from '../graph/json.js';
+import { greedy, prune, readGraphJson, toDot, toSvg, topn } from '../graph/index.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
-import { ENGINE_OPTIONS, engineFrom, parse, requireOption } from './args.js';
+import { identicalRowsWarning } from '../tasks/prepare.js';
+import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.js';
+import { clampBudgets, graphTaskWarning, noCircuitError, parseEdgeList } from './edge-budgets.js';
+import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp evaluate [--model M] --task T --data CSV [--limit N] [--batch-size B] --graph scores.json
@@ -17,8 +23,12 @@ export const usage = `usage: eapgp evaluate [--model M] --task T --data CSV [--l
 Selects circuits from the graph's scores (greedy by |score| by default, as in the EAP-GP paper; --signed ranks
 by score), prunes them, and evaluates each by edge patching: m(C), and faithfulness
 F = (m(C) − m(∅)) / (m(M) − m(∅)). --fractions uses the MIB edge fractions and adds CPR and CMD. Without
---edges or --fractions, the graph file's own in_graph flags are evaluated. --svg / --dot draw the circuit of the
-last budget (a standalone SVG, or Graphviz DOT). --metric: the task metric's other form (see eapgp tasks list).`;
+--edges or --fractions, the graph file's own in_graph flags are evaluated (a file that flags none, as attribute
+writes them, is an error). Budgets above the graph's edge count are clamped to it, with a note. --svg / --dot
+draw the circuit of the last budget (a standalone SVG, or Graphviz DOT). --metric: the task metric's other form
+(see eapgp tasks list). Warnings (on stderr, and under "warnings" in --json / --out): rows whose clean and
+corrupted prompts are identical, a gap m(M) − m(∅) too small for F to mean anything, a graph scored on another
+task.`;
 
 export async function evaluate(argv: string[]): Promise<void> {
   const { values } = parse('evaluate', argv, {
@@ -35,28 +45,39 @@ export async function evaluate(argv: string[]): Promise<void> {
   const intervention = (values.intervention ?? 'patching') as 'patching' | 'zero' | 'mean';
   if (!['patching', 'zero', 'mean'].includes(intervention)) throw new UserError(`--intervention must be patching, zero or mean, got "${intervention}"`);
   if (values.edges && values.fractions) throw new UserError('give either --edges or --fractions, not both');
-  let budgets: number[] | null = null;
-  if (values.edges) {
-    budgets = values.edges.split(',').map((s) => {
-      const n = Number(s.trim());
-      if (!Number.isSafeInteger(n) || n < 1) throw new UserError(`--edges: "${s}" is not a positive integer (expected e.g. 100,200,500)`);
-      return n;
-    });
-  }
+  const requested = values.edges ? parseEdgeList(values.edges) : null;
+  checkOutputFile(values.out, 'out', 'results.json');
+  checkOutputFile(values.svg, 'svg', 'circuit.svg');
+  checkOutputFile(values.dot, 'dot', 'circuit.dot');
 
+  // the graph first: its problems are found in seconds, before a model loads
+  const file = readGraphJson(graphPath);
+  const { graph } = file;
+  if (requested === null && !values.fractions && graph.countEdgesInGraph() === 0) {
+    throw new UserError(`${noCircuitError(graphPath, 'evaluate').message} (or --fractions for the MIB edge fractions)`);
+  }
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
-    const { graph } = readGraphJson(graphPath, { nLayers: config.nLayer, nHeads: config.nHead });
+    graphForCfg(file.cfg, graphPath, { nLayers: config.nLayer, nHeads: config.nHead, dModel: config.dModel });
     const data = loadTaskData(values, tokenizer, usage);
-    if (values.fractions) budgets = fractionBudgets(graph.nEdges);
-    for (const n of budgets ?? []) {
-      if (n > graph.nEdges) throw new UserError(`--edges ${n} exceeds the ${graph.nEdges} edges of the graph`);
+    const warnings: string[] = [];
+    const note = (w: string | null): void => {
+      if (w) warnings.push(w);
+    };
+    const graphTask = file.meta?.task;
+    if (typeof graphTask === 'string' && graphTask !== data.task.name) {
+      note(graphTaskWarning(graphPath, graphTask, data.task.name));
     }
+    note(identicalRowsWarning(data));
+    const budgets = values.fractions ? fractionBudgets(graph.nEdges) : requested && clampBudgets(requested, graph.nEdges, (l) => console.error(`note: ${l}`));
+    const base = baselines(model, data.batches, data.metric);
+    note(gapWarning(base));
+    for (const w of warnings) warn(w);
     const runs = (budgets?.length ?? 1) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });
     const result: SweepResult = await sweep({
-      model, batches: data.batches, metric: data.metric, graph, budgets, select, absolute: !values.signed, intervention,
+      model, batches: data.batches, metric: data.metric, graph, budgets, select, absolute: !values.signed, intervention, base,
       fractions: values.fractions ? MIB_FRACTIONS : undefined, onRun: () => progress.add(1),
     });
     progress.finish();
@@ -72,9 +93,9 @@ export async function evaluate(argv: string[]): Promise<void> {
       if (values.svg) writeFileAtomicSync(values.svg, toSvg(g, { title }));
       if (values.dot) writeFileAtomicSync(values.dot, toDot(g, { title }));
     }
-    const json = JSON.stringify(result);
-    if (values.out) writeFileAtomicSync(values.out, JSON.stringify(result, null, 2) + '\n');
-    if (values.json) return void process.stdout.write(json + '\n');
+    const output = { ...result, warnings };
+    if (values.out) writeFileAtomicSync(values.out, JSON.stringify(output, null, 2) + '\n');
+    if (values.json) return void process.stdout.write(JSON.stringify(output) + '\n');
     console.log(`task ${data.task.name}, ${data.examples} examples: m(M) = ${result.baseline.toPrecision(8)}, m(∅) = ${result.corrupted.toPrecision(8)}`);
     console.log(`${'requested'.padStart(9)} ${'edges'.padStart(7)} ${'nodes'.padStart(6)} ${'m(C)'.padStart(14)} ${'faithfulness'.padStart(13)}`);
     for (const p of result.points) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `eapgp` command: one file per subcommand; bad input prints one message and exits 1. */
-import { isUserError } from '../util/errors.js';
+import { fileSystemError, isUserError } from '../util/errors.js';
+import { nearest } from '../util/suggest.js';
 import { version } from '../version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
@@ -43,11 +44,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[cmd];
   if (!entry) {
-    console.error(`eapgp: unknown command "${cmd}"\n\n${help()}`);
+    const guess = nearest(cmd, Object.keys(COMMANDS));
+    console.error(`eapgp: unknown command "${cmd}"${guess ? `; did you mean "${guess}"?` : ''}\n\n${help()}`);
     return 2;
   }
   await (await entry.load())(rest);
   return 0;
+}
+
+// output piped into a reader that stops early (eapgp tasks list | head -1): stop quietly, as other tools do
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 process.on('SIGINT', () => {
@@ -60,7 +70,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    const fsError = fileSystemError(err);
     if (isUserError(err)) console.error(`eapgp: ${err.message}`);
+    else if (fsError) console.error(`eapgp: ${fsError}`);
     else console.error(err);
     process.exitCode = 1;
   },

@@ -1,6 +1,7 @@
 /** `eapgp make-model`: a random GPT-2 checkpoint in the Hugging Face format. */
 import { makeRandomModel } from '../models/make-model.js';
 import { intOption, parse, requireOption } from './args.js';
+import { checkOutputDir } from './output-paths.js';
 import { UserError } from '../util/errors.js';
 
 export const usage = `usage: eapgp make-model --layers L --heads H --d-model D [--vocab 50257] [--n-ctx 1024] [--seed S]
@@ -36,6 +37,8 @@ export async function makeModel(argv: string[]): Promise<void> {
   };
   // unset options keep the generator's defaults
   const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts;
-  const m = makeRandomModel(given, requireOption(values.out, 'out', usage));
+  const out = requireOption(values.out, 'out', usage);
+  checkOutputDir(out, 'out');
+  const m = makeRandomModel(given, out);
   console.error(`wrote ${m.dir}: ${m.parameters.toLocaleString('en-US')} parameters (${m.files.join(', ')})`);
 }

@@ -10,6 +10,7 @@ import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 /** Examples traced when --limit is not given: each costs about 2·(points + steps) forward and backward passes. */
@@ -34,6 +35,7 @@ export async function path(argv: string[]): Promise<void> {
   }, usage);
   if (values.help) return void console.log(usage);
   const out = requireOption(values.out, 'out', usage);
+  checkOutputFile(out, 'out', 'path.json');
   const spec = modelSpecOrDefault(values.model);
   const steps = intOption(values.steps, 'steps') ?? 5;
   const points = intOption(values.points, 'points', 2) ?? 32;

@@ -4,6 +4,7 @@ import { loadModel } from '../models/load.js';
 import { checkPlanOptions, DEFAULT_LIMIT, DEFAULT_METHODS, reproduce as runReproduce } from '../reproduce/index.js';
 import { taskNames } from '../tasks/index.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { checkOutputDir } from './output-paths.js';
 
 export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-than,...] [--methods ${DEFAULT_METHODS.join(',')}]
                        [--limit N] [--batch-size B] [--steps K] [--metric logit-diff|prob-diff]
@@ -12,7 +13,8 @@ export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-th
 
 For each task and method: attribution, the faithfulness sweep (greedy by |score|, pruned, edge patching) over
 the EAP-IG paper's GPT-2-small edge counts 30..90 by 10 and 100..1900 by 100 (scaled by edges / 32,491 for
-other models), the MIB edge fractions with CPR and CMD, precision/recall against the manual IOI and
+larger models; graphs smaller than GPT-2 small's take 26 counts log-spaced from 1 edge to all, plus 2, 5, 10,
+20 and 50 % of the edges for the tables), the MIB edge fractions with CPR and CMD, precision/recall against the manual IOI and
 Greater-Than circuits (GPT-2 small), and the time per method. Writes DIR/report.md, DIR/results.json,
 DIR/plots/*.svg and DIR/graphs/<task>-<method>.json (layout: docs/results-format.md). Without --model, the
 built-in default model.
@@ -42,6 +44,7 @@ export async function reproduce(argv: string[]): Promise<void> {
   }, usage);
   if (values.help) return void console.log(usage);
   const out = requireOption(values.out, 'out', usage);
+  checkOutputDir(out, 'out');
   const spec = modelSpecOrDefault(values.model);
   const opts = {
     modelPath: spec, out, tasks: list(values.tasks), methods: list(values.methods),

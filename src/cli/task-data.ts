@@ -2,6 +2,7 @@
 import { getTask } from '../tasks/index.js';
 import { prepareTaskData, type TaskData } from '../tasks/prepare.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import { UserError } from '../util/errors.js';
 import { intOption, requireOption } from './args.js';
 
 export type { TaskData } from '../tasks/prepare.js';
@@ -19,6 +20,7 @@ export const TASK_OPTIONS = {
 export function loadTaskData(values: Record<string, unknown>, tokenizer: Tokenizer, usage: string): TaskData {
   const task = getTask(requireOption(values.task, 'task', usage));
   const dataPath = requireOption(values.data, 'data', usage);
+  if (values.verbs !== undefined && task.name !== 'sva') throw new UserError(`--verbs (a verb list) applies to --task sva only; drop it for --task ${task.name}`);
   return prepareTaskData(task, dataPath, tokenizer, {
     limit: intOption(values.limit, 'limit'),
     batchSize: intOption(values['batch-size'], 'batch-size') ?? 20,

@@ -6,6 +6,7 @@ import { getTask, taskNames, VERB_LIST_NAMES } from '../tasks/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { UserError } from '../util/errors.js';
 import { intOption, parse, requireOption } from './args.js';
+import { checkOutputFile } from './output-paths.js';
 
 export const usage = `usage: eapgp tasks list
        eapgp tasks make TASK --n N [--seed S] [--tokenizer-dir DIR] --out FILE.csv
@@ -37,7 +38,7 @@ function list(): void {
 function make(argv: string[]): void {
   const { values, positionals } = parse('tasks make', argv, {
     n: { type: 'string' as const }, seed: { type: 'string' as const }, out: { type: 'string' as const }, 'tokenizer-dir': { type: 'string' as const },
-  }, usage);
+  }, usage, { positionals: true });
   if (values.help) return void console.log(usage);
   if (positionals.length !== 1) throw new UserError(`tasks make: give one task name\n\n${usage}`);
   const task = positionals[0]!;
@@ -45,6 +46,7 @@ function make(argv: string[]): void {
   const n = intOption(requireOption(values.n, 'n', usage), 'n')!;
   const seed = intOption(values.seed, 'seed', 0) ?? 0;
   const out = requireOption(values.out, 'out', usage);
+  checkOutputFile(out, 'out', `${task}.csv`);
   const ds = generate(task, { n, seed, tokenizer: loadTokenizer(values['tokenizer-dir']) });
   const written = writeDataset(ds, out);
   const shadow = join(dirname(out), VERB_LIST_NAMES[0]);

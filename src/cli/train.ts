@@ -5,6 +5,7 @@ import { TrainLog } from '../training/log.js';
 import { DEFAULT_EVAL_SEED, trainRun } from '../training/run.js';
 import { UserError } from '../util/errors.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { checkOutputDir } from './output-paths.js';
 
 export const usage = `usage: eapgp train --tasks T1,T2,... --layers L --heads H --d-model D --steps N [--seed S]
                    [--batch-size 32] [--lr 5e-3] [--warmup N] [--decay cosine|linear|constant] [--min-lr X]
@@ -55,6 +56,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const lr = numberOption(values.lr, 'lr', Number.MIN_VALUE) ?? 5e-3;
   const logEvery = intOption(values['log-every'], 'log-every') ?? 50;
   const out = requireOption(values.out, 'out', usage);
+  checkOutputDir(out, 'out');
   const engine = await engineFrom(values);
   try {
     const log = new TrainLog(steps);

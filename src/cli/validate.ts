@@ -10,7 +10,11 @@ import { faithfulnessChart } from '../validation/chart.js';
 import { validate as runValidation } from '../validation/runner.js';
 import { DEFAULT_VARIANTS, parseVariants } from '../validation/variants.js';
 import { version } from '../version.js';
-import { ENGINE_OPTIONS, engineFrom, parse } from './args.js';
+import { gapWarning } from '../evaluation/degenerate.js';
+import { baselines } from '../evaluation/evaluate.js';
+import { identicalRowsWarning } from '../tasks/prepare.js';
+import { ENGINE_OPTIONS, engineFrom, parse, warn } from './args.js';
+import { checkOutputDir } from './output-paths.js';
 import { GENERATED_OPTIONS, loadOrGenerateTaskData } from './generated-data.js';
 import { TASK_OPTIONS } from './task-data.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
@@ -54,11 +58,15 @@ export async function validate(argv: string[]): Promise<void> {
   const spec = modelSpecOrDefault(values.model);
   const variants = parseVariants(values.variants ?? 'default');
   const topN = values.top === undefined ? undefined : parseTop(values.top);
+  checkOutputDir(values.out, 'out');
 
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData(values, tokenizer, usage, DEFAULT_N);
+    // before the long part: exact patching of every edge
+    const warnings = [identicalRowsWarning(data), gapWarning(baselines(model, data.batches, data.metric))].filter((w): w is string => w !== null);
+    warnings.forEach(warn);
     const result = await runValidation({
       model, batches: data.batches, metric: data.metric, loss: data.loss, variants, topN,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
@@ -66,6 +74,7 @@ export async function validate(argv: string[]): Promise<void> {
     const meta: ValidationMeta = {
       tool: `eap-gp ${version}`, command: ['eapgp', 'validate', ...argv].map(shellQuote).join(' '), model: spec, task: data.task.name, metric: data.task.metricKind,
       data: data.dataPath, dataSha256: data.dataHash, batchSize: data.batches[0]!.clean.B, gemm: engine.info.gemmPath, threads: engine.info.threads,
+      warnings,
     };
     const json = toJson(result, meta);
     if (values.out) {

@@ -26,7 +26,7 @@ function openBrowser(url: string): void {
 }
 
 export async function view(argv: string[]): Promise<void> {
-  const { values, positionals } = parse('view', argv, { port: { type: 'string' as const }, open: { type: 'boolean' as const } }, usage);
+  const { values, positionals } = parse('view', argv, { port: { type: 'string' as const }, open: { type: 'boolean' as const } }, usage, { positionals: true });
   if (values.help) return void console.log(usage);
   if (positionals.length === 0) throw new UserError(`view: give at least one file\n\n${usage}`);
   const port = intOption(values.port, 'port', 0) ?? DEFAULT_PORT;

@@ -8,6 +8,7 @@ import { Heap, MAX_THREADS } from './memory.js';
 import { ReferenceKernels } from './reference.js';
 import { Tape } from './tape.js';
 import { Tensor, type DType } from './tensor.js';
+import { UserError } from '../util/errors.js';
 
 export interface EngineOptions {
   /** Compute threads including the main one (default: all cores). */
@@ -178,7 +179,10 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       gemmReason = 'native OpenBLAS addon loaded';
     } else if (mode === 'blas') {
       await wasm.close();
-      throw new Error(`BLAS was requested but is not available: ${loaded.reason}`);
+      throw new UserError(
+        `BLAS was requested (--gemm blas or EAPGP_GEMM=blas) but the native addon is not available: ${loaded.reason}. ` +
+          'Use --gemm auto or --gemm wasm, or build the addon: install OpenBLAS headers (apt-get install libopenblas-dev) and run npm rebuild',
+      );
     } else {
       gemmReason = `native BLAS addon not available (${loaded.reason})`;
     }

@@ -7,8 +7,11 @@ import { bytesPerExample, type PassShape } from '../attribution/memory-plan.js';
 import { packPair, runInSlices, runInSlicesSync, type SliceRunOptions } from '../attribution/micro.js';
 import { nSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
+import { firstNonFiniteHook } from '../models/finite-hooks.js';
 import type { GPT2 } from '../models/gpt2.js';
+import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
+import { gapSpread, type GapSpread } from './degenerate.js';
 import { interventionCache, meanActivations, patchedLogits, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
 
 export interface Baselines {
@@ -16,6 +19,8 @@ export interface Baselines {
   clean: number;
   /** m(∅): the corrupted input's metric with the clean labels. */
   corrupted: number;
+  /** Spread of the per-example m_i(M) − m_i(∅) (see degenerate.ts), when computed from the examples. */
+  spread?: GapSpread;
 }
 
 /** Slicing of a batch for a computation of this shape (micro.ts, memory-plan.ts). */
@@ -44,14 +49,25 @@ function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Fl
 export function baselineValues(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): { clean: number[]; corrupted: number[] } {
   const V = model.dims.vocabSize;
   const clean: number[] = [], corrupted: number[] = [];
-  for (const whole of batches) {
+  let first = 0;
+  for (const [bi, whole] of batches.entries()) {
     const opts = sliceOptions(model, whole, 'a forward pass', { buffers: 0, taped: false, headCopies: 'none' });
     runInSlicesSync(model.engine, whole, opts, (b) => {
-      const c = metric(lastLogits(model, b, 'clean'), b.n, V, b.labels);
-      const x = metric(lastLogits(model, b, 'corrupted'), b.n, V, b.labels);
-      clean.push(...c);
-      corrupted.push(...x);
+      const [c, x] = (['clean', 'corrupted'] as const).map((which) => {
+        const logits = lastLogits(model, b, which);
+        const values = metric(logits, b.n, V, b.labels);
+        if (firstNonFinite(values) >= 0) {
+          const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
+          const input = which === 'clean' ? packPair(b).clean : packPair(b).corrupted;
+          const detail = site === 'activation' ? `${firstNonFiniteHook(model, { batch: input }) ?? 'the logits'} in the ${which} run` : `the metric of the ${which} run`;
+          throw new NonFiniteError(site, detail, [`batch ${bi + 1} of ${batches.length} (examples ${first + 1}–${first + whole.n})`]);
+        }
+        return values;
+      });
+      clean.push(...c!);
+      corrupted.push(...x!);
     });
+    first += whole.n;
   }
   return { clean, corrupted };
 }
@@ -60,7 +76,7 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 
 export function baselines(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): Baselines {
   const v = baselineValues(model, batches, metric);
-  return { clean: mean(v.clean), corrupted: mean(v.corrupted) };
+  return { clean: mean(v.clean), corrupted: mean(v.corrupted), spread: gapSpread(v.clean, v.corrupted) };
 }
 
 export interface EvaluateCircuitsArgs {
@@ -86,7 +102,7 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
   const sums = a.circuits.map(() => 0);
   let N = 0;
   const { nLayer: L, nHead: H } = model.dims;
-  for (const whole of batches) {
+  for (const [bi, whole] of batches.entries()) {
     // per example: the intervention's cache and the running differences, [nSrc, rows, D] each
     const opts = sliceOptions(model, whole, 'edge patching', { buffers: 2 * nSources(L, H), taped: false, headCopies: 'inputs' });
     let done = 0, reported = 0;
@@ -101,6 +117,12 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
           await nextTick();
           const logits = patchedLogits({ model, batch, missing, intervention, cache });
           const vals = metric(logits, batch.n, V, batch.labels);
+          if (firstNonFinite(vals) >= 0) {
+            const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
+            throw new NonFiniteError(site, `${site === 'activation' ? 'the logits' : 'the metric'} of the patched run of circuit ${i + 1} of ${a.circuits.length}`, [
+              `edge patching, batch ${bi + 1} of ${batches.length} (examples ${N + 1}–${N + whole.n})`,
+            ]);
+          }
           sliceSums[i] = vals.reduce((x, y) => x + y, 0);
           // one run per (batch, circuit), however it is sliced (a retried slice does not count twice)
           if (last && reported < a.circuits.length) {

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors.js';
+import { checkFinite } from '../util/finite.js';
 import { loadConfig, type GPT2Config } from './config.js';
 import { openSafetensors, type SafetensorsFile, type TensorInfo } from './safetensors.js';
 
@@ -132,7 +133,10 @@ function makeCheckpoint(
     fileOf: (name) => get(name).file.path,
     readF32: (name, out) => {
       const e = get(name);
-      return e.file.readF32(e.info.name, out);
+      const data = e.file.readF32(e.info.name, out);
+      // a NaN or infinity in the weights would spread through every later number: refuse it at the source
+      checkFinite(data, 'weights', (i, v) => `tensor ${e.info.name} ${JSON.stringify(e.info.shape)} in ${e.file.path} holds ${v} at element ${i}`);
+      return data;
     },
     bytesF32: () => names.reduce((s, n) => s + 4 * get(n).info.numel, 0),
     close: () => {

@@ -62,6 +62,12 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
   if (opts.gpt2TokenizerFiles && opts.tokenizerDir) throw new UserError('make-model: give a tokenizer directory or ask for the GPT-2 tokenizer files, not both');
   if (opts.gpt2TokenizerFiles && o.vocab !== GPT2_VOCAB) throw new UserError(`make-model: GPT-2's tokenizer files need GPT-2's vocabulary of ${GPT2_VOCAB} rows, not ${o.vocab}`);
 
+  const tokenizerFiles = ['vocab.json', 'merges.txt'];
+  for (const f of opts.tokenizerDir ? tokenizerFiles : []) {
+    // checked before anything is written: a failure leaves no half-made model directory
+    if (!fs.existsSync(path.join(opts.tokenizerDir!, f))) throw new UserError(`make-model: tokenizer directory ${opts.tokenizerDir} has no ${f}; it needs vocab.json and merges.txt`);
+  }
+
   const config = gpt2ConfigJson(o);
   const shapes = gpt2Shapes(parseConfig(config, 'make-model'));
   const tensors: Record<string, TensorToWrite> = {};
@@ -80,10 +86,8 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
     files.push('vocab.json', 'merges.txt');
   }
   if (opts.tokenizerDir) {
-    for (const f of ['vocab.json', 'merges.txt']) {
-      const src = path.join(opts.tokenizerDir, f);
-      if (!fs.existsSync(src)) throw new UserError(`make-model: tokenizer directory ${opts.tokenizerDir} has no ${f}; it needs vocab.json and merges.txt`);
-      writeFileAtomicSync(path.join(outDir, f), fs.readFileSync(src));
+    for (const f of tokenizerFiles) {
+      writeFileAtomicSync(path.join(outDir, f), fs.readFileSync(path.join(opts.tokenizerDir, f)));
       files.push(f);
     }
   }

@@ -4,7 +4,7 @@
  */
 export { reproduce, writeOutputs, type ReproduceOptions, type ReproduceSummary } from './reproduce.js';
 export { checkPlanOptions, makePlan, DEFAULT_LIMIT, DEFAULT_METHODS, type Plan, type PlanOptions } from './plan.js';
-export { GPT2_SMALL_EDGES, TABLE_BUDGETS, prCounts, scaledBudgets, tableBudgets } from './budgets.js';
+export { GPT2_SMALL_EDGES, TABLE_BUDGETS, budgetsDescription, isSmallGraph, logSpacedBudgets, prCounts, scaledBudgets, sweepBudgets, tableBudgets } from './budgets.js';
 export { dataDirCandidates, datasetFromDir, generatedDataset, paperDataset, type Dataset } from './data.js';
 export { collectResults } from './results.js';
 export { reportMarkdown } from './report.js';

@@ -9,7 +9,7 @@ import type { GPT2Dims } from '../models/gpt2.js';
 import { dataCacheDir, fetchCommand } from '../data/cache.js';
 import { getTask, taskNames } from '../tasks/index.js';
 import { UserError } from '../util/errors.js';
-import { scaledBudgets } from './budgets.js';
+import { sweepBudgets } from './budgets.js';
 import { isCachedPaperDataset, paperDataset } from './data.js';
 import type { ModelInfo, Settings } from './types.js';
 
@@ -126,6 +126,6 @@ export function makePlan(o: PlanOptions, dims: GPT2Dims): Plan {
   return {
     ...c,
     model: { path: o.modelPath, layers: dims.nLayer, heads: dims.nHead, dModel: dims.dModel, edges },
-    settings: { ...c.settings, budgets: scaledBudgets(edges) },
+    settings: { ...c.settings, budgets: sweepBudgets(edges) },
   };
 }

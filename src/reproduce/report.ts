@@ -1,12 +1,13 @@
 /**
  * report.md of a reproduction, tables like the EAP-GP paper's: the tasks with their baselines, faithfulness
  * per task × method at a few budgets, CPR and CMD, precision/recall AUCs against the manual circuits, and the
- * time per method; the best method of each column in bold. A cell shows "—" only where no value can exist
+ * time per method; the best method of each column in bold, only where it is the unique best as printed (a tie
+ * marks nothing, and the report says so once). A cell shows "—" only where no value can exist
  * (no manual circuit, an undefined faithfulness) and "not run" for a pair this directory has no result of.
  */
 import { REFERENCE_TASKS } from '../circuits/index.js';
 import { version } from '../version.js';
-import { GPT2_SMALL_EDGES, tableBudgets } from './budgets.js';
+import { budgetsDescription, tableBudgets } from './budgets.js';
 import { faithfulnessPlotFile, prPlotFile } from './plots.js';
 import type { MethodResult, Results } from './types.js';
 
@@ -18,14 +19,21 @@ type Better = 'high' | 'low' | 'near-one';
 
 const score = (v: number, better: Better): number => (better === 'high' ? v : better === 'low' ? -v : -Math.abs(1 - v));
 
-/** Formats a column of values, the best finite one(s) in bold (ties as printed count as best too). */
+/**
+ * Formats a column of values with the best one in bold, only when it is the unique best as printed: a tie at
+ * the printed precision (or a column with a single value) marks nothing, since nothing is shown to be better.
+ */
 function column(values: readonly Value[], better: Better, fmt: (v: number) => string): string[] {
   const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-  const best = finite.length ? fmt(finite.reduce((a, b) => (score(b, better) > score(a, better) ? b : a))) : undefined;
+  const bestValue = finite.length ? finite.reduce((a, b) => (score(b, better) > score(a, better) ? b : a)) : undefined;
+  const best = bestValue === undefined ? undefined : fmt(bestValue);
+  // ties are judged on the printed values: two cells that read the same are equal to the reader
+  const printedAsBest = finite.filter((v) => score(Number(fmt(v)), better) >= score(Number(best), better)).length;
+  const bold = finite.length > 1 && printedAsBest === 1;
   return values.map((v) => {
     if (v === undefined) return 'not run';
     if (v === null || !Number.isFinite(v)) return '—';
-    return fmt(v) === best ? `**${fmt(v)}**` : fmt(v);
+    return bold && fmt(v) === best ? `**${fmt(v)}**` : fmt(v);
   });
 }
 
@@ -67,7 +75,6 @@ export function reportMarkdown(r: Results): string {
       return x === undefined ? undefined : get(x, t);
     }), better, fmt));
   const { model: mo, settings: s } = r;
-  const scaled = mo.edges !== GPT2_SMALL_EDGES;
   const out: string[] = [];
 
   out.push(`# Circuit discovery on ${code(mo.path)}: ${methods.join(', ') || 'no results yet'}`, '');
@@ -75,7 +82,8 @@ export function reportMarkdown(r: Results): string {
   out.push(`- Model: ${code(mo.path)}, ${mo.layers} layers × ${mo.heads} heads, d_model ${mo.dModel}, ${mo.edges.toLocaleString('en-US')} edges.`);
   out.push(`- Data: up to ${s.limit} examples per task, batches of ${s.batchSize}; EAP-IG and EAP-GP use ${s.steps} steps.`);
   out.push('- Circuits: greedy selection by |score| from the logits, pruned; evaluated by edge patching (edges outside the circuit carry the corrupted run\'s activations). Faithfulness F = (m(C) − m(∅)) / (m(M) − m(∅)).');
-  out.push(`- Edge budgets: ${s.budgets.join(', ')} (the EAP-IG paper's GPT-2-small counts${scaled ? `, scaled by ${mo.edges.toLocaleString('en-US')} / ${GPT2_SMALL_EDGES.toLocaleString('en-US')} edges` : ''}).`, '');
+  out.push(`- Edge budgets: ${s.budgets.join(', ')} (${budgetsDescription(mo.edges)}).`);
+  out.push('- Bold marks the best method of a column only where it is the only best as printed; a tie marks nothing.', '');
   if (tasks.length === 0) {
     out.push('No (task, method) has finished yet.', '');
     return out.join('\n');
@@ -87,10 +95,16 @@ export function reportMarkdown(r: Results): string {
       const x = r.tasks[t]!;
       return [t, code(x.data), String(x.examples), x.metric, sig(x.baseline), sig(x.corrupted)];
     }), 'llrlrr'), '');
+  const warned = tasks.filter((t) => r.tasks[t]!.warnings?.length);
+  if (warned.length) {
+    out.push('**Warnings about the data** (their faithfulness numbers below mean little):', '');
+    for (const t of warned) for (const w of r.tasks[t]!.warnings!) out.push(`- ${t}: ${w}.`);
+    out.push('');
+  }
 
   out.push('## Faithfulness', '');
   out.push('F of the greedy circuit at a few of the budgets (requested edges; pruning may leave fewer). Closest to 1 in bold. Every budget is in results.json and the plots.', '');
-  for (const b of tableBudgets(mo.edges)) {
+  for (const b of tableBudgets(mo.edges).filter((x) => s.budgets.includes(x))) {
     out.push(`### ${b.toLocaleString('en-US')} edge${b === 1 ? '' : 's'}`, '');
     out.push(methodTable(methods, 'method', tasks, perTask((x) => x.points.find((p) => p.requested === b)?.faithfulness ?? NONE, 'near-one', fixed(3))), '');
   }

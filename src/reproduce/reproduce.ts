@@ -15,11 +15,12 @@ import { prepareTaskData, type TaskData } from '../tasks/prepare.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
+import { NonFiniteError } from '../util/finite.js';
 import { datasetFromDir, generatedDataset, paperDataset, type Dataset } from './data.js';
 import { makePlan, type Plan, type PlanOptions } from './plan.js';
 import { plots } from './plots.js';
 import { reportMarkdown } from './report.js';
-import { collectResults } from './results.js';
+import { collectResults, taskWarnings } from './results.js';
 import { runPair } from './run.js';
 import { readAllStates, runDifferences, statePath, taskDifferences, writeState } from './state.js';
 import type { PairState, Results, TaskKey } from './types.js';
@@ -96,13 +97,33 @@ function prepare(o: ReproduceOptions, plan: Plan): TaskWork[] {
     const done = (m: ScoreMethod): boolean => !o.force && states.some((s) => s.state.task === task && s.state.method === m);
     // the methods of one task share its baselines, also across runs
     const same = o.force ? undefined : states.find((s) => s.state.task === task && matches(s.state, key).length === 0);
-    return { task, note, data, key, todo: plan.methods.filter((m) => !done(m)), base: same && { clean: same.state.baseline, corrupted: same.state.corrupted } };
+    return {
+      task, note, data, key, todo: plan.methods.filter((m) => !done(m)),
+      base: same && { clean: same.state.baseline, corrupted: same.state.corrupted, spread: same.state.spread },
+    };
   });
 }
 
 /** The fields of `from` that `like` has. */
 function pick(from: TaskKey, like: Partial<TaskKey>): Partial<TaskKey> {
   return Object.fromEntries(Object.keys(like).map((k) => [k, from[k as keyof TaskKey]]));
+}
+
+/** A NonFiniteError from work on `task` names the task too (the layers below name method and batch). */
+function inTask<T>(task: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof NonFiniteError ? e.within(task) : e;
+  }
+}
+
+async function inTaskAsync<T>(task: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw e instanceof NonFiniteError ? e.within(task) : e;
+  }
 }
 
 /** Runs the reproduction (see the module comment). */
@@ -121,15 +142,17 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
       skipped.push(`${w.task} ${method}`);
     }
     if (w.todo.length === 0) continue;
-    const base = w.base ?? baselines(o.model, w.data.batches, w.data.metric);
+    const base = w.base ?? inTask(w.task, () => baselines(o.model, w.data.batches, w.data.metric));
     log(`${w.task}: ${w.data.examples} examples, ${w.note}; metric ${w.key.metric}: m(M) = ${sig(base.clean)}, m(∅) = ${sig(base.corrupted)}${w.base ? ' (from an earlier run)' : ''}`);
+    const checks = { baseline: base.clean, corrupted: base.corrupted, spread: base.spread, identicalRows: w.data.identicalRows };
+    for (const warning of taskWarnings({ ...checks, taskKey: w.key })) log(`warning: ${w.task}: ${warning}`);
     for (const method of w.todo) {
       const tag = `[${++k}/${total}] ${w.task} ${method}`;
       log(`${tag}: started${o.force ? ' (--force)' : ''}`);
-      const result = await runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet });
+      const result = await inTaskAsync(w.task, () => runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet }));
       writeState(o.out, {
         format: 'eapgp-reproduce-state', version: 1, task: w.task, method, model: plan.model, settings: plan.settings,
-        taskKey: w.key, baseline: base.clean, corrupted: base.corrupted, result, finished: new Date().toISOString(),
+        taskKey: w.key, ...checks, result, finished: new Date().toISOString(),
       });
       const at = result.points.find((p) => p.requested === plan.settings.budgets.at(-1));
       log(

@@ -5,9 +5,18 @@
  */
 import { relative } from 'node:path';
 import { SCORE_METHODS } from '../attribution/score.js';
+import { gapWarning } from '../evaluation/degenerate.js';
 import { taskNames } from '../tasks/index.js';
+import { identicalRowsWarning } from '../tasks/prepare.js';
 import { readAllStates, runDifferences, taskDifferences } from './state.js';
 import type { ModelInfo, PairState, Results, Settings, TaskKey } from './types.js';
+
+/** The degenerate-data warnings of a task, from one of its states (older states lack the spread and rows). */
+export function taskWarnings(s: Pick<PairState, 'baseline' | 'corrupted' | 'spread' | 'identicalRows' | 'taskKey'>): string[] {
+  const rows = s.identicalRows && identicalRowsWarning({ identicalRows: s.identicalRows, examples: s.taskKey.examples, dataPath: s.taskKey.data });
+  const gap = gapWarning({ clean: s.baseline, corrupted: s.corrupted, spread: s.spread });
+  return [rows, gap].filter((w): w is string => typeof w === 'string');
+}
 
 export interface Collected {
   results: Results;
@@ -55,6 +64,7 @@ export function collectResults(out: string, model: ModelInfo, settings: Settings
       metric: key.metric,
       baseline: fit[0]!.baseline,
       corrupted: fit[0]!.corrupted,
+      warnings: taskWarnings(fit[0]!),
       methods: Object.fromEntries(fit.map((s) => [s.method, s.result])),
     };
   }

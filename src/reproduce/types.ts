@@ -2,6 +2,7 @@
  * The records of `eapgp reproduce`: results.json (docs/results-format.md, read by the viewer) and the
  * per-(task, method) state files it is assembled from.
  */
+import type { GapSpread } from '../evaluation/degenerate.js';
 
 /** The model of a reproduction. `path` is the --model argument as given. */
 export interface ModelInfo {
@@ -80,6 +81,11 @@ export interface TaskResult {
   baseline: number;
   /** m(∅), the corrupted run. */
   corrupted: number;
+  /**
+   * Degenerate data: rows whose clean and corrupted prompts are identical; a gap m(M) − m(∅) too small for F to
+   * mean anything (src/evaluation/degenerate.ts). Always written; absent in results of older versions.
+   */
+  warnings?: string[];
   methods: Record<string, MethodResult>;
 }
 
@@ -103,6 +109,10 @@ export interface PairState {
   taskKey: TaskKey;
   baseline: number;
   corrupted: number;
+  /** Spread of the per-example gaps m_i(M) − m_i(∅) (absent in states of older versions). */
+  spread?: GapSpread;
+  /** Data rows whose clean and corrupted prompts are identical (absent in states of older versions). */
+  identicalRows?: number[];
   result: MethodResult;
   finished: string;
 }

@@ -22,6 +22,8 @@ export interface TaskData {
   dataHash: string;
   metric: MetricFn;
   loss: LossFn;
+  /** Data rows (1-based) whose clean and corrupted prompts are the same tokens: they carry no signal. */
+  identicalRows: number[];
 }
 
 export interface PrepareOptions {
@@ -46,5 +48,18 @@ export function prepareTaskData(task: Task, dataPath: string, tokenizer: Tokeniz
     batches: batches(examples, opts.batchSize ?? 20),
     metric: (logits, B, V, labels) => t.metric(logits, B, V, labels as Label[]),
     loss: (logits, B, V, labels) => lossGrad(t, logits, B, V, labels as Label[]),
+    identicalRows: examples.filter((e) => e.clean.every((id, i) => id === e.corrupted[i])).map((e) => e.row),
   };
+}
+
+/**
+ * A warning when some rows' clean and corrupted prompts are identical, else null: such a row adds nothing to
+ * the scores (its activation differences are zero) and nothing to m(M) − m(∅), yet counts in every mean.
+ */
+export function identicalRowsWarning(d: Pick<TaskData, 'identicalRows' | 'examples' | 'dataPath'>): string | null {
+  const rows = d.identicalRows;
+  if (rows.length === 0) return null;
+  const shown = rows.length > 10 ? `${rows.slice(0, 10).join(', ')}, …` : rows.join(', ');
+  return `${rows.length} of ${d.examples} rows of ${d.dataPath} have identical clean and corrupted prompts (row${rows.length === 1 ? '' : 's'} ${shown}): ` +
+    'they contribute nothing to the scores or to m(M) − m(∅) but count in every mean; fix or drop them';
 }

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { fsErrorMeaning, UserError } from './errors.js';
 
 const pending = new Set<string>();
 let exitHookInstalled = false;
@@ -45,11 +46,12 @@ export function isTempPath(p: string): boolean {
  * is created if needed.
  */
 export function writeAtomicSync(target: string, write: (fd: number) => void): void {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
-  track(tmp);
-  let fd: number | null = fs.openSync(tmp, 'w');
+  let fd: number | null = null;
   try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    track(tmp);
+    fd = fs.openSync(tmp, 'w');
     write(fd);
     fs.closeSync(fd);
     fd = null;
@@ -57,10 +59,16 @@ export function writeAtomicSync(target: string, write: (fd: number) => void): vo
   } catch (e) {
     if (fd !== null) fs.closeSync(fd);
     rmQuiet(tmp);
-    throw e;
+    throw writeError(target, e);
   } finally {
     pending.delete(tmp);
   }
+}
+
+/** A file-system error while writing `target` as a UserError naming it (not the temp file); others as they are. */
+function writeError(target: string, e: unknown): unknown {
+  const meaning = fsErrorMeaning(e);
+  return meaning === undefined ? e : new UserError(`cannot write ${target}: ${meaning}`, { cause: e });
 }
 
 /** Write a whole string or byte array atomically. */
@@ -87,10 +95,16 @@ export async function writeStreamAtomic(
   source: AsyncIterable<Uint8Array>,
   onChunk?: (chunk: Uint8Array) => void,
 ): Promise<void> {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
+  let fh: fs.promises.FileHandle;
   track(tmp);
-  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fh = await fs.promises.open(tmp, 'w');
+  } catch (e) {
+    pending.delete(tmp);
+    throw writeError(target, e);
+  }
   let open = true;
   try {
     for await (const chunk of source) {
@@ -104,7 +118,7 @@ export async function writeStreamAtomic(
   } catch (e) {
     if (open) await fh.close().catch(() => undefined);
     rmQuiet(tmp);
-    throw e;
+    throw writeError(target, e);
   } finally {
     pending.delete(tmp);
   }

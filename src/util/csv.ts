@@ -4,7 +4,7 @@
  * a leading UTF-8 BOM is dropped. Used by the tests and the task loaders.
  */
 import { readFileSync } from 'node:fs';
-import { UserError } from './errors.js';
+import { fsErrorMeaning, UserError } from './errors.js';
 
 /** One data record; `line` is the 1-based line of the file where the record starts (for messages). */
 export interface CsvRow {
@@ -114,7 +114,15 @@ export function parseCsv(text: string, source = '<csv>'): CsvTable {
 
 /** Reads and parses a UTF-8 CSV file. */
 export function readCsv(path: string): CsvTable {
-  return parseCsv(readFileSync(path, 'utf8'), path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const meaning = fsErrorMeaning(e);
+    if (meaning === undefined) throw e;
+    throw new UserError(`cannot read ${path}: ${meaning}`, { cause: e });
+  }
+  return parseCsv(text, path);
 }
 
 /** Index of a header column; throws (naming the file) when the column is missing. */

@@ -22,6 +22,8 @@ export interface ValidationMeta {
   batchSize: number;
   gemm: string;
   threads: number;
+  /** Degenerate data (identical clean and corrupted rows, a gap m(M) − m(∅) too small for F to mean anything). */
+  warnings?: string[];
 }
 
 /** The JSON document (dense exact scores are left out: --out writes them as EAP-IG graph JSON). */
@@ -100,6 +102,7 @@ export function formatMarkdown(r: ValidationResult, meta: ValidationMeta, chartF
     '',
     `${preamble(r, meta)}. Batch size ${meta.batchSize}, ${meta.gemm} GEMM, ${meta.threads} threads, ${meta.tool}.`,
     '',
+    ...(meta.warnings?.length ? [...meta.warnings.map((w) => `> **Warning:** ${w}.`), ''] : []),
     '```sh', meta.command, '```',
     '',
     `Exact patching (one patched forward pass per edge and batch) took ${r.exact.seconds.toFixed(1)} s. ` +
