@@ -174,8 +174,8 @@ async function resize(width: number, height = 1000): Promise<void> {
 }
 
 /**
- * Texts of the charts matching `selector` that overlap another text of their chart or leave it, as the
- * browser lays them out (bounding boxes of the rendered glyphs).
+ * Texts of the pictures (charts, panels) matching `selector` that overlap another text of their picture or
+ * leave it, as the browser lays them out (bounding boxes of the rendered glyphs).
  */
 async function labelClashes(selector: string): Promise<string[]> {
   return page.$$eval(selector, (charts) => charts.flatMap((svg) => {
@@ -326,6 +326,7 @@ test('compare mode: the two drawings share the whole window width, drawn at the 
       assert.ok(Math.abs(b.width - b.viewBox) < 1, `drawn at the size shown, so its text keeps its size (${b.width} vs ${b.viewBox})`);
     }
     assert.ok(boxes[0]!.right <= boxes[1]!.left, 'A and B side by side');
+    assert.deepEqual(await labelClashes('#panels svg.circuit'), [], `the panels' title, legend and node labels at ${width} px`);
     await page.screenshot({ path: join(ARTIFACTS, `viewer-compare-${width}.png`), fullPage: true });
   }
   await resize(1600);

@@ -7,14 +7,14 @@
 import type { NodeInfo } from './protocol.js';
 
 /** Width of a head or MLP box (labelled h0…, MLP: the row says the layer), at least; small models get wider ones. */
-const BOX_W = 28;
+const BOX_W = 24;
 const MAX_BOX_W = 110;
 /** Centre-to-centre distance of the boxes of a row, in box widths, at most. */
 const MAX_SPREAD = 2.2;
 /** Width of the input and logits boxes. */
 const WIDE_W = 64;
 export const BOX_H = 20;
-const GAP = 6;
+const GAP = 4;
 /** Row pitch: at least room for same-row arcs, at most what still reads as one picture. */
 const MIN_ROW = 46;
 const MAX_ROW = 120;
