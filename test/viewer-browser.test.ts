@@ -1,8 +1,10 @@
 /**
  * The viewer end to end in real Chromium (Debian's `chromium`, driven by playwright-core; Playwright never
  * downloads a browser here): `eapgp view` on a reproduce results directory, a lone graph of another shape, a
- * malformed and a missing file and a path file. What the page draws is counted in its SVG and compared with
- * the circuit src/graph selects in this process. Screenshots and exports go to test-artifacts/.
+ * small graph whose file flags a circuit, a malformed and a missing file and a path file. What the page draws
+ * is counted in its SVG and compared with the circuit src/graph selects in this process; its layout (panel
+ * widths, chart labels) is measured in the page at several window sizes. Screenshots and exports go to
+ * test-artifacts/.
  * Without Chromium the tests skip, unless EAPGP_REQUIRE_BROWSER=1 (CI), where that is a failure.
  */
 import assert from 'node:assert/strict';
@@ -62,7 +64,7 @@ before(async () => {
   fx = writeViewerFixtures(tmp);
   copyFileSync(SMALL, join(tmp, 'small.json'));
   mkdirSync(ARTIFACTS, { recursive: true });
-  const url = await startServer(['run', 'small.json', 'broken.json', 'absent.json', 'path.json']);
+  const url = await startServer(['run', 'small.json', 'flagged.json', 'broken.json', 'absent.json', 'path.json']);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -142,6 +144,58 @@ async function checkPanel(slot: 'A' | 'B', want: Expected, what: string): Promis
 
 const budget = async (): Promise<number> => Number(await page.getAttribute('#budget-readout', 'data-n'));
 
+/** Types `value` into the budget box and presses Enter. */
+async function typeBudget(value: string): Promise<void> {
+  await page.fill('#budget-number', value);
+  await page.press('#budget-number', 'Enter');
+  await settled();
+}
+
+/** True when `text` is `x` to 4 significant digits, as the page shows scores: 0.5654, 3.800, 12.35, 1.235e-5. */
+function fourDigits(text: string, x: number): boolean {
+  if (x === 0) return text === '0';
+  const m = /^-?(\d+)(?:\.(\d+))?(?:e[+-]?\d+)?$/.exec(text);
+  return m !== null && (m[1]! + (m[2] ?? '')).replace(/^0+/, '').length === 4 && Number(text) === Number(x.toPrecision(4));
+}
+
+/** Resizes the window and waits until the pictures are drawn again at their new widths. */
+async function resize(width: number, height = 1000): Promise<void> {
+  await page.setViewportSize({ width, height });
+  await page.waitForFunction(() => {
+    // each picture is drawn as wide as its box (or the least width it is drawn at: 300 px panels, 260 px charts)
+    const drawnAt = (box: Element | null, svg: Element | null | undefined, least: number): boolean => !svg || !box || (box as HTMLElement).offsetParent === null ||
+      Math.abs(Number(svg.getAttribute('width')) - Math.max(least, Math.floor((box as HTMLElement).clientWidth))) <= 1;
+    const faith = document.querySelector('#faith-body');
+    return [...document.querySelectorAll('.panel:not([hidden]) .panel-body')].every((b) => drawnAt(b, b.querySelector('svg.circuit'), 300)) &&
+      [...document.querySelectorAll('#path-charts .chart-cell')].every((c) => drawnAt(c, c.querySelector('svg'), 260)) &&
+      drawnAt(faith, faith?.querySelector('svg.chart'), 260);
+  }, null, { timeout: WAIT });
+  await settled();
+}
+
+/**
+ * Texts of the pictures (charts, panels) matching `selector` that overlap another text of their picture or
+ * leave it, as the browser lays them out (bounding boxes of the rendered glyphs).
+ */
+async function labelClashes(selector: string): Promise<string[]> {
+  return page.$$eval(selector, (charts) => charts.flatMap((svg) => {
+    const box = svg.getBoundingClientRect();
+    const name = svg.getAttribute('class') ?? 'chart';
+    const texts = [...svg.querySelectorAll('text')].filter((t) => (t.textContent ?? '').trim() !== '').map((t) => ({ text: t.textContent!, r: t.getBoundingClientRect() }));
+    const out: string[] = [];
+    for (const { text, r } of texts) {
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) out.push(`${name}: "${text}" leaves the chart`);
+    }
+    for (let i = 0; i < texts.length; i++) {
+      for (let j = i + 1; j < texts.length; j++) {
+        const a = texts[i]!.r, b = texts[j]!.r;
+        if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) out.push(`${name}: "${texts[i]!.text}" overlaps "${texts[j]!.text}"`);
+      }
+    }
+    return out;
+  }));
+}
+
 // ------------------------------------------------------------------ tests
 
 test('opens a results directory: both methods side by side, counts match src/graph, faithfulness and manual circuit', { skip: SKIP }, async () => {
@@ -175,7 +229,7 @@ test('opens a results directory: both methods side by side, counts match src/gra
   ref.edges.forEach((x, i) => (refMissed += x && !a.mask[i] ? 1 : 0));
   assert.equal(da.refMissing, refMissed);
   // faithfulness at the budget, from results.json (budget 100 is a sweep point)
-  assert.match(await page.textContent('#faith-at') ?? '', /^F ≈ 0\.565$/);
+  assert.match(await page.textContent('#faith-at') ?? '', /^F ≈ 0\.5654$/);
   assert.equal(await page.$$eval('svg.faithfulness .series', (s) => s.length), 2);
   // each curve has a marker per distinct budget of the edge-count and the fraction sweeps
   const budgets = (JSON.parse(readFileSync(fx.results, 'utf8')) as { settings: { budgets: number[] } }).settings.budgets;
@@ -224,7 +278,8 @@ test('details on hover and click: an edge\'s score and rank, a node\'s edges', {
   await hit.dispatchEvent('mouseover');
   await page.waitForFunction((name) => document.querySelector('#details-name')?.textContent === name, g.edgeName(u, v), { timeout: WAIT });
   assert.equal(await page.textContent('#details-rank'), `${edgeRank(g, u, v)} of ${g.nEdges.toLocaleString('en-US')}`);
-  assert.equal(Number(await page.textContent('#details-score')), g.score(u, v));
+  assert.ok(fourDigits(await page.textContent('#details-score') ?? '', g.score(u, v)), 'the score to 4 significant digits');
+  assert.equal(Number(await page.getAttribute('#details-score', 'title')), g.score(u, v), 'the full score in its tooltip');
   const node = page.locator('#panel-A g.node.in-circuit[data-name^="a"]').last();
   const name = (await node.getAttribute('data-name'))!;
   await node.click();
@@ -258,6 +313,77 @@ test('export: the SVG holds the drawn edges of both panels; the PNG is a PNG at 
   assert.equal(png.readUInt32BE(16), 2 * width, 'PNG width = 2 × SVG width');
 });
 
+test('compare mode: the two drawings share the whole window width, drawn at the size shown, and follow the window', { skip: SKIP }, async () => {
+  for (const width of [1600, 1280, 1920]) {
+    await resize(width);
+    const boxes = await page.$$eval('#panels svg.circuit', (svgs) => svgs.map((svg) => {
+      const r = svg.getBoundingClientRect();
+      return { left: r.left, right: r.right, width: r.width, viewBox: (svg as SVGSVGElement).viewBox.baseVal.width };
+    }));
+    assert.equal(boxes.length, 2);
+    for (const b of boxes) {
+      assert.ok(b.width > 0.45 * width, `each drawing is wider than 45% of a ${width} px window: ${Math.round(b.width)} px`);
+      assert.ok(Math.abs(b.width - b.viewBox) < 1, `drawn at the size shown, so its text keeps its size (${b.width} vs ${b.viewBox})`);
+    }
+    assert.ok(boxes[0]!.right <= boxes[1]!.left, 'A and B side by side');
+    assert.deepEqual(await labelClashes('#panels svg.circuit'), [], `the panels' title, legend and node labels at ${width} px`);
+    await page.screenshot({ path: join(ARTIFACTS, `viewer-compare-${width}.png`), fullPage: true });
+  }
+  await resize(1600);
+});
+
+test('chart labels never overlap: the faithfulness curve at any budget, window width and layout', { skip: SKIP }, async () => {
+  const budgets = [1, 30, 100, 700, 1900, 5000, 20000, 32491];
+  for (const layout of ['compare', 'single'] as const) {
+    if (layout === 'single') await page.selectOption('#graph-b', '');
+    for (const width of [1280, 1600, 1920]) {
+      await resize(width);
+      for (const n of budgets) {
+        await typeBudget(String(n));
+        assert.equal(await budget(), n);
+        assert.deepEqual(await labelClashes('svg.faithfulness'), [], `${layout}, ${width} px, n = ${n}`);
+      }
+    }
+  }
+  await showGraph('B', 'ioi · eap-ig');
+  await resize(1600);
+  await typeBudget('150');
+});
+
+test('scores show 4 significant digits: edge details, node edge lists, faithfulness, overlaps', { skip: SKIP }, async () => {
+  const g = fx.graphs['eap-gp'];
+  const hit = page.locator('#panel-A path.edge-hit').first(); // the weakest edge drawn
+  const flat = Number(await hit.getAttribute('data-flat'));
+  await hit.dispatchEvent('mouseover');
+  await page.waitForFunction((name) => document.querySelector('#details-name')?.textContent === name, g.edgeName(Math.floor(flat / g.nDst), flat % g.nDst), { timeout: WAIT });
+  const score = await page.textContent('#details-score') ?? '';
+  assert.ok(fourDigits(score, g.scores[flat]!), `edge score ${score} for ${g.scores[flat]}`);
+  const node = page.locator('#panel-A g.node.in-circuit[data-name^="a"]').first();
+  await node.dispatchEvent('mouseover');
+  await page.waitForFunction((n) => document.querySelector('#details-name')?.textContent === n, await node.getAttribute('data-name'), { timeout: WAIT });
+  const rows = await page.$$eval('#details-body .edge-list li', (li) => li.map((l) => ({ flat: Number(l.getAttribute('data-flat')), text: l.lastElementChild!.textContent! })));
+  assert.ok(rows.length > 10);
+  for (const r of rows) assert.ok(fourDigits(r.text, g.scores[r.flat]!), `edge list score ${r.text} for ${g.scores[r.flat]}`);
+  await page.mouse.move(0, 0);
+
+  const F = 1 - Math.exp(-150 / 120); // the fixture's eap-gp curve at n = 150 (between sweep points, interpolated in log n)
+  const faith = await page.textContent('#faith-at') ?? '';
+  const shown = /^F ≈ (\S+) \(interpolated\)$/.exec(faith);
+  assert.ok(shown && fourDigits(shown[1]!, Number(shown[1])) && Math.abs(Number(shown[1]) - F) < 0.05, faith);
+  assert.equal(await page.textContent('svg.faithfulness .point-label'), `F ≈ ${shown[1]}`);
+  const dd = await page.$$eval('#faith-body dd', (d) => d.map((x) => x.textContent));
+  assert.equal(dd[0], '3.800, 0.03000 (logit-diff, 100 examples)');
+  assert.equal(dd[2], '0.8000 / 0.2000');
+
+  const a = expected(g, 'greedy', 150, true, true), b = expected(fx.graphs['eap-ig'], 'greedy', 150, true, true);
+  let shared = 0, union = 0;
+  a.mask.forEach((x, i) => ((shared += x && b.mask[i] ? 1 : 0), (union += x || b.mask[i] ? 1 : 0)));
+  assert.ok(fourDigits(await page.textContent('#cmp-jaccard') ?? '', shared / union));
+  const ov = overlap(a.graph, a.mask, referenceCircuit('ioi', a.graph));
+  const cells = await page.$$eval('#overlap-table tbody tr', (tr) => tr.map((r) => r.querySelectorAll('td')[1]!.textContent!));
+  [ov.nodes.precision, ov.nodes.recall, ov.edges.precision, ov.edges.recall].forEach((x, i) => assert.ok(fourDigits(cells[i]!, x), `overlap cell ${cells[i]} for ${x}`));
+});
+
 test('a lone graph of another shape: no faithfulness curve, no comparison, no manual circuit; its own flags', { skip: SKIP }, async () => {
   await showGraph('A', 'small.json');
   assert.match(await page.textContent('#compare-body') ?? '', /cannot compare a 2×2 graph with a 12×12 one/);
@@ -287,6 +413,36 @@ test('missing and malformed files give readable messages in the page', { skip: S
   assert.equal(await page.getAttribute('#panel-A', 'data-state'), 'ready');
 });
 
+test('a graph opens at the circuit its file flags; the budget box shows the budget in force, clamped', { skip: SKIP }, async () => {
+  const g = fx.flagged.graph;
+  const flagged = Array.from(g.inGraphFlatIndices());
+  assert.ok(flagged.length > 10 && flagged.length < g.nEdges && g.nEdges === 479);
+  await showGraph('A', 'flagged.json');
+  assert.equal(await page.isChecked('input[name=mode][value=file]'), true, "opens at the file's flags");
+  assert.equal(Number(await page.getAttribute('#panel-A', 'data-edges')), flagged.length, 'the circuit is the flagged one');
+  assert.deepEqual((await drawn('A')).flats.sort((x, y) => x - y), flagged, 'the very same edges');
+  assert.equal(await page.inputValue('#budget-number'), String(flagged.length), 'the budget box starts at its size');
+  await page.screenshot({ path: join(ARTIFACTS, 'viewer-flagged.png') });
+
+  await page.click('label:has(input[value=greedy])');
+  await settled();
+  assert.equal(await budget(), flagged.length);
+  await checkPanel('A', expected(g, 'greedy', flagged.length, true, true), 'greedy from the flagged size');
+  for (const [typed, shown] of [['99999', 479], ['-5', 1], ['0', 1], ['12.6', 13], ['479', 479]] as const) {
+    await typeBudget(typed);
+    assert.equal(await page.inputValue('#budget-number'), String(shown), `typing ${typed} shows ${shown}`);
+    assert.equal(await budget(), shown);
+    await checkPanel('A', expected(g, 'greedy', shown, true, true), `greedy ${shown}`);
+  }
+  await page.fill('#budget-number', '');
+  await page.press('#budget-number', 'Enter');
+  assert.equal(await page.inputValue('#budget-number'), '479', 'an empty box goes back to the budget in force');
+
+  await showGraph('A', 'ioi · eap-gp');
+  assert.equal(await page.isDisabled('input[name=mode][value=file]'), true, "a file without flags offers no file's flags");
+  assert.equal(await page.isChecked('input[name=mode][value=greedy]'), true);
+});
+
 test('the saturation view plots both paths per example and marks saturated stretches', { skip: SKIP }, async () => {
   await page.click('#tab-path');
   await page.waitForSelector('#view-path[data-state=ready]', { timeout: WAIT });
@@ -298,7 +454,23 @@ test('the saturation view plots both paths per example and marks saturated stret
   const [ig, gp] = [...sat.matchAll(/saturated over (\d+)% of the path/g)].map((m) => Number(m[1]));
   assert.ok(ig! > 40 && gp === 0, `the straight path saturates, GradPath does not: ${sat}`);
   assert.ok(await page.$$eval('svg.path-metric rect.band', (b) => b.length) >= 1);
+  assert.match(await page.textContent('#path-summary') ?? '', /Metric: clean 3\.500, corrupted -0\.5000; end of GradPath 0\.5000\./);
   await page.screenshot({ path: join(ARTIFACTS, 'viewer-saturation.png') });
+  // example 2 crowds the charts (metrics 0.2 apart, gradient norms over 35 decades); the mean is the third case
+  for (const width of [1280, 1920]) {
+    await resize(width);
+    for (const example of ['0', '1', '-1']) {
+      await page.selectOption('#path-example', example);
+      for (const logY of [true, false]) {
+        await page.setChecked('#path-logy', logY);
+        assert.deepEqual(await labelClashes('#path-charts svg.chart'), [], `saturation charts, example ${example}, ${logY ? 'log' : 'linear'} y, ${width} px`);
+      }
+    }
+    await page.selectOption('#path-example', '1');
+    await page.check('#path-logy');
+    await page.screenshot({ path: join(ARTIFACTS, `viewer-saturation-${width}.png`), fullPage: true });
+  }
+  await resize(1600);
   await page.selectOption('#path-example', '-1');
   await page.waitForFunction(() => document.querySelector('#path-summary')?.textContent?.includes('Mean over 2 examples'), null, { timeout: WAIT });
   await page.click('#tab-circuit');

@@ -1,7 +1,8 @@
 /**
  * Files for the viewer's tests: two scored GPT-2-small-shaped graphs of one task (their scores favour the
  * manual IOI circuit's edges, as a working method's would), a reproduce results.json listing them, a
- * malformed graph file and an `eapgp path` file with a saturating straight path.
+ * small graph (4 × 4, 479 edges) whose file flags a circuit, a malformed graph file and an `eapgp path`
+ * file with a saturating straight path.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { pathGrids } from '../../src/attribution/saturation.js';
 import { referenceCircuit } from '../../src/circuits/index.js';
 import { Graph } from '../../src/graph/graph.js';
 import { writeGraphJson } from '../../src/graph/json.js';
+import { greedy, prune } from '../../src/graph/selection.js';
 import type { Results } from '../../src/reproduce/types.js';
 
 /** Deterministic uniform numbers in [0, 1). */
@@ -31,10 +33,22 @@ export function scoredGraph(seed: number, favour = 0.7): Graph {
   return g;
 }
 
+/** A 4 × 4 graph (479 edges) with signed scores and a pruned greedy circuit of `n` edges flagged, as attribute writes. */
+export function flaggedGraph(seed: number, n: number): Graph {
+  const g = new Graph(4, 4);
+  const r = rng(seed);
+  g.forEachEdge((u, v) => g.setScore(u, v, (r() - 0.4) * Math.exp(-5 * r())));
+  greedy(g, n, { absolute: true });
+  prune(g);
+  return g;
+}
+
 export interface ViewerFixtures {
   dir: string;
   graphA: string;
   graphB: string;
+  /** The 4 × 4 graph with a flagged circuit (flagged.json). */
+  flagged: { file: string; graph: Graph };
   results: string;
   malformed: string;
   path: string;
@@ -77,18 +91,24 @@ export function writeViewerFixtures(dir: string): ViewerFixtures {
   writeFileSync(malformed, '{"cfg": {"n_layers": 2, "n_heads": 2}, "nodes": {}, "edges": {"input->a0.h0<q>": {"score": 0.5, "in_graph": tru');
   const path = join(dir, 'path.json');
   writeFileSync(path, JSON.stringify(syntheticPath()));
-  return { dir, graphA: files['eap-gp'], graphB: files['eap-ig'], results: resultsFile, malformed, path, graphs };
+  const flagged = { file: join(dir, 'flagged.json'), graph: flaggedGraph(3, 40) };
+  writeGraphJson(flagged.file, flagged.graph, { dModel: 64, meta: { method: 'eap-gp', task: 'ioi' } });
+  return { dir, graphA: files['eap-gp'], graphB: files['eap-ig'], flagged, results: resultsFile, malformed, path, graphs };
 }
 
-/** A path file whose straight path saturates (flat metric) over its first half and GradPath's does not. */
+/**
+ * A path file whose straight path saturates (flat metric) over its first half and GradPath's does not. Its
+ * second example is crowded for the charts: clean and corrupted metrics 0.2 apart (their labels would meet)
+ * and gradient norms over 35 decades (a tick per power of ten would overlap).
+ */
 export function syntheticPath(): PathFile {
   const grids = pathGrids(5, 32);
-  const series = (t: number[], f: (t: number) => number, df: (t: number) => number): PathSeries => {
+  const series = (t: number[], f: (t: number) => number, df: (t: number) => number, wide = false): PathSeries => {
     const out = Object.fromEntries(SERIES_KEYS.map((k) => [k, [] as number[]])) as unknown as PathSeries;
     for (const x of t) {
       out.metric.push(f(x));
       out.slope.push(df(x));
-      out.gradMetric.push(Math.abs(df(x)) / 3);
+      out.gradMetric.push(wide ? 10 ** (35 * x - 30) : Math.abs(df(x)) / 3);
       out.objective.push(40 * (1 - x) ** 2);
       out.gradObjective.push(80 * (1 - x));
       out.distClean.push(4 * x);
@@ -106,8 +126,8 @@ export function syntheticPath(): PathFile {
     straight: grids.straight, gradpath: grids.gradpath,
     examples: [0, 1].map((i) => ({
       row: i + 1, clean: `When Mary and John went to the store, John gave a drink to (${i})`, corrupted: 'When Mary and John went to the store, Anna gave a drink to',
-      cleanMetric: 3.5, corruptedMetric: -0.5,
-      straight: series(grids.straight.t, straight, dStraight), gradpath: series(grids.gradpath.t, gp, () => -3),
+      cleanMetric: 3.5, corruptedMetric: i === 0 ? -0.5 : 3.3,
+      straight: series(grids.straight.t, straight, dStraight, i === 1), gradpath: series(grids.gradpath.t, gp, () => -3, i === 1),
     })),
   };
 }

@@ -13,6 +13,7 @@
 import { EDGE_COLORS, NODE_FILLS, edgeColor, widthFor } from '../../src/graph/style.js';
 import { s } from './dom.js';
 import { BOX_H, LOGITS, edgeD, layout, type Layout } from './layout.js';
+import { FONT_FAMILY, fitText, textWidth, wrapText } from './measure.js';
 import { SLOT_KINDS, type EdgeSet, type GraphSummary, type PanelSelection, type ReferenceInfo } from './protocol.js';
 
 export interface PanelView {
@@ -37,48 +38,84 @@ function edges(L: Layout, set: EdgeSet, each: (i: number, d: string) => SVGEleme
   return out;
 }
 
-function legend(x: number, y: number, v: PanelView): SVGGElement {
-  const g = s('g', { class: 'legend', 'font-size': 10, fill: '#374151' });
+const LEGEND_FS = 10;
+const LEGEND_ROW = 17;
+
+/** One legend entry: its width and how to draw it with its left end at (x, line y). */
+interface LegendEntry {
+  width: number;
+  draw(x: number, y: number): SVGElement[];
+}
+
+function legendEntries(v: PanelView): LegendEntry[] {
+  const out: LegendEntry[] = [];
   const items: [number, string][] = [[0, 'q'], [1, 'k'], [2, 'v'], [3, 'MLP'], [4, 'logits']];
-  let cx = x;
   for (const [k, label] of items) {
     const [pos, neg] = EDGE_COLORS[SLOT_KINDS[k]!];
-    g.append(
-      s('line', { x1: cx, y1: y, x2: cx + 14, y2: y, stroke: pos, 'stroke-width': 3 }),
-      s('line', { x1: cx + 16, y1: y, x2: cx + 30, y2: y, stroke: neg, 'stroke-width': 3, 'stroke-dasharray': '4 2' }),
-      s('text', { x: cx + 34, y: y + 3.5 }, label),
-    );
-    cx += 40 + label.length * 6;
+    out.push({
+      width: 34 + textWidth(label, LEGEND_FS),
+      draw: (x, y) => [
+        s('line', { x1: x, y1: y, x2: x + 14, y2: y, stroke: pos, 'stroke-width': 3 }),
+        s('line', { x1: x + 16, y1: y, x2: x + 30, y2: y, stroke: neg, 'stroke-width': 3, 'stroke-dasharray': '4 2' }),
+        s('text', { x: x + 34, y: y + 3.5 }, label),
+      ],
+    });
   }
-  g.append(s('text', { x: cx + 4, y: y + 3.5 }, 'solid +, dashed −; width ∝ |score|'));
+  const note = 'solid +, dashed −; width ∝ |score|';
+  out.push({ width: textWidth(note, LEGEND_FS), draw: (x, y) => [s('text', { x, y: y + 3.5 }, note)] });
   const extra: [string, string, string][] = [];
   if (v.sel.unique) extra.push([HALO_UNIQUE, '', 'only in this panel'], [MISSING, '4 3', 'only in the other panel']);
   if (v.reference) extra.push([HALO_REF, '', 'in the manual circuit'], [HALO_REF, '1 3', 'manual edge missed']);
-  let ex = x;
   for (const [color, dash, label] of extra) {
-    g.append(
-      s('line', { x1: ex, y1: y + 16, x2: ex + 24, y2: y + 16, stroke: color, 'stroke-width': dash ? 2 : 6, 'stroke-opacity': dash ? 1 : 0.5, 'stroke-dasharray': dash || null }),
-      s('text', { x: ex + 28, y: y + 19.5 }, label),
-    );
-    ex += 40 + label.length * 5.4;
+    out.push({
+      width: 28 + textWidth(label, LEGEND_FS),
+      draw: (x, y) => [
+        s('line', { x1: x, y1: y, x2: x + 24, y2: y, stroke: color, 'stroke-width': dash ? 2 : 6, 'stroke-opacity': dash ? 1 : 0.5, 'stroke-dasharray': dash || null }),
+        s('text', { x: x + 28, y: y + 3.5 }, label),
+      ],
+    });
   }
-  return g;
+  return out;
 }
 
-/** The panel's SVG; `data-edges` / `data-nodes` carry the circuit's size. */
-export function drawPanel(v: PanelView): SVGSVGElement {
+/** The legend's entries flowed into rows of `width` from (x, y); returns the group and the y below it. */
+function legend(x: number, y: number, width: number, v: PanelView): { g: SVGGElement; bottom: number } {
+  const g = s('g', { class: 'legend', 'font-size': LEGEND_FS, fill: '#374151' });
+  let cx = x, cy = y;
+  for (const e of legendEntries(v)) {
+    if (cx > x && cx + e.width > x + width) (cx = x), (cy += LEGEND_ROW);
+    g.append(...e.draw(cx, cy));
+    cx += e.width + 16;
+  }
+  return { g, bottom: cy + 8 };
+}
+
+/** Where the panel is drawn: the width of its box and the height it should fill. */
+export interface PanelBox {
+  width: number;
+  height: number;
+}
+
+/** The panel's SVG, filling `box`; `data-edges` / `data-nodes` carry the circuit's size. */
+export function drawPanel(v: PanelView, box: PanelBox): SVGSVGElement {
   const { summary, sel } = v;
-  const L = layout(summary.nodes, summary.nLayers, summary.nHeads, 540);
+  const inner = box.width - 32;
+  const title = fitText(v.title, 15, inner, true);
+  const subtitle = wrapText(v.subtitle, 11.5, inner);
+  const sub = s('text', { x: 16, y: 40, 'font-size': 11.5, fill: '#4b5563', class: 'subtitle' },
+    ...subtitle.map((line, i) => s('tspan', { x: 16, dy: i === 0 ? 0 : 15 }, line)));
+  const leg = legend(16, 58 + (subtitle.length - 1) * 15, inner, v);
+  const L = layout(summary.nodes, summary.nLayers, summary.nHeads, { width: box.width, height: box.height, top: leg.bottom });
   const W = L.width;
   const svg = s('svg', {
     class: 'circuit', viewBox: `0 0 ${W} ${L.height}`, width: W, height: L.height,
-    'font-family': 'Helvetica, Arial, sans-serif', 'data-edges': sel.edges, 'data-nodes': sel.nodes,
+    'font-family': FONT_FAMILY, 'data-edges': sel.edges, 'data-nodes': sel.nodes,
   });
   svg.append(
     s('rect', { x: 0, y: 0, width: W, height: L.height, fill: 'white', class: 'background' }),
-    s('text', { x: 16, y: 22, 'font-size': 15, 'font-weight': 'bold', fill: '#111827', class: 'title' }, v.title),
-    s('text', { x: 16, y: 40, 'font-size': 11.5, fill: '#4b5563', class: 'subtitle' }, v.subtitle),
-    legend(16, 58, v),
+    s('text', { x: 16, y: 22, 'font-size': 15, 'font-weight': 'bold', fill: '#111827', class: 'title' }, title, title !== v.title ? s('title', {}, v.title) : null),
+    sub,
+    leg.g,
   );
   const labels = s('g', { class: 'row-labels', 'font-size': 9.5, fill: '#9ca3af', 'text-anchor': 'end' });
   for (let l = -1; l <= summary.nLayers; l++) {
@@ -120,7 +157,8 @@ export function drawPanel(v: PanelView): SVGSVGElement {
   hits.append(...edges(L, d, (i, path) => s('path', { d: path, class: 'edge-hit', 'data-flat': d.flat[i] })));
   svg.append(hits);
 
-  const nodes = s('g', { class: 'nodes', 'font-size': 9.5, 'text-anchor': 'middle' });
+  const big = L.headW >= 48; // wider boxes take larger labels
+  const nodes = s('g', { class: 'nodes', 'font-size': big ? 11 : 9.5, 'text-anchor': 'middle' });
   const ref = v.reference?.nodes;
   const node = (u: number): SVGGElement => {
     const p = L.at(u);
@@ -135,7 +173,7 @@ export function drawPanel(v: PanelView): SVGSVGElement {
         x: p.x - w / 2, y: p.y, width: w, height: BOX_H, rx: 4,
         fill: on ? NODE_FILLS[kind] : '#f9fafb', stroke: inRef ? HALO_REF : on ? '#374151' : '#e5e7eb', 'stroke-width': inRef ? 2.5 : 1,
       }),
-      s('text', { x: p.x, y: p.y + 13.5, fill: on ? '#111827' : '#c0c4cc' }, L.label(u)));
+      s('text', { x: p.x, y: p.y + (big ? 14 : 13.5), fill: on ? '#111827' : '#c0c4cc' }, L.label(u)));
   };
   nodes.append(node(LOGITS), ...summary.nodes.map((_, u) => node(u)));
   svg.append(nodes);

@@ -21,7 +21,7 @@ export function renderDetails(el: HTMLElement, slot: Slot, graphName: string, d:
       h('h3', { id: 'details-name' }, d.name),
       where,
       h('dl', { class: 'kv' },
-        h('dt', {}, 'score'), h('dd', { id: 'details-score' }, String(d.score)),
+        h('dt', {}, 'score'), h('dd', { id: 'details-score', title: String(d.score) }, num(d.score)),
         h('dt', {}, 'rank'), h('dd', { id: 'details-rank' }, `${int(d.rank)} of ${int(d.of)}`),
         h('dt', {}, 'in circuit'), h('dd', {}, d.inCircuit ? 'yes' : 'no')),
     );

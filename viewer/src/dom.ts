@@ -31,13 +31,17 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T;
 }
 
-/** Short number text: 3 significant digits, exponent for very small or large values, "–" for none. */
-export function num(x: number | null | undefined, digits = 3): string {
+/**
+ * A measured value (an edge score, faithfulness, a metric, precision, …) as the page shows it: 4 significant
+ * digits, trailing zeros kept so every value shows its precision; exponent form below 0.001 and from 10,000;
+ * "–" for none.
+ */
+export function num(x: number | null | undefined): string {
   if (x === null || x === undefined || Number.isNaN(x)) return '–';
+  if (!Number.isFinite(x)) return x > 0 ? '∞' : '-∞';
   if (x === 0) return '0';
-  const a = Math.abs(x);
-  if (a >= 1e5 || a < 1e-3) return x.toExponential(digits - 1).replace(/\.?0+e/, 'e');
-  return Number(x.toPrecision(digits)).toString();
+  const fixed = x.toPrecision(4);
+  return Math.abs(x) < 1e-3 || fixed.includes('e') ? x.toExponential(3).replace('e+', 'e') : fixed;
 }
 
 /** Integer with thousands separators. */
@@ -49,4 +53,24 @@ export function int(x: number): string {
 export function bytes(n: number | null): string {
   if (n === null) return '';
   return n < 1e6 ? `${(n / 1e3).toFixed(0)} KB` : `${(n / 1e6).toFixed(1)} MB`;
+}
+
+/**
+ * Calls `redraw` (once per frame at most) whenever the element's width changes, for pictures drawn at the
+ * width they are shown at. Height changes are left alone: redrawing changes the height.
+ */
+export function onWidthChange(el: Element, redraw: () => void): void {
+  let last = -1;
+  let queued = false;
+  new ResizeObserver((entries) => {
+    const w = Math.round(entries[entries.length - 1]!.contentRect.width);
+    if (w === last) return;
+    last = w;
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      redraw();
+    });
+  }).observe(el);
 }

@@ -88,8 +88,9 @@ export function renderFaithfulness(el: HTMLElement, st: FaithState): void {
   const mainPts = main ? sweepPoints(task.methods[main]!) : [];
   const F = faithAt(mainPts, st.n);
   const sweepLike = st.mode === 'greedy' && st.absolute && st.prune;
+  const width = Math.max(260, Math.floor(el.clientWidth || 330)); // drawn at the width it is shown at
   el.append(lineChart({
-    width: 360, height: 250, title: `${o.task}: faithfulness vs edges`, xLabel: 'edges (budget, log scale)', yLabel: 'faithfulness F',
+    width, height: 270, title: `${o.task}: faithfulness vs edges`, xLabel: 'edges (budget, log scale)', yLabel: 'faithfulness F',
     logX: true, series, cls: 'faithfulness',
     hlines: [{ y: 1, label: 'F = 1 (model)', color: '#9ca3af' }, { y: 0, label: 'F = 0 (empty circuit)', color: '#d1d5db' }],
     vline: st.mode === 'file' ? null : { x: st.n, label: `n = ${int(st.n)}` },

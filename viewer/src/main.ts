@@ -7,9 +7,9 @@ import type { PathFile } from '../../src/attribution/path-format.js';
 import type { PrRecord } from '../../src/reproduce/types.js';
 import type { Catalog, CatalogEntry, ResultsResponse } from '../../src/viewer-server/protocol.js';
 import { fetchCatalog, fetchPath, fetchResults } from './api.js';
-import { drawPanel } from './circuit-view.js';
+import { drawPanel, type PanelBox } from './circuit-view.js';
 import { renderDetails } from './details-view.js';
-import { byId, bytes, h, int } from './dom.js';
+import { byId, bytes, h, int, num, onWidthChange } from './dom.js';
 import { combinedSvg, download, svgToPng } from './export.js';
 import { renderFaithfulness, type Origin } from './faithfulness.js';
 import { renderOverlap } from './overlap-view.js';
@@ -34,6 +34,8 @@ const state = {
   /** The reference follows the graph's task until the user picks one. */
   referenceAuto: true,
   selection: null as SelectionResult | null,
+  /** The settings the shown selection was made with (drawn again when the page changes size). */
+  shown: null as SelectParams | null,
   pinned: null as { slot: Slot; target: DetailsTarget } | null,
   paths: new Map<number, PathFile>(),
 };
@@ -71,6 +73,8 @@ const client = new SelectionClient({
     if (state.ids[slot] !== id) return;
     state.summaries[slot] = summary;
     panelMessage(slot, null);
+    if (slot === 'A' || state.ids.A === null) openAtFileCircuit(summary);
+    updateFileMode();
     autoReference();
     updateBudgetRange();
     renderGraphInfo();
@@ -80,6 +84,7 @@ const client = new SelectionClient({
     if (state.ids[slot] !== id) return;
     delete state.summaries[slot];
     failPanel(slot, `Could not open ${entry(id)?.path ?? 'the file'}: ${message}`);
+    updateFileMode();
     requestSelection();
   },
 });
@@ -99,6 +104,7 @@ function setGraph(slot: Slot, id: number | null): void {
   if (slot === 'B') {
     root.hidden = id === null;
     byId('panels').classList.toggle('two', id !== null);
+    byId('view-circuit').classList.toggle('two', id !== null);
     byId('compare-box').hidden = id === null;
   }
   body.replaceChildren();
@@ -107,6 +113,7 @@ function setGraph(slot: Slot, id: number | null): void {
     client.unload(slot);
     root.dataset.state = 'empty';
     panelMessage(slot, slot === 'A' ? 'No graph file was given: start eapgp view with graph JSON or a results.json.' : null);
+    updateFileMode();
     requestSelection();
     return;
   }
@@ -149,6 +156,7 @@ function requestSelection(): void {
         }
         try {
           state.selection = await client.select(p);
+          state.shown = p;
           render(p);
         } catch (e) {
           banner(`Selection failed: ${(e as Error).message}`, true);
@@ -166,6 +174,16 @@ function modeText(p: SelectParams, requested: number): string {
   return `${p.mode === 'greedy' ? 'greedy' : 'top-n'} ${int(requested)} by ${p.absolute ? '|score|' : 'score'}${p.prune ? ', pruned' : ''}`;
 }
 
+/**
+ * The box a panel's picture fills: the panel's width, and the height from the panel's top to the bottom of
+ * the window (with the page scrolled to the top), so the whole circuit shows at once where it can.
+ */
+function panelBox(slot: Slot): PanelBox {
+  const { body } = panel(slot);
+  const top = body.getBoundingClientRect().top + window.scrollY;
+  return { width: Math.max(300, body.clientWidth), height: Math.max(420, window.innerHeight - top - 30) };
+}
+
 function render(p: SelectParams): void {
   const r = state.selection!;
   const lines: HTMLElement[] = [];
@@ -180,7 +198,7 @@ function render(p: SelectParams): void {
       subtitle: `${modeText(p, sel.requested)} → ${int(sel.edges)} edges, ${int(sel.nodes)} nodes + logits` +
         (sel.drawn.flat.length < sel.edges ? ` (drawing the ${int(sel.drawn.flat.length)} strongest)` : '') +
         (sel.unique && other ? ` · ${int(sel.unique.reduce((a, b) => a + b, 0))} only here` : ''),
-    });
+    }, panelBox(slot));
     body.replaceChildren(svg);
     Object.assign(root.dataset, { state: 'ready', graph: String(state.ids[slot]), n: String(p.n), mode: p.mode, edges: String(sel.edges), nodes: String(sel.nodes) });
     lines.push(h('div', {}, h('b', {}, `${slot}: `), `${int(sel.edges)} edges, ${int(sel.nodes)} nodes`));
@@ -190,6 +208,13 @@ function render(p: SelectParams): void {
   readout.dataset.n = String(p.n);
   applyPin();
   renderSide();
+}
+
+/** Draws the shown selection again at the page's new size. */
+function redraw(): void {
+  if (byId('view-circuit').hidden) return; // drawn when shown again (its width changes then)
+  if (state.selection && state.shown) render(state.shown);
+  else renderSide();
 }
 
 function origin(slot: Slot): Origin | null {
@@ -219,7 +244,7 @@ function renderSide(): void {
       h('tr', {}, h('td', {}, 'shared edges'), h('td', { id: 'cmp-shared' }, int(shared))),
       h('tr', {}, h('td', {}, `only in A (${names.A})`), h('td', { id: 'cmp-only-a' }, int(onlyA))),
       h('tr', {}, h('td', {}, `only in B (${names.B})`), h('td', { id: 'cmp-only-b' }, int(onlyB))),
-      h('tr', {}, h('td', {}, 'Jaccard overlap'), h('td', {}, union ? (shared / union).toFixed(3) : '–')))),
+      h('tr', {}, h('td', {}, 'Jaccard overlap'), h('td', { id: 'cmp-jaccard' }, union ? num(shared / union) : '–')))),
     h('p', { class: 'note' }, 'In each panel, amber halos mark edges only that panel has; grey dashes show edges only the other has.'));
   }
 }
@@ -305,12 +330,41 @@ function updateBudgetRange(): void {
   byId<HTMLInputElement>('budget').value = String(nToSlider(state.n, max));
 }
 
+/** Sets the budget, clamped to 1 … the largest graph's edge count; the box shows what was set. */
 function setBudget(n: number, from: 'slider' | 'number'): void {
-  const max = maxBudget();
+  const max = SLOTS.some((s) => state.summaries[s]) ? maxBudget() : Infinity;
   state.n = Math.max(1, Math.min(max, Math.round(n)));
-  if (from !== 'number') byId<HTMLInputElement>('budget-number').value = String(state.n);
-  if (from !== 'slider') byId<HTMLInputElement>('budget').value = String(nToSlider(state.n, max));
+  byId<HTMLInputElement>('budget-number').value = String(state.n);
+  if (from !== 'slider') byId<HTMLInputElement>('budget').value = String(nToSlider(state.n, maxBudget()));
   requestSelection();
+}
+
+function setMode(mode: SelectMode): void {
+  state.mode = mode;
+  byId<HTMLInputElement>('budget').disabled = mode === 'file';
+  byId<HTMLInputElement>('budget-number').disabled = mode === 'file';
+  const radio = document.querySelector<HTMLInputElement>(`input[name=mode][value=${mode}]`)!;
+  radio.checked = true;
+}
+
+/**
+ * A graph opens at the circuit its file flags: "file's flags", with the budget at that circuit's size (what
+ * greedy or top-n then start from). A file that flags none opens at the budget (greedy when the flags were shown).
+ */
+function openAtFileCircuit(s: GraphSummary): void {
+  if (s.fileEdges > 0) {
+    setMode('file');
+    state.n = s.fileEdges;
+  } else if (state.mode === 'file') setMode('greedy');
+}
+
+/** "file's flags" is offered while a shown graph's file flags a circuit. */
+function updateFileMode(): void {
+  const any = SLOTS.some((s) => (state.summaries[s]?.fileEdges ?? 0) > 0);
+  const radio = document.querySelector<HTMLInputElement>('input[name=mode][value=file]')!;
+  radio.disabled = !any;
+  byId('mode-file').title = any ? 'the circuit flagged in_graph in the file' : 'the shown graph files flag no circuit (no edge has in_graph: true)';
+  if (!any && state.mode === 'file' && SLOTS.some((s) => state.summaries[s])) setMode('greedy');
 }
 
 /** The task a panel's graph is about: from its results.json, or the graph's own meta. */
@@ -340,8 +394,9 @@ function renderGraphInfo(): void {
     const m = s.meta ?? {};
     const bits = [m['method'], m['task'], m['steps'] != null ? `${m['steps']} steps` : null, m['examples'] != null ? `${m['examples']} examples` : null]
       .filter((x) => x !== null && x !== undefined && x !== '');
-    el.append(h('div', {}, h('b', {}, `${slot}: `), `${s.nLayers} layers × ${s.nHeads} heads, ${int(s.nEdges)} edges`,
-      bits.length ? ` · ${bits.join(', ')}` : '', h('br'), h('span', { title: s.file }, s.file)));
+    const text = `${s.nLayers} layers × ${s.nHeads} heads, ${int(s.nEdges)} edges${s.fileEdges ? ` (${int(s.fileEdges)} flagged)` : ''}` +
+      `${bits.length ? ` · ${bits.join(', ')}` : ''} · ${s.file}`;
+    el.append(h('div', { title: `${slot}: ${text}` }, h('b', {}, `${slot}: `), text));
   }
 }
 
@@ -389,18 +444,17 @@ function wireControls(): void {
   b.addEventListener('change', () => setGraph('B', b.value === '' ? null : Number(b.value)));
   for (const radio of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) {
     radio.addEventListener('change', () => {
-      state.mode = radio.value as SelectMode;
-      const file = state.mode === 'file';
-      byId<HTMLInputElement>('budget').disabled = file;
-      byId<HTMLInputElement>('budget-number').disabled = file;
+      setMode(radio.value as SelectMode);
       if (state.mode === 'topn' && state.prune) byId('reference-note').textContent = 'Precision/recall in the papers uses top-n without pruning.';
       requestSelection();
     });
   }
   byId<HTMLInputElement>('budget').addEventListener('input', (ev) => setBudget(sliderToN(Number((ev.target as HTMLInputElement).value), maxBudget()), 'slider'));
   byId<HTMLInputElement>('budget-number').addEventListener('change', (ev) => {
-    const v = Number((ev.target as HTMLInputElement).value);
+    const box = ev.target as HTMLInputElement;
+    const v = box.value.trim() === '' ? NaN : Number(box.value);
     if (Number.isFinite(v)) setBudget(v, 'number');
+    else box.value = String(state.n); // not a number: back to the budget in force
   });
   byId<HTMLInputElement>('absolute').addEventListener('change', (ev) => {
     state.absolute = (ev.target as HTMLInputElement).checked;
@@ -534,6 +588,15 @@ async function start(): Promise<void> {
   renderFiles();
   wireControls();
   wirePanels();
+  onWidthChange(byId('panels'), redraw);
+  onWidthChange(byId('faith-body'), () => !byId('view-circuit').hidden && renderSide());
+  onWidthChange(byId('path-charts'), () => !byId('view-path').hidden && void showPath());
+  let height = window.innerHeight;
+  window.addEventListener('resize', () => {
+    if (window.innerHeight === height) return;
+    height = window.innerHeight;
+    redraw();
+  });
   wirePathControls();
   graphOptions(byId('graph-a'), false);
   graphOptions(byId('graph-b'), true);

@@ -87,9 +87,14 @@ export function renderPathView(summary: HTMLElement, charts: HTMLElement, st: Pa
       `${LABEL[p]}: saturated over ${Math.round(sat[i]!.share * 100)}% of the path. `))),
   );
 
+  // four cells laid out first, then each chart drawn at its cell's width
+  const cells = Array.from({ length: 4 }, () => h('div', { class: 'chart-cell' }));
+  charts.replaceChildren(...cells);
+  const width = Math.max(260, Math.floor(cells[0]!.clientWidth));
+  const height = Math.round(Math.min(380, Math.max(280, width * 0.5)));
   const chart = (key: SeriesKey, title: string, yLabel: string, extra: Partial<Parameters<typeof lineChart>[0]> = {}): SVGSVGElement =>
     lineChart({
-      width: 520, height: 300, title, xLabel: 't (0 = clean input; 1 = corrupted input / end of GradPath)', yLabel, cls: `path-${key}`,
+      width, height, title, xLabel: 't (0 = clean input; 1 = corrupted input / end of GradPath)', yLabel, cls: `path-${key}`,
       series: PATHS.map((p) => ({
         label: LABEL[p], color: PATH_COLORS[p], x: f[p].t, y: series[p][key], markers: scoreIndices(f[p]), cls: `path-${p}`,
       })),
@@ -99,10 +104,10 @@ export function renderPathView(summary: HTMLElement, charts: HTMLElement, st: Pa
     ...(clean !== null ? [{ y: clean, label: 'clean', color: '#16a34a' }] : []),
     ...(corrupted !== null ? [{ y: corrupted, label: 'corrupted', color: '#dc2626' }] : []),
   ];
-  charts.replaceChildren(
+  [
     chart('metric', 'Task metric along the path', f.metric, { hlines: hl, bands: sat.flatMap((x) => x.bands), lanes: ['IG sat.', 'GP sat.'] }),
     chart('gradMetric', 'Gradient norm ‖∂metric/∂embeddings‖', 'norm', { logY: st.logY }),
     chart('objective', 'GradPath objective J = Σ‖logits − corrupted logits‖²', 'J', { logY: st.logY }),
     chart('distCorrupted', 'Distance to the corrupted embeddings', '‖γ − e′‖'),
-  );
+  ].forEach((svg, i) => cells[i]!.append(svg));
 }
