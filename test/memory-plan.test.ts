@@ -129,7 +129,12 @@ async function constrained(room: (used: number) => number, microBatch?: number) 
 test('a batch too big for the heap is split after an out-of-memory error, with the same scores', async () => {
   // room for one example's passes but not two; the forced micro-batch of 2 runs out of memory first
   const r = await constrained((used) => 0.75 * used, 2);
-  assert.deepEqual(await r.scores, r.free);
+  // slices are products of other shapes, equal to float32 rounding (BLAS kernels round shape tails differently):
+  // the suite's float32 tolerance for scores, 1e-4 of the largest (as against the oracle)
+  const got = await r.scores;
+  const max = r.free.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - r.free[i]!)), 0);
+  assert.ok(max > 0 && worst <= 1e-4 * max, `split vs whole: max |difference| ${worst} of max |score| ${max}`);
   assert.ok(r.failures() > 0, 'the micro-batch of 2 did run out of memory');
 });
 

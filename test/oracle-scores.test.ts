@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attribute } from '../src/attribution/attribute.js';
+import { Graph } from '../src/graph/index.js';
 import { exactScores } from '../src/attribution/exact.js';
 import type { AttributionOptions, MethodName } from '../src/attribution/types.js';
 import { loadModel } from '../src/models/load.js';
@@ -64,8 +65,12 @@ for (const file of readdirSync(FIX).filter((f) => /^scores-.*\.json$/.test(f))) 
         let worst = 0;
         ref.values.forEach((want, i) => (worst = Math.max(worst, Math.abs(r.scores[i]! - want))));
         assert.ok(worst <= 1e-4 * max, `${key}: max |ours − oracle| = ${worst} vs max |oracle| ${max}`);
-        ref.values.forEach((want, i) => {
-          if (want === 0) assert.equal(r.scores[i], 0, `${key}: score on a non-edge (${Math.floor(i / r.nDst)}, ${i % r.nDst})`);
+        // off the graph's edges a score is exactly 0; on an edge the oracle may give exactly 0 (e.g. a last-layer
+        // query at a position where clean = corrupted), which float32 products of other shapes reproduce only to
+        // rounding (the tolerance above)
+        const edges = new Set(new Graph(model.dims.nLayer, model.dims.nHead).edgeFlatIndices());
+        r.scores.forEach((got, i) => {
+          if (!edges.has(i)) assert.equal(got, 0, `${key}: score on a non-edge (${Math.floor(i / r.nDst)}, ${i % r.nDst})`);
         });
       }
       model.dispose();

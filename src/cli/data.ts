@@ -21,7 +21,7 @@ raw.githubusercontent.com or $EAPGP_DATA_URL (a mirror laid out as <owner>/<repo
 \`eapgp reproduce --data paper\` reads the task CSVs from the cache.`;
 
 async function fetchGroups(argv: string[]): Promise<void> {
-  const { values, positionals } = parse('data fetch', argv, { quiet: { type: 'boolean' as const } }, usage());
+  const { values, positionals } = parse('data fetch', argv, { quiet: { type: 'boolean' as const } }, usage(), { positionals: true });
   if (values.help) return void console.log(usage());
   const names = positionals.length ? positionals : ['all'];
   const files = filesOfGroups(names);
