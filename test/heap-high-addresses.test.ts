@@ -20,10 +20,13 @@ import type { Kernels } from '../src/engine/kernels.js';
 import { Heap, MAX_PAGES, PAGE } from '../src/engine/memory.js';
 import { ReferenceKernels } from '../src/engine/reference.js';
 import { createWasmKernels, type WasmKernels } from '../src/engine/wasm-kernels.js';
+import { evaluateCircuits } from '../src/evaluation/evaluate.js';
+import type { MetricFn } from '../src/evaluation/patching.js';
+import { Graph } from '../src/graph/index.js';
 import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { generateExamples } from '../src/tasks/generated.js';
-import { batches, getTask, lossGrad, type TaskExample } from '../src/tasks/index.js';
+import { batches, getTask, lossGrad, taskMetric, type TaskExample } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
 import { withEngine } from './helpers/engines.js';
 
@@ -234,7 +237,21 @@ async function scores(e: Engine, method: MethodName): Promise<Float64Array> {
 
 const METHODS: MethodName[] = ['eap', 'eap-ig', 'eap-gp', 'eap-ig-activations'];
 
-test('attribution (forward and backward passes) gives the same scores with the model above 2 GiB and at the heap end', async () => {
+/** Edge patching of a circuit of every other edge, and of the empty circuit (patched forward passes). */
+async function patched(e: Engine): Promise<Float64Array> {
+  const { model } = await loadModel(e, dir, { quiet: true });
+  try {
+    const g = new Graph(model.dims.nLayer, model.dims.nHead);
+    const half = new Uint8Array(g.nSrc * g.nDst), none = new Uint8Array(g.nSrc * g.nDst).fill(1);
+    g.edgeFlatIndices().forEach((i, k) => (half[i] = k % 2));
+    const metric: MetricFn = (l, B, V, y) => taskMetric(l, B, V, y as Label[]);
+    return Float64Array.from(await evaluateCircuits({ model, batches: batches(examples, 3), metric, circuits: [half, none] }));
+  } finally {
+    model.dispose();
+  }
+}
+
+test('attribution and edge patching (forward and backward passes) give the same numbers with the model above 2 GiB and at the heap end', async () => {
   for (const gemm of ['wasm', 'auto'] as const) {
     const byPlacement: Float64Array[][] = [];
     for (const where of PLACEMENTS) {
@@ -243,10 +260,11 @@ test('attribution (forward and backward passes) gives the same scores with the m
         fillerFor(e.heap, where, MODEL_ROOM);
         const out: Float64Array[] = [];
         for (const method of METHODS) out.push(await scores(e, method));
+        out.push(await patched(e));
         return out;
       }));
     }
-    METHODS.forEach((method, m) => {
+    [...METHODS, 'edge patching'].forEach((method, m) => {
       assert.ok(byPlacement[0]![m]!.some((v) => v !== 0), `${method}: scores are not all zero`);
       for (let p = 1; p < PLACEMENTS.length; p++) {
         assert.deepEqual(byPlacement[p]![m], byPlacement[0]![m], `${gemm} ${method}: ${PLACEMENTS[p]} differs from the low placement`);
