@@ -91,7 +91,7 @@ test('a rerun continues where the interrupted run stopped and writes complete, c
 
   const res = readResults();
   assert.equal(res.format, 'eapgp-reproduce');
-  assert.equal(res.version, 1);
+  assert.equal(res.version, 2);
   assert.deepEqual(res.model, { path: modelDir, layers: 12, heads: 12, dModel: 24, edges: 32491 });
   assert.deepEqual(res.settings, { limit: 4, batchSize: 4, steps: 2, intervention: 'patching', select: 'greedy', absolute: true, budgets: HANNA_BUDGETS });
   assert.deepEqual(Object.keys(res.tasks), ['ioi', 'sva']);
@@ -111,7 +111,6 @@ test('a rerun continues where the interrupted run stopped and writes complete, c
       assert.equal(m.graph, `graphs/${task}-${method}.json`);
       const { graph } = readGraphJson(join(out, m.graph), { nLayers: 12, nHeads: 12 });
       assert.ok(Array.from(graph.scores).some((s) => s !== 0), `${what}: scores`);
-      assert.ok(m.seconds.attribute > 0 && m.seconds.evaluate > 0);
       assert.deepEqual(m.points.map((p) => p.requested), HANNA_BUDGETS);
       assert.deepEqual(m.fractions.points.map((p) => p.fraction), [...MIB_FRACTIONS]);
       // F = (m(C) − m(∅)) / (m(M) − m(∅)) for every circuit, to float64 rounding
