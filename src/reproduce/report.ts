@@ -1,8 +1,8 @@
 /**
  * report.md of a reproduction, tables like the EAP-GP paper's: the tasks with their baselines, faithfulness
  * per task × method at a few budgets, CPR and CMD, precision/recall AUCs against the manual circuits, and the
- * time per method; the best method of each column in bold, only where it is the unique best as printed (a tie
- * marks nothing, and the report says so once). A cell shows "—" only where no value can exist
+ * time per method (only when asked for, from the run logs); the best method of each column in bold, only where
+ * it is the unique best as printed (a tie marks nothing, and the report says so once). A cell shows "—" only where no value can exist
  * (no manual circuit, an undefined faithfulness, a time no run log kept) and "not run" for a pair this directory
  * has no result of. Without timings the report holds nothing that differs between runs of the same inputs and
  * options (no date, no times): the time section then says where the times are.
@@ -167,7 +167,7 @@ function timeSection(tasks: string[], methods: string[], res: (t: string, m: str
   const out = [
     'Wall time in seconds, attribution + evaluation (both sweeps and the precision/recall curve); the clean and corrupted baselines are computed once per task and not counted. Fastest in bold. ' +
       (setups.length === 1 ? `Measured with ${setups[0]}.` : setups.length > 1 ? `Measured with different setups (${setups.join('; ')}): the times compare only within one.` : '') +
-      ' From the run logs (`results.log.json`); "—": the pair\'s log is missing.',
+      ' From the pairs\' run logs (`state/<task>-<method>.log.json`, collected in `results.log.json`); "—": the pair\'s log is missing.',
     '',
   ];
   const value = (t: string, m: string, get: (x: PairTiming) => number): number | null | undefined => (res(t, m) === undefined ? undefined : time(t, m) ? get(time(t, m)!) : NONE);
