@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HANNA_BUDGETS } from '../src/evaluation/sweep.js';
 import { plots, prCounts, reportMarkdown, scaledBudgets, sweepBudgets, tableBudgets, type MethodResult, type Results } from '../src/reproduce/index.js';
+import type { ReportTimings } from '../src/reproduce/report.js';
 
 test('budgets: GPT-2 small keeps the paper\'s counts; other sizes scale, round, deduplicate and cap', () => {
   assert.deepEqual(scaledBudgets(32491), HANNA_BUDGETS);
@@ -38,19 +39,33 @@ test('budgets: GPT-2 small and larger sweep the paper\'s (scaled) counts; smalle
   assert.deepEqual(sweepBudgets(1), [1]);
 });
 
+/** The [attribution, evaluation] seconds each result was made with: what its run log would say (timingsOf). */
+const secondsOf = new WeakMap<MethodResult, [number, number]>();
+
 /** A method result whose faithfulness is `f` at every budget (a number, or a function of the budget). */
 function result(f: number | ((n: number) => number), cpr: number, cmd: number, seconds: [number, number], pr?: number, budgets = [50, 100, 200, 500, 1000]): MethodResult {
   const F = typeof f === 'number' ? () => f : f;
   const points = budgets.map((n) => ({ requested: n, edges: n - 1, nodes: 9, metric: F(n), faithfulness: F(n) }));
-  return {
-    graph: 'graphs/x.json', seconds: { attribute: seconds[0], evaluate: seconds[1] }, points,
+  const r: MethodResult = {
+    graph: 'graphs/x.json', points,
     fractions: { points: [{ fraction: 1, requested: 9, edges: 9, nodes: 3, metric: 1, faithfulness: 1 }], cpr, cmd },
     ...(pr === undefined ? {} : { pr: { reference: 'acdc' as const, points: [{ n: 1, nodes: { precision: 1, recall: 0.5 }, edges: { precision: 1, recall: 0.1 } }], auc: { nodes: pr, edges: pr / 2 } } }),
   };
+  secondsOf.set(r, seconds);
+  return r;
+}
+
+/** The run logs' timings of every result in `r` (2 threads, BLAS), as `reproduce --timings` passes them. */
+function timingsOf(r: Results, date = '2026-01-02T03:04:05.000Z'): ReportTimings {
+  const pairs = Object.fromEntries(Object.entries(r.tasks).map(([t, x]) => [t, Object.fromEntries(Object.entries(x.methods).map(([m, res]) => {
+    const [attribute, evaluate] = secondsOf.get(res)!;
+    return [m, { seconds: { attribute, evaluate }, finished: date, threads: 2, gemm: 'blas' }];
+  }))]));
+  return { date, pairs };
 }
 
 const results: Results = {
-  format: 'eapgp-reproduce', version: 1, created: '2026-01-02T03:04:05.000Z',
+  format: 'eapgp-reproduce', version: 2,
   model: { path: 'gpt2', layers: 12, heads: 12, dModel: 768, edges: 32491 },
   settings: { limit: 10, batchSize: 5, steps: 5, intervention: 'patching', select: 'greedy', absolute: true, budgets: HANNA_BUDGETS },
   tasks: {
@@ -79,7 +94,7 @@ function tableAfter(md: string, heading: string): string[][] {
 }
 
 test('report: every table filled, the unique best method per column in bold, "—" and "not run" where no value exists', () => {
-  const md = reportMarkdown(results);
+  const md = reportMarkdown(results, timingsOf(results));
   assert.match(md, /^# Circuit discovery on `gpt2`: eap, eap-ig, eap-gp/);
   assert.match(md, /2026-01-02 03:04 UTC/);
   assert.match(md, /12 layers × 12 heads, d_model 768, 32,491 edges/);
@@ -161,12 +176,31 @@ test('report: degenerate data is flagged under the tasks table', () => {
 
 test('report: totals where every task ran; P/R is "—" with the reason on a model other than GPT-2 small', () => {
   const small: Results = { ...results, model: { ...results.model, layers: 4, heads: 4, edges: 1234 }, tasks: { ioi: results.tasks['ioi']! } };
-  const md = reportMarkdown(small);
+  const md = reportMarkdown(small, timingsOf(small));
   assert.match(md, /log scale from 1 edge to all 1,234/);
   assert.match(md, /defined on GPT-2 small's 12 × 12 graph, not on this 4 × 4 model/);
   assert.deepEqual(tableAfter(md, 'Precision and recall against the manual circuits').slice(1).map((r) => r[1]), ['—', '—', '—']);
   assert.deepEqual(tableAfter(md, 'Time')[1], ['eap', '1.0 + 10.0 = **11.0**', '**1.0**', '10.0']); // every method's evaluation took 10.0 s
   assert.deepEqual(tableAfter(md, 'Time')[0], ['method', 'ioi', 'all: attribute', 'all: evaluate']);
+});
+
+test('report without timings: no date, no time, the same text whenever it is made; with them, the table says how they were measured', () => {
+  const md = reportMarkdown(results);
+  assert.equal(reportMarkdown(structuredClone(results)), md, 'a function of the results alone');
+  assert.match(md, /^Made by eap-gp \S+ \(`eapgp reproduce`\)\.$/m);
+  assert.doesNotMatch(md, /UTC|\d{4}-\d\d-\d\d/, 'no date');
+  assert.deepEqual(tableAfter(md, 'Time'), [], 'no time table');
+  assert.match(md, /## Time\n\nThe wall times .* are in `results\.log\.json`.*`--timings`/);
+  const timed = reportMarkdown(results, timingsOf(results));
+  assert.match(timed, /Made by eap-gp \S+ \(`eapgp reproduce`\) on 2026-01-02 03:04 UTC\./);
+  assert.match(timed, /Measured with 2 threads, blas GEMM\./);
+  // a pair whose run log is gone shows "—" and leaves its method without totals; mixed setups are named
+  const t = timingsOf(results);
+  delete t.pairs['sva']!['eap'];
+  t.pairs['ioi']!['eap-gp'] = { ...t.pairs['ioi']!['eap-gp']!, threads: 1, gemm: 'wasm' };
+  const partial = reportMarkdown(results, t);
+  assert.deepEqual(tableAfter(partial, 'Time')[1], ['eap', '1.0 + 10.0 = **11.0**', '—', '—', '—']);
+  assert.match(partial, /Measured with different setups \(2 threads, blas GEMM; 1 thread, wasm GEMM\)/);
 });
 
 test('plots: a faithfulness plot per task, a precision/recall plot where there is a manual circuit', () => {

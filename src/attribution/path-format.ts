@@ -17,7 +17,9 @@
 import { UserError } from '../util/errors.js';
 
 export const PATH_FORMAT = 'eapgp-path';
-export const PATH_VERSION = 1;
+/** 2: "created" moved to the run log (path.log.json); version 1 files load too (the rest is the same). */
+export const PATH_VERSION = 2;
+const READABLE_VERSIONS: readonly unknown[] = [1, PATH_VERSION];
 
 export const SERIES_KEYS = ['metric', 'objective', 'gradMetric', 'gradObjective', 'slope', 'distClean', 'distCorrupted'] as const;
 export type SeriesKey = (typeof SERIES_KEYS)[number];
@@ -45,7 +47,6 @@ export interface PathExample {
 export interface PathFile {
   format: typeof PATH_FORMAT;
   version: typeof PATH_VERSION;
-  created: string;
   tool: string;
   model: string;
   task: string;
@@ -73,7 +74,7 @@ export function checkPathFile(d: unknown, file: string): PathFile {
   };
   if (!isObj(d) || d['format'] !== PATH_FORMAT) bad(`not an \`eapgp path\` file ("format" must be "${PATH_FORMAT}")`);
   const o = d as Obj;
-  if (o['version'] !== PATH_VERSION) bad(`version ${JSON.stringify(o['version'])}; this reader knows version ${PATH_VERSION}`);
+  if (!READABLE_VERSIONS.includes(o['version'])) bad(`version ${JSON.stringify(o['version'])}; this reader knows versions ${READABLE_VERSIONS.join(' and ')}`);
   const grid = (k: 'straight' | 'gradpath'): number => {
     const g = o[k];
     if (!isObj(g) || !Array.isArray(g['t']) || !g['t'].every((x) => typeof x === 'number')) bad(`"${k}.t" must be an array of numbers`);

@@ -1,13 +1,16 @@
 /** `eapgp attribute`: edge scores of a task dataset with one method, written as EAP-IG graph JSON. */
+import { basename } from 'node:path';
 import { checkMethod, scoreEdges, SCORE_METHODS, usesSteps } from '../attribution/score.js';
 import { Graph, writeGraphJson } from '../graph/index.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
+import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption, warn } from './args.js';
+import { givenCommand } from './command-line.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
@@ -16,7 +19,9 @@ export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--
                        [--verbs CSV] [--metric logit-diff|prob-diff] [--threads N] [--gemm auto|blas|wasm] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
-EAP-IG graph JSON with our metadata under "meta". METHOD: ${SCORE_METHODS.join(', ')} (exact patches every
+EAP-IG graph JSON with our metadata under "meta"; the run's time, date, thread count and GEMM path go to
+the sidecar <out>.log.json (scores.json → scores.log.json), so scores.json is byte-identical for the same
+inputs and options. METHOD: ${SCORE_METHODS.join(', ')} (exact patches every
 edge: small models only). --steps: points of EAP-IG / EAP-GP (default 5). Tasks: ioi, greater-than, sva,
 gender-bias, capital-country, hypernymy (EAP-IG CSV formats). --metric: the task metric's other form (see
 eapgp tasks list; default the task's own, DESIGN.md §6).`;
@@ -41,6 +46,7 @@ export async function attribute(argv: string[]): Promise<void> {
   if (intervention !== 'patching' && method !== 'exact') throw new UserError(`--intervention applies to --method exact only (gradient methods use the corrupted run)`);
 
   checkOutputFile(out, 'out', 'scores.json');
+  const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
@@ -52,7 +58,7 @@ export async function attribute(argv: string[]): Promise<void> {
       model, batches: data.batches, method, loss: data.loss, metric: data.metric, intervention, options: { steps, gpEta, gpNorm },
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     });
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = clock.seconds(t0);
     graph.setScoresDense(scores);
     if (scores.every((x) => x === 0)) {
       warn(`every edge scored exactly 0: the gradients vanished${method === 'eap-gp' ? ` (a --gp-eta far beyond the embeddings' scale does this; --gp-eta ${gpEta} here)` : ''}, so the scores rank nothing`);
@@ -64,11 +70,15 @@ export async function attribute(argv: string[]): Promise<void> {
         ...(method === 'eap-gp' ? { gp_eta: gpEta, gp_norm: gpNorm } : {}),
         ...(method === 'exact' ? { intervention } : {}),
         model: spec, model_dir: dir, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
-        examples: data.examples, batch_size: data.batches[0]!.clean.B, seconds: Number(seconds.toFixed(3)),
-        gemm: engine.info.gemmPath, threads: engine.info.threads, created: new Date().toISOString(),
+        examples: data.examples, batch_size: data.batches[0]!.clean.B,
       },
     });
-    console.error(`wrote ${out}: ${graph.nEdges.toLocaleString('en-US')} edges scored by ${method} on ${data.examples} examples in ${seconds.toFixed(2)} s`);
+    const log = runLogPath(out);
+    writeRunLog(log, makeRunLog({
+      describes: [basename(out)], tool: `eap-gp ${version}`, command: givenCommand('attribute', argv), clock,
+      seconds: { attribution: seconds, total: clock.seconds() }, engine: engine.info,
+    }));
+    console.error(`wrote ${out}: ${graph.nEdges.toLocaleString('en-US')} edges scored by ${method} on ${data.examples} examples in ${seconds.toFixed(2)} s (run log: ${log})`);
   } finally {
     await engine.close();
   }

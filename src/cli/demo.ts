@@ -14,8 +14,10 @@ import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { createProgress } from '../util/progress.js';
+import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, warn } from './args.js';
+import { givenCommand } from './command-line.js';
 import { clampBudgets, parseEdgeList } from './edge-budgets.js';
 import { checkOutputDir } from './output-paths.js';
 import { loadOrGenerateTaskData } from './generated-data.js';
@@ -27,7 +29,7 @@ Discovers a circuit for indirect object identification (IOI) with EAP-GP (--step
 generated prompts (--seed), evaluates the greedy circuit of each edge budget (all: every edge) by edge patching
 (faithfulness F = (m(C) − m(∅)) / (m(M) − m(∅))), prints the table and writes to --out: graph.json (every
 edge's score; the circuit shown is the smallest budget with F ≥ 0.9, else the largest), circuit.svg and
-sweep.json.
+sweep.json, byte-identical for the same options, and graph.log.json (time, date, threads, GEMM path).
 Without --model it runs on the built-in model (models/default, trained by the project; see README "Training").`;
 
 /** The circuit drawn: the smallest budget whose faithfulness reaches this, else the largest budget. */
@@ -44,9 +46,9 @@ export async function demo(argv: string[]): Promise<void> {
   const budgetSpecs = parseEdgeList(values.edges ?? '20,50,100,200,all', true);
   checkOutputDir(out, 'out');
   const spec = modelSpecOrDefault(values.model);
+  const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
-    const t0 = performance.now();
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData({ task: 'ioi', limit: values.limit, seed: values.seed }, tokenizer, usage, 50);
     const graph = new Graph(config.nLayer, config.nHead);
@@ -54,13 +56,17 @@ export async function demo(argv: string[]): Promise<void> {
     const say = (s: string) => void (values.quiet || console.error(s));
     say(`model ${dir}: ${config.nLayer} layers × ${config.nHead} heads, d_model ${config.dModel}; graph of ${graph.nEdges} edges`);
 
+    const t0 = performance.now();
     const progress = createProgress({ label: 'EAP-GP attribution', total: data.examples, unit: 'items', itemName: 'prompts', quiet: values.quiet });
     const { scores } = await attribute({ model, batches: data.batches, method: 'eap-gp', loss: data.loss, options: { steps }, onBatch: (n) => progress.set(n) });
     progress.finish();
+    const attribution = clock.seconds(t0);
     graph.setScoresDense(scores);
+    const t1 = performance.now();
     const base = baselines(model, data.batches, data.metric);
     warn(gapWarning(base));
     const result = await sweep({ model, batches: data.batches, metric: data.metric, graph, budgets: usable, base });
+    const evaluation = clock.seconds(t1);
 
     console.log(`IOI, ${data.examples} generated prompts (${data.dataPath}), EAP-GP with ${steps} steps`);
     console.log(`logit difference: clean model m(M) = ${result.baseline.toFixed(4)}, corrupted m(∅) = ${result.corrupted.toFixed(4)}`);
@@ -79,12 +85,16 @@ export async function demo(argv: string[]): Promise<void> {
       meta: {
         tool: `eap-gp ${version}`, command: 'demo', method: 'eap-gp', steps, model: spec, model_dir: dir, task: 'ioi',
         data: data.dataPath, examples: data.examples, circuit_budget: shown.requested, faithfulness: shown.faithfulness,
-        created: new Date().toISOString(),
       },
     });
     writeFileAtomicSync(files.svg, toSvg(graph, { title }));
     writeFileAtomicSync(files.sweep, JSON.stringify(result, null, 2) + '\n');
-    console.log(`\nwrote ${files.graph}, ${files.svg}, ${files.sweep} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const log = runLogPath(files.graph);
+    writeRunLog(log, makeRunLog({
+      describes: ['graph.json', 'circuit.svg', 'sweep.json'], tool: `eap-gp ${version}`, command: givenCommand('demo', argv), clock,
+      seconds: { attribution, evaluation, total: clock.seconds() }, engine: engine.info,
+    }));
+    console.log(`\nwrote ${files.graph}, ${files.svg}, ${files.sweep} (run log: ${log}) in ${clock.seconds().toFixed(1)} s`);
     console.log(`shown: the ${shown.requested}-edge circuit (${title.split(': ')[1]})`);
     console.log(`open it in the viewer:  eapgp view ${files.graph}`);
   } finally {

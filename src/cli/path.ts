@@ -1,4 +1,5 @@
 /** `eapgp path`: the task metric and GradPath's objective along EAP-IG's straight path and GradPath (saturation view). */
+import { basename } from 'node:path';
 import { PATH_FORMAT, PATH_VERSION, type PathFile } from '../attribution/path-format.js';
 import { tracePaths } from '../attribution/saturation.js';
 import { rowStarts } from '../models/gpt2.js';
@@ -8,8 +9,10 @@ import type { Label } from '../tasks/types.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
+import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { givenCommand } from './command-line.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
@@ -24,7 +27,8 @@ Records, per example, the task metric, GradPath's objective J, their gradient no
 embeddings and the metric's slope along two paths from the clean input: EAP-IG's straight line to the
 corrupted input and GradPath (K steps of size E, as --method eap-gp takes them), each at P evenly spaced
 points (default 32) plus the points the methods take their gradients at. Where the gradient vanishes the path
-is saturated. Open the file with eapgp view. --limit defaults to ${DEFAULT_LIMIT} examples here; without
+is saturated. Open the file with eapgp view. The run's time, date and threads go to <out>.log.json
+(path.json → path.log.json). --limit defaults to ${DEFAULT_LIMIT} examples here; without
 --model, the built-in default model.`;
 
 export async function path(argv: string[]): Promise<void> {
@@ -44,6 +48,7 @@ export async function path(argv: string[]): Promise<void> {
   const gpNorm = (values['gp-norm'] ?? 'example') as 'example' | 'batch';
   if (!['example', 'batch'].includes(gpNorm)) throw new UserError(`--gp-norm must be example or batch, got "${gpNorm}"`);
 
+  const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer } = await loadModel(engine, spec, { quiet: values.quiet });
@@ -55,6 +60,7 @@ export async function path(argv: string[]): Promise<void> {
       metricGrad: (logits, B, V, labels) => data.task.metricGrad(logits, B, V, labels as Label[]),
     });
     progress.finish();
+    const traced = clock.seconds(t0);
     // the examples' rows and text, in batch order
     const text = (ids: Int32Array, from: number, n: number): string => {
       const toks = Array.from(ids.subarray(from, from + n));
@@ -70,14 +76,18 @@ export async function path(argv: string[]): Promise<void> {
       }));
     });
     const file: PathFile = {
-      format: PATH_FORMAT, version: PATH_VERSION, created: new Date().toISOString(), tool: `eap-gp ${version}`,
+      format: PATH_FORMAT, version: PATH_VERSION, tool: `eap-gp ${version}`,
       model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, dataSha256: data.dataHash,
       steps, points, gpEta, gpNorm, straight: trace.straight, gradpath: trace.gradpath,
       examples: trace.examples.map((ex, i) => ({ ...meta[i]!, ...ex })),
     };
     writeFileAtomicSync(out, JSON.stringify(file));
-    const secs = (performance.now() - t0) / 1000;
-    console.error(`wrote ${out}: ${data.examples} examples × 2 paths × ${trace.straight.t.length}/${trace.gradpath.t.length} points in ${secs.toFixed(2)} s`);
+    const log = runLogPath(out);
+    writeRunLog(log, makeRunLog({
+      describes: [basename(out)], tool: `eap-gp ${version}`, command: givenCommand('path', argv), clock,
+      seconds: { traces: traced, total: clock.seconds() }, engine: engine.info,
+    }));
+    console.error(`wrote ${out}: ${data.examples} examples × 2 paths × ${trace.straight.t.length}/${trace.gradpath.t.length} points in ${traced.toFixed(2)} s (run log: ${log})`);
   } finally {
     await engine.close();
   }

@@ -4,11 +4,12 @@ import { loadModel } from '../models/load.js';
 import { checkPlanOptions, DEFAULT_LIMIT, DEFAULT_METHODS, reproduce as runReproduce } from '../reproduce/index.js';
 import { taskNames } from '../tasks/index.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { givenCommand } from './command-line.js';
 import { checkOutputDir } from './output-paths.js';
 
 export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-than,...] [--methods ${DEFAULT_METHODS.join(',')}]
                        [--limit N] [--batch-size B] [--steps K] [--metric logit-diff|prob-diff]
-                       [--data generated|paper | --data-dir DIR] [--seed S] [--force] [--quiet]
+                       [--data generated|paper | --data-dir DIR] [--seed S] [--force] [--timings] [--quiet]
                        [--threads N] [--gemm auto|blas|wasm] --out DIR
 
 For each task and method: attribution, the faithfulness sweep (greedy by |score|, pruned, edge patching) over
@@ -29,6 +30,9 @@ built-in default model.
 --data-dir   read DIR/<task>/eapig-faithfulness_gpt2.csv (a folder laid out like the data cache), else
              DIR/<task>.csv, using its first --limit rows
 --force      recompute the selected pairs even if they finished before
+--timings    put the time table (and the date) in report.md; without it, report.md and every other output
+             are byte-identical for the same inputs and options, and the times, dates, thread counts and
+             GEMM path are only in the run logs (DIR/results.log.json, DIR/state/<task>-<method>.log.json)
 
 Resumable: each finished (task, method) is recorded in OUT/state/; a rerun skips those (an interrupted run
 continues where it stopped) and rebuilds the report from all of them.`;
@@ -40,7 +44,7 @@ export async function reproduce(argv: string[]): Promise<void> {
     ...ENGINE_OPTIONS, model: { type: 'string' as const }, tasks: { type: 'string' as const }, methods: { type: 'string' as const },
     limit: { type: 'string' as const }, 'batch-size': { type: 'string' as const }, steps: { type: 'string' as const },
     metric: { type: 'string' as const }, data: { type: 'string' as const }, 'data-dir': { type: 'string' as const }, seed: { type: 'string' as const },
-    force: { type: 'boolean' as const }, quiet: { type: 'boolean' as const }, out: { type: 'string' as const },
+    force: { type: 'boolean' as const }, quiet: { type: 'boolean' as const }, timings: { type: 'boolean' as const }, out: { type: 'string' as const },
   }, usage);
   if (values.help) return void console.log(usage);
   const out = requireOption(values.out, 'out', usage);
@@ -55,7 +59,7 @@ export async function reproduce(argv: string[]): Promise<void> {
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer } = await loadModel(engine, spec, { quiet: values.quiet });
-    await runReproduce({ ...opts, model, tokenizer });
+    await runReproduce({ ...opts, model, tokenizer, timings: values.timings, command: givenCommand('reproduce', argv) });
   } finally {
     await engine.close();
   }

@@ -1,10 +1,14 @@
 /** `eapgp train`: train a small GPT-2 on the project's generated task data and write it in the Hugging Face format. */
+import { join } from 'node:path';
 import { generators } from '../tasks/generators/index.js';
 import { formatFigures } from '../training/accuracy.js';
 import { TrainLog } from '../training/log.js';
 import { DEFAULT_EVAL_SEED, trainRun } from '../training/run.js';
 import { UserError } from '../util/errors.js';
+import { makeRunLog, RunClock, writeRunLog } from '../util/run-log.js';
+import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
+import { givenCommand, recordedCommand } from './command-line.js';
 import { checkOutputDir } from './output-paths.js';
 
 export const usage = `usage: eapgp train --tasks T1,T2,... --layers L --heads H --d-model D --steps N [--seed S]
@@ -17,9 +21,10 @@ generated prompts of the tasks (${generators.map((g) => g.name).join(', ')}), mi
 at the answer position against the task's answer (greater-than: uniform over the years after YY; sva and
 hypernymy: uniform over the answer set). AdamW (β = 0.9, 0.95; no decay on biases and LayerNorm), linear
 warm-up (default 5 % of the steps) then cosine decay to --min-lr (default lr/10), global-norm clipping.
-The seed fixes the initial weights and the data: the same command on the same thread count gives the same
-bytes. Writes DIR/model.safetensors and DIR/config.json (loadable by --model and by Hugging Face), then
-measures the saved model on --eval-n held-out prompts per task (--eval-seed) and writes DIR/training.json.
+The seed fixes the initial weights and the data: the same command gives the same bytes on any thread count.
+Writes DIR/model.safetensors and DIR/config.json (loadable by --model and by Hugging Face), then measures
+the saved model on --eval-n held-out prompts per task (--eval-seed) and writes DIR/training.json; the time,
+date, threads and GEMM path go to DIR/training.log.json.
 --embedding-norm N rescales the saved model exactly (same logits: embeddings and every residual write times c,
 ln_f divided by c) so that the mean L2 norm of the token embeddings the training data used is N, e.g. GPT-2
 small's scale (~3.5), for which GradPath's step size (eap-gp's --gp-eta 1) is calibrated.
@@ -57,6 +62,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const logEvery = intOption(values['log-every'], 'log-every') ?? 50;
   const out = requireOption(values.out, 'out', usage);
   checkOutputDir(out, 'out');
+  const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
     const log = new TrainLog(steps);
@@ -79,12 +85,16 @@ export async function trainCommand(argv: string[]): Promise<void> {
       evalN: intOption(values['eval-n'], 'eval-n', 0),
       embeddingNorm: numberOption(values['embedding-norm'], 'embedding-norm', Number.MIN_VALUE),
       evalSeed: intOption(values['eval-seed'], 'eval-seed', 0) ?? DEFAULT_EVAL_SEED,
-      command: ['eapgp', 'train', ...argv].join(' '),
+      command: recordedCommand('train', argv),
       onStep: (s) => {
         log.add(s);
         if (!values.quiet && ((s.step + 1) % logEvery === 0 || s.step + 1 === steps)) console.error(log.line(s));
       },
     });
+    writeRunLog(join(out, 'training.log.json'), makeRunLog({
+      describes: ['model.safetensors', 'config.json', 'training.json'], tool: `eap-gp ${version}`, command: givenCommand('train', argv), clock,
+      seconds: { training: Number(r.seconds.toFixed(3)), held_out: Number(r.evalSeconds.toFixed(3)), total: clock.seconds() }, engine: engine.info,
+    }));
     console.error(`wrote ${out}: ${r.parameters.toLocaleString('en-US')} parameters (${dtype}), trained in ${r.seconds.toFixed(1)} s`);
     if (r.heldOut.length > 0) console.error(`held-out prompts (the saved model):\n${formatFigures(r.heldOut)}`);
   } finally {

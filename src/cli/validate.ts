@@ -5,7 +5,8 @@ import { loadModel } from '../models/load.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
-import { formatMarkdown, formatText, toJson, type ValidationMeta } from '../validation/report.js';
+import { makeRunLog, RunClock, writeRunLog } from '../util/run-log.js';
+import { formatMarkdown, formatText, toJson, variantSeconds, type ValidationMeta } from '../validation/report.js';
 import { faithfulnessChart } from '../validation/chart.js';
 import { validate as runValidation } from '../validation/runner.js';
 import { DEFAULT_VARIANTS, parseVariants } from '../validation/variants.js';
@@ -14,6 +15,7 @@ import { gapWarning } from '../evaluation/degenerate.js';
 import { baselines } from '../evaluation/evaluate.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
 import { ENGINE_OPTIONS, engineFrom, parse, warn } from './args.js';
+import { givenCommand, recordedCommand } from './command-line.js';
 import { checkOutputDir } from './output-paths.js';
 import { GENERATED_OPTIONS, loadOrGenerateTaskData } from './generated-data.js';
 import { TASK_OPTIONS } from './task-data.js';
@@ -23,7 +25,7 @@ import { modelSpecOrDefault } from '../models/default-model.js';
 const DEFAULT_N = 20;
 
 export const usage = `usage: eapgp validate [--model M] --task T [--data CSV [--verbs CSV] | --seed S] [--limit N] [--batch-size B]
-                      [--metric logit-diff|prob-diff] [--variants LIST] [--top 5,10,50] [--out DIR] [--json] [--quiet]
+                      [--metric logit-diff|prob-diff] [--variants LIST] [--top 5,10,50] [--out DIR] [--timings] [--json] [--quiet]
                       [--threads N] [--gemm auto|blas|wasm]
 
 Scores every edge by exact patching (one patched forward pass per edge and batch: small models only) and
@@ -37,7 +39,9 @@ and the attribution time. Without --data, --limit prompts (default ${DEFAULT_N})
 path=gradpath|straight); "default" stands for:
   ${DEFAULT_VARIANTS.join(', ')}
 --out DIR writes results.json, summary.md, faithfulness.svg and exact.json (the exact scores as EAP-IG graph
-JSON, usable with evaluate --graph); --json prints the results JSON instead of the tables.`;
+JSON, usable with evaluate --graph), byte-identical for the same inputs and options, and results.log.json
+(the times, date, threads and GEMM path); --timings also puts the times in summary.md. --json prints the
+results JSON instead of the tables.`;
 
 function parseTop(text: string): number[] {
   return text.split(',').map((s) => {
@@ -47,19 +51,20 @@ function parseTop(text: string): number[] {
   });
 }
 
-const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 export async function validate(argv: string[]): Promise<void> {
   const { values } = parse('validate', argv, {
     ...ENGINE_OPTIONS, ...TASK_OPTIONS, ...GENERATED_OPTIONS, model: { type: 'string' as const }, variants: { type: 'string' as const },
     top: { type: 'string' as const }, out: { type: 'string' as const }, json: { type: 'boolean' as const }, quiet: { type: 'boolean' as const },
+    timings: { type: 'boolean' as const },
   }, usage);
   if (values.help) return void console.log(usage);
   const spec = modelSpecOrDefault(values.model);
   const variants = parseVariants(values.variants ?? 'default');
   const topN = values.top === undefined ? undefined : parseTop(values.top);
   checkOutputDir(values.out, 'out');
+  if (values.timings && !values.out) throw new UserError('--timings puts the times in summary.md, which only --out DIR writes; add --out DIR');
 
+  const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
@@ -72,9 +77,8 @@ export async function validate(argv: string[]): Promise<void> {
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     });
     const meta: ValidationMeta = {
-      tool: `eap-gp ${version}`, command: ['eapgp', 'validate', ...argv].map(shellQuote).join(' '), model: spec, task: data.task.name, metric: data.task.metricKind,
-      data: data.dataPath, dataSha256: data.dataHash, batchSize: data.batches[0]!.clean.B, gemm: engine.info.gemmPath, threads: engine.info.threads,
-      warnings,
+      tool: `eap-gp ${version}`, command: recordedCommand('validate', argv), model: spec, task: data.task.name, metric: data.task.metricKind,
+      data: data.dataPath, dataSha256: data.dataHash, batchSize: data.batches[0]!.clean.B, warnings,
     };
     const json = toJson(result, meta);
     if (values.out) {
@@ -84,11 +88,16 @@ export async function validate(argv: string[]): Promise<void> {
       // every file is complete before the next starts (atomic renames), and nothing is written before this point
       writeGraphJson(join(values.out, 'exact.json'), exact, {
         dModel: config.dModel,
-        meta: { tool: meta.tool, method: 'exact', model: spec, task: meta.task, metric: meta.metric, data: meta.data, data_sha256: meta.dataSha256, examples: result.examples, batch_size: meta.batchSize, seconds: Number(result.exact.seconds.toFixed(3)) },
+        meta: { tool: meta.tool, method: 'exact', model: spec, task: meta.task, metric: meta.metric, data: meta.data, data_sha256: meta.dataSha256, examples: result.examples, batch_size: meta.batchSize },
       });
       writeFileAtomicSync(join(values.out, chart), faithfulnessChart(result, `${meta.task}: faithfulness of greedy circuits (${result.examples} examples, ${result.edges} edges)`));
-      writeFileAtomicSync(join(values.out, 'summary.md'), formatMarkdown(result, meta, chart));
+      const timing = values.timings ? { gemm: engine.info.gemmPath, threads: engine.info.threads } : undefined;
+      writeFileAtomicSync(join(values.out, 'summary.md'), formatMarkdown(result, meta, chart, timing));
       writeFileAtomicSync(join(values.out, 'results.json'), JSON.stringify(json, null, 2) + '\n');
+      writeRunLog(join(values.out, 'results.log.json'), makeRunLog({
+        describes: ['results.json', 'summary.md', chart, 'exact.json'], tool: meta.tool, command: givenCommand('validate', argv), clock,
+        seconds: { ...variantSeconds(result), total: clock.seconds() }, engine: engine.info,
+      }));
     }
     if (values.json) process.stdout.write(JSON.stringify(json) + '\n');
     else console.log(formatText(result, meta));

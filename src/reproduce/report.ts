@@ -1,15 +1,24 @@
 /**
  * report.md of a reproduction, tables like the EAP-GP paper's: the tasks with their baselines, faithfulness
  * per task × method at a few budgets, CPR and CMD, precision/recall AUCs against the manual circuits, and the
- * time per method; the best method of each column in bold, only where it is the unique best as printed (a tie
- * marks nothing, and the report says so once). A cell shows "—" only where no value can exist
- * (no manual circuit, an undefined faithfulness) and "not run" for a pair this directory has no result of.
+ * time per method (only when asked for, from the run logs); the best method of each column in bold, only where
+ * it is the unique best as printed (a tie marks nothing, and the report says so once). A cell shows "—" only where no value can exist
+ * (no manual circuit, an undefined faithfulness, a time no run log kept) and "not run" for a pair this directory
+ * has no result of. Without timings the report holds nothing that differs between runs of the same inputs and
+ * options (no date, no times): the time section then says where the times are.
  */
 import { REFERENCE_TASKS } from '../circuits/index.js';
 import { version } from '../version.js';
 import { budgetsDescription, tableBudgets } from './budgets.js';
 import { faithfulnessPlotFile, prPlotFile } from './plots.js';
-import type { MethodResult, Results } from './types.js';
+import type { MethodResult, PairTiming, Results, Timings } from './types.js';
+
+/** What the time section shows when asked for (reproduce --timings): the pairs' run logs and today's date. */
+export interface ReportTimings {
+  /** When the report was made (ISO 8601). */
+  date: string;
+  pairs: Timings;
+}
 
 /** A cell's value: a number, NONE where none can exist, undefined where the pair was not run. */
 const NONE = null;
@@ -65,7 +74,7 @@ function methodsOf(r: Results): string[] {
 }
 
 /** The report (see the module comment). */
-export function reportMarkdown(r: Results): string {
+export function reportMarkdown(r: Results, timings?: ReportTimings): string {
   const tasks = Object.keys(r.tasks);
   const methods = methodsOf(r);
   const res = (t: string, m: string): MethodResult | undefined => r.tasks[t]!.methods[m];
@@ -78,7 +87,7 @@ export function reportMarkdown(r: Results): string {
   const out: string[] = [];
 
   out.push(`# Circuit discovery on ${code(mo.path)}: ${methods.join(', ') || 'no results yet'}`, '');
-  out.push(`Made by eap-gp ${version} (\`eapgp reproduce\`) on ${r.created.slice(0, 16).replace('T', ' ')} UTC.`, '');
+  out.push(`Made by eap-gp ${version} (\`eapgp reproduce\`)${timings ? ` on ${utc(timings.date)}` : ''}.`, '');
   out.push(`- Model: ${code(mo.path)}, ${mo.layers} layers × ${mo.heads} heads, d_model ${mo.dModel}, ${mo.edges.toLocaleString('en-US')} edges.`);
   out.push(`- Data: up to ${s.limit} examples per task, batches of ${s.batchSize}; EAP-IG and EAP-GP use ${s.steps} steps.`);
   out.push('- Circuits: greedy selection by |score| from the logits, pruned; evaluated by edge patching (edges outside the circuit carry the corrupted run\'s activations). Faithfulness F = (m(C) − m(∅)) / (m(M) − m(∅)).');
@@ -131,16 +140,13 @@ export function reportMarkdown(r: Results): string {
   }))), '');
 
   out.push('## Time', '');
-  out.push('Wall time in seconds, attribution + evaluation (both sweeps and the precision/recall curve); the clean and corrupted baselines are computed once per task and not counted. Fastest in bold.', '');
-  const total = (m: string, k: 'attribute' | 'evaluate'): number | undefined =>
-    tasks.every((t) => res(t, m)) ? tasks.reduce((sum, t) => sum + res(t, m)!.seconds[k], 0) : undefined;
-  const cells = perTask((x) => x.seconds.attribute + x.seconds.evaluate, 'low', fixed(1));
-  const split = tasks.map((t, ti) => methods.map((m, mi) => {
-    const x = res(t, m);
-    return x ? `${x.seconds.attribute.toFixed(1)} + ${x.seconds.evaluate.toFixed(1)} = ${cells[ti]![mi]!}` : 'not run';
-  }));
-  const totals = (['attribute', 'evaluate'] as const).map((k) => column(methods.map((m) => total(m, k) ?? undefined), 'low', fixed(1)));
-  out.push(methodTable(methods, 'method', [...tasks, 'all: attribute', 'all: evaluate'], [...split, ...totals]), '');
+  if (timings) out.push(...timeSection(tasks, methods, res, timings), '');
+  else {
+    out.push(
+      'The wall times of each task and method (attribution, evaluation), with the date, thread count and GEMM path, are in ' +
+        '`results.log.json`; they are kept out of this file so that it is the same bytes for the same inputs and options. ' +
+        'Rerun the same command with `--timings` to put the table here (finished pairs are not recomputed).', '');
+  }
 
   out.push('## Plots', '');
   for (const t of tasks) {
@@ -149,4 +155,31 @@ export function reportMarkdown(r: Results): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+const utc = (iso: string): string => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The time table from the pairs' run logs, and how they were measured. */
+function timeSection(tasks: string[], methods: string[], res: (t: string, m: string) => MethodResult | undefined, timings: ReportTimings): string[] {
+  const time = (t: string, m: string): PairTiming | undefined => timings.pairs[t]?.[m];
+  const logged = tasks.flatMap((t) => methods.flatMap((m) => (res(t, m) && time(t, m) ? [time(t, m)!] : [])));
+  const setups = [...new Set(logged.map((x) => (x.threads === undefined ? 'unrecorded threads and GEMM path' : `${x.threads} thread${x.threads === 1 ? '' : 's'}, ${x.gemm} GEMM`)))];
+  const out = [
+    'Wall time in seconds, attribution + evaluation (both sweeps and the precision/recall curve); the clean and corrupted baselines are computed once per task and not counted. Fastest in bold. ' +
+      (setups.length === 1 ? `Measured with ${setups[0]}.` : setups.length > 1 ? `Measured with different setups (${setups.join('; ')}): the times compare only within one.` : '') +
+      ' From the pairs\' run logs (`state/<task>-<method>.log.json`, collected in `results.log.json`); "—": the pair\'s log is missing.',
+    '',
+  ];
+  const value = (t: string, m: string, get: (x: PairTiming) => number): number | null | undefined => (res(t, m) === undefined ? undefined : time(t, m) ? get(time(t, m)!) : NONE);
+  // a total needs every task: "not run" without one of them, "—" without one's log
+  const total = (m: string, k: 'attribute' | 'evaluate'): Value =>
+    !tasks.every((t) => res(t, m)) ? undefined : !tasks.every((t) => time(t, m)) ? NONE : tasks.reduce((sum, t) => sum + time(t, m)!.seconds[k], 0);
+  const cells = tasks.map((t) => column(methods.map((m) => value(t, m, (x) => x.seconds.attribute + x.seconds.evaluate)), 'low', fixed(1)));
+  const split = tasks.map((t, ti) => methods.map((m, mi) => {
+    const x = time(t, m);
+    return res(t, m) && x ? `${x.seconds.attribute.toFixed(1)} + ${x.seconds.evaluate.toFixed(1)} = ${cells[ti]![mi]!}` : cells[ti]![mi]!;
+  }));
+  const totals = (['attribute', 'evaluate'] as const).map((k) => column(methods.map((m) => total(m, k)), 'low', fixed(1)));
+  out.push(methodTable(methods, 'method', [...tasks, 'all: attribute', 'all: evaluate'], [...split, ...totals]));
+  return out;
 }

@@ -2,6 +2,9 @@
  * `eapgp reproduce` as a library call: for each task and method, attribution, the faithfulness sweeps and the
  * precision/recall curve (run.ts), each finished pair recorded in DIR/state (state.ts) so that a rerun skips
  * it; then results.json, report.md and the plots rebuilt from every state file. Layout: docs/results-format.md.
+ * Times, dates, thread counts and the GEMM path go only to the run logs (state/<task>-<method>.log.json per pair,
+ * results.log.json per run), and to report.md's time table when `timings` asks for it; every other file is
+ * byte-identical for the same inputs and options.
  *
  * The checks come first: a finished pair whose model, settings, data or metric differ from this run's is an
  * error (recompute with `force`, or use another directory), so one results.json never mixes settings.
@@ -16,14 +19,16 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import { NonFiniteError } from '../util/finite.js';
+import { makeRunLog, RunClock, writeRunLog } from '../util/run-log.js';
+import { version } from '../version.js';
 import { datasetFromDir, generatedDataset, paperDataset, type Dataset } from './data.js';
 import { makePlan, type Plan, type PlanOptions } from './plan.js';
 import { plots } from './plots.js';
-import { reportMarkdown } from './report.js';
+import { reportMarkdown, type ReportTimings } from './report.js';
 import { collectResults, taskWarnings } from './results.js';
 import { runPair } from './run.js';
-import { readAllStates, runDifferences, statePath, taskDifferences, writeState } from './state.js';
-import type { PairState, Results, TaskKey } from './types.js';
+import { pairLogPath, readAllStates, runDifferences, statePath, taskDifferences, writeState } from './state.js';
+import { STATE_VERSION, type PairState, type Results, type TaskKey, type Timings } from './types.js';
 
 export interface ReproduceOptions extends PlanOptions {
   model: GPT2;
@@ -36,6 +41,10 @@ export interface ReproduceOptions extends PlanOptions {
   quiet?: boolean;
   /** Where the log lines go (default: stderr). */
   log?: (line: string) => void;
+  /** Put the time table (from the run logs) in report.md, which then differs from run to run. */
+  timings?: boolean;
+  /** The command line, for the run logs (default: none recorded). */
+  command?: string[];
 }
 
 export interface ReproduceSummary {
@@ -43,8 +52,10 @@ export interface ReproduceSummary {
   /** "task method" of the pairs computed by this call, and of those skipped as finished. */
   computed: string[];
   skipped: string[];
-  /** Files written (relative to `out`): results.json, report.md, plots. */
+  /** Files written (relative to `out`): results.json, report.md, plots, results.log.json. */
   written: string[];
+  /** How each pair in `results` ran (from the run logs). */
+  timings: Timings;
 }
 
 interface TaskWork {
@@ -129,6 +140,8 @@ async function inTaskAsync<T>(task: string, f: () => Promise<T>): Promise<T> {
 /** Runs the reproduction (see the module comment). */
 export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> {
   const log = o.log ?? ((l: string) => console.error(l));
+  const clock = new RunClock();
+  const run = { tool: `eap-gp ${version}`, command: o.command ?? [], engine: o.model.engine.info };
   const plan = makePlan(o, o.model.dims);
   const work = prepare(o, plan);
   const total = plan.tasks.length * plan.methods.length;
@@ -149,32 +162,43 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
     for (const method of w.todo) {
       const tag = `[${++k}/${total}] ${w.task} ${method}`;
       log(`${tag}: started${o.force ? ' (--force)' : ''}`);
-      const result = await inTaskAsync(w.task, () => runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet }));
+      const pairClock = new RunClock();
+      const { result, seconds } = await inTaskAsync(w.task, () => runPair({ model: o.model, plan, task: w.task, method, data: w.data, taskKey: w.key, base, out: o.out, quiet: o.quiet }));
+      // the log first: the state marks the pair finished, and a pair without its state is recomputed (and relogged)
+      writeRunLog(pairLogPath(o.out, w.task, method), makeRunLog({ ...run, describes: [`${w.task}-${method}.json`, `../${result.graph}`], clock: pairClock, seconds }));
       writeState(o.out, {
-        format: 'eapgp-reproduce-state', version: 1, task: w.task, method, model: plan.model, settings: plan.settings,
-        taskKey: w.key, ...checks, result, finished: new Date().toISOString(),
+        format: 'eapgp-reproduce-state', version: STATE_VERSION, task: w.task, method, model: plan.model, settings: plan.settings,
+        taskKey: w.key, ...checks, result,
       });
       const at = result.points.find((p) => p.requested === plan.settings.budgets.at(-1));
       log(
-        `${tag}: finished in ${(result.seconds.attribute + result.seconds.evaluate).toFixed(1)} s ` +
-          `(attribute ${result.seconds.attribute.toFixed(1)} s, evaluate ${result.seconds.evaluate.toFixed(1)} s); ` +
+        `${tag}: finished in ${(seconds.attribute + seconds.evaluate).toFixed(1)} s ` +
+          `(attribute ${seconds.attribute.toFixed(1)} s, evaluate ${seconds.evaluate.toFixed(1)} s); ` +
           `F = ${at?.faithfulness.toFixed(3)} at ${at?.requested} edges, CPR ${result.fractions.cpr.toFixed(3)}, CMD ${result.fractions.cmd.toFixed(3)}`,
       );
       computed.push(`${w.task} ${method}`);
     }
   }
-  const { results, leftOut } = collectResults(o.out, plan.model, plan.settings, new Map(work.map((w) => [w.task, w.key])));
+  const { results, timings, leftOut } = collectResults(o.out, plan.model, plan.settings, new Map(work.map((w) => [w.task, w.key])));
   for (const l of leftOut) log(`warning: ${l}`);
-  const written = writeOutputs(o.out, results);
+  const written = writeOutputs(o.out, results, o.timings ? { date: new Date().toISOString(), pairs: timings } : undefined);
+  writeRunLog(join(o.out, 'results.log.json'), makeRunLog(
+    { ...run, describes: written, clock, seconds: { total: clock.seconds() } },
+    { computed, skipped, pairs: timings },
+  ));
+  written.push('results.log.json');
   log(`wrote ${written.join(', ')} in ${o.out}`);
-  return { results, computed, skipped, written };
+  return { results, computed, skipped, written, timings };
 }
 
-/** results.json, report.md and the plots, each written atomically; returns their paths relative to `out`. */
-export function writeOutputs(out: string, results: Results): string[] {
+/**
+ * results.json, report.md and the plots, each written atomically; returns their paths relative to `out`.
+ * With `timings`, report.md shows the time table and the date (and is then no longer the same bytes each run).
+ */
+export function writeOutputs(out: string, results: Results, timings?: ReportTimings): string[] {
   const files = [
     { file: 'results.json', text: JSON.stringify(results, null, 1) + '\n' },
-    { file: 'report.md', text: reportMarkdown(results) },
+    { file: 'report.md', text: reportMarkdown(results, timings) },
     ...plots(results).map((p) => ({ file: p.file, text: p.svg })),
   ];
   for (const f of files) writeFileAtomicSync(join(out, f.file), f.text);

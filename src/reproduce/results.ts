@@ -8,8 +8,8 @@ import { SCORE_METHODS } from '../attribution/score.js';
 import { gapWarning } from '../evaluation/degenerate.js';
 import { taskNames } from '../tasks/index.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
-import { readAllStates, runDifferences, taskDifferences } from './state.js';
-import type { ModelInfo, PairState, Results, Settings, TaskKey } from './types.js';
+import { readAllStates, runDifferences, taskDifferences, type StoredPair as Stored } from './state.js';
+import { RESULTS_VERSION, type ModelInfo, type PairState, type Results, type Settings, type TaskKey, type Timings } from './types.js';
 
 /** The degenerate-data warnings of a task, from one of its states (older states lack the spread and rows). */
 export function taskWarnings(s: Pick<PairState, 'baseline' | 'corrupted' | 'spread' | 'identicalRows' | 'taskKey'>): string[] {
@@ -20,6 +20,8 @@ export function taskWarnings(s: Pick<PairState, 'baseline' | 'corrupted' | 'spre
 
 export interface Collected {
   results: Results;
+  /** How each pair of `results` ran, where its run log says (results.log.json and report.md --timings). */
+  timings: Timings;
   /** One line per state file left out, saying why. */
   leftOut: string[];
 }
@@ -33,31 +35,36 @@ const order = (list: readonly string[], x: string): number => {
  * Assembles results.json. `current` gives the task key this run used for each of its tasks; for any other
  * task, the key of its most recently finished state decides.
  */
-export function collectResults(out: string, model: ModelInfo, settings: Settings, current: ReadonlyMap<string, TaskKey>, created = new Date()): Collected {
+export function collectResults(out: string, model: ModelInfo, settings: Settings, current: ReadonlyMap<string, TaskKey>): Collected {
   const leftOut: string[] = [];
-  const byTask = new Map<string, PairState[]>();
-  for (const { file, state } of readAllStates(out)) {
+  const byTask = new Map<string, Stored[]>();
+  for (const stored of readAllStates(out)) {
+    const { file, state } = stored;
     const diffs = runDifferences(state, model, settings);
     if (diffs.length) {
       leftOut.push(`${relative(out, file)}: computed with other settings (${diffs.join('; ')}); left out of the report`);
       continue;
     }
     const list = byTask.get(state.task) ?? [];
-    list.push(state);
+    list.push(stored);
     byTask.set(state.task, list);
   }
-  const results: Results = { format: 'eapgp-reproduce', version: 1, created: created.toISOString(), model, settings, tasks: {} };
+  const results: Results = { format: 'eapgp-reproduce', version: RESULTS_VERSION, model, settings, tasks: {} };
+  const timings: Timings = {};
   const tasks = [...byTask.keys()].sort((a, b) => order(taskNames, a) - order(taskNames, b) || a.localeCompare(b));
   for (const task of tasks) {
-    const states = byTask.get(task)!;
-    const key = current.get(task) ?? [...states].sort((a, b) => b.finished.localeCompare(a.finished))[0]!.taskKey;
-    const fit = states.filter((s) => {
+    const stored = byTask.get(task)!;
+    const key = current.get(task) ?? [...stored].sort((a, b) => b.finished.localeCompare(a.finished))[0]!.state.taskKey;
+    const fitting = stored.filter(({ state: s }) => {
       const d = taskDifferences(s.taskKey, key);
       if (d.length) leftOut.push(`state/${task}-${s.method}.json: other data or metric than the rest of ${task} (${d.join('; ')}); left out of the report`);
       return d.length === 0;
     });
-    if (fit.length === 0) continue;
-    fit.sort((a, b) => order(SCORE_METHODS, a.method) - order(SCORE_METHODS, b.method) || a.method.localeCompare(b.method));
+    if (fitting.length === 0) continue;
+    fitting.sort((a, b) => order(SCORE_METHODS, a.state.method) - order(SCORE_METHODS, b.state.method) || a.state.method.localeCompare(b.state.method));
+    const fit = fitting.map((x) => x.state);
+    const timed = fitting.filter((x) => x.timing !== undefined);
+    if (timed.length) timings[task] = Object.fromEntries(timed.map((x) => [x.state.method, x.timing!]));
     results.tasks[task] = {
       data: key.data,
       examples: key.examples,
@@ -68,5 +75,5 @@ export function collectResults(out: string, model: ModelInfo, settings: Settings
       methods: Object.fromEntries(fit.map((s) => [s.method, s.result])),
     };
   }
-  return { results, leftOut };
+  return { results, timings, leftOut };
 }

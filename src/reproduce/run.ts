@@ -2,7 +2,8 @@
  * One (task, method) of a reproduction: attribution, the faithfulness sweep over the plan's budgets and over
  * the MIB edge fractions (greedy by |score|, pruned, edge patching against the corrupted run), the
  * precision/recall curve where the task has a manual circuit, and the scored graph on disk. The clean and corrupted
- * baselines come from the caller, shared by every method of the task.
+ * baselines come from the caller, shared by every method of the task. The wall times are returned beside the
+ * result, for the pair's run log: nothing the pair writes holds a time.
  */
 import { join } from 'node:path';
 import { scoreEdges, usesSteps, type ScoreMethod } from '../attribution/score.js';
@@ -16,7 +17,7 @@ import { version } from '../version.js';
 import { prCounts } from './budgets.js';
 import type { Plan } from './plan.js';
 import { hasReference, precisionRecall } from './pr.js';
-import type { MethodResult, TaskKey } from './types.js';
+import type { MethodResult, PairTiming, TaskKey } from './types.js';
 
 export interface PairArgs {
   model: GPT2;
@@ -34,8 +35,8 @@ export interface PairArgs {
 
 const seconds = (t0: number): number => Number(((performance.now() - t0) / 1000).toFixed(3));
 
-/** Runs the pair (see the module comment); writes DIR/graphs/<task>-<method>.json and returns the record. */
-export async function runPair(a: PairArgs): Promise<MethodResult> {
+/** Runs the pair (see the module comment); writes DIR/graphs/<task>-<method>.json and returns the record and its times. */
+export async function runPair(a: PairArgs): Promise<{ result: MethodResult; seconds: PairTiming['seconds'] }> {
   const { model, plan, task, method, data } = a;
   const { nLayer: L, nHead: H, dModel } = model.dims;
   const t0 = performance.now();
@@ -75,14 +76,13 @@ export async function runPair(a: PairArgs): Promise<MethodResult> {
     meta: {
       tool: `eap-gp ${version}`, method, steps: usesSteps(method) ? plan.settings.steps : null,
       model: plan.model.path, task, metric: a.taskKey.metric, data: a.taskKey.data, data_sha256: a.taskKey.sha256,
-      examples: data.examples, batch_size: plan.settings.batchSize, seconds: attributeSeconds, created: new Date().toISOString(),
+      examples: data.examples, batch_size: plan.settings.batchSize,
     },
   });
 
   const point = (p: (typeof curve.points)[number]) => ({ requested: p.requested!, edges: p.edges, nodes: p.nodes, metric: p.metric, faithfulness: p.faithfulness });
-  return {
+  const result: MethodResult = {
     graph: graphFile,
-    seconds: { attribute: attributeSeconds, evaluate: evaluateSeconds },
     points: curve.points.map(point),
     fractions: {
       points: fractions.points.map((p) => ({ fraction: p.fraction!, ...point(p) })),
@@ -91,4 +91,5 @@ export async function runPair(a: PairArgs): Promise<MethodResult> {
     },
     ...(pr ? { pr } : {}),
   };
+  return { result, seconds: { attribute: attributeSeconds, evaluate: evaluateSeconds } };
 }

@@ -1,6 +1,7 @@
 /**
  * The records of `eapgp reproduce`: results.json (docs/results-format.md, read by the viewer) and the
- * per-(task, method) state files it is assembled from.
+ * per-(task, method) state files it is assembled from. None of them holds a time, a date or a thread count
+ * (they are byte-identical for the same inputs and options); those are in the run logs (PairTiming).
  */
 import type { GapSpread } from '../evaluation/degenerate.js';
 
@@ -55,7 +56,6 @@ export interface PrRecord {
 export interface MethodResult {
   /** Scored graph, relative to the results directory. */
   graph: string;
-  seconds: { attribute: number; evaluate: number };
   points: SweepPointRecord[];
   fractions: { points: FractionPointRecord[]; cpr: number; cmd: number };
   /** Only for tasks with a manual circuit, on GPT-2 small's graph. */
@@ -89,19 +89,24 @@ export interface TaskResult {
   methods: Record<string, MethodResult>;
 }
 
+/** 2: "created" and each method's "seconds" moved to results.log.json (the viewer reads 1 and 2). */
+export const RESULTS_VERSION = 2;
+
 export interface Results {
   format: 'eapgp-reproduce';
-  version: 1;
-  created: string;
+  version: typeof RESULTS_VERSION;
   model: ModelInfo;
   settings: Settings;
   tasks: Record<string, TaskResult>;
 }
 
+/** 2: "finished" and result.seconds moved to the pair's run log (version 1 states are still read). */
+export const STATE_VERSION = 2;
+
 /** DIR/state/<task>-<method>.json: one finished (task, method), everything results.json needs of it. */
 export interface PairState {
   format: 'eapgp-reproduce-state';
-  version: 1;
+  version: typeof STATE_VERSION;
   task: string;
   method: string;
   model: ModelInfo;
@@ -114,5 +119,18 @@ export interface PairState {
   /** Data rows whose clean and corrupted prompts are identical (absent in states of older versions). */
   identicalRows?: number[];
   result: MethodResult;
-  finished: string;
 }
+
+/** How a (task, method) ran: from its run log, DIR/state/<task>-<method>.log.json (or a version 1 state). */
+export interface PairTiming {
+  /** Wall-clock seconds: attribution; evaluation (both sweeps and the precision/recall curve). */
+  seconds: { attribute: number; evaluate: number };
+  /** When the pair finished (ISO 8601). */
+  finished: string;
+  /** Compute threads and GEMM path (absent for pairs recorded by version 1 states). */
+  threads?: number;
+  gemm?: string;
+}
+
+/** Timings by task, then method. */
+export type Timings = Record<string, Record<string, PairTiming>>;

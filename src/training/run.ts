@@ -2,7 +2,9 @@
  * A whole training run, as `eapgp train` does it: a fresh GPT-2 (make-model's initialization with the run's
  * seed and LayerNorm gains exactly 1), training on the task stream, the checkpoint written in the Hugging Face
  * format (optionally rescaled exactly to a given embedding norm, ./rescale.ts), then loaded back from disk (as users will get it, e.g. rounded to F16) and measured on held-out
- * prompts; the figures and the options go to training.json next to the weights.
+ * prompts; the figures and the options go to training.json next to the weights. Nothing run-specific (time,
+ * date, thread count, GEMM path) is written here, so the files are byte-identical for the same options; the
+ * caller logs those (`eapgp train` writes training.log.json).
  */
 import * as path from 'node:path';
 import type { Engine } from '../engine/engine.js';
@@ -35,7 +37,7 @@ export interface TrainRunOptions extends TrainOptions {
   evalN?: number;
   /** Seed of the held-out prompts (default 1,000,003; the training stream derives its seeds from `seed`). */
   evalSeed?: number;
-  /** The command line, recorded in training.json. */
+  /** The command line, recorded in config.json (without run-only options such as --threads). */
   command?: string;
   /**
    * Rescale the saved model exactly (./rescale.ts) so that the mean L2 norm of the wte rows of the tokens the
@@ -46,7 +48,9 @@ export interface TrainRunOptions extends TrainOptions {
 
 export interface TrainRunResult {
   losses: Float64Array;
+  /** Wall-clock seconds of the training loop and of the held-out measurement. */
   seconds: number;
+  evalSeconds: number;
   heldOut: TaskFigures[];
   parameters: number;
 }
@@ -80,7 +84,7 @@ export async function trainRun(engine: Engine, o: TrainRunOptions): Promise<Trai
       training: {
         tool: `eap-gp ${version}`, tasks: o.tasks, steps: o.steps, batch_size: o.batchSize, seed: o.seed,
         lr: o.schedule.lr, warmup: o.schedule.warmup, decay: o.schedule.decay, min_lr: o.schedule.minLr ?? 0.1 * o.schedule.lr,
-        weight_decay: o.adamw?.weightDecay ?? 0.1, clip: o.clip ?? 1, init_std: init.initStd, threads: engine.info.threads,
+        weight_decay: o.adamw?.weightDecay ?? 0.1, clip: o.clip ?? 1, init_std: init.initStd,
         ...(o.command ? { command: o.command } : {}),
         ...(embedding ? { embedding_norm: embedding } : {}),
       },
@@ -88,16 +92,16 @@ export async function trainRun(engine: Engine, o: TrainRunOptions): Promise<Trai
   } finally {
     model.dispose();
   }
+  const t0 = performance.now();
   const heldOut = await measureSaved(engine, o);
+  const evalSeconds = (performance.now() - t0) / 1000;
   const last = result.losses.slice(-Math.min(50, result.losses.length));
   writeFileAtomicSync(path.join(o.out, 'training.json'), JSON.stringify({
-    seconds: Number(result.seconds.toFixed(1)), gemm: engine.info.gemmPath, threads: engine.info.threads,
     final_loss: Number((last.reduce((a, b) => a + b, 0) / last.length).toFixed(4)),
     ...(embedding ? { embedding_norm: embedding } : {}),
     held_out: { seed: o.evalSeed ?? DEFAULT_EVAL_SEED, figures: heldOut },
-    created: new Date().toISOString(),
   }, null, 2) + '\n');
-  return { losses: result.losses, seconds: result.seconds, heldOut, parameters };
+  return { losses: result.losses, seconds: result.seconds, evalSeconds, heldOut, parameters };
 }
 
 /** Held-out figures of the model as written to disk. */

@@ -1,8 +1,9 @@
 /**
  * The training loop: batches from the task stream (./data.ts), forward to the logits at each example's answer
  * position only, soft-target cross-entropy (./loss.ts), weight gradients of every parameter from one backward
- * pass, global-norm clipping, AdamW with warm-up and decay. Deterministic for a seed on a given thread count
- * (the data stream, initialization and optimizer are seeded or fixed-order; kernels partition outputs).
+ * pass, global-norm clipping, AdamW with warm-up and decay. Deterministic for a seed, on any thread count
+ * (the data stream, initialization and optimizer are seeded or fixed-order; kernels partition outputs, and BLAS
+ * products are cut into blocks by their shape alone).
  */
 import type { GPT2 } from '../models/gpt2.js';
 import { taskMetric } from '../tasks/metric.js';

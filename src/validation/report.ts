@@ -1,7 +1,9 @@
 /**
  * What `eapgp validate` prints and writes: the JSON document, the two text tables (rank agreement, precision,
  * CPR/CMD and time per variant; faithfulness per edge budget) and the markdown summary. Undefined values
- * (a correlation with a constant side) print as "n/a" and are null in JSON.
+ * (a correlation with a constant side) print as "n/a" and are null in JSON. The JSON and the summary hold only
+ * what the inputs and options determine (byte-identical across runs and thread counts); the times, the thread
+ * count and the GEMM path are in the run log, and in the summary only when asked for (`Timing`).
  */
 import { findings } from './findings.js';
 import type { ValidationResult, VariantResult } from './runner.js';
@@ -20,20 +22,28 @@ export interface ValidationMeta {
   data: string;
   dataSha256: string;
   batchSize: number;
-  gemm: string;
-  threads: number;
   /** Degenerate data (identical clean and corrupted rows, a gap m(M) − m(∅) too small for F to mean anything). */
   warnings?: string[];
 }
 
+/** How a run went, for a summary that shows its times (validate --timings). */
+export interface Timing {
+  gemm: string;
+  threads: number;
+}
+
+/** results.json's format; version 2 moved created, gemm, threads and the seconds to the run log (files without "format" are version 1). */
+export const VALIDATION_FORMAT = 'eapgp-validate';
+export const VALIDATION_VERSION = 2;
+
 /** The JSON document (dense exact scores are left out: --out writes them as EAP-IG graph JSON). */
 export function toJson(r: ValidationResult, meta: ValidationMeta): object {
   return {
-    ...meta, created: new Date().toISOString(),
+    format: VALIDATION_FORMAT, version: VALIDATION_VERSION, ...meta,
     edges: r.edges, examples: r.examples, baseline: r.baseline, topN: r.topN, budgets: r.budgets, fractions: r.fractions,
-    exact: { seconds: r.exact.seconds, faithfulness: r.exact.faithfulness },
+    exact: { faithfulness: r.exact.faithfulness },
     variants: r.variants.map((v) => ({
-      name: v.name, method: v.method, options: relevantOptions(v), seconds: v.seconds, spearman: v.spearman, kendall: v.kendall,
+      name: v.name, method: v.method, options: relevantOptions(v), spearman: v.spearman, kendall: v.kendall,
       precision: r.topN.map((n, i) => ({ n, precision: v.precision[i]! })), faithfulness: v.faithfulness,
     })),
   };
@@ -44,11 +54,17 @@ const num = (x: number | undefined, digits: number): string =>
   x !== undefined && Number.isFinite(x) ? x.toFixed(digits).replace(/^-(?=0\.?0*$)/, '') : 'n/a';
 const pct = (f: number): string => `${+(f * 100).toPrecision(3)}%`;
 
-/** A row per variant (the exact reference first) as cells, with the header. */
-function summaryRows(r: ValidationResult): { header: string[]; rows: string[][] } {
-  const header = ['variant', 'time s', 'Spearman', 'Kendall', ...r.topN.map((n) => `P@${n}`), 'CPR', 'CMD'];
+/** Wall-clock seconds of the exact scores and of each variant's attribution, as the run log records them. */
+export function variantSeconds(r: ValidationResult): { exact: number; variants: Record<string, number> } {
+  return { exact: round3(r.exact.seconds), variants: Object.fromEntries(r.variants.map((v) => [v.name, round3(v.seconds)])) };
+}
+const round3 = (x: number): number => Number(x.toFixed(3));
+
+/** A row per variant (the exact reference first) as cells, with the header; the time column only `withTime`. */
+function summaryRows(r: ValidationResult, withTime: boolean): { header: string[]; rows: string[][] } {
+  const header = ['variant', ...(withTime ? ['time s'] : []), 'Spearman', 'Kendall', ...r.topN.map((n) => `P@${n}`), 'CPR', 'CMD'];
   const row = (name: string, seconds: number, rho: number, tau: number, prec: number[], v: { cpr?: number; cmd?: number }): string[] =>
-    [name, num(seconds, 2), num(rho, 4), num(tau, 4), ...prec.map((p) => num(p, 3)), num(v.cpr, 4), num(v.cmd, 4)];
+    [name, ...(withTime ? [num(seconds, 2)] : []), num(rho, 4), num(tau, 4), ...prec.map((p) => num(p, 3)), num(v.cpr, 4), num(v.cmd, 4)];
   const rows = [
     row('exact (ground truth)', r.exact.seconds, 1, 1, r.topN.map(() => 1), r.exact.faithfulness),
     ...r.variants.map((v: VariantResult) => row(v.name, v.seconds, v.spearman, v.kendall, v.precision, v.faithfulness)),
@@ -87,28 +103,32 @@ export function formatText(r: ValidationResult, meta: ValidationMeta): string {
   return [
     preamble(r, meta),
     `rank agreement of |score| with |exact effect| over all ${r.edges} edges; P@n = precision of the top-n edges against the top-n exact edges; CPR/CMD over the MIB edge fractions`,
-    textTable(summaryRows(r)),
+    textTable(summaryRows(r, true)),
     '',
     'faithfulness F(C) of greedy circuits by |score| (pruned), per edge fraction (edges requested)',
     textTable(curveRows(r)),
   ].join('\n');
 }
 
-/** The markdown summary: the command, both tables, the findings and the chart. */
-export function formatMarkdown(r: ValidationResult, meta: ValidationMeta, chartFile: string): string {
+/**
+ * The markdown summary: the command, both tables, the findings and the chart. With `timing` it also shows the
+ * times, threads and GEMM path (and then differs from run to run); without, the run log has them.
+ */
+export function formatMarkdown(r: ValidationResult, meta: ValidationMeta, chartFile: string, timing?: Timing): string {
   const chance = r.topN.map((n) => `P@${n} ${(n / r.edges).toFixed(3)}`).join(', ');
   return [
     `# Validation against exact patching: ${meta.task}`,
     '',
-    `${preamble(r, meta)}. Batch size ${meta.batchSize}, ${meta.gemm} GEMM, ${meta.threads} threads, ${meta.tool}.`,
+    `${preamble(r, meta)}. Batch size ${meta.batchSize}${timing ? `, ${timing.gemm} GEMM, ${timing.threads} threads` : ''}, ${meta.tool}.`,
     '',
     ...(meta.warnings?.length ? [...meta.warnings.map((w) => `> **Warning:** ${w}.`), ''] : []),
     '```sh', meta.command, '```',
     '',
-    `Exact patching (one patched forward pass per edge and batch) took ${r.exact.seconds.toFixed(1)} s. ` +
+    (timing ? `Exact patching (one patched forward pass per edge and batch) took ${r.exact.seconds.toFixed(1)} s. `
+      : 'The attribution times are in results.log.json (`--timings` puts them in this table). ') +
       `Correlations compare |score| with |exact effect| over all edges; precision at chance would be ${chance}.`,
     '',
-    markdownTable(summaryRows(r)),
+    markdownTable(summaryRows(r, timing !== undefined)),
     '',
     'Faithfulness of the greedy circuits (by |score|, pruned) per edge fraction:',
     '',

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { Results } from '../reproduce/types.js';
+import { RESULTS_VERSION, type Results } from '../reproduce/types.js';
 import { isUserError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import type { CatalogEntry, EntryKind, ResultsResponse } from './protocol.js';
@@ -52,7 +52,8 @@ const message = (e: unknown): string => (isUserError(e) ? e.message : (e as Erro
 function resultsProblem(d: unknown): string | null {
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   if (!isObj(d) || d['format'] !== 'eapgp-reproduce') return 'not a results.json of eapgp reproduce ("format" must be "eapgp-reproduce")';
-  if (d['version'] !== 1) return `version ${JSON.stringify(d['version'])}; this viewer reads version 1`;
+  // version 2 only moved the times and the date to results.log.json, which the viewer does not show
+  if (d['version'] !== 1 && d['version'] !== RESULTS_VERSION) return `version ${JSON.stringify(d['version'])}; this viewer reads versions 1 and ${RESULTS_VERSION}`;
   if (!isObj(d['tasks'])) return '"tasks" must be an object';
   for (const [task, t] of Object.entries(d['tasks'])) {
     if (!isObj(t) || !isObj(t['methods'])) return `tasks.${task}.methods must be an object`;

@@ -66,14 +66,14 @@ export function writeViewerFixtures(dir: string): ViewerFixtures {
   }
   const budgets = [30, 50, 100, 200, 500, 1000, 1900];
   const results: Results = {
-    format: 'eapgp-reproduce', version: 1, created: '2026-11-25T12:00:00.000Z',
+    format: 'eapgp-reproduce', version: 2,
     model: { path: 'gpt2', layers: 12, heads: 12, dModel: 768, edges: 32491 },
     settings: { limit: 100, batchSize: 20, steps: 5, intervention: 'patching', select: 'greedy', absolute: true, budgets },
     tasks: {
       ioi: {
         data: 'generated:ioi:seed=0:n=100', examples: 100, metric: 'logit-diff', baseline: 3.8, corrupted: 0.03,
         methods: Object.fromEntries((['eap-ig', 'eap-gp'] as const).map((m, k) => [m, {
-          graph: `graphs/ioi-${m}.json`, seconds: { attribute: 12.3, evaluate: 45.6 },
+          graph: `graphs/ioi-${m}.json`,
           points: budgets.map((n) => ({ requested: n, edges: n - 3, nodes: Math.round(n / 5), metric: 3.8 * curve(n, 200 - 80 * k), faithfulness: curve(n, 200 - 80 * k) })),
           // two MIB fraction points beyond the edge counts (one shared with them): the curve takes both kinds
           fractions: {
@@ -121,7 +121,7 @@ export function syntheticPath(): PathFile {
   const dStraight = (t: number): number => -80 * sig(20 * (t - 0.75)) * (1 - sig(20 * (t - 0.75)));
   const gp = (t: number): number => 3.5 - 3 * t;
   return {
-    format: PATH_FORMAT, version: PATH_VERSION, created: '2026-11-25T12:00:00.000Z', tool: 'test', model: 'gpt2', task: 'ioi',
+    format: PATH_FORMAT, version: PATH_VERSION, tool: 'test', model: 'gpt2', task: 'ioi',
     metric: 'logit-diff', data: 'ioi.csv', dataSha256: '0'.repeat(64), steps: 5, points: 32, gpEta: 1, gpNorm: 'example',
     straight: grids.straight, gradpath: grids.gradpath,
     examples: [0, 1].map((i) => ({
