@@ -139,7 +139,12 @@ test('a batch too big for the heap is split after an out-of-memory error, with t
 });
 
 test('one example that does not fit is a clear error naming the prompt length and what helps', async () => {
-  const r = await constrained((used) => 0.3 * used);
+  // far too small: refused before any pass runs (no out-of-memory error on the way)
+  const hopeless = await constrained((used) => 0.05 * used);
+  await assert.rejects(hopeless.scores, /one example of 280 tokens needs about/);
+  assert.equal(hopeless.failures(), 0);
+  // close: tried, and refused after the single example ran out of memory
+  const r = await constrained((used) => 0.4 * used);
   await assert.rejects(r.scores, (err: Error) => {
     assert.equal(err.name, 'UserError');
     assert.match(err.message, /eap-ig on 2 layers × 12 heads × d 96, batch 1: one example of 280 tokens needs about [\d.]+ MiB/);
@@ -147,4 +152,5 @@ test('one example that does not fit is a clear error naming the prompt length an
     assert.match(err.message, /EAPGP_STREAM_WEIGHTS=1/);
     return true;
   });
+  assert.ok(r.failures() > 0, 'the example was tried');
 });

@@ -24,6 +24,8 @@ const LINEAR = 32;
 const HEAD_COPIES = { none: 0, outputs: 4, inputs: 10 } as const;
 /** Floats per example at the vocabulary (last-position logits, their gradient, the softmax). Measured: ≈ 3. */
 const LOGITS = 4;
+/** The estimate over what an example really needs, at most (test/memory-plan.test.ts: ≤ 2 at long prompts). */
+export const ESTIMATE_SLACK = 2.5;
 /** Kept free for fragmentation of the free list (measured up to 35 MiB) and small allocations outside the estimate. */
 const RESERVE = 96 * 2 ** 20;
 

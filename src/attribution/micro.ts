@@ -7,7 +7,7 @@ import type { Engine } from '../engine/engine.js';
 import { OutOfMemoryError } from '../engine/memory.js';
 import { packBatch, type Batch } from '../models/gpt2.js';
 import { UserError } from '../util/errors.js';
-import { doesNotFitHelp, examplesThatFit } from './memory-plan.js';
+import { ESTIMATE_SLACK, doesNotFitHelp, examplesThatFit } from './memory-plan.js';
 import type { PairBatch } from './types.js';
 
 function sliceBatch(b: Batch, start: number, count: number): Batch {
@@ -70,7 +70,12 @@ export function runInSlicesSync(e: Engine, whole: PairBatch, o: SliceRunOptions,
 }
 
 function firstSlices(e: Engine, whole: PairBatch, o: SliceRunOptions): PairBatch[] {
-  const size = o.whole !== undefined ? whole.n : (o.size ?? Math.max(1, examplesThatFit(e.heap, o.perExample)));
+  const fits = examplesThatFit(e.heap, o.perExample);
+  // the estimate is at most ESTIMATE_SLACK times what an example needs: beyond that, trying would only waste time
+  if (fits === 0 && o.perExample > ESTIMATE_SLACK * e.heap.headroom) {
+    throw new UserError(doesNotFitHelp(e.heap, o.what, whole.clean.P, o.perExample, o.weightsInHeap, whole.n));
+  }
+  const size = o.whole !== undefined ? whole.n : (o.size ?? Math.max(1, fits));
   return splitBatch(whole, size);
 }
 
