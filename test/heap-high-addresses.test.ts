@@ -24,6 +24,7 @@ import { evaluateCircuits } from '../src/evaluation/evaluate.js';
 import type { MetricFn } from '../src/evaluation/patching.js';
 import { Graph } from '../src/graph/index.js';
 import { loadModel } from '../src/models/load.js';
+import { train } from '../src/training/train.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { generateExamples } from '../src/tasks/generated.js';
 import { batches, getTask, lossGrad, taskMetric, type TaskExample } from '../src/tasks/index.js';
@@ -270,5 +271,28 @@ test('attribution and edge patching (forward and backward passes) give the same 
         assert.deepEqual(byPlacement[p]![m], byPlacement[0]![m], `${gemm} ${method}: ${PLACEMENTS[p]} differs from the low placement`);
       }
     });
+  }
+});
+
+test('training (weight gradients, AdamW) gives the same losses and weights above 2 GiB and at the heap end', async () => {
+  const runs: { losses: Float64Array; weights: Float32Array }[] = [];
+  for (const where of PLACEMENTS) {
+    runs.push(await withEngine({ threads: 2 }, async (e) => {
+      fillerFor(e.heap, where, MODEL_ROOM);
+      const { model, tokenizer } = await loadModel(e, dir, { quiet: true });
+      try {
+        const r = await train(model, tokenizer, {
+          tasks: ['ioi', 'greater-than'], steps: 3, batchSize: 4, seed: 1, schedule: { lr: 1e-3, warmup: 1, decay: 'cosine' }, chunkSize: 32,
+        });
+        return { losses: r.losses, weights: model.weights.layer(1).fcW.toArray() };
+      } finally {
+        model.dispose();
+      }
+    }));
+  }
+  assert.ok(runs[0]!.losses.every((x) => Number.isFinite(x) && x > 0));
+  for (let p = 1; p < PLACEMENTS.length; p++) {
+    assert.deepEqual(runs[p]!.losses, runs[0]!.losses, `${PLACEMENTS[p]}: losses differ`);
+    assert.deepEqual(runs[p]!.weights, runs[0]!.weights, `${PLACEMENTS[p]}: trained weights differ`);
   }
 });
