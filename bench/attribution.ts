@@ -2,7 +2,7 @@
  * Attribution speed and memory against the PyTorch oracle: a GPT-2-small-size random model, 100 IOI rows from
  * our generator (seed 0), batch 20, 2 threads; EAP, EAP-IG (5 steps), EAP-GP (5 steps). Each method runs in
  * its own process so that its peak memory (RSS) is its own. The oracle (not part of this repository: its
- * directory in EAPGP_ORACLE, default ../shared/oracle) runs too when it is there and /usr/bin/python3 has torch.
+ * directory in EAPGP_ORACLE) runs too when that is set and /usr/bin/python3 has torch.
  *   node dist/bench/attribution.js [methods,comma,separated]
  */
 import { spawnSync } from 'node:child_process';
@@ -21,7 +21,7 @@ import type { Label } from '../src/tasks/types.js';
 import { gpt2Builtin, writeGpt2TokenizerFiles } from '../src/tokenizer/index.js';
 import { ensureSmallModel } from './forward-backward.js';
 
-const ORACLE = join(process.env['EAPGP_ORACLE'] ?? fileURLToPath(new URL('../../../shared/oracle/', import.meta.url)), 'oracle.py');
+const ORACLE = process.env['EAPGP_ORACLE'] ? join(process.env['EAPGP_ORACLE'], 'oracle.py') : null;
 /** The IOI rows, in the model's directory. */
 const ioiCsv = (dir: string): string => join(dir, 'ioi.csv');
 const ORACLE_NAME: Record<string, string> = { eap: 'EAP', 'eap-ig': 'EAP-IG-inputs', 'eap-gp': 'EAP-GP' };
@@ -40,6 +40,7 @@ async function one(method: MethodName, dir: string): Promise<void> {
 }
 
 function oracle(method: string, dir: string): { seconds: number; rss: number } | null {
+  if (ORACLE === null) return null;
   const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', '/usr/bin/python3', ORACLE, 'attribute', '--model', dir, '--data', ioiCsv(dir), '--task', 'ioi',
     '--method', ORACLE_NAME[method]!, '--steps', '5', '--batch-size', '20', '--limit', '100', '--threads', '2', '--out', join(dir, 'oracle.json')], { encoding: 'utf8' });
   const t = /attribution wall time: ([\d.]+) s/.exec(r.stdout + r.stderr), m = /MAXRSS (\d+)/.exec(r.stderr);
@@ -49,7 +50,7 @@ function oracle(method: string, dir: string): { seconds: number; rss: number } |
 async function main(): Promise<void> {
   if (process.argv[2] === 'one') return one(process.argv[3] as MethodName, process.argv[4]!);
   const methods = (process.argv[2] ?? 'eap,eap-ig,eap-gp').split(',');
-  const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0 && existsSync(ORACLE);
+  const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0 && ORACLE !== null && existsSync(ORACLE);
   const tmp = mkdtempSync(join(tmpdir(), 'eapgp-bench-attr-'));
   try {
     ensureSmallModel(tmp);
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
       }
       console.log(line + `   (GEMM: ${ours.gemm})`);
     }
-    if (!hasTorch) console.log(`(oracle not run: it needs ${ORACLE} (EAPGP_ORACLE names its directory) and torch for /usr/bin/python3)`);
+    if (!hasTorch) console.log(`(oracle not run: it needs EAPGP_ORACLE naming its directory${ORACLE ? ` (${ORACLE} is missing)` : ''} and torch for /usr/bin/python3)`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
