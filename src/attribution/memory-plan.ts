@@ -7,15 +7,18 @@
  *   4 bytes · [ buffers·P·D  +  n·LINEAR·P·D  +  (n + 1)·H·P²  +  LOGITS·V ]
  *
  * where n = layers + 2 for a taped pass (every layer's activations, one layer's gradients, and GradPath's second
- * backward pass over a retained tape) and 1 for an untaped one (a layer at a time), plus HEAD_COPIES·H·P·D when hooks give the heads their own values. The
- * coefficients are upper bounds of the heap's high-water mark measured on GPT-2 shapes (test/memory-plan.test.ts
+ * backward pass over a retained tape) and 1 for an untaped one (a layer at a time), plus HEAD_COPIES·H·P·D
+ * when hooks give the heads their own values. The coefficients are upper bounds of the heap's high-water mark measured on GPT-2 shapes (test/memory-plan.test.ts
  * checks them against Heap.peakTop for several methods, shapes and prompt lengths). When the estimate is still
  * wrong, micro.ts halves the slice on an out-of-memory error and tries again.
  */
 import { fmtBytes, type Heap } from '../engine/memory.js';
 import type { GPT2Dims } from '../models/gpt2.js';
 
-/** Floats per token of one layer's activations (residual copies, LayerNorm, qkv, MLP hidden, deferred head sums). Measured: 27–28 per layer, 49 for a one-layer model. */
+/**
+ * Floats per token of one layer's activations (residual copies, LayerNorm, qkv, MLP hidden, deferred head sums).
+ * Measured: 27–28 per layer, 49 for a one-layer model.
+ */
 const LINEAR = 32;
 /**
  * Floats per token and head when hooks give each head its own value in one layer: its q/k/v inputs (3 copies,

@@ -1,7 +1,7 @@
 /**
  * Micro-batches: examples are independent in a forward pass, so a batch can be processed in slices without
- * changing any score, provided each slice's loss keeps the whole batch's 1/B factor. This bounds the memory of
- * the per-batch buffers (Δ and the gradient sums are [nodes, rows, D]: gigabytes for GPT-2 XL).
+ * changing any score, provided each slice's loss keeps the whole batch's 1/B factor. Slices are sized by
+ * memory-plan.ts to fit the heap (Δ and the gradient sums are [nodes, rows, D]: gigabytes for GPT-2 XL).
  */
 import type { Engine } from '../engine/engine.js';
 import { OutOfMemoryError } from '../engine/memory.js';

@@ -6,9 +6,9 @@
  * intact are not downloaded again.
  */
 import { createHash } from 'node:crypto';
-import { writeStreamAtomic } from '../util/atomic-write.js';
+import { saveDownload } from '../util/download.js';
 import { UserError } from '../util/errors.js';
-import { createProgress, formatBytes } from '../util/progress.js';
+import { formatBytes } from '../util/progress.js';
 import { cachedPath, fetchCommand, fileState } from './cache.js';
 import type { DataFile } from './manifest.js';
 
@@ -72,22 +72,9 @@ async function download(f: DataFile, o: FetchOptions): Promise<void> {
     await response.body?.cancel();
     throw new UserError(`HTTP ${response.status} fetching ${url} (for ${f.file}); check EAPGP_DATA_URL if set, or ${retry} later; nothing was saved`);
   }
-  const progress = createProgress({ label: f.file, total: f.size, unit: 'bytes', quiet: o.quiet || f.size < PROGRESS_FROM_BYTES });
-  let received = 0;
-  let ok = false;
-  try {
-    await writeStreamAtomic(cachedPath(o.cacheDir, f), verified(response.body, f, url), (c) => {
-      received += c.length;
-      progress.add(c.length);
-    });
-    ok = true;
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-    throw new UserError(`download of ${url} failed after ${received} of ${f.size} bytes (${cause}); nothing was saved for ${f.file}, ${retry} to retry`, { cause: e });
-  } finally {
-    progress.finish(!ok);
-  }
+  await saveDownload(cachedPath(o.cacheDir, f), verified(response.body, f, url), {
+    url, label: f.file, total: f.size, quiet: o.quiet || f.size < PROGRESS_FROM_BYTES, what: f.file, retry,
+  });
 }
 
 /**

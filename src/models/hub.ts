@@ -16,8 +16,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from '../util/errors.js';
-import { writeFileAtomicSync, writeStreamAtomic } from '../util/atomic-write.js';
-import { createProgress } from '../util/progress.js';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { saveDownload } from '../util/download.js';
 
 export interface ModelSpec {
   /** `owner/name` (or a legacy name without owner). */
@@ -283,30 +283,13 @@ class HubClient {
   async save(r: Fetched, target: string, quiet: boolean): Promise<void> {
     const len = r.response.headers.get('content-length');
     const total = len !== null ? Number(len) : undefined;
-    const progress = createProgress({ label: `${this.ms.repo} ${path.basename(target)}`, total, unit: 'bytes', quiet });
-    let received = 0;
-    let ok = false;
     const body = r.response.body;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       if (body) for await (const c of body as AsyncIterable<Uint8Array>) yield c;
     }
-    try {
-      await writeStreamAtomic(target, checkedLength(chunks(), total), (c) => {
-        received += c.length;
-        progress.add(c.length);
-      });
-      ok = true;
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-      throw new UserError(
-        `download of ${r.url} failed after ${received}${total !== undefined ? ` of ${total}` : ''} bytes (${cause}); ` +
-          'nothing was saved for this file, run the command again to retry',
-        { cause: e },
-      );
-    } finally {
-      progress.finish(!ok);
-    }
+    await saveDownload(target, checkedLength(chunks(), total), {
+      url: r.url, label: `${this.ms.repo} ${path.basename(target)}`, total, quiet, what: 'this file', retry: 'run the command again',
+    });
   }
 }
 
