@@ -6,7 +6,9 @@ export { createEngine, Engine, type EngineOptions, type EngineInfo } from './eng
 export { Tensor } from './engine/tensor.js';
 export * as ops from './engine/ops.js';
 export { loadModel, type LoadedModel, type LoadOptions } from './models/load.js';
-export { GPT2, makeBatch, type Batch, type ForwardOptions, type ForwardOutput, type GPT2Dims } from './models/gpt2.js';
+export { GPT2, type GPT2Dims } from './models/gpt2.js';
+export { makeBatch, type Batch } from './models/batch.js';
+export { type ForwardOptions, type ForwardOutput } from './models/model.js';
 export { hookNames, allHookNames, type ForwardHook, type GradHook } from './models/hooks.js';
 export { makeRandomModel, type RandomModelOptions } from './models/make-model.js';
 export { openCheckpoint, validateGPT2 } from './models/checkpoint.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { defaultModelDir } from '../src/models/default-model.js';
-import { loadModel } from '../src/models/load.js';
+import { loadGpt2Model } from '../src/models/load.js';
 import { formatFigures, heldOutFigures } from '../src/training/accuracy.js';
 import { withEngine } from './helpers/engines.js';
 
@@ -35,7 +35,7 @@ test('the default model is a small GPT-2 with the full GPT-2 vocabulary and tied
 
 test('the default model solves its tasks on fresh prompts', async () => {
   await withEngine({ gemm: 'auto', threads: 2 }, async (e) => {
-    const { model, tokenizer } = await loadModel(e, dir, { quiet: true });
+    const { model, tokenizer } = await loadGpt2Model(e, dir, { quiet: true });
     const figures = heldOutFigures(model, tokenizer, config.eapgp_training.tasks, { n: 200, seed: 2025 });
     console.log(formatFigures(figures));
     for (const f of figures) {

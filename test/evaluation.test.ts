@@ -4,6 +4,7 @@
  * 1e-4 of the metric scale, edge and node counts exact), exact scores = per-edge evaluation, and CPR/CMD.
  */
 import assert from 'node:assert/strict';
+import type { CausalLM } from '../src/models/model.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,6 @@ import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
 import { meanActivations, type Intervention } from '../src/evaluation/patching.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep } from '../src/evaluation/sweep.js';
 import { Graph, parseGraphJson } from '../src/graph/index.js';
-import type { GPT2 } from '../src/models/gpt2.js';
 import { hookNames, type ForwardHook } from '../src/models/hooks.js';
 import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
@@ -46,7 +46,7 @@ async function setup(e: Engine, taskName: string) {
 }
 
 /** The metric when every source output is replaced by the intervention's value: a path that patches no edge. */
-function allSourcesReplaced(model: GPT2, bs: readonly PairBatch[], metric: (l: Float32Array, B: number, V: number, y: unknown[]) => Float64Array, intervention: Intervention): number {
+function allSourcesReplaced(model: CausalLM, bs: readonly PairBatch[], metric: (l: Float32Array, B: number, V: number, y: unknown[]) => Float64Array, intervention: Intervention): number {
   const e = model.engine;
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
   const means = intervention === 'mean' ? meanActivations(model, bs) : null;

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Tensor } from '../src/engine/tensor.js';
-import { GPT2, makeBatch, packBatch } from '../src/models/gpt2.js';
+import { GPT2 } from '../src/models/gpt2.js';
+import { makeBatch, packBatch } from '../src/models/batch.js';
 import { LayerHeadGrads } from '../src/models/head-grads.js';
 import { hookNames, type GradHook } from '../src/models/hooks.js';
 import { Rng } from '../src/models/random.js';

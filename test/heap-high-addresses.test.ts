@@ -23,7 +23,7 @@ import { createWasmKernels, type WasmKernels } from '../src/engine/wasm-kernels.
 import { evaluateCircuits } from '../src/evaluation/evaluate.js';
 import type { MetricFn } from '../src/evaluation/patching.js';
 import { Graph } from '../src/graph/index.js';
-import { loadModel } from '../src/models/load.js';
+import { loadGpt2Model } from '../src/models/load.js';
 import { train } from '../src/training/train.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { generateExamples } from '../src/tasks/generated.js';
@@ -224,7 +224,7 @@ before(() => {
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function scores(e: Engine, method: MethodName): Promise<Float64Array> {
-  const { model } = await loadModel(e, dir, { quiet: true });
+  const { model } = await loadGpt2Model(e, dir, { quiet: true });
   try {
     const r = await attribute({
       model, batches: batches(examples, 3), method, options: { steps: 3 },
@@ -240,7 +240,7 @@ const METHODS: MethodName[] = ['eap', 'eap-ig', 'eap-gp', 'eap-ig-activations'];
 
 /** Edge patching of a circuit of every other edge, and of the empty circuit (patched forward passes). */
 async function patched(e: Engine): Promise<Float64Array> {
-  const { model } = await loadModel(e, dir, { quiet: true });
+  const { model } = await loadGpt2Model(e, dir, { quiet: true });
   try {
     const g = new Graph(model.dims.nLayer, model.dims.nHead);
     const half = new Uint8Array(g.nSrc * g.nDst), none = new Uint8Array(g.nSrc * g.nDst).fill(1);
@@ -279,7 +279,7 @@ test('training (weight gradients, AdamW) gives the same losses and weights above
   for (const where of PLACEMENTS) {
     runs.push(await withEngine({ threads: 2 }, async (e) => {
       fillerFor(e.heap, where, MODEL_ROOM);
-      const { model, tokenizer } = await loadModel(e, dir, { quiet: true });
+      const { model, tokenizer } = await loadGpt2Model(e, dir, { quiet: true });
       try {
         const r = await train(model, tokenizer, {
           tasks: ['ioi', 'greater-than'], steps: 3, batchSize: 4, seed: 1, schedule: { lr: 1e-3, warmup: 1, decay: 'cosine' }, chunkSize: 32,

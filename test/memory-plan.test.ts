@@ -5,22 +5,21 @@
  * fit is a clear error naming what helps.
  */
 import assert from 'node:assert/strict';
+import type { CausalLM } from '../src/models/model.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { attribute } from '../src/attribution/attribute.js';
 import { bytesPerExample } from '../src/attribution/memory-plan.js';
-import { nSources } from '../src/attribution/sources.js';
-import { nDestinations } from '../src/attribution/gradients.js';
+import { GraphLayout } from '../src/models/layout.js';
 import type { MethodName, PairBatch } from '../src/attribution/types.js';
 import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
 import type { MetricFn } from '../src/evaluation/patching.js';
 import { OutOfMemoryError } from '../src/engine/memory.js';
-import type { GPT2 } from '../src/models/gpt2.js';
 import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
-import { batches, getTask, lossGrad, taskMetric, type TaskExample } from '../src/tasks/index.js';
+import { batches, getTask, lossGrad, taskMetric } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
 import { withEngine } from './helpers/engines.js';
 
@@ -53,7 +52,7 @@ const METHODS: MethodName[] = ['eap', 'eap-ig', 'eap-gp', 'eap-ig-activations', 
 const loss = (l: Float32Array, B: number, V: number, y: unknown[]) => lossGrad(task, l, B, V, y as Label[]);
 
 /** Heap bytes above the model's weights that `fn` needed, on a fresh engine (no holes to hide in). */
-async function measure(shape: string, reps: number, fn: (model: GPT2, batch: PairBatch) => Promise<unknown> | unknown) {
+async function measure(shape: string, reps: number, fn: (model: CausalLM, batch: PairBatch) => Promise<unknown> | unknown) {
   return withEngine({ threads: 2 }, async (e) => {
     const { model, tokenizer } = await loadModel(e, join(tmp, shape), { quiet: true });
     const [batch] = batches(task.load(writeCsv(reps), tokenizer), 2) as PairBatch[];
@@ -80,21 +79,21 @@ test('the per-example estimate bounds the measured heap high-water mark (every m
       for (const method of METHODS) {
         const r = await measure(s.name, reps, (model, batch) => attribute({ model, batches: [batch], method, loss, options: { steps: 2, microBatch: 2 } }));
         const { nLayer: L, nHead: H } = r.dims;
-        const buffers = nSources(L, H) + nDestinations(L, H) + (method === 'eap-ig-activations' ? nSources(L, H) : 0);
+        const buffers = new GraphLayout({ nLayers: L, nHeads: H }).nSrc + new GraphLayout({ nLayers: L, nHeads: H }).nDst + (method === 'eap-ig-activations' ? new GraphLayout({ nLayers: L, nHeads: H }).nSrc : 0);
         check(method, r, bytesPerExample(r.dims, r.P, { buffers, taped: true, headCopies: method === 'eap-ig-activations' ? 'outputs' : 'none' }));
       }
       const ev = await measure(s.name, reps, (model, batch) => {
-        const none = new Uint8Array(nSources(model.dims.nLayer, model.dims.nHead) * nDestinations(model.dims.nLayer, model.dims.nHead)).fill(1);
+        const none = new Uint8Array(model.layout.nSrc * model.layout.nDst).fill(1);
         return evaluateCircuits({ model, batches: [batch], metric, circuits: [none] });
       });
-      check('evaluation', ev, bytesPerExample(ev.dims, ev.P, { buffers: 2 * nSources(ev.dims.nLayer, ev.dims.nHead), taped: false, headCopies: 'inputs' }));
+      check('evaluation', ev, bytesPerExample(ev.dims, ev.P, { buffers: 2 * new GraphLayout({ nLayers: ev.dims.nLayer, nHeads: ev.dims.nHead }).nSrc, taped: false, headCopies: 'inputs' }));
       const bl = await measure(s.name, reps, (model, batch) => baselines(model, [batch], metric));
       check('baselines', bl, bytesPerExample(bl.dims, bl.P, { buffers: 0, taped: false, headCopies: 'none' }), false);
     }
   }
 });
 
-async function igScores(model: GPT2, b: PairBatch[], microBatch?: number) {
+async function igScores(model: CausalLM, b: PairBatch[], microBatch?: number) {
   return (await attribute({ model, batches: b, method: 'eap-ig', loss, options: { steps: 2, microBatch } })).scores;
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makeBatch } from '../src/models/gpt2.js';
+import { makeBatch } from '../src/models/batch.js';
 import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { ENGINE_VARIANTS, withEngine } from './helpers/engines.js';

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Tensor } from '../src/engine/tensor.js';
-import { GPT2, lastRows, makeBatch, packBatch, rowStarts, type Batch } from '../src/models/gpt2.js';
+import { GPT2 } from '../src/models/gpt2.js';
+import { lastRows, makeBatch, packBatch, rowStarts, type Batch } from '../src/models/batch.js';
 import { allHookNames, type ForwardHook, type GradHook } from '../src/models/hooks.js';
 import { Rng } from '../src/models/random.js';
 import { ENGINE_VARIANTS, withEngine } from './helpers/engines.js';

@@ -5,6 +5,7 @@
  * differences — and the command writes a file the viewer accepts.
  */
 import assert from 'node:assert/strict';
+import type { CausalLM } from '../src/models/model.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,8 +16,7 @@ import { checkPathFile } from '../src/attribution/path-format.js';
 import { pathGrids, tracePaths, type PathTrace } from '../src/attribution/saturation.js';
 import type { PairBatch } from '../src/attribution/types.js';
 import type { Engine } from '../src/engine/engine.js';
-import * as ops from '../src/engine/ops.js';
-import type { Batch, GPT2 } from '../src/models/gpt2.js';
+import type { Batch } from '../src/models/batch.js';
 import { loadModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { batches, getTask } from '../src/tasks/index.js';
@@ -36,12 +36,12 @@ const close = (a: number, b: number, rel: number, what: string): void =>
   assert.ok(Math.abs(a - b) <= rel * Math.max(1e-3, Math.abs(a), Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 /** Token embeddings of a batch as a plain array [rows·D]. */
-function embeddings(e: Engine, model: GPT2, b: Batch): Float32Array {
-  return e.tidy(() => ops.gatherRows(model.weights.wte, e.fromArray(b.ids, [b.ids.length], 'i32')).toArray());
+function embeddings(e: Engine, model: CausalLM, b: Batch): Float32Array {
+  return e.tidy(() => model.embed(b.ids).toArray());
 }
 
 /** The task metric per example with the token embeddings replaced by `emb`. */
-function metricAt(e: Engine, model: GPT2, pb: PairBatch, emb: Float32Array): Float64Array {
+function metricAt(e: Engine, model: CausalLM, pb: PairBatch, emb: Float32Array): Float64Array {
   return e.tidy(() => {
     const out = model.forward(pb.clean, { embeds: e.fromArray(emb, [emb.length / model.dims.dModel, model.dims.dModel]), logits: 'last' });
     return task.metric(out.logits!.toArray(), pb.clean.B, model.dims.vocabSize, pb.labels as Label[]);

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Engine } from '../src/engine/engine.js';
-import { GPT2, makeBatch, type GPT2Dims } from '../src/models/gpt2.js';
-import { loadModel } from '../src/models/load.js';
+import { GPT2, type GPT2Dims } from '../src/models/gpt2.js';
+import { makeBatch } from '../src/models/batch.js';
+import { loadGpt2Model } from '../src/models/load.js';
 import { randomModelDefaults, randomWeightSource } from '../src/models/make-model.js';
 import { writeTrainedModel } from '../src/training/checkpoint.js';
 import { modelParams } from '../src/training/params.js';
@@ -118,7 +119,7 @@ test('a rescaled checkpoint loads, with the original logits', async () => {
     } finally {
       m.dispose();
     }
-    const loaded = await loadModel(e, dir, { quiet: true });
+    const loaded = await loadGpt2Model(e, dir, { quiet: true });
     try {
       const wte = loaded.model.weights.wte.data();
       const orig = tensorsOf(e).get('wte.weight')!;

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { GPT2, makeBatch } from '../src/models/gpt2.js';
-import { loadModel } from '../src/models/load.js';
+import { GPT2 } from '../src/models/gpt2.js';
+import { makeBatch } from '../src/models/batch.js';
+import { loadGpt2Model } from '../src/models/load.js';
 import { randomModelDefaults, randomWeightSource } from '../src/models/make-model.js';
 import { Rng } from '../src/models/random.js';
 import { generateExamples } from '../src/tasks/generated.js';
@@ -166,7 +167,7 @@ test('a short run lowers the loss, and its checkpoint loads back with identical 
     const prompts = generateExamples('ioi', { n: 6, seed: 99, tokenizer }).map((x) => x.clean);
     const logitsOf = (m: GPT2) => e.tidy(() => m.forward(makeBatch(prompts), { logits: 'all' }).logits!.toArray());
     const before = logitsOf(model);
-    const loaded = await loadModel(e, dir, { quiet: true });
+    const loaded = await loadGpt2Model(e, dir, { quiet: true });
     assert.deepEqual(loaded.config.raw.eapgp_training, { test: true });
     assert.ok(Buffer.from(logitsOf(loaded.model).buffer).equals(Buffer.from(before.buffer)), 'logits of the reloaded checkpoint differ');
     model.dispose();
@@ -189,7 +190,7 @@ test('a checkpoint written by eapgp train loads in PyTorch and in the oracle wit
   const r = spawnSync(process.execPath, [CLI, 'train', ...fx.trainArgs, '--quiet', '--out', dir], { env: { ...process.env, EAPGP_GEMM: 'reference' }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   await withEngine({ gemm: 'auto', threads: 2 }, async (e) => {
-    const { model } = await loadModel(e, dir, { quiet: true });
+    const { model } = await loadGpt2Model(e, dir, { quiet: true });
     assert.equal(fx.oracle.length, fx.prompts.length);
     for (const p of [...fx.prompts, ...fx.oracle]) {
       const z = e.tidy(() => model.forward(makeBatch([p.tokens])).logits!.toArray());
@@ -238,7 +239,7 @@ test('eapgp train --embedding-norm: the same model in another scale (same logits
   await withEngine({ gemm: 'auto', threads: 2 }, async (e) => {
     const prompts = generateExamples('ioi', { n: 4, seed: 8, tokenizer }).map((x) => x.clean);
     const logits = async (dir: string) => {
-      const { model } = await loadModel(e, dir, { quiet: true });
+      const { model } = await loadGpt2Model(e, dir, { quiet: true });
       const z = e.tidy(() => model.forward(makeBatch(prompts)).logits!.toArray());
       const wte = model.weights.wte.toArray();
       model.dispose();

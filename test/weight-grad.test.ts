@@ -20,8 +20,9 @@ import { fileURLToPath } from 'node:url';
 import type { Engine } from '../src/engine/engine.js';
 import { gpt2Shapes } from '../src/models/checkpoint.js';
 import { parseConfig } from '../src/models/config.js';
-import { GPT2, makeBatch } from '../src/models/gpt2.js';
-import { loadModel } from '../src/models/load.js';
+import { GPT2 } from '../src/models/gpt2.js';
+import { makeBatch } from '../src/models/batch.js';
+import { loadGpt2Model } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import { Rng } from '../src/models/random.js';
 import { crossEntropy } from '../src/training/loss.js';
@@ -99,7 +100,7 @@ makeRandomModel(fx.model, modelDir);
 for (const variant of ENGINE_VARIANTS) {
   test(`training-loss weight gradients match PyTorch autograd (${variant.label})`, async () => {
     await withEngine(variant.opts, async (e) => {
-      const { model } = await loadModel(e, modelDir, { quiet: true });
+      const { model } = await loadGpt2Model(e, modelDir, { quiet: true });
       const params = modelParams(model);
       assert.deepEqual(params.map((p) => p.name).sort(), Object.keys(fx.grads).sort(), 'parameter names differ from the checkpoint\'s');
       setRequiresGrad(params, true);

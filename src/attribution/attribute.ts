@@ -5,11 +5,10 @@
  * Scores are signed and zero off the graph's edges; |score| matters only at selection time.
  */
 import type { Engine } from '../engine/engine.js';
-import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Graph } from '../graph/graph.js';
 import { firstNonFiniteHook } from '../models/finite-hooks.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 import { UserError } from '../util/errors.js';
 import { firstNonFinite, NonFiniteError, nonFiniteName } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
@@ -18,10 +17,11 @@ import { eapGp } from './eap-gp.js';
 import { eapIgActivations } from './eap-ig-activations.js';
 import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
-import { GradSum, contract, nDestinations } from './gradients.js';
+import { GradSum, contract } from './gradients.js';
+import type { GraphLayout } from '../models/layout.js';
 import { bytesPerExample } from './memory-plan.js';
 import { packPair, runInSlices } from './micro.js';
-import { nSources, recordSources } from './sources.js';
+import { recordSources } from './sources.js';
 import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
 
 export const METHODS: Record<MethodName, Method> = {
@@ -43,7 +43,7 @@ export interface Scores {
 }
 
 export interface AttributeArgs {
-  model: GPT2;
+  model: CausalLM;
   batches: readonly PairBatch[];
   method: MethodName;
   loss: LossFn;
@@ -59,8 +59,8 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
   if (!method) throw new UserError(`unknown method "${a.method}"; choose one of ${Object.keys(METHODS).join(', ')}`);
   const opts = { steps: 5, gpEta: 1, gpNorm: 'example' as const, gpPath: 'gradpath' as const, ...a.options };
   if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new UserError(`--steps must be an integer >= 1, got ${opts.steps}`);
-  const { nLayer: L, nHead: H, dModel: D, vocabSize: V } = model.dims;
-  const nSrc = nSources(L, H), nDst = nDestinations(L, H);
+  const { nLayer: L, dModel: D, vocabSize: V } = model.dims;
+  const { nSrc, nDst } = model.layout;
   const S = new Float64Array(nSrc * nDst);
   const K = method.points(L, opts);
   let N = 0;
@@ -82,7 +82,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       }
       if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !corrFirst });
       const G = e.empty([nDst, R, D]);
-      const grads = new GradSum(G, L, H);
+      const grads = new GradSum(G, model.layout);
       const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts, at) => {
         const values = logits.toArray();
         const label = at?.label ?? 'a gradient point';
@@ -114,7 +114,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
           ),
         embeddings: (which) => {
           const ids = (which === 'clean' ? batch.clean : batch.corrupted).ids;
-          return ops.gatherRows(model.weights.wte, e.fromArray(ids, [R], 'i32'));
+          return model.embed(ids);
         },
       };
       try {
@@ -123,9 +123,9 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       } finally {
         grads.dispose(); // the deferred per-head sums live outside the arena
       }
-      contract(S, delta, G, L, H);
+      contract(S, delta, G, model.layout);
       // the scores so far are finite unless this batch broke them: only then look for where
-      if (firstNonFinite(S) >= 0) throw locateInBatch(delta, G, L, H);
+      if (firstNonFinite(S) >= 0) throw locateInBatch(delta, G, model.layout);
     });
   };
   const wholeOnly = opts.gpNorm === 'batch' && a.method === 'eap-gp';
@@ -137,7 +137,7 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
       size: opts.microBatch,
       whole: wholeOnly ? `--gp-norm batch needs whole batches, but a batch of ${whole.n} does not fit in memory here; use --gp-norm example or a smaller --batch-size` : undefined,
       what: `${a.method} on ${model.dims.nLayer} layers × ${model.dims.nHead} heads × d ${D}, batch ${index + 1}`,
-      weightsInHeap: model.weights.residentLayerBytes,
+      weightsInHeap: model.residentLayerBytes,
     }, async (batch) => {
       await nextTick();
       try {
@@ -161,8 +161,8 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
  * source whose activations differ by a non-finite amount, else the first destination with a non-finite
  * gradient, else the contraction itself overflowed.
  */
-function locateInBatch(delta: Tensor, G: Tensor, L: number, H: number): NonFiniteError {
-  const names = new Graph(L, H);
+function locateInBatch(delta: Tensor, G: Tensor, layout: GraphLayout): NonFiniteError {
+  const names = Graph.of(layout);
   const d = delta.data(), g = G.data();
   const i = firstNonFinite(d);
   if (i >= 0) {

@@ -4,30 +4,17 @@
  *   γ_0 = e;  γ_{j+1} = γ_j − η · g / max(‖g‖, 1e-12),  g = ∂J/∂γ at γ_j,
  *   J(γ) = Σ_{real positions} ‖logits(γ) − logits(z')‖²,
  * and scores use γ_1..γ_k (DESIGN.md §4). The forward pass at γ_j serves both the task gradient (j ≥ 1) and the
- * next path step (j < k). GPT-2's unembedding has no bias, so with d = LN_f(h) − LN_f(h'),
- * ‖logits − logits'‖² = d·(W_Uᵀ W_U)·d: a D×D Gram matrix replaces the vocabulary-wide product.
+ * next path step (j < k). Without an unembedding bias or soft-cap (GPT-2, Pythia, Llama, Qwen2), with
+ * d = norm_f(h) − norm_f(h'), ‖logits − logits'‖² = d·(W_Uᵀ W_U)·d: a D×D Gram matrix replaces the
+ * vocabulary-wide product. Gemma 2's capped logits take the direct route through the logits.
  */
 import type { Engine } from '../engine/engine.js';
-import * as ops from '../engine/ops.js';
 import type { Tape } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
-import { rowStarts, type Batch, type GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
+import { rowStarts, type Batch } from '../models/batch.js';
 import { checkFinite } from '../util/finite.js';
 import type { BatchContext, Method } from './types.js';
-
-const grams = new WeakMap<GPT2, Tensor>();
-
-/** W_Uᵀ W_U [D, D], computed once per model. */
-export function unembedGram(e: Engine, model: GPT2): Tensor {
-  let g = grams.get(model);
-  if (!g) {
-    const W = model.weights.unembed, [V, D] = [W.shape[0]!, W.shape[1]!];
-    g = e.emptyDetached([D, D]);
-    e.kernels.gemm(true, false, D, D, V, 1, W.ptr, D, W.ptr, D, 0, g.ptr, D);
-    grams.set(model, g);
-  }
-  return g;
-}
 
 export const eapGp: Method = {
   name: 'eap-gp',
@@ -69,36 +56,45 @@ function runGradPath(ctx: BatchContext): void {
   });
 }
 
-/** LN_f of the corrupted run's final residual stream [R, D]: what GradPath's objective compares against. */
-export function finalTarget(model: GPT2, corruptedFinal: Tensor): Tensor {
-  const w = model.weights;
-  return model.engine.tidy(() => ops.layerNorm(corruptedFinal, w.lnfG, w.lnfB, model.dims.layerNormEpsilon));
+/**
+ * What GradPath's objective compares against, from the corrupted run's final residual stream [R, D]: its final
+ * norm [R, D] (with the Gram matrix), or its logits at every row [R, V] (without).
+ */
+export function finalTarget(model: CausalLM, corruptedFinal: Tensor): Tensor {
+  return model.engine.tidy(() => {
+    const x = model.finalNorm(corruptedFinal);
+    return model.unembedGram() ? x : model.unembed(x);
+  });
 }
 
 /**
  * GradPath's objective on a taped forward pass: per example J_b = Σ_{real p} ‖logits[p] − logits'[p]‖², from
- * the final residual stream (via the unembedding's Gram matrix), with x = LN_f(residFinal) on the tape and
- * dJdx = ∂(Σ_b J_b)/∂x (zero at padded positions). `target` is finalTarget of the corrupted run.
+ * the final residual stream, with x on the tape — the final-normed stream (via the unembedding's Gram matrix) or
+ * the logits — and dJdx = ∂(Σ_b J_b)/∂x (zero at padded positions). `target` is finalTarget of the corrupted run.
  */
-export function gradPathObjective(model: GPT2, residFinal: Tensor, target: Tensor, batch: Batch): { x: Tensor; dJdx: Tensor; J: Float64Array } {
+export function gradPathObjective(model: CausalLM, residFinal: Tensor, target: Tensor, batch: Batch): { x: Tensor; dJdx: Tensor; J: Float64Array } {
   const e = model.engine;
   const starts = rowStarts(batch);
   const { B, lengths } = batch;
-  const D = model.dims.dModel, R = starts[B]!, w = model.weights;
-  const x = ops.layerNorm(residFinal, w.lnfG, w.lnfB, model.dims.layerNormEpsilon);
-  const d = e.empty([R, D]);
+  const R = starts[B]!;
+  const gram = model.unembedGram();
+  // x: the point whose gradient dJdx is returned (normed stream with the Gram matrix, else the logits)
+  const x = gram ? model.finalNorm(residFinal) : model.unembed(model.finalNorm(residFinal));
+  const W = x.size / R;
+  const d = e.empty([R, W]);
   e.kernels.scale(x.ptr, 1, d.ptr, d.size);
   e.kernels.axpy(-1, target.ptr, d.ptr, d.size);
-  const y = e.empty([R, D]);
-  e.kernels.gemm(false, false, R, D, D, 2, d.ptr, D, unembedGram(e, model).ptr, D, 0, y.ptr, D); // y = 2·d·G = dJ/dx
+  const y = e.empty([R, W]);
+  if (gram) e.kernels.gemm(false, false, R, W, W, 2, d.ptr, W, gram.ptr, W, 0, y.ptr, W); // y = 2·d·G = dJ/dx
+  else e.kernels.scale(d.ptr, 2, y.ptr, d.size); // y = 2·d = dJ/dlogits
   const dv = d.data(), yv = y.data();
   const J = new Float64Array(B);
   for (let b = 0; b < B; b++) {
-    const first = starts[b]! * D, real = first + lengths[b]! * D;
+    const first = starts[b]! * W, real = first + lengths[b]! * W;
     let s = 0;
     for (let i = first; i < real; i++) s += 0.5 * dv[i]! * yv[i]!;
     J[b] = s;
-    yv.fill(0, real, starts[b + 1]! * D); // padding is not part of J
+    yv.fill(0, real, starts[b + 1]! * W); // padding is not part of J
   }
   return { x, dJdx: y, J };
 }
@@ -109,7 +105,7 @@ export function gradPathObjective(model: GPT2, residFinal: Tensor, target: Tenso
  * point and J at γ per example.
  */
 export function gradPathStep(
-  model: GPT2, tape: Tape, leaf: Tensor, residFinal: Tensor, target: Tensor, batch: Batch, eta: number, norm: 'example' | 'batch',
+  model: CausalLM, tape: Tape, leaf: Tensor, residFinal: Tensor, target: Tensor, batch: Batch, eta: number, norm: 'example' | 'batch',
 ): { next: Tensor; J: Float64Array } {
   const { x, dJdx, J } = gradPathObjective(model, residFinal, target, batch);
   const g = tape.backward([[x, dJdx]], { watch: false }).get(leaf);

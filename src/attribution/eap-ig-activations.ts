@@ -5,7 +5,6 @@
  */
 import type { Tensor } from '../engine/tensor.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
-import { headIndex } from './sources.js';
 import type { Method } from './types.js';
 
 export const eapIgActivations: Method = {
@@ -21,7 +20,7 @@ export const eapIgActivations: Method = {
     const rowElems = A.size / A.shape[0]!;
     // groups: [hook name, first source index, number of sources]
     const groups: [string, number, number][] = [[hookNames.embed, 0, 1]];
-    for (let l = 0; l < L; l++) groups.push([hookNames.result(l), headIndex(l, 0, H), H], [hookNames.mlpOut(l), headIndex(l, H, H), 1]);
+    for (let l = 0; l < L; l++) groups.push([hookNames.result(l), model.layout.head(l, 0), H], [hookNames.mlpOut(l), model.layout.mlp(l), 1]);
     for (const [name, first, count] of groups) {
       for (let k = 1; k <= m; k++) {
         e.tidy(() => {

@@ -8,10 +8,10 @@ import type { PairBatch } from './types.js';
 import type { Scores } from './attribute.js';
 import { evaluateCircuits } from '../evaluation/evaluate.js';
 import type { Intervention, MetricFn } from '../evaluation/patching.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 
 export interface ExactArgs {
-  model: GPT2;
+  model: CausalLM;
   batches: readonly PairBatch[];
   metric: MetricFn;
   /** What a removed edge carries (default `patching`: the corrupted run; DESIGN.md §5). */
@@ -21,7 +21,7 @@ export interface ExactArgs {
 }
 
 export async function exactScores(a: ExactArgs): Promise<Scores> {
-  const graph = new Graph(a.model.dims.nLayer, a.model.dims.nHead);
+  const graph = Graph.of(a.model.layout);
   const { nSrc, nDst } = graph;
   const edges = Array.from(graph.edgeFlatIndices());
   const full = new Uint8Array(nSrc * nDst);

@@ -7,9 +7,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { LayerHeadGrads } from '../models/head-grads.js';
 import type { GradHook } from '../models/hooks.js';
 import { hookNames } from '../models/hooks.js';
-
-/** Destination count: per layer H query, H key, H value inputs and the MLP input; then logits. */
-export const nDestinations = (L: number, H: number): number => L * (3 * H + 1) + 1;
+import type { GraphLayout } from '../models/layout.js';
 
 /**
  * Sums each destination's gradient over the passes of one batch into G [nDst, R, D] (backward order). The first
@@ -22,9 +20,13 @@ export class GradSum {
   /** Per layer: the q/k/v input gradients of all heads, summed over passes and formed in `finish`. */
   private readonly deferred: LayerHeadGrads[] = [];
 
-  constructor(readonly G: Tensor, private readonly L: number, private readonly H: number) {
+  private readonly L: number;
+  private readonly H: number;
+
+  constructor(readonly G: Tensor, private readonly layout: GraphLayout) {
+    const L = (this.L = layout.nLayers), H = (this.H = layout.nHeads);
     for (let l = 0; l < L; l++) {
-      const c0 = l * (3 * H + 1);
+      const c0 = layout.firstSlot(l);
       const layer = new LayerHeadGrads(G.engine, H);
       this.deferred.push(layer);
       this.hooks[hookNames.qInput(l)] = this.headSlot(c0, layer);
@@ -32,7 +34,7 @@ export class GradSum {
       this.hooks[hookNames.vInput(l)] = this.headSlot(c0 + 2 * H, layer);
       this.hooks[hookNames.mlpIn(l)] = (g) => this.put(c0 + 3 * H, g);
     }
-    this.hooks[hookNames.residFinal] = (g) => this.put(L * (3 * H + 1), g);
+    this.hooks[hookNames.residFinal] = (g) => this.put(layout.logitsSlot, g);
   }
 
   /**
@@ -65,7 +67,7 @@ export class GradSum {
       const layer = this.deferred[l]!;
       if (!layer.filled) continue;
       // the layer's 3H head-input slots are consecutive: q heads, k heads, v heads
-      const c0 = l * (3 * H + 1);
+      const c0 = this.layout.firstSlot(l);
       const any = Array.from({ length: 3 * H }, (_, i) => this.seen.has(c0 + i));
       if (any.some(Boolean)) {
         for (let i = 0; i < 3 * H; i++) if (!any[i]) this.zero(c0 + i);
@@ -104,12 +106,13 @@ const CONTRACT_GROUPS = 3;
  * with all of its destinations: this reads Δ a few times instead of once per layer (the product is memory-bound),
  * at the price of some products on non-edges, which are dropped.
  */
-export function contract(S: Float64Array, delta: Tensor, G: Tensor, L: number, H: number): void {
+export function contract(S: Float64Array, delta: Tensor, G: Tensor, layout: GraphLayout): void {
   const e = delta.engine;
+  const L = layout.nLayers, H = layout.nHeads;
   const nSrc = delta.shape[0]!, nDst = G.shape[0]!;
   const RD = delta.size / nSrc;
   const slots = 3 * H + 1;
-  const upstream = (l: number) => 1 + l * (H + 1); // sources feeding layer l's heads
+  const upstream = (l: number) => layout.head(l, 0); // sources feeding layer l's heads
   const per = Math.ceil(L / Math.min(L, CONTRACT_GROUPS));
   e.tidy(() => {
     const tmp = e.empty([nSrc, nDst]);
@@ -118,11 +121,7 @@ export function contract(S: Float64Array, delta: Tensor, G: Tensor, L: number, H
       const last = l1 === L; // the last group also takes the logits, which read every source
       const rows = last ? nSrc : upstream(l1 - 1) + H;
       const d0 = l0 * slots, cols = (last ? nDst : l1 * slots) - d0;
-      // parents per destination: the upstream sources; the MLP also sees its own layer's heads; the logits all
-      const parents = Int32Array.from({ length: cols }, (_, j) => {
-        const d = d0 + j, slot = d % slots;
-        return d === nDst - 1 ? nSrc : upstream(Math.floor(d / slots)) + (slot === 3 * H ? H : 0);
-      });
+      const parents = Int32Array.from({ length: cols }, (_, j) => layout.parentCount(d0 + j));
       for (let k0 = 0; k0 < RD; k0 += K_CHUNK) {
         const k = Math.min(K_CHUNK, RD - k0);
         e.kernels.gemm(false, true, rows, cols, k, 1, delta.ptr + 4 * k0, RD, G.ptr + 4 * (d0 * RD + k0), RD, 0, tmp.ptr, cols);

@@ -13,7 +13,7 @@
  * wrong, micro.ts halves the slice on an out-of-memory error and tries again.
  */
 import { fmtBytes, type Heap } from '../engine/memory.js';
-import type { GPT2Dims } from '../models/gpt2.js';
+import type { ModelDims } from '../models/model.js';
 
 /**
  * Floats per token of one layer's activations (residual copies, LayerNorm, qkv, MLP hidden, deferred head sums).
@@ -42,7 +42,7 @@ export interface PassShape {
 }
 
 /** Upper bound of the heap bytes one example of padded length P adds (see the header). */
-export function bytesPerExample(d: Pick<GPT2Dims, 'nLayer' | 'nHead' | 'dModel' | 'vocabSize'>, P: number, s: PassShape): number {
+export function bytesPerExample(d: Pick<ModelDims, 'nLayer' | 'nHead' | 'dModel' | 'vocabSize'>, P: number, s: PassShape): number {
   const { nLayer: L, nHead: H, dModel: D, vocabSize: V } = d;
   const n = s.taped ? L + 2 : 1;
   const heads = HEAD_COPIES[s.headCopies] * H * P * D;

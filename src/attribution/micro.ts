@@ -5,7 +5,7 @@
  */
 import type { Engine } from '../engine/engine.js';
 import { OutOfMemoryError } from '../engine/memory.js';
-import { packBatch, type Batch } from '../models/gpt2.js';
+import { packBatch, type Batch } from '../models/batch.js';
 import { UserError } from '../util/errors.js';
 import { ESTIMATE_SLACK, doesNotFitHelp, examplesThatFit } from './memory-plan.js';
 import type { PairBatch } from './types.js';

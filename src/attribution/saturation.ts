@@ -4,9 +4,9 @@
  * grids and series). GradPath's vertices come from the same step function EAP-GP uses (eap-gp.ts).
  */
 import type { Engine } from '../engine/engine.js';
-import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { rowStarts, type Batch, type GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
+import { rowStarts, type Batch } from '../models/batch.js';
 import type { MetricGrad } from '../tasks/types.js';
 import { UserError } from '../util/errors.js';
 import { nextTick } from '../util/ticks.js';
@@ -26,7 +26,7 @@ export interface PathTraceOptions {
 }
 
 export interface TraceArgs {
-  model: GPT2;
+  model: CausalLM;
   batches: readonly PairBatch[];
   /** The task's per-example metric and its gradient with respect to the last-position logits. */
   metricGrad: (logits: Float32Array, B: number, V: number, labels: unknown[]) => MetricGrad;
@@ -101,7 +101,7 @@ export async function tracePaths(a: TraceArgs): Promise<PathTrace> {
 }
 
 function traceBatch(
-  e: Engine, model: GPT2, batch: PairBatch, metricGrad: TraceArgs['metricGrad'], grids: { straight: PathGrid; gradpath: PathGrid },
+  e: Engine, model: CausalLM, batch: PairBatch, metricGrad: TraceArgs['metricGrad'], grids: { straight: PathGrid; gradpath: PathGrid },
   k: number, eta: number, norm: 'example' | 'batch',
 ): ExampleTrace[] {
   const { B } = batch.clean;
@@ -113,7 +113,7 @@ function traceBatch(
   const clean = plain(batch.clean);
   const corr = plain(batch.corrupted);
   const target = finalTarget(model, corr.final);
-  const embed = (b: Batch) => ops.gatherRows(model.weights.wte, e.fromArray(b.ids, [b.ids.length], 'i32'));
+  const embed = (b: Batch) => model.embed(b.ids);
   const e0 = embed(batch.clean), e1 = embed(batch.corrupted);
 
   // GradPath's vertices γ_0 = clean, γ_1..γ_k

@@ -4,8 +4,7 @@
  * `eapgp reproduce`.
  */
 import type { Intervention, MetricFn } from '../evaluation/patching.js';
-import { Graph } from '../graph/graph.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 import { UserError } from '../util/errors.js';
 import { NonFiniteError } from '../util/finite.js';
 import type { Progress } from '../util/progress.js';
@@ -30,7 +29,7 @@ export function usesSteps(method: string): boolean {
 }
 
 export interface ScoreEdgesArgs {
-  model: GPT2;
+  model: CausalLM;
   batches: readonly PairBatch[];
   method: ScoreMethod;
   /** The attribution loss (gradient methods). */
@@ -50,7 +49,7 @@ export async function scoreEdges(a: ScoreEdgesArgs): Promise<Scores> {
   try {
     let scores: Scores;
     if (a.method === 'exact') {
-      const nEdges = new Graph(model.dims.nLayer, model.dims.nHead).nEdges;
+      const nEdges = model.layout.nEdges;
       progress = a.progress?.({ label: 'exact patching', total: (nEdges + 1) * batches.length, itemName: 'runs' });
       scores = await exactScores({ model, batches, metric: a.metric, intervention: a.intervention, onRun: () => progress?.add(1) });
     } else {

@@ -1,7 +1,9 @@
 /** What every attribution method shares: its inputs, the per-batch context and the method interface. */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { Batch, GPT2, SourceRecord } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
+import type { Batch } from '../models/batch.js';
+import type { SourceRecord } from '../models/model.js';
 import type { ForwardInput } from '../models/finite-hooks.js';
 import type { ForwardHook } from '../models/hooks.js';
 import type { BackwardOptions, Tape } from '../engine/tape.js';
@@ -52,7 +54,7 @@ export interface PointSite extends ForwardInput {
 /** Per-batch state a method works with. */
 export interface BatchContext {
   e: Engine;
-  model: GPT2;
+  model: CausalLM;
   /** The batch, packed: its rows are the real tokens only (see packBatch in src/models/gpt2.ts). */
   batch: PairBatch;
   index: number;

@@ -52,7 +52,7 @@ export async function attribute(argv: string[]): Promise<void> {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadTaskData(values, tokenizer, usage);
     warn(identicalRowsWarning(data));
-    const graph = new Graph(config.nLayer, config.nHead);
+    const graph = Graph.of(model.layout);
     const t0 = performance.now();
     const { scores } = await scoreEdges({
       model, batches: data.batches, method, loss: data.loss, metric: data.metric, intervention, options: { steps, gpEta, gpNorm },

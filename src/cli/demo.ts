@@ -51,7 +51,7 @@ export async function demo(argv: string[]): Promise<void> {
   try {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData({ task: 'ioi', limit: values.limit, seed: values.seed }, tokenizer, usage, 50);
-    const graph = new Graph(config.nLayer, config.nHead);
+    const graph = Graph.of(model.layout);
     const usable = clampBudgets(budgetSpecs, graph.nEdges, (l) => console.error(`note: ${l}`));
     const say = (s: string) => void (values.quiet || console.error(s));
     say(`model ${dir}: ${config.nLayer} layers × ${config.nHead} heads, d_model ${config.dModel}; graph of ${graph.nEdges} edges`);

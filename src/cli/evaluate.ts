@@ -59,7 +59,7 @@ export async function evaluate(argv: string[]): Promise<void> {
   const engine = await engineFrom(values);
   try {
     const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
-    graphForCfg(file.cfg, graphPath, { nLayers: config.nLayer, nHeads: config.nHead, dModel: config.dModel });
+    graphForCfg(file.cfg, graphPath, { nLayers: config.nLayer, nHeads: config.nHead, dModel: config.dModel, parallelAttnMlp: model.layout.parallelAttnMlp });
     const data = loadTaskData(values, tokenizer, usage);
     const warnings: string[] = [];
     const note = (w: string | null): void => {

@@ -2,7 +2,7 @@
 import { basename } from 'node:path';
 import { PATH_FORMAT, PATH_VERSION, type PathFile } from '../attribution/path-format.js';
 import { tracePaths } from '../attribution/saturation.js';
-import { rowStarts } from '../models/gpt2.js';
+import { rowStarts } from '../models/batch.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import type { Label } from '../tasks/types.js';

@@ -3,7 +3,7 @@ import { UserError } from '../util/errors.js';
 import { softmax, topK } from '../util/math.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
-import { makeBatch } from '../models/gpt2.js';
+import { makeBatch } from '../models/batch.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
 
 export const usage = `usage: eapgp run [--model M] --prompt TEXT [--top K] [--json] [--no-bos] [--threads N] [--gemm auto|blas|wasm]

@@ -83,7 +83,7 @@ export async function validate(argv: string[]): Promise<void> {
     const json = toJson(result, meta);
     if (values.out) {
       const chart = 'faithfulness.svg';
-      const exact = new Graph(config.nLayer, config.nHead);
+      const exact = Graph.of(model.layout);
       exact.setScoresDense(result.exact.scores);
       // every file is complete before the next starts (atomic renames), and nothing is written before this point
       writeGraphJson(join(values.out, 'exact.json'), exact, {

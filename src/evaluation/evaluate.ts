@@ -5,10 +5,9 @@
  */
 import { bytesPerExample, type PassShape } from '../attribution/memory-plan.js';
 import { packPair, runInSlices, runInSlicesSync, type SliceRunOptions } from '../attribution/micro.js';
-import { nSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import { firstNonFiniteHook } from '../models/finite-hooks.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { gapSpread, type GapSpread } from './degenerate.js';
@@ -24,16 +23,16 @@ export interface Baselines {
 }
 
 /** Slicing of a batch for a computation of this shape (micro.ts, memory-plan.ts). */
-export function sliceOptions(model: GPT2, whole: PairBatch, what: string, shape: PassShape): SliceRunOptions {
+export function sliceOptions(model: CausalLM, whole: PairBatch, what: string, shape: PassShape): SliceRunOptions {
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
   return {
     perExample: bytesPerExample(model.dims, whole.clean.P, shape),
     what: `${what} on ${L} layers × ${H} heads × d ${D}`,
-    weightsInHeap: model.weights.residentLayerBytes,
+    weightsInHeap: model.residentLayerBytes,
   };
 }
 
-function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Float32Array {
+function lastLogits(model: CausalLM, b: PairBatch, which: 'clean' | 'corrupted'): Float32Array {
   const e = model.engine;
   const prev = e.tape;
   e.tape = null;
@@ -46,7 +45,7 @@ function lastLogits(model: GPT2, b: PairBatch, which: 'clean' | 'corrupted'): Fl
 }
 
 /** Per-example metric values of the clean and the corrupted runs, in batch order. */
-export function baselineValues(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): { clean: number[]; corrupted: number[] } {
+export function baselineValues(model: CausalLM, batches: readonly PairBatch[], metric: MetricFn): { clean: number[]; corrupted: number[] } {
   const V = model.dims.vocabSize;
   const clean: number[] = [], corrupted: number[] = [];
   let first = 0;
@@ -74,13 +73,13 @@ export function baselineValues(model: GPT2, batches: readonly PairBatch[], metri
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-export function baselines(model: GPT2, batches: readonly PairBatch[], metric: MetricFn): Baselines {
+export function baselines(model: CausalLM, batches: readonly PairBatch[], metric: MetricFn): Baselines {
   const v = baselineValues(model, batches, metric);
   return { clean: mean(v.clean), corrupted: mean(v.corrupted), spread: gapSpread(v.clean, v.corrupted) };
 }
 
 export interface EvaluateCircuitsArgs {
-  model: GPT2;
+  model: CausalLM;
   batches: readonly PairBatch[];
   metric: MetricFn;
   /** One missing-edge matrix per circuit. */
@@ -101,10 +100,9 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
   const V = model.dims.vocabSize;
   const sums = a.circuits.map(() => 0);
   let N = 0;
-  const { nLayer: L, nHead: H } = model.dims;
   for (const [bi, whole] of batches.entries()) {
     // per example: the intervention's cache and the running differences, [nSrc, rows, D] each
-    const opts = sliceOptions(model, whole, 'edge patching', { buffers: 2 * nSources(L, H), taped: false, headCopies: 'inputs' });
+    const opts = sliceOptions(model, whole, 'edge patching', { buffers: 2 * model.layout.nSrc, taped: false, headCopies: 'inputs' });
     let done = 0, reported = 0;
     await runInSlices(e, whole, opts, async (slice) => {
       const last = done + slice.n === whole.n;

@@ -8,10 +8,12 @@
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Graph } from '../graph/index.js';
-import { nSources, recordSources } from '../attribution/sources.js';
+import { recordSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
-import { packBatch, type Batch, type GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
+import { packBatch, type Batch } from '../models/batch.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
+import type { GraphLayout } from '../models/layout.js';
 
 export type Intervention = 'patching' | 'zero' | 'mean';
 
@@ -24,20 +26,19 @@ export type MetricFn = (logits: Float32Array, B: number, V: number, labels: unkn
  */
 export type MissingEdges = Uint8Array;
 
-const graphs = new Map<string, Graph>();
-/** The graph of an L×H model (cached: patched runs ask for it often). */
-function graphOf(L: number, H: number): Graph {
-  const key = `${L}x${H}`;
-  let g = graphs.get(key);
-  if (!g) graphs.set(key, (g = new Graph(L, H)));
+const graphs = new WeakMap<GraphLayout, Graph>();
+/** The graph of a model's layout (cached: patched runs ask for it often). */
+function graphOf(layout: GraphLayout): Graph {
+  let g = graphs.get(layout);
+  if (!g) graphs.set(layout, (g = Graph.of(layout)));
   return g;
 }
 
 /** Source outputs averaged over every real position of every clean example: [nSrc, D] (for `mean`). */
-export function meanActivations(model: GPT2, batches: readonly PairBatch[]): Float32Array {
+export function meanActivations(model: CausalLM, batches: readonly PairBatch[]): Float32Array {
   const e = model.engine;
-  const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  const n = nSources(L, H);
+  const D = model.dims.dModel;
+  const n = model.layout.nSrc;
   const sum = new Float64Array(n * D);
   let count = 0;
   for (const b of batches) {
@@ -60,7 +61,7 @@ export function meanActivations(model: GPT2, batches: readonly PairBatch[]): Flo
 }
 
 export interface PatchedRunArgs {
-  model: GPT2;
+  model: CausalLM;
   batch: PairBatch;
   missing: MissingEdges;
   intervention: Intervention;
@@ -73,10 +74,10 @@ export interface PatchedRunArgs {
 }
 
 /** The intervention's source outputs ã for a batch [nSrc, R, D], in the current arena. */
-export function interventionCache(model: GPT2, batch: PairBatch, intervention: Intervention, means?: Float32Array): Tensor {
+export function interventionCache(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array): Tensor {
   const e = model.engine;
-  const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  const nSrc = nSources(L, H), R = batch.clean.ids.length;
+  const D = model.dims.dModel;
+  const nSrc = model.layout.nSrc, R = batch.clean.ids.length;
   const out = e.empty([nSrc, R, D]);
   if (intervention === 'patching') recordSources(e, model, batch.corrupted, out, 1);
   else if (intervention === 'zero') e.heap.fillF32(out.ptr, out.size, 0);
@@ -93,7 +94,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
   const { model, batch, missing } = a;
   const e: Engine = model.engine;
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  const graph = graphOf(L, H);
+  const graph = graphOf(model.layout);
   const { nSrc, nDst } = graph;
   const input = a.input ?? batch.clean;
   const R = input.ids.length, RD = R * D;
@@ -133,13 +134,12 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
       return out;
     };
     for (let l = 0; l < L; l++) {
-      const c0 = l * (3 * H + 1);
       const names = [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)];
       names.forEach((n, j) => {
-        const m = patchRows(c0 + j * H, H);
+        const m = patchRows(graph.layout.headSlot(l, j as 0 | 1 | 2, 0), H);
         if (m) hooks[n] = patchHook(m);
       });
-      const mm = patchRows(c0 + 3 * H, 1);
+      const mm = patchRows(graph.layout.mlpSlot(l), 1);
       if (mm) hooks[hookNames.mlpIn(l)] = patchHook(mm);
     }
     const mf = patchRows(nDst - 1, 1);

@@ -6,7 +6,7 @@
  */
 import type { PairBatch } from '../attribution/types.js';
 import { greedy, prune, topn, type Graph } from '../graph/index.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 import { baselines, evaluateCircuits, faithfulness, type Baselines } from './evaluate.js';
 import type { Intervention, MetricFn, MissingEdges } from './patching.js';
 
@@ -42,7 +42,7 @@ export function missingEdges(g: Graph): MissingEdges {
 }
 
 export interface SweepArgs {
-  model: GPT2;
+  model: CausalLM;
   batches: readonly PairBatch[];
   metric: MetricFn;
   graph: Graph;

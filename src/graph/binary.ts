@@ -22,7 +22,7 @@ const VERSION = 1;
 
 /** Encodes the graph's scores and circuit flags with a JSON header (`extra` keys are added to it). */
 export function encodeGraphBinary(g: Graph, extra: Record<string, unknown> = {}): Uint8Array {
-  const header: GraphBinaryHeader = { ...extra, nLayers: g.nLayers, nHeads: g.nHeads, nEdges: g.nEdges };
+  const header: GraphBinaryHeader = { ...extra, nLayers: g.nLayers, nHeads: g.nHeads, nEdges: g.nEdges, ...(g.parallelAttnMlp ? { parallelAttnMlp: true } : {}) };
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 4) * 4;
   if (padded !== json.length) {
@@ -61,7 +61,7 @@ export function decodeGraphBinary(bytes: ArrayBuffer | Uint8Array): { graph: Gra
   const hlen = view.getUint32(8, true);
   if (12 + hlen > u8.length) throw new Error('binary graph truncated in its header');
   const header = JSON.parse(new TextDecoder().decode(u8.subarray(12, 12 + hlen))) as GraphBinaryHeader;
-  const g = new Graph(header.nLayers, header.nHeads);
+  const g = new Graph(header.nLayers, header.nHeads, header.parallelAttnMlp === true);
   const E = g.nEdges;
   if (header.nEdges !== E) throw new Error(`binary graph header says ${header.nEdges} edges, a ${g.nLayers}×${g.nHeads} graph has ${E}`);
   const start = 12 + hlen;

@@ -1,30 +1,27 @@
 /**
- * The EAP-IG computational graph of a GPT-2-style model with sequential attention→MLP blocks (DESIGN.md §3).
- *
- * Sources (forward index u): input = 0, a{l}.h{h} = 1 + l(H+1) + h, m{l} = 1 + l(H+1) + H.
- * Destinations (backward index v): a{l}.h{h}<q|k|v> = l(3H+1) + {0,1,2}·H + h, m{l} = l(3H+1) + 3H, logits last.
+ * The EAP-IG computational graph (DESIGN.md §3): scores and circuit flags over the edges of a GraphLayout
+ * (src/models/layout.ts: node names, indices, parents; sequential or parallel attention/MLP blocks).
  * Scores and flags live in dense row-major [nSrc × nDst] arrays (flat index u·nDst + v); nodes and edges are
  * plain indices, so even GPT-2 XL (2.2 M edges) needs no per-edge objects.
  *
  * Invariant kept by every mutator: scores and inGraph are zero outside real edges.
  */
+import { GraphLayout, type SlotKind, type SourceKind } from '../models/layout.js';
 import { UserError } from '../util/errors.js';
 
-/** What a destination slot feeds: a head's query/key/value input, an MLP input, or the logits. */
-export type SlotKind = 'q' | 'k' | 'v' | 'mlp' | 'logits';
-/** What a source node is. */
-export type SourceKind = 'input' | 'head' | 'mlp';
-
-const QKV = ['q', 'k', 'v'] as const;
+export type { SlotKind, SourceKind };
 
 export class Graph {
+  readonly layout: GraphLayout;
   readonly nLayers: number;
   readonly nHeads: number;
+  /** Attention and MLP read the same residual stream (GPT-NeoX): no edges from a layer's heads to its MLP. */
+  readonly parallelAttnMlp: boolean;
   /** Number of source (forward) nodes: 1 + L(H+1). */
   readonly nSrc: number;
   /** Number of destination (backward) slots: L(3H+1) + 1. */
   readonly nDst: number;
-  /** Number of real edges, = Graph.edgeCountFormula(L, H). */
+  /** Number of real edges, = Graph.edgeCountFormula(L, H, parallel). */
   readonly nEdges: number;
   /** Destination index of the logits. */
   readonly logitsSlot: number;
@@ -35,35 +32,19 @@ export class Graph {
   readonly #nodeInGraph: Uint8Array;
   /** Parent-prefix length per destination (see parentCount). */
   readonly #prev: Int32Array;
-  /** Source node owning each destination slot; -1 for logits. */
-  readonly #owner: Int32Array;
 
-  constructor(nLayers: number, nHeads: number) {
+  constructor(nLayers: number, nHeads: number, parallelAttnMlp = false) {
     for (const [k, x] of [['n_layers', nLayers], ['n_heads', nHeads]] as const) {
       if (!Number.isInteger(x) || x < 1 || x > 4096) throw new UserError(`graph: ${k} must be an integer in 1..4096, got ${x}`);
     }
-    const L = nLayers;
-    const H = nHeads;
-    this.nLayers = L;
-    this.nHeads = H;
-    this.nSrc = 1 + L * (H + 1);
-    this.nDst = L * (3 * H + 1) + 1;
-    this.logitsSlot = this.nDst - 1;
-    this.#prev = new Int32Array(this.nDst);
-    this.#owner = new Int32Array(this.nDst).fill(-1);
-    for (let l = 0; l < L; l++) {
-      const c0 = l * (3 * H + 1);
-      const s0 = 1 + l * (H + 1);
-      for (let j = 0; j < 3; j++) {
-        for (let h = 0; h < H; h++) {
-          this.#prev[c0 + j * H + h] = s0;
-          this.#owner[c0 + j * H + h] = s0 + h;
-        }
-      }
-      this.#prev[c0 + 3 * H] = s0 + H;
-      this.#owner[c0 + 3 * H] = s0 + H;
-    }
-    this.#prev[this.logitsSlot] = this.nSrc;
+    this.layout = new GraphLayout({ nLayers, nHeads, parallelAttnMlp });
+    this.nLayers = nLayers;
+    this.nHeads = nHeads;
+    this.parallelAttnMlp = parallelAttnMlp;
+    this.nSrc = this.layout.nSrc;
+    this.nDst = this.layout.nDst;
+    this.logitsSlot = this.layout.logitsSlot;
+    this.#prev = Int32Array.from({ length: this.nDst }, (_, v) => this.layout.parentCount(v));
     const cells = this.nSrc * this.nDst;
     this.#scores = new Float32Array(cells);
     this.#inGraph = new Uint8Array(cells);
@@ -82,18 +63,19 @@ export class Graph {
     this.nEdges = n;
   }
 
-  /** E(L,H) = (3H+1)·[L + (H+1)·L(L−1)/2] + L·H + 1 + L(H+1): q/k/v edges, MLP edges, logits edges. */
-  static edgeCountFormula(L: number, H: number): number {
-    return (3 * H + 1) * (L + ((H + 1) * L * (L - 1)) / 2) + L * H + 1 + L * (H + 1);
+  /** The graph of a layout's shape. */
+  static of(layout: GraphLayout): Graph {
+    return new Graph(layout.nLayers, layout.nHeads, layout.parallelAttnMlp);
+  }
+
+  /** E(L,H) = (3H+1)·[L + (H+1)·L(L−1)/2] + L·H + 1 + L(H+1): q/k/v edges, MLP edges, logits edges (L·H fewer in parallel blocks). */
+  static edgeCountFormula(L: number, H: number, parallelAttnMlp = false): number {
+    return new GraphLayout({ nLayers: L, nHeads: H, parallelAttnMlp }).nEdges;
   }
 
   // ------------------------------------------------------------------ structure
 
-  /**
-   * Number of parents of destination v. The parents are exactly the source prefix [0, parentCount(v)):
-   * a layer-l q/k/v slot sees input and everything of layers < l; m{l} also sees the heads of layer l;
-   * logits sees all sources.
-   */
+  /** Number of parents of destination v: exactly the source prefix [0, parentCount(v)) (see GraphLayout). */
   parentCount(v: number): number {
     this.#checkDst(v);
     return this.#prev[v]!;
@@ -112,45 +94,40 @@ export class Graph {
   /** The source node owning destination slot v (a head for its q/k/v slots, an MLP), or -1 for logits. */
   slotOwner(v: number): number {
     this.#checkDst(v);
-    return this.#owner[v]!;
+    return this.layout.slotOwner(v);
   }
 
   /** The destination slots of source u: a head's [q, k, v], an MLP's single input, none for input. */
   slotsOf(u: number): number[] {
     this.#checkSrc(u);
+    const L = this.layout;
     if (u === 0) return [];
-    const H = this.nHeads;
-    const l = Math.floor((u - 1) / (H + 1));
-    const h = (u - 1) % (H + 1);
-    const c0 = l * (3 * H + 1);
-    return h === H ? [c0 + 3 * H] : [c0 + h, c0 + H + h, c0 + 2 * H + h];
+    const l = L.srcLayer(u), h = L.srcHead(u);
+    return h === this.nHeads ? [L.mlpSlot(l)] : [L.headSlot(l, 0, h), L.headSlot(l, 1, h), L.headSlot(l, 2, h)];
   }
 
   /** Kind of source u. */
   srcKind(u: number): SourceKind {
     this.#checkSrc(u);
-    if (u === 0) return 'input';
-    return (u - 1) % (this.nHeads + 1) === this.nHeads ? 'mlp' : 'head';
+    return this.layout.srcKind(u);
   }
 
   /** Layer of source u (-1 for input). */
   srcLayer(u: number): number {
     this.#checkSrc(u);
-    return u === 0 ? -1 : Math.floor((u - 1) / (this.nHeads + 1));
+    return this.layout.srcLayer(u);
   }
 
   /** Kind of destination slot v. */
   slotKind(v: number): SlotKind {
     this.#checkDst(v);
-    if (v === this.logitsSlot) return 'logits';
-    const j = Math.floor((v % (3 * this.nHeads + 1)) / this.nHeads);
-    return j === 3 ? 'mlp' : QKV[j]!;
+    return this.layout.slotKind(v);
   }
 
   /** Layer of destination slot v (nLayers for logits). */
   slotLayer(v: number): number {
     this.#checkDst(v);
-    return v === this.logitsSlot ? this.nLayers : Math.floor(v / (3 * this.nHeads + 1));
+    return this.layout.slotLayer(v);
   }
 
   // ------------------------------------------------------------------ names
@@ -158,20 +135,13 @@ export class Graph {
   /** Name of source u: `input`, `a3.h2`, `m5`. */
   srcName(u: number): string {
     this.#checkSrc(u);
-    if (u === 0) return 'input';
-    const H = this.nHeads;
-    const l = Math.floor((u - 1) / (H + 1));
-    const h = (u - 1) % (H + 1);
-    return h === H ? `m${l}` : `a${l}.h${h}`;
+    return this.layout.srcName(u);
   }
 
   /** Name of destination v: `a3.h2<q>`, `m5`, `logits`. */
   dstName(v: number): string {
-    const kind = this.slotKind(v);
-    if (kind === 'logits') return 'logits';
-    const l = this.slotLayer(v);
-    if (kind === 'mlp') return `m${l}`;
-    return `a${l}.h${(v % (3 * this.nHeads + 1)) % this.nHeads}<${kind}>`;
+    this.#checkDst(v);
+    return this.layout.dstName(v);
   }
 
   /** Node name of destination v without the q/k/v suffix (`a3.h2`, `m5`, `logits`). */
@@ -186,35 +156,12 @@ export class Graph {
 
   /** Source index of a node name (`input`, `a3.h2`, `m5`), or -1 if it names no source of this graph. */
   srcIndex(name: string): number {
-    if (name === 'input') return 0;
-    let m = /^a(\d+)\.h(\d+)$/.exec(name);
-    if (m !== null) {
-      const l = Number(m[1]);
-      const h = Number(m[2]);
-      return l < this.nLayers && h < this.nHeads && canonical(m[1]!) && canonical(m[2]!) ? 1 + l * (this.nHeads + 1) + h : -1;
-    }
-    m = /^m(\d+)$/.exec(name);
-    if (m !== null) {
-      const l = Number(m[1]);
-      return l < this.nLayers && canonical(m[1]!) ? 1 + l * (this.nHeads + 1) + this.nHeads : -1;
-    }
-    return -1;
+    return this.layout.srcIndex(name);
   }
 
   /** Destination index of a slot name (`a3.h2<q>`, `m5`, `logits`), or -1. */
   dstIndex(name: string): number {
-    if (name === 'logits') return this.logitsSlot;
-    const H = this.nHeads;
-    const m = /^(a\d+\.h\d+)<([qkv])>$/.exec(name);
-    if (m !== null) {
-      const u = this.srcIndex(m[1]!);
-      if (u < 0) return -1;
-      const l = this.srcLayer(u);
-      const h = (u - 1) % (H + 1);
-      return l * (3 * H + 1) + QKV.indexOf(m[2] as 'q') * H + h;
-    }
-    const u = this.srcIndex(name);
-    return u > 0 && this.srcKind(u) === 'mlp' ? this.slotsOf(u)[0]! : -1;
+    return this.layout.dstIndex(name);
   }
 
   /**
@@ -233,25 +180,18 @@ export class Graph {
         `${where}: "${name}": unknown destination "${name.slice(i + 2)}" for ${shape} (heads need <q>, <k> or <v>)`,
       );
     }
-    if (!this.isEdge(u, v)) throw new UserError(`${where}: "${name}" is not an edge: ${this.srcName(u)} is not upstream of ${this.dstName(v)}`);
+    if (!this.isEdge(u, v)) {
+      const why = this.parallelAttnMlp && this.slotKind(v) === 'mlp' && this.srcLayer(u) === this.slotLayer(v) ? ' (attention and MLP run in parallel in this model)' : '';
+      throw new UserError(`${where}: "${name}" is not an edge: ${this.srcName(u)} is not upstream of ${this.dstName(v)}${why}`);
+    }
     return { u, v };
   }
 
   // ------------------------------------------------------------------ iteration
 
-  /**
-   * Calls fn(u, v) for every real edge in EAP-IG's Graph.from_model insertion order: per layer, the q/k/v
-   * edges (for each source in residual order: heads h, then q, k, v), then the MLP edges; finally logits.
-   */
+  /** Calls fn(u, v) for every real edge in EAP-IG's Graph.from_model insertion order (see GraphLayout.forEachEdge). */
   forEachEdge(fn: (u: number, v: number) => void): void {
-    const H = this.nHeads;
-    for (let l = 0; l < this.nLayers; l++) {
-      const c0 = l * (3 * H + 1);
-      const s0 = 1 + l * (H + 1);
-      for (let u = 0; u < s0; u++) for (let h = 0; h < H; h++) for (let j = 0; j < 3; j++) fn(u, c0 + j * H + h);
-      for (let u = 0; u < s0 + H; u++) fn(u, c0 + 3 * H);
-    }
-    for (let u = 0; u < this.nSrc; u++) fn(u, this.logitsSlot);
+    this.layout.forEachEdge(fn);
   }
 
   /** Flat indices (u·nDst + v) of all real edges in insertion order (4 bytes per edge). */
@@ -374,7 +314,7 @@ export class Graph {
 
   /** A new graph of the same shape with the same scores and flags. */
   clone(): Graph {
-    const g = new Graph(this.nLayers, this.nHeads);
+    const g = new Graph(this.nLayers, this.nHeads, this.parallelAttnMlp);
     g.#scores.set(this.#scores);
     g.#inGraph.set(this.#inGraph);
     g.#nodeInGraph.set(this.#nodeInGraph);
@@ -404,7 +344,3 @@ export class Graph {
   }
 }
 
-/** No leading zeros ("a03.h1" is not a node name in EAP-IG). */
-function canonical(digits: string): boolean {
-  return digits === '0' || digits[0] !== '0';
-}

@@ -34,6 +34,8 @@ export interface ReadGraphOptions {
   nLayers?: number;
   nHeads?: number;
   dModel?: number;
+  /** The model's attention and MLP read the same residual stream. */
+  parallelAttnMlp?: boolean;
 }
 
 export interface WriteGraphOptions {
@@ -107,15 +109,17 @@ export function graphForCfg(cfg: Obj, file: string, opts: ReadGraphOptions = {})
   for (const [k, x] of [['n_layers', L], ['n_heads', H]] as const) {
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 1) bad(`cfg.${k} must be a positive integer, got ${JSON.stringify(x)}`);
   }
-  if (cfg['parallel_attn_mlp'] === true) {
-    bad('cfg.parallel_attn_mlp is true: graphs of parallel attention+MLP blocks are not supported (GPT-2 is sequential)');
+  const par = cfg['parallel_attn_mlp'] ?? false;
+  if (typeof par !== 'boolean') bad(`cfg.parallel_attn_mlp must be true or false, got ${JSON.stringify(par)}`);
+  if (opts.parallelAttnMlp !== undefined && par !== opts.parallelAttnMlp) {
+    bad(`cfg.parallel_attn_mlp = ${par} but the model's attention and MLP run ${opts.parallelAttnMlp ? 'in parallel' : 'one after the other'}; this graph was made for another model`);
   }
   if (opts.nLayers !== undefined && L !== opts.nLayers) bad(`cfg.n_layers = ${L} but the model has ${opts.nLayers} layers`);
   if (opts.nHeads !== undefined && H !== opts.nHeads) bad(`cfg.n_heads = ${H} but the model has ${opts.nHeads} heads`);
   if (opts.dModel !== undefined && cfg['d_model'] !== undefined && cfg['d_model'] !== opts.dModel) {
     bad(`cfg.d_model = ${JSON.stringify(cfg['d_model'])} but the model has d_model = ${opts.dModel}; this graph was made for another model`);
   }
-  return new Graph(L as number, H as number);
+  return new Graph(L as number, H as number, par as boolean);
 }
 
 /** Applies one member of "nodes": a bare boolean (old EAP-IG) or {"in_graph": bool, ...} (other keys ignored). */
@@ -196,7 +200,7 @@ export function* graphJsonChunks(g: Graph, opts: WriteGraphOptions = {}): Genera
   if (typeof dModel !== 'number' || !Number.isInteger(dModel) || dModel < 1) {
     throw new Error('writeGraphJson: dModel is required (EAP-IG needs cfg.d_model to load a graph)');
   }
-  const cfg: Obj = { n_layers: g.nLayers, n_heads: g.nHeads, parallel_attn_mlp: false, d_model: dModel };
+  const cfg: Obj = { n_layers: g.nLayers, n_heads: g.nHeads, parallel_attn_mlp: g.parallelAttnMlp, d_model: dModel };
   for (const [k, v] of Object.entries(opts.cfg ?? {})) if (!CORE_CFG.includes(k)) cfg[k] = v;
   const nodes: string[] = [];
   const nodeIn = g.nodeInGraph;

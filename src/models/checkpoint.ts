@@ -13,10 +13,10 @@ import { checkFinite } from '../util/finite.js';
 import { loadConfig, type GPT2Config } from './config.js';
 import { openSafetensors, type SafetensorsFile, type TensorInfo } from './safetensors.js';
 
-export interface Checkpoint {
+export interface Checkpoint<C = GPT2Config> {
   /** Absolute path of the directory. */
   readonly dir: string;
-  readonly config: GPT2Config;
+  readonly config: C;
   /** Normalized tensor names (sorted). */
   readonly names: string[];
   has(name: string): boolean;
@@ -27,6 +27,8 @@ export interface Checkpoint {
   fileOf(name: string): string;
   /** The tensor as f32, in a fresh array or in `out` (exactly numel elements). Reads only this tensor. */
   readF32(name: string, out?: Float32Array): Float32Array;
+  /** The stored bits of a BF16 or F16 tensor (kept at 2 bytes per weight by the callers that stream them). */
+  readHalf(name: string): Uint16Array;
   /** Bytes all tensors take as f32 (what loading the whole model costs). */
   bytesF32(): number;
   close(): void;
@@ -42,13 +44,26 @@ export function normalizeName(name: string): string | null {
   return IGNORED.test(n) ? null : n;
 }
 
-/** Open a model directory (config.json + safetensors weights). Throws UserError on anything malformed. */
+/** Open a GPT-2 model directory (config.json + safetensors weights). Throws UserError on anything malformed. */
 export function openCheckpoint(dir: string): Checkpoint {
+  const abs = checkedDir(dir);
+  return openWeights(abs, loadConfig(abs), normalizeName);
+}
+
+/** The absolute path of an existing model directory. */
+export function checkedDir(dir: string): string {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
-    throw new UserError(`model directory ${abs} does not exist; pass a Hugging Face GPT-2 directory or a hub name like "gpt2"`);
+    throw new UserError(`model directory ${abs} does not exist; pass a Hugging Face model directory or a hub name like "gpt2"`);
   }
-  const config = loadConfig(abs);
+  return abs;
+}
+
+/**
+ * The safetensors weights of a model directory with an already parsed config; `normalize` maps stored names to
+ * the names the model asks for (null: a buffer that is not a parameter).
+ */
+export function openWeights<C>(abs: string, config: C, normalize: (name: string) => string | null): Checkpoint<C> {
   const files = new Map<string, SafetensorsFile>();
   try {
     const shardOf = weightFiles(abs);
@@ -60,7 +75,7 @@ export function openCheckpoint(dir: string): Checkpoint {
         if (!st.has(raw)) {
           throw new UserError(`${path.join(abs, INDEX)} maps tensor ${raw} to ${fileName}, but ${st.path} has no such tensor; download the model again`);
         }
-        const name = normalizeName(raw);
+        const name = normalize(raw);
         if (name === null) continue;
         const prev = entries.get(name);
         if (prev) throw new UserError(`tensor ${name} appears twice (as ${prev.info.name} in ${prev.file.path} and as ${raw} in ${st.path}); remove one`);
@@ -111,12 +126,12 @@ function weightFiles(dir: string): Map<string, string[] | null> {
   return shards;
 }
 
-function makeCheckpoint(
+function makeCheckpoint<C>(
   dir: string,
-  config: GPT2Config,
+  config: C,
   entries: Map<string, { file: SafetensorsFile; info: TensorInfo }>,
   files: Map<string, SafetensorsFile>,
-): Checkpoint {
+): Checkpoint<C> {
   const names = [...entries.keys()].sort();
   const get = (name: string) => {
     const e = entries.get(name);
@@ -137,6 +152,18 @@ function makeCheckpoint(
       // a NaN or infinity in the weights would spread through every later number: refuse it at the source
       checkFinite(data, 'weights', (i, v) => `tensor ${e.info.name} ${JSON.stringify(e.info.shape)} in ${e.file.path} holds ${v} at element ${i}`);
       return data;
+    },
+    readHalf: (name) => {
+      const e = get(name);
+      const { dtype } = e.info;
+      if (dtype !== 'BF16' && dtype !== 'F16') throw new Error(`readHalf(${name}): stored as ${dtype}`);
+      const b = e.file.readBytes(e.info.name);
+      const bits = new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+      // all-ones exponent: an infinity or NaN (refused as in readF32)
+      const exp = dtype === 'BF16' ? 0x7f80 : 0x7c00;
+      const bad = bits.findIndex((x) => (x & exp) === exp);
+      if (bad >= 0) throw new UserError(`tensor ${e.info.name} ${JSON.stringify(e.info.shape)} in ${e.file.path} holds a non-finite value at element ${bad}; the weights are corrupt`);
+      return bits;
     },
     bytesF32: () => names.reduce((s, n) => s + 4 * get(n).info.numel, 0),
     close: () => {

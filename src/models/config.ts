@@ -36,8 +36,14 @@ export interface GPT2Config {
 
 const ACTIVATIONS: Record<string, Activation> = { gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new' };
 
-/** Read and parse `<dir>/config.json`. */
+/** Read and parse `<dir>/config.json` as a GPT-2 config. */
 export function loadConfig(dir: string): GPT2Config {
+  const { json, file } = readConfigJson(dir);
+  return parseConfig(json, file);
+}
+
+/** `<dir>/config.json` as parsed JSON (any family), with its path for messages. */
+export function readConfigJson(dir: string): { json: unknown; file: string } {
   const file = path.join(dir, 'config.json');
   let text: string;
   try {
@@ -45,7 +51,7 @@ export function loadConfig(dir: string): GPT2Config {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new UserError(
-        `no config.json in ${dir}: a Hugging Face GPT-2 model directory needs config.json next to model.safetensors ` +
+        `no config.json in ${dir}: a Hugging Face model directory needs config.json next to model.safetensors ` +
           `(download the model with its config, e.g. pass a hub name such as "gpt2", or create one with "eapgp make-model")`,
       );
     }
@@ -57,7 +63,8 @@ export function loadConfig(dir: string): GPT2Config {
   } catch (e) {
     throw new UserError(`${file} is not valid JSON (${(e as Error).message}); download or fix the file`);
   }
-  return parseConfig(json, file);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${file} is not a JSON object; expected a Hugging Face config`);
+  return { json, file };
 }
 
 /** Parse a config object; `source` names the file in error messages. */
@@ -72,7 +79,7 @@ export function parseConfig(json: unknown, source: string): GPT2Config {
   const isGpt2 = raw.model_type === 'gpt2' || (raw.model_type === undefined && archs.some((a) => a.startsWith('GPT2')));
   if (!isGpt2) {
     const what = raw.model_type !== undefined ? `model_type ${JSON.stringify(raw.model_type)}` : `architectures ${JSON.stringify(archs)}`;
-    throw bad(`unsupported architecture (${what}); only GPT-2 models (model_type "gpt2", GPT2LMHeadModel) are supported`);
+    throw bad(`not a GPT-2 config (${what}); other families are read by src/models/arch`);
   }
 
   const int = (key: string, fallback?: number): number => {

@@ -5,7 +5,9 @@
  */
 import type { Tensor } from '../engine/tensor.js';
 import { firstNonFinite, nonFiniteName } from '../util/finite.js';
-import type { Batch, ForwardOptions, GPT2 } from './gpt2.js';
+import type { CausalLM } from './model.js';
+import type { Batch } from './batch.js';
+import type { ForwardOptions } from './model.js';
 import { allHookNames, type ForwardHook } from './hooks.js';
 
 /** A forward pass as a caller ran it: the input and what replaced its values. */
@@ -26,7 +28,7 @@ function describe(name: string, t: Tensor, i: number): string {
  * The first hook point (or the logits) holding a NaN or infinity in the forward pass of `input`, described
  * for a message ("blocks.0.attn.hook_result holds NaN (head 1)"); null when the pass is finite throughout.
  */
-export function firstNonFiniteHook(model: GPT2, input: ForwardInput): string | null {
+export function firstNonFiniteHook(model: CausalLM, input: ForwardInput): string | null {
   const e = model.engine;
   const prev = e.tape;
   e.tape = null;

@@ -8,7 +8,10 @@ import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { UserError } from '../util/errors.js';
 import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
-import { hookNames, type ForwardHook, type GradHook } from './hooks.js';
+import { lastRows, rowStarts, type Batch } from './batch.js';
+import { hookNames } from './hooks.js';
+import { layoutOf, type GraphLayout } from './layout.js';
+import type { CausalLM, ForwardOptions, ForwardOutput } from './model.js';
 import { WeightStore, type WeightSource, type WeightStoreOptions } from './weights.js';
 
 /** The architecture numbers the forward pass needs. */
@@ -21,87 +24,6 @@ export interface GPT2Dims {
   layerNormEpsilon: number;
 }
 
-/**
- * Token ids of B examples. Rows are right-padded to P positions (B·P rows, example b at rows b·P…), or, when
- * `packed`, only the real tokens back to back (Σ lengths rows): the padding rows cost a forward and backward
- * pass but never touch a real position, so packed batches give the same values at real rows for less work.
- */
-export interface Batch {
-  B: number;
-  /** The longest example (the padded width). */
-  P: number;
-  /** Token id of every row: [B·P] batch-major, or [Σ lengths] when packed. */
-  ids: Int32Array;
-  /** Real length of each example (≥ 1). */
-  lengths: Int32Array;
-  /** Rows hold only real tokens (see packBatch). */
-  packed?: boolean;
-}
-
-/** Builds a right-padded batch from token sequences. */
-export function makeBatch(seqs: readonly (readonly number[])[], padId = 50256): Batch {
-  if (seqs.length === 0) throw new Error('makeBatch: no sequences');
-  const B = seqs.length;
-  const P = Math.max(...seqs.map((s) => s.length));
-  const ids = new Int32Array(B * P).fill(padId);
-  const lengths = new Int32Array(B);
-  seqs.forEach((s, b) => {
-    if (s.length === 0) throw new Error(`makeBatch: example ${b} is empty`);
-    ids.set(s, b * P);
-    lengths[b] = s.length;
-  });
-  return { B, P, ids, lengths };
-}
-
-/** First row of each example, and the row count at the end: [B + 1]. */
-export function rowStarts(b: Batch): Int32Array {
-  const s = new Int32Array(b.B + 1);
-  for (let i = 0; i < b.B; i++) s[i + 1] = s[i]! + (b.packed ? b.lengths[i]! : b.P);
-  return s;
-}
-
-/** The row of each example's last real token: [B]. */
-export function lastRows(b: Batch): Int32Array {
-  const s = rowStarts(b);
-  return Int32Array.from({ length: b.B }, (_, i) => s[i]! + b.lengths[i]! - 1);
-}
-
-/** The same examples without padding rows (a packed batch is returned as is). */
-export function packBatch(b: Batch): Batch {
-  if (b.packed) return b;
-  const ids = new Int32Array(b.lengths.reduce((a, n) => a + n, 0));
-  for (let i = 0, r = 0; i < b.B; r += b.lengths[i]!, i++) ids.set(b.ids.subarray(i * b.P, i * b.P + b.lengths[i]!), r);
-  return { B: b.B, P: b.P, ids, lengths: b.lengths, packed: true };
-}
-
-/**
- * Source activations written during a forward pass into buf [nSrc, R, D] (R = the batch's rows) (the graph's forward order: token
- * embedding, then per layer the H head outputs and the MLP output): buf[u] = out_u when `write`, else
- * buf[u] += alpha·out_u. Head outputs go straight from z into buf, so the residual stream keeps the fused product.
- */
-export interface SourceRecord {
-  buf: Tensor;
-  alpha: number;
-  write: boolean;
-}
-
-export interface ForwardOptions {
-  /** [R, D] (R = the batch's rows): replaces the token embeddings (the value at hook_embed), e.g. for points on a path. */
-  embeds?: Tensor;
-  /** Record every source's output (after its hook) into a buffer. */
-  record?: SourceRecord;
-  hooks?: Readonly<Partial<Record<string, ForwardHook>>>;
-  gradHooks?: Readonly<Partial<Record<string, GradHook>>>;
-  /** Which logits to compute: at each example's last real position [B, V] (default), at every row [R, V], or none. */
-  logits?: 'last' | 'all' | 'none';
-}
-
-export interface ForwardOutput {
-  logits: Tensor | null;
-  /** The residual stream before ln_f [R, D]. */
-  residFinal: Tensor;
-}
-
 /** [R, D] → [n, R, D] copies, for a gradient hook that expects one slice per head (the caller frees it). */
 function repeatRows(g: Tensor, n: number): Tensor {
   const e = g.engine;
@@ -110,8 +32,11 @@ function repeatRows(g: Tensor, n: number): Tensor {
   return out;
 }
 
-export class GPT2 {
+export class GPT2 implements CausalLM {
   readonly weights: WeightStore;
+  readonly layout: GraphLayout;
+  readonly family = 'gpt2';
+  #gram: Tensor | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -120,6 +45,33 @@ export class GPT2 {
     opts: WeightStoreOptions = {},
   ) {
     this.weights = new WeightStore(engine, src, dims.nLayer, opts);
+    this.layout = layoutOf({ nLayers: dims.nLayer, nHeads: dims.nHead });
+  }
+
+  get streamed(): boolean {
+    return this.weights.streamed;
+  }
+  get residentLayerBytes(): number {
+    return this.weights.residentLayerBytes;
+  }
+
+  embed(ids: Int32Array): Tensor {
+    return ops.gatherRows(this.weights.wte, this.engine.fromArray(ids, [ids.length], 'i32'));
+  }
+  finalNorm(x: Tensor): Tensor {
+    return ops.layerNorm(x, this.weights.lnfG, this.weights.lnfB, this.dims.layerNormEpsilon);
+  }
+  unembed(xNormed: Tensor): Tensor {
+    return ops.linear(xNormed, this.weights.unembed, null, true);
+  }
+  /** W_Uᵀ W_U (GPT-2's unembedding has no bias), computed once. */
+  unembedGram(): Tensor {
+    if (!this.#gram) {
+      const e = this.engine, W = this.weights.unembed, [V, D] = [W.shape[0]!, W.shape[1]!];
+      this.#gram = e.emptyDetached([D, D]);
+      e.kernels.gemm(true, false, D, D, V, 1, W.ptr, D, W.ptr, D, 0, this.#gram.ptr, D);
+    }
+    return this.#gram;
   }
 
   /**
@@ -226,7 +178,7 @@ export class GPT2 {
           : ops.attention(qkv, B, P, H);
         let attnOut: Tensor;
         const rn = hookNames.result(l);
-        const firstHead = 1 + l * (H + 1);
+        const firstHead = this.layout.head(l, 0);
         if (hooks[rn]) {
           const heads = point(rn, headOutputs(z, projW, H));
           put(firstHead, heads);
@@ -256,7 +208,7 @@ export class GPT2 {
         const mlpIn = point(hookNames.mlpIn(l), ops.identity(resid));
         const hidden = ops.gelu(ops.linear(ops.layerNorm(mlpIn, lw.ln2g, lw.ln2b, eps), () => w.matrix(l, 'mlp.c_fc.weight'), lw.fcB));
         const mlpOut = point(hookNames.mlpOut(l), ops.linear(hidden, () => w.matrix(l, 'mlp.c_proj.weight'), lw.outB));
-        put(firstHead + H, mlpOut);
+        put(this.layout.mlp(l), mlpOut);
         return ops.add(resid, mlpOut);
       };
       resid = tape ? layer() : e.tidy(layer);
@@ -276,6 +228,7 @@ export class GPT2 {
   }
 
   dispose(): void {
+    this.#gram?.dispose();
     this.weights.dispose();
   }
 }

@@ -1,16 +1,27 @@
-/** From a `--model` argument (a directory or a hub name) to a GPT-2 on the engine, with its tokenizer. */
+/**
+ * From a `--model` argument (a directory or a hub name) to a model on the engine, with its tokenizer: GPT-2 runs
+ * its own fused forward (./gpt2.ts), every other family the FamilyBlock forward (./transformer.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
-import { openCheckpoint, validateGPT2 } from './checkpoint.js';
-import type { GPT2Config } from './config.js';
+import { UserError } from '../util/errors.js';
+import { createProgress } from '../util/progress.js';
+import { isGpt2Config, parseArchConfig } from './arch/index.js';
+import { expectedShapes } from './arch/shapes.js';
+import { checkedDir, openCheckpoint, openWeights, validateGPT2, type Checkpoint } from './checkpoint.js';
+import { readConfigJson, type GPT2Config } from './config.js';
 import { GPT2 } from './gpt2.js';
 import { resolveModel, type ResolveOptions } from './hub.js';
+import type { CausalLM, ModelDims } from './model.js';
+import { TransformerLM } from './transformer.js';
 import type { WeightStoreOptions } from './weights.js';
-import { createProgress } from '../util/progress.js';
 
 export interface LoadedModel {
-  model: GPT2;
-  config: GPT2Config;
+  model: CausalLM;
+  /** The architecture numbers (= model.dims). */
+  config: ModelDims;
   tokenizer: Tokenizer;
   /** The local directory the model was read from. */
   dir: string;
@@ -19,15 +30,67 @@ export interface LoadedModel {
 export interface LoadOptions extends ResolveOptions, WeightStoreOptions {}
 
 export async function loadModel(engine: Engine, spec: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const dir = await resolveModel(spec, opts);
+  const dir = checkedDir(await resolveModel(spec, opts));
+  const { json, file } = readConfigJson(dir);
+  const raw = json as Record<string, unknown>;
+  if (isGpt2Config(raw)) return loadGpt2Dir(engine, dir, opts);
+  const { block, spec: arch } = parseArchConfig(raw, file);
+  // the tokenizer first: a model without one cannot run any task, so fail before reading gigabytes
+  const tokenizer = familyTokenizer(dir, arch.architecture);
+  const ckpt = openWeights(dir, arch, (n) => (block.ignored?.test(n) ? null : n));
+  try {
+    validateShapes(ckpt, expectedShapes(block, arch), file);
+    const model = withProgress(ckpt, opts, (onRead) => new TransformerLM(engine, arch, block, ckpt, { ...opts, onRead }));
+    return { model, config: model.dims, tokenizer, dir };
+  } finally {
+    ckpt.close();
+  }
+}
+
+function withProgress<T>(ckpt: Checkpoint<unknown>, opts: LoadOptions, make: (onRead: (n: number) => void) => T): T {
+  const total = ckpt.bytesF32();
+  // a progress line only for loads that take a noticeable time
+  const progress = createProgress({ label: 'loading weights', total, unit: 'bytes', quiet: opts.quiet || total < 512 * 2 ** 20 });
+  const model = make((n) => progress.add(n));
+  progress.finish();
+  return model;
+}
+
+/** The tokenizer of a non-GPT-2 model: its tokenizer.json, never GPT-2's vocabulary in its place. */
+function familyTokenizer(dir: string, architecture: string): Tokenizer {
+  const file = path.join(dir, 'tokenizer.json');
+  if (!fs.existsSync(file)) {
+    throw new UserError(`${dir} has no tokenizer.json: a ${architecture} model needs its own tokenizer (download the model's tokenizer.json next to config.json; GPT-2's vocabulary is never used in its place)`);
+  }
+  return loadTokenizer(dir);
+}
+
+/** Every tensor the config implies is present with its shape; a UserError names the first that is not. */
+function validateShapes(ckpt: Checkpoint<unknown>, expected: Map<string, number[]>, configFile: string): void {
+  for (const [name, shape] of expected) {
+    if (!ckpt.has(name)) {
+      throw new UserError(`tensor ${name} (shape [${shape.join(', ')}]) is missing from the checkpoint in ${ckpt.dir}; the weights do not match ${configFile} or are incomplete`);
+    }
+    const actual = ckpt.shape(name);
+    if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
+      throw new UserError(`tensor ${name} in ${ckpt.fileOf(name)} has shape [${actual.join(', ')}], expected [${shape.join(', ')}] from ${configFile}; the weights do not match the config`);
+    }
+  }
+}
+
+/** A GPT-2 model with its full config (training and the tools that need GPT-2's own weights). */
+export async function loadGpt2Model(engine: Engine, spec: string, opts: LoadOptions = {}): Promise<LoadedModel & { model: GPT2; config: GPT2Config }> {
+  const dir = checkedDir(await resolveModel(spec, opts));
+  const { json, file } = readConfigJson(dir);
+  if (!isGpt2Config(json as Record<string, unknown>)) throw new UserError(`${file} is not a GPT-2 config; this needs a GPT-2 (GPT2LMHeadModel) model`);
+  return loadGpt2Dir(engine, dir, opts);
+}
+
+function loadGpt2Dir(engine: Engine, dir: string, opts: LoadOptions): LoadedModel & { model: GPT2; config: GPT2Config } {
   const ckpt = openCheckpoint(dir);
   try {
     validateGPT2(ckpt);
-    const total = ckpt.bytesF32();
-    // a progress line only for loads that take a noticeable time (GPT-2 medium and up)
-    const progress = createProgress({ label: 'loading weights', total, unit: 'bytes', quiet: opts.quiet || total < 512 * 2 ** 20 });
-    const model = new GPT2(engine, ckpt.config, ckpt, { ...opts, onRead: (n) => progress.add(n) });
-    progress.finish();
+    const model = withProgress(ckpt, opts, (onRead) => new GPT2(engine, ckpt.config, ckpt, { ...opts, onRead }));
     return { model, config: ckpt.config, tokenizer: loadTokenizer(dir), dir };
   } finally {
     ckpt.close();

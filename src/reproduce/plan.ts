@@ -4,8 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { checkMethod, type ScoreMethod } from '../attribution/score.js';
-import { Graph } from '../graph/graph.js';
-import type { GPT2Dims } from '../models/gpt2.js';
+import type { ModelDims } from '../models/model.js';
 import { dataCacheDir, fetchCommand } from '../data/cache.js';
 import { getTask, taskNames } from '../tasks/index.js';
 import { UserError } from '../util/errors.js';
@@ -120,9 +119,8 @@ export function checkPlanOptions(o: PlanOptions): Omit<Plan, 'model' | 'settings
 }
 
 /** Checks the options (UserErrors name the option and the fix) and sizes the budgets to the model's graph. */
-export function makePlan(o: PlanOptions, dims: GPT2Dims): Plan {
+export function makePlan(o: PlanOptions, dims: ModelDims, edges: number): Plan {
   const c = checkPlanOptions(o);
-  const edges = new Graph(dims.nLayer, dims.nHead).nEdges;
   return {
     ...c,
     model: { path: o.modelPath, layers: dims.nLayer, heads: dims.nHead, dModel: dims.dModel, edges },

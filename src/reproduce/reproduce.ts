@@ -12,7 +12,7 @@
 import { join, relative } from 'node:path';
 import type { ScoreMethod } from '../attribution/score.js';
 import { baselines, type Baselines } from '../evaluation/evaluate.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 import { getTask } from '../tasks/index.js';
 import { prepareTaskData, type TaskData } from '../tasks/prepare.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -31,7 +31,7 @@ import { pairLogPath, readAllStates, runDifferences, statePath, taskDifferences,
 import { STATE_VERSION, type PairState, type Results, type TaskKey, type Timings } from './types.js';
 
 export interface ReproduceOptions extends PlanOptions {
-  model: GPT2;
+  model: CausalLM;
   tokenizer: Tokenizer;
   /** The results directory (created if needed). */
   out: string;
@@ -142,7 +142,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const log = o.log ?? ((l: string) => console.error(l));
   const clock = new RunClock();
   const run = { tool: `eap-gp ${version}`, command: o.command ?? [], engine: o.model.engine.info };
-  const plan = makePlan(o, o.model.dims);
+  const plan = makePlan(o, o.model.dims, o.model.layout.nEdges);
   const work = prepare(o, plan);
   const total = plan.tasks.length * plan.methods.length;
   const computed: string[] = [], skipped: string[] = [];

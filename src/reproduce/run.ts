@@ -10,7 +10,7 @@ import { scoreEdges, usesSteps, type ScoreMethod } from '../attribution/score.js
 import type { Baselines } from '../evaluation/evaluate.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep } from '../evaluation/sweep.js';
 import { Graph, writeGraphJson } from '../graph/index.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 import type { TaskData } from '../tasks/prepare.js';
 import { createProgress } from '../util/progress.js';
 import { version } from '../version.js';
@@ -20,7 +20,7 @@ import { hasReference, precisionRecall } from './pr.js';
 import type { MethodResult, PairTiming, TaskKey } from './types.js';
 
 export interface PairArgs {
-  model: GPT2;
+  model: CausalLM;
   plan: Plan;
   task: string;
   method: ScoreMethod;
@@ -46,7 +46,7 @@ export async function runPair(a: PairArgs): Promise<{ result: MethodResult; seco
   });
   const attributeSeconds = seconds(t0);
 
-  const graph = new Graph(L, H);
+  const graph = Graph.of(model.layout);
   graph.setScoresDense(scores.scores);
 
   const t1 = performance.now();

@@ -1,5 +1,5 @@
 /** Batching of task examples in file order (EAP-IG's DataLoader without shuffling). */
-import { makeBatch } from '../models/gpt2.js';
+import { makeBatch } from '../models/batch.js';
 import { UserError } from '../util/errors.js';
 import type { Label, TaskBatch, TaskExample } from './types.js';
 

@@ -6,7 +6,7 @@
  * token-id sets computed from the tokenizer at load time), so metrics are pure functions of
  * (logits, labels) and a Task object holds no per-file state.
  */
-import type { Batch } from '../models/gpt2.js';
+import type { Batch } from '../models/batch.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 /** ioi, gender-bias, capital-country: metric = logit[correct] − logit[incorrect]. */

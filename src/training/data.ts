@@ -6,7 +6,7 @@
  * same share whatever the batch size. Only clean prompts are trained on; the target is the task's answer
  * distribution (./targets.ts).
  */
-import { makeBatch, type Batch } from '../models/gpt2.js';
+import { makeBatch, type Batch } from '../models/batch.js';
 import { deriveSeed } from '../models/random.js';
 import { generateExamples } from '../tasks/generated.js';
 import { GPT2_PAD_ID } from '../tasks/batch.js';

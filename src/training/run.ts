@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import { GPT2, type GPT2Dims } from '../models/gpt2.js';
-import { loadModel } from '../models/load.js';
+import { loadGpt2Model } from '../models/load.js';
 import { randomModelDefaults, randomWeightSource } from '../models/make-model.js';
 import type { WriteDtype } from '../models/safetensors.js';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -108,7 +108,7 @@ export async function trainRun(engine: Engine, o: TrainRunOptions): Promise<Trai
 async function measureSaved(engine: Engine, o: TrainRunOptions): Promise<TaskFigures[]> {
   const n = o.evalN ?? 200;
   if (n === 0) return [];
-  const { model, tokenizer } = await loadModel(engine, path.resolve(o.out), { quiet: true });
+  const { model, tokenizer } = await loadGpt2Model(engine, path.resolve(o.out), { quiet: true });
   try {
     return heldOutFigures(model, tokenizer, o.tasks, { n, seed: o.evalSeed ?? DEFAULT_EVAL_SEED });
   } finally {

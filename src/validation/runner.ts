@@ -13,7 +13,7 @@ import { baselines, type Baselines } from '../evaluation/evaluate.js';
 import type { MetricFn } from '../evaluation/patching.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep, type SweepResult } from '../evaluation/sweep.js';
 import { Graph } from '../graph/index.js';
-import type { GPT2 } from '../models/gpt2.js';
+import type { CausalLM } from '../models/model.js';
 import { UserError } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
 import { precisionAtN } from './top-n.js';
@@ -57,7 +57,7 @@ export interface ValidationResult {
 }
 
 export interface ValidateArgs {
-  model: GPT2;
+  model: CausalLM;
   batches: readonly PairBatch[];
   metric: MetricFn;
   loss: LossFn;
@@ -75,7 +75,7 @@ function atEdges(dense: Float64Array, edges: readonly number[]): Float64Array {
 
 export async function validate(a: ValidateArgs): Promise<ValidationResult> {
   const { model, batches, metric } = a;
-  const graph = new Graph(model.dims.nLayer, model.dims.nHead);
+  const graph = Graph.of(model.layout);
   const edges = Array.from(graph.edgeFlatIndices());
   const topN = [...(a.topN ?? precisionBudgets(graph.nEdges))];
   for (const n of topN) {

@@ -1,0 +1,302 @@
+/**
+ * The weights of a FamilyBlock model in the engine, by role. At load, grouped-query k/v projections are
+ * ungrouped (each query head gets its KV head's rows, TransformerLens' ungroup_grouped_query_attention) and
+ * GPT-NeoX's fused query_key_value is split into q, k, v. Norms and biases live in the heap. The big per-layer
+ * matrices live in the heap when they fit, else in ordinary memory in their stored precision (BF16 and F16 stay
+ * 2 bytes) and are widened one layer at a time into a reusable slot. The embedding and unembedding go the same
+ * way: resident, or held outside the heap and used a chunk of rows at a time (VocabMatrix).
+ */
+import type { Engine } from '../engine/engine.js';
+import type { WeightRef } from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { FamilyBlock, NormNames } from './arch/block.js';
+import type { ArchSpec } from './arch/spec.js';
+import type { NormParams } from './family-ops.js';
+import { bf16ToF32, f16ToF32 } from './safetensors.js';
+import { RESIDENT_LIMIT, type WeightSource } from './weights.js';
+
+/** A weight source that can also hand over a tensor's stored half-precision bits. */
+export interface HalfWeightSource extends WeightSource {
+  dtype?(name: string): string;
+  readHalf?(name: string): Uint16Array;
+}
+
+/** A matrix in ordinary memory: f32, or BF16/F16 bits widened when copied into the heap. */
+export type HostMatrix = { kind: 'f32'; data: Float32Array } | { kind: 'BF16' | 'F16'; data: Uint16Array };
+
+function widenInto(m: HostMatrix, start: number, n: number, out: Float32Array): void {
+  if (m.kind === 'f32') out.set(m.data.subarray(start, start + n));
+  else (m.kind === 'BF16' ? bf16ToF32 : f16ToF32)(m.data.subarray(start, start + n), out);
+}
+
+/** Rows of `src` (each `rowLen` long) in the order `rows` names. */
+function pickRows<T extends Float32Array | Uint16Array>(src: T, rowLen: number, rows: readonly number[]): T {
+  const out = new (src.constructor as new (n: number) => T)(rows.length * rowLen);
+  rows.forEach((r, i) => out.set(src.subarray(r * rowLen, (r + 1) * rowLen), i * rowLen));
+  return out;
+}
+
+/** The big matrices of a layer. */
+const BIG = ['q', 'k', 'v', 'o', 'fc', 'out', 'gate', 'up', 'down'] as const;
+export type BigName = (typeof BIG)[number];
+
+export interface FamilyLayerWeights {
+  ln1: NormParams;
+  ln2: NormParams;
+  postAttn: NormParams | null;
+  postMlp: NormParams | null;
+  qb: Tensor | null;
+  kb: Tensor | null;
+  vb: Tensor | null;
+  ob: Tensor | null;
+  fcb: Tensor | null;
+  outb: Tensor | null;
+}
+
+export class FamilyWeights {
+  readonly embed: VocabMatrix;
+  readonly unembed: VocabMatrix;
+  readonly finalNorm: NormParams;
+  readonly streamed: boolean;
+  private readonly small: FamilyLayerWeights[] = [];
+  private readonly names: BigName[];
+  private readonly resident: Tensor[][] = [];
+  private readonly host: HostMatrix[][] = [];
+  private readonly slots: { layer: number; tensors: Tensor[] }[] = [];
+  private nextSlot = 0;
+  streamedBytes = 0;
+
+  constructor(readonly engine: Engine, readonly spec: ArchSpec, readonly block: FamilyBlock, src: HalfWeightSource, opts: { stream?: boolean; residentLimit?: number; onRead?: (bytes: number) => void } = {}) {
+    const e = engine, s = spec;
+    const read = (name: string) => {
+      const d = src.readF32(name);
+      opts.onRead?.(d.byteLength);
+      return d;
+    };
+    const heapOf = (name: string) => e.emptyDetached(src.shape(name)).set(read(name));
+    const normOf = (n: NormNames): NormParams => ({ kind: s.norm.kind, g: heapOf(n.w), b: n.b ? heapOf(n.b) : null, eps: s.norm.eps, unitOffset: s.norm.unitOffset });
+    const numel = (name: string) => src.shape(name).reduce((a, b) => a * b, 1);
+    const half = (name: string) => (src.dtype && src.readHalf && ['BF16', 'F16'].includes(src.dtype(name)) ? (src.dtype(name) as 'BF16' | 'F16') : null);
+    const hostOf = (name: string): HostMatrix => {
+      const h = half(name);
+      if (h) {
+        const data = src.readHalf!(name);
+        opts.onRead?.(data.byteLength);
+        return { kind: h, data };
+      }
+      return { kind: 'f32', data: read(name) };
+    };
+
+    const H = s.nHead, KV = s.nKvHead, dh = s.dHead, D = s.dModel;
+    const gsize = H / KV;
+    // query head h reads KV head ⌊h / (H/KV)⌋: its dh rows of k_proj / v_proj
+    const ungroupRows = Array.from({ length: H * dh }, (_, i) => Math.floor(Math.floor(i / dh) / gsize) * dh + (i % dh));
+    const fusedRows = (j: number) => Array.from({ length: H * dh }, (_, i) => Math.floor(i / dh) * 3 * dh + j * dh + (i % dh));
+
+    const l0 = block.layer(0);
+    this.names = ['q', 'k', 'v', 'o', ...(('gate' in l0.mlp ? ['gate', 'up', 'down'] : ['fc', 'out']) as BigName[])];
+    let bigBytes = 0;
+    for (let l = 0; l < s.nLayer; l++) {
+      const n = block.layer(l);
+      const a = n.attn;
+      bigBytes += 4 * (numel(n.o) + ('fused' in a ? numel(a.fused) : numel(a.q) + 2 * H * dh * D));
+      for (const m of Object.values(n.mlp)) if (src.shape(m).length === 2) bigBytes += 4 * numel(m);
+    }
+    this.streamed = opts.stream ?? (process.env.EAPGP_STREAM_WEIGHTS === '1' || bigBytes > (opts.residentLimit ?? RESIDENT_LIMIT));
+
+    for (let l = 0; l < s.nLayer; l++) {
+      const n = block.layer(l), a = n.attn;
+      // the big matrices of this layer, as host matrices (rearranged where needed)
+      const mats = new Map<BigName, HostMatrix>();
+      const rearranged = (m: HostMatrix, rowLen: number, rows: number[]): HostMatrix =>
+        m.kind === 'f32' ? { kind: 'f32', data: pickRows(m.data, rowLen, rows) } : { kind: m.kind, data: pickRows(m.data, rowLen, rows) };
+      let qb: Float32Array | null = null, kb: Float32Array | null = null, vb: Float32Array | null = null;
+      if ('fused' in a) {
+        const f = hostOf(a.fused), fb = read(a.fusedBias);
+        mats.set('q', rearranged(f, D, fusedRows(0))).set('k', rearranged(f, D, fusedRows(1))).set('v', rearranged(f, D, fusedRows(2)));
+        [qb, kb, vb] = [0, 1, 2].map((j) => pickRows(fb, 1, fusedRows(j)));
+      } else {
+        mats.set('q', hostOf(a.q));
+        mats.set('k', rearranged(hostOf(a.k), D, ungroupRows));
+        mats.set('v', rearranged(hostOf(a.v), D, ungroupRows));
+        if (a.qb) qb = read(a.qb);
+        if (a.kb) kb = pickRows(read(a.kb), 1, ungroupRows);
+        if (a.vb) vb = pickRows(read(a.vb), 1, ungroupRows);
+      }
+      mats.set('o', hostOf(n.o));
+      const m = n.mlp;
+      if ('gate' in m) mats.set('gate', hostOf(m.gate)).set('up', hostOf(m.up)).set('down', hostOf(m.down));
+      else mats.set('fc', hostOf(m.fc)).set('out', hostOf(m.out));
+      const vec = (x: Float32Array | null) => (x ? e.emptyDetached([x.length]).set(x) : null);
+      this.small.push({
+        ln1: normOf(n.ln1), ln2: normOf(n.ln2), postAttn: n.postAttn ? normOf(n.postAttn) : null, postMlp: n.postMlp ? normOf(n.postMlp) : null,
+        qb: vec(qb), kb: vec(kb), vb: vec(vb), ob: n.ob ? heapOf(n.ob) : null,
+        fcb: 'fc' in m && m.fcb ? heapOf(m.fcb) : null, outb: 'fc' in m && m.outb ? heapOf(m.outb) : null,
+      });
+      const shapes = this.shapes(n);
+      const list = this.names.map((k) => mats.get(k)!);
+      if (this.streamed) this.host.push(list);
+      else {
+        this.resident.push(list.map((hm, i) => {
+          const t = e.emptyDetached(shapes[i]!);
+          widenInto(hm, 0, t.size, t.data());
+          return t;
+        }));
+      }
+      if (this.streamed && l === 0) {
+        for (let k = 0; k < 2; k++) this.slots.push({ layer: -1, tensors: shapes.map((sh) => e.emptyDetached(sh)) });
+      }
+    }
+    this.finalNorm = normOf(block.finalNorm);
+    // the vocabulary matrices: in the heap unless together they would crowd it
+    const V = s.vocabSize;
+    const untied = !s.tieWordEmbeddings && src.has?.(block.unembed) !== false;
+    const vocabBytes = 4 * V * D * (untied ? 2 : 1);
+    const hostVocab = this.streamed && vocabBytes > 2 ** 28;
+    this.embed = new VocabMatrix(e, hostOf(block.embed), V, D, hostVocab);
+    this.unembed = untied ? new VocabMatrix(e, hostOf(block.unembed), V, D, hostVocab) : this.embed;
+  }
+
+  /** Shapes of the big matrices of a layer, in `names` order (HF orientation [out, in]; k/v ungrouped). */
+  private shapes(n: ReturnType<FamilyBlock['layer']>): number[][] {
+    const s = this.spec, HD = s.nHead * s.dHead, D = s.dModel, F = s.dMlp;
+    const byName: Record<BigName, number[]> = { q: [HD, D], k: [HD, D], v: [HD, D], o: [D, HD], fc: [F, D], out: [D, F], gate: [F, D], up: [F, D], down: [D, F] };
+    void n;
+    return this.names.map((k) => byName[k]);
+  }
+
+  layer(l: number): FamilyLayerWeights {
+    return this.small[l]!;
+  }
+
+  /** A big matrix of layer l, as a reference the backward pass can fetch again. */
+  matrix(l: number, which: BigName): WeightRef {
+    const i = this.names.indexOf(which);
+    if (i < 0) throw new Error(`layer ${l} has no ${which} matrix`);
+    return this.streamed ? () => this.fetch(l)[i]! : this.resident[l]![i]!;
+  }
+
+  private fetch(l: number): Tensor[] {
+    const hit = this.slots.find((s) => s.layer === l);
+    if (hit) return hit.tensors;
+    const slot = this.slots[this.nextSlot]!;
+    this.nextSlot = (this.nextSlot + 1) % this.slots.length;
+    slot.tensors.forEach((t, i) => {
+      widenInto(this.host[l]![i]!, 0, t.size, t.data());
+      this.streamedBytes += t.bytes;
+    });
+    slot.layer = l;
+    return slot.tensors;
+  }
+
+  get residentLayerBytes(): number {
+    let n = 0;
+    for (const ts of this.resident) for (const t of ts) n += t.bytes;
+    return n;
+  }
+
+  dispose(): void {
+    const seen = new Set<Tensor>();
+    const free = (t: Tensor | null) => {
+      if (t && !seen.has(t)) {
+        seen.add(t);
+        t.dispose();
+      }
+    };
+    for (const w of this.small) {
+      for (const p of [w.ln1, w.ln2, w.postAttn, w.postMlp]) if (p) (free(p.g), free(p.b));
+      [w.qb, w.kb, w.vb, w.ob, w.fcb, w.outb].forEach(free);
+    }
+    for (const ts of [...this.resident, ...this.slots.map((s) => s.tensors)]) ts.forEach(free);
+    free(this.finalNorm.g);
+    free(this.finalNorm.b);
+    this.embed.dispose();
+    this.unembed.dispose();
+  }
+}
+
+/** Rows per chunk when a vocabulary matrix is used from outside the heap. */
+const VOCAB_CHUNK = 8192;
+
+/**
+ * A [V, D] vocabulary matrix (embedding or unembedding): in the heap, or outside it and widened a chunk of rows
+ * at a time into a small slot (Llama 3's 128,256 × 4,096 would take 2 GiB of the heap as f32).
+ */
+export class VocabMatrix {
+  private readonly heapCopy: Tensor | null;
+  private slot: Tensor | null = null;
+
+  constructor(readonly engine: Engine, private readonly host: HostMatrix, readonly V: number, readonly D: number, outside: boolean) {
+    if (outside) this.heapCopy = null;
+    else {
+      this.heapCopy = engine.emptyDetached([V, D]);
+      widenInto(host, 0, V * D, this.heapCopy.data());
+    }
+  }
+
+  /** The whole matrix in the heap, or null when it is kept outside. */
+  get tensor(): Tensor | null {
+    return this.heapCopy;
+  }
+
+  /** Rows `ids` [n, D], scaled by `scale` (a new tensor in the current arena; not on the tape). */
+  gather(ids: Int32Array, scale = 1): Tensor {
+    const e = this.engine, D = this.D;
+    const out = e.empty([ids.length, D]);
+    const o = out.data();
+    const row = new Float32Array(D);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (this.heapCopy) row.set(this.heapCopy.data().subarray(id * D, (id + 1) * D));
+      else widenInto(this.host, id * D, D, row);
+      for (let d = 0; d < D; d++) o[i * D + d] = scale === 1 ? row[d]! : Math.fround(row[d]! * scale);
+    }
+    return out;
+  }
+
+  /** Calls fn(chunk [n, D] in the heap, first row) over the matrix, a chunk of rows at a time. */
+  forChunks(fn: (chunk: Tensor, first: number) => void): void {
+    if (this.heapCopy) return fn(this.heapCopy, 0);
+    this.slot ??= this.engine.emptyDetached([Math.min(VOCAB_CHUNK, this.V), this.D]);
+    for (let r0 = 0; r0 < this.V; r0 += VOCAB_CHUNK) {
+      const n = Math.min(VOCAB_CHUNK, this.V - r0);
+      const view = this.slot.rows(0, n);
+      widenInto(this.host, r0 * this.D, n * this.D, view.data());
+      fn(view, r0);
+    }
+  }
+
+  /** x [n, D] · Wᵀ → [n, V], on the tape (the gradient reaches x). */
+  project(x: Tensor): Tensor {
+    const e = this.engine, k = e.kernels, D = this.D, V = this.V, n = x.size / D;
+    const out = e.empty([n, V]);
+    this.forChunks((c, r0) => k.gemm(false, true, n, c.shape[0]!, D, 1, x.ptr, D, c.ptr, D, 0, out.ptr + 4 * r0, V));
+    if (!e.tape) return out;
+    return e.tape.record([x], out, (g, grads) => {
+      const sx = grads.slot(x);
+      if (!sx) return;
+      let first = sx.fresh;
+      this.forChunks((c, r0) => {
+        k.gemm(false, false, n, D, c.shape[0]!, 1, g.ptr + 4 * r0, V, c.ptr, D, first ? 0 : 1, sx.g.ptr, D);
+        first = false;
+      });
+    });
+  }
+
+  /** Wᵀ·W [D, D] (a new detached tensor). */
+  gram(): Tensor {
+    const e = this.engine, D = this.D;
+    const g = e.emptyDetached([D, D]);
+    let first = true;
+    this.forChunks((c) => {
+      e.kernels.gemm(true, false, D, D, c.shape[0]!, 1, c.ptr, D, c.ptr, D, first ? 0 : 1, g.ptr, D);
+      first = false;
+    });
+    return g;
+  }
+
+  dispose(): void {
+    this.heapCopy?.dispose();
+    this.slot?.dispose();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The per-head pieces of the circuit graph for the model families beyond GPT-2 (GPT-2's fused versions are in
+ * head-ops.ts):
+ *   - headProject: one of q, k, v for every query head, each head reading its own copy of the residual stream
+ *     through the block's norm. With grouped-query attention the k/v weights arrive ungrouped (one dh-row block
+ *     per query head, TransformerLens' ungroup_grouped_query_attention), so each query head has its own k/v input.
+ *   - headResults: each head's contribution z_h·W_O,hᵀ (no output bias), a source of the graph.
+ * Weights are in Hugging Face's orientation [out, in]. When no hook replaces the per-head inputs, the forward pass
+ * normalises and projects once; only the backward pass splits the gradient per head for a watcher.
+ */
+import type { Tensor } from '../engine/tensor.js';
+import type { WeightRef } from '../engine/ops.js';
+import { normRows, normRowsBackward, type NormParams } from './family-ops.js';
+
+const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
+
+export interface HeadProjectArgs {
+  /** Residual stream before the block [R, D]. */
+  resid: Tensor;
+  /** Per-head inputs [H, R, D] when a hook gave each head its own; null = every head reads `resid`. */
+  perHead: Tensor | null;
+  norm: NormParams;
+  /** [H·dh, D]: head h's rows h·dh…(h+1)·dh. */
+  W: WeightRef;
+  bias: Tensor | null;
+  H: number;
+  /** Receives dLoss/d(per-head input) [H, R, D] during backward (valid only during the call). */
+  onGrad: ((g: Tensor) => void) | null;
+}
+
+/** [R, H·dh]: head h's columns are norm(input_h)·W_hᵀ (+ bias). */
+export function headProject(a: HeadProjectArgs): Tensor {
+  const { resid, perHead: X, norm, bias, H } = a;
+  const e = resid.engine, k = e.kernels;
+  const D = resid.shape[resid.shape.length - 1]!, R = resid.size / D;
+  const W = deref(a.W), HD = W.shape[0]!, dh = HD / H;
+  if (X && X.size !== H * R * D) throw new Error(`per-head input must be [${H}, ${R}, ${D}], got [${X.shape}]`);
+  const out = e.empty([R, HD]);
+  const rows = X ? H * R : R;
+  const y = e.empty(X ? [H, R, D] : [R, D]);
+  const st = normRows(e, norm, (X ?? resid).ptr, y.ptr, rows, D);
+  if (X) k.gemmBatched(false, true, R, dh, D, 1, y.ptr, D, R * D, W.ptr, D, dh * D, 0, out.ptr, HD, dh, H);
+  else k.gemm(false, true, R, HD, D, 1, y.ptr, D, W.ptr, D, 0, out.ptr, HD);
+  if (bias) k.addRowVector(out.ptr, bias.ptr, out.ptr, R, HD);
+  if (!e.tape) return out;
+  return e.tape.record(X ? [resid, X] : [resid], out, (g, grads) => {
+    const W = deref(a.W);
+    const watch = grads.watching ? a.onGrad : null;
+    const sr = grads.slot(resid);
+    if (!X && !watch) {
+      if (!sr) return;
+      const dy = e.emptyDetached([R, D]);
+      k.gemm(false, false, R, D, HD, 1, g.ptr, HD, W.ptr, D, 0, dy.ptr, D);
+      normRowsBackward(e, norm, dy.ptr, resid.ptr, st, sr.g.ptr, !sr.fresh, 0, R, D);
+      dy.dispose();
+      return;
+    }
+    // per head: dy_h = g_h·W_h, then the norm's backward of head h's own input (or of the shared one)
+    const dX = e.emptyDetached([H, R, D]);
+    k.gemmBatched(false, false, R, D, dh, 1, g.ptr, HD, dh, W.ptr, D, dh * D, 0, dX.ptr, D, R * D, H);
+    if (X) {
+      normRowsBackward(e, norm, dX.ptr, X.ptr, st, dX.ptr, false, 0, H * R, D);
+      watch?.(dX);
+      grads.give(X, dX);
+      return;
+    }
+    if (sr?.fresh) e.heap.fillF32(sr.g.ptr, sr.g.size, 0);
+    normRowsBackward(e, norm, dX.ptr, resid.ptr, st, dX.ptr, false, sr ? sr.g.ptr : 0, H * R, D);
+    watch!(dX);
+    dX.dispose();
+  });
+}
+
+/** [H, R, D]: head h's output z_h·W_O[:, h·dh…]ᵀ (W_O is [D, H·dh]; the output bias belongs to no head). */
+export function headResults(z: Tensor, Wref: WeightRef, H: number): Tensor {
+  const e = z.engine, k = e.kernels;
+  const HD = z.shape[z.shape.length - 1]!, R = z.size / HD, dh = HD / H;
+  const W = deref(Wref), D = W.shape[0]!;
+  const out = e.empty([H, R, D]);
+  k.gemmBatched(false, true, R, D, dh, 1, z.ptr, HD, dh, W.ptr, HD, dh, 0, out.ptr, D, R * D, H);
+  if (!e.tape) return out;
+  return e.tape.record([z], out, (g, grads) => {
+    const sz = grads.slot(z);
+    // dz_h = dout_h · W_O,h : [R, D]·[D, dh]
+    if (sz) k.gemmBatched(false, false, R, dh, D, 1, g.ptr, D, R * D, deref(Wref).ptr, HD, dh, sz.fresh ? 0 : 1, sz.g.ptr, HD, dh, H);
+  });
+}

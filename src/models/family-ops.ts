@@ -1,0 +1,341 @@
+/**
+ * The differentiable operations the model families beyond GPT-2 need (Hugging Face's equations): LayerNorm or
+ * RMSNorm (Gemma's x̂·(1 + w) included), rotary embeddings (rotate_half on the first `rot` dims of each head),
+ * causal attention over per-query-head k/v (grouped-query attention ungrouped, as EAP-IG requires) with
+ * optional logit soft-capping and sliding window, the activations (erf GELU, tanh GELU, SiLU), the gated
+ * product and the soft-cap. Products go to the kernels; the O(rows·width) loops run here in float32 arrays.
+ * No parameter gradients: these models are analysed, not trained.
+ */
+import type { Engine } from '../engine/engine.js';
+import type { Grads } from '../engine/tape.js';
+import type { Tensor } from '../engine/tensor.js';
+
+function rec(e: Engine, inputs: Tensor[], out: Tensor, bw: (g: Tensor, grads: Grads) => void): Tensor {
+  return e.tape ? e.tape.record(inputs, out, bw) : out;
+}
+const cols = (t: Tensor) => t.shape[t.shape.length - 1]!;
+
+// ------------------------------------------------------------------------------------------------ norms
+
+/** A block's normalisation: LayerNorm (gain and bias) or RMSNorm (gain w, or 1 + w for Gemma). */
+export interface NormParams {
+  kind: 'layer' | 'rms';
+  g: Tensor;
+  b: Tensor | null;
+  eps: number;
+  /** Gemma: the gain is 1 + w. */
+  unitOffset: boolean;
+}
+
+/** y = norm(x) over `rows` rows of D; returns the row statistics [2, rows] (mean, rstd; RMSNorm's mean unused). */
+export function normRows(e: Engine, p: NormParams, x: number, y: number, rows: number, D: number): Tensor {
+  const st = e.empty([2, rows]);
+  if (p.kind === 'layer') {
+    e.kernels.layerNorm(x, p.g.ptr, p.b!.ptr, y, st.ptr, st.ptr + 4 * rows, rows, D, p.eps);
+    return st;
+  }
+  const h = e.heap, X = h.f32At(x, rows * D), Y = h.f32At(y, rows * D), G = p.g.data(), S = st.data();
+  const off = p.unitOffset ? 1 : 0;
+  for (let r = 0, o = 0; r < rows; r++, o += D) {
+    let ss = 0;
+    for (let d = 0; d < D; d++) ss += X[o + d]! * X[o + d]!;
+    const rstd = Math.fround(1 / Math.sqrt(Math.fround(ss / D) + p.eps));
+    S[r] = 0;
+    S[rows + r] = rstd;
+    for (let d = 0; d < D; d++) Y[o + d] = Math.fround(X[o + d]! * rstd) * (G[d]! + off);
+  }
+  return st;
+}
+
+/**
+ * dx of norm at x given dy and the saved statistics (the row statistics repeat every `statRows` rows, for
+ * per-head gradients of one shared input): writes or adds (accumulate) into dx, and if dxAcc ≠ 0 adds dx there too.
+ */
+export function normRowsBackward(
+  e: Engine, p: NormParams, dy: number, x: number, st: Tensor, dx: number, accumulate: boolean, dxAcc: number, rows: number, D: number,
+): void {
+  const statRows = st.size / 2;
+  if (p.kind === 'layer' && statRows === rows) {
+    e.kernels.layerNormBackward(dy, x, p.g.ptr, st.ptr, st.ptr + 4 * rows, dx, accumulate, dxAcc, rows, D);
+    return;
+  }
+  if (p.kind === 'layer') {
+    for (let r0 = 0; r0 < rows; r0 += statRows) {
+      const o = 4 * r0 * D;
+      e.kernels.layerNormBackward(dy + o, x + (o % (4 * statRows * D)), p.g.ptr, st.ptr, st.ptr + 4 * statRows, dx + o, accumulate, dxAcc, statRows, D);
+    }
+    return;
+  }
+  const h = e.heap, G = p.g.data(), S = st.data(), off = p.unitOffset ? 1 : 0;
+  const DY = h.f32At(dy, rows * D), X = h.f32At(x, statRows * D), DX = h.f32At(dx, rows * D);
+  const ACC = dxAcc ? h.f32At(dxAcc, statRows * D) : null;
+  for (let r = 0; r < rows; r++) {
+    const sr = r % statRows, o = r * D, xo = sr * D, rstd = S[statRows + sr]!;
+    // x̂ = x·rstd, gy = dy·γ: dx = rstd·(gy − x̂·mean(gy·x̂))
+    let dot = 0;
+    for (let d = 0; d < D; d++) dot += DY[o + d]! * (G[d]! + off) * X[xo + d]! * rstd;
+    const m = dot / D;
+    for (let d = 0; d < D; d++) {
+      const v = rstd * (DY[o + d]! * (G[d]! + off) - X[xo + d]! * rstd * m);
+      DX[o + d] = accumulate ? DX[o + d]! + v : v;
+      if (ACC) ACC[xo + d]! += v;
+    }
+  }
+}
+
+/** norm(x) over the last dimension, on the tape. */
+export function norm(x: Tensor, p: NormParams): Tensor {
+  const e = x.engine, D = cols(x), R = x.size / D;
+  const out = e.empty(x.shape);
+  const st = normRows(e, p, x.ptr, out.ptr, R, D);
+  return rec(e, [x], out, (g, grads) => {
+    const sx = grads.slot(x);
+    if (sx) normRowsBackward(e, p, g.ptr, x.ptr, st, sx.g.ptr, !sx.fresh, 0, R, D);
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ rotary
+
+/** cos and sin of every row's position for the first rot/2 frequencies: [R, rot/2] each. */
+export interface RotaryTable {
+  cos: Float32Array;
+  sin: Float32Array;
+  half: number;
+}
+
+export function rotaryTable(positions: Int32Array, invFreq: Float64Array): RotaryTable {
+  const half = invFreq.length, R = positions.length;
+  const cos = new Float32Array(R * half), sin = new Float32Array(R * half);
+  for (let r = 0; r < R; r++) {
+    for (let i = 0; i < half; i++) {
+      // HF multiplies in float32: position · inv_freq rounded before cos/sin
+      const a = Math.fround(positions[r]! * Math.fround(invFreq[i]!));
+      cos[r * half + i] = Math.cos(a);
+      sin[r * half + i] = Math.sin(a);
+    }
+  }
+  return { cos, sin, half };
+}
+
+/** In place over [R, H·dh]: rotate each head's first 2·half dims (rotate_half); sign −1 applies the inverse. */
+function rotate(X: Float32Array, t: RotaryTable, R: number, H: number, dh: number, sign: number): void {
+  const { cos, sin, half } = t;
+  for (let r = 0; r < R; r++) {
+    for (let h = 0; h < H; h++) {
+      const o = r * H * dh + h * dh;
+      for (let i = 0; i < half; i++) {
+        const c = cos[r * half + i]!, s = sign * sin[r * half + i]!;
+        const a = X[o + i]!, b = X[o + half + i]!;
+        X[o + i] = a * c - b * s;
+        X[o + half + i] = b * c + a * s;
+      }
+    }
+  }
+}
+
+/** Rotary position embedding of x [R, H·dh] (q or k). */
+export function rope(x: Tensor, t: RotaryTable, H: number): Tensor {
+  const e = x.engine, W = cols(x), R = x.size / W, dh = W / H;
+  const out = e.empty(x.shape);
+  e.kernels.scale(x.ptr, 1, out.ptr, x.size);
+  rotate(out.data(), t, R, H, dh, 1);
+  return rec(e, [x], out, (g, grads) => {
+    if (!x.requiresGrad) return;
+    const gx = e.emptyDetached(x.shape);
+    e.kernels.scale(g.ptr, 1, gx.ptr, g.size);
+    rotate(gx.data(), t, R, H, dh, -1); // a rotation's transpose is its inverse
+    grads.give(x, gx);
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ attention
+
+export interface AttentionShape {
+  B: number;
+  /** Padded length: rows are b·P + position. */
+  P: number;
+  H: number;
+  scale: number;
+  /** tanh soft-cap of the attention logits (Gemma 2), or null. */
+  softcap: number | null;
+  /** Keys j visible from query i only when i − j < window, or null. */
+  window: number | null;
+}
+
+/**
+ * Causal attention on q, k, v [B·P, H·dh] (k and v per query head) → z [B·P, H·dh]:
+ * z_h = softmax(mask(cap(q_h·k_hᵀ·scale)))·v_h.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): Tensor {
+  const e = q.engine, kn = e.kernels, { B, P, H } = s, W = cols(q), dh = W / H;
+  const z = e.empty(q.shape);
+  const probs = e.empty([B, H, P, P]);
+  const capped = s.softcap ? e.empty([B, H, P, P]) : null; // tanh(logit / cap), for the backward pass
+  const PP = P * P, bo = (b: number) => 4 * b * P * W;
+  for (let b = 0; b < B; b++) {
+    kn.gemmBatched(false, true, P, P, dh, s.scale, q.ptr + bo(b), W, dh, k.ptr + bo(b), W, dh, 0, probs.ptr + 4 * b * H * PP, P, PP, H);
+  }
+  const A = probs.data(), T = capped?.data();
+  for (let row = 0; row < B * H * P; row++) {
+    const i = row % P, o = row * P;
+    const lo = s.window ? Math.max(0, i - s.window + 1) : 0;
+    let max = -Infinity;
+    for (let j = lo; j <= i; j++) {
+      let a = A[o + j]!;
+      if (T) {
+        const t = Math.tanh(a / s.softcap!);
+        T[o + j] = t;
+        a = t * s.softcap!;
+      }
+      A[o + j] = a;
+      if (a > max) max = a;
+    }
+    let sum = 0;
+    for (let j = lo; j <= i; j++) sum += A[o + j] = Math.exp(A[o + j]! - max);
+    for (let j = 0; j < P; j++) A[o + j] = j >= lo && j <= i ? A[o + j]! / sum : 0;
+  }
+  for (let b = 0; b < B; b++) {
+    kn.gemmBatched(false, false, P, dh, P, 1, probs.ptr + 4 * b * H * PP, P, PP, v.ptr + bo(b), W, dh, 0, z.ptr + bo(b), W, dh, H);
+  }
+  return rec(e, [q, k, v], z, (g, grads) => {
+    const dS = e.emptyDetached([B, H, P, P]);
+    const dq = q.requiresGrad ? e.emptyDetached(q.shape) : null;
+    const dk = k.requiresGrad ? e.emptyDetached(k.shape) : null;
+    const dv = v.requiresGrad ? e.emptyDetached(v.shape) : null;
+    for (let b = 0; b < B; b++) {
+      const sb = dS.ptr + 4 * b * H * PP, pb = probs.ptr + 4 * b * H * PP;
+      kn.gemmBatched(false, true, P, P, dh, 1, g.ptr + bo(b), W, dh, v.ptr + bo(b), W, dh, 0, sb, P, PP, H);
+      if (dv) kn.gemmBatched(true, false, P, dh, P, 1, pb, P, PP, g.ptr + bo(b), W, dh, 0, dv.ptr + bo(b), W, dh, H);
+    }
+    const D = dS.data(), A = probs.data(), T = capped?.data();
+    for (let row = 0; row < B * H * P; row++) {
+      const o = row * P;
+      let dot = 0;
+      for (let j = 0; j < P; j++) dot += D[o + j]! * A[o + j]!;
+      for (let j = 0; j < P; j++) {
+        let d = A[o + j]! * (D[o + j]! - dot);
+        if (T) d *= 1 - T[o + j]! * T[o + j]!;
+        D[o + j] = d * s.scale;
+      }
+    }
+    for (let b = 0; b < B; b++) {
+      const sb = dS.ptr + 4 * b * H * PP;
+      if (dq) kn.gemmBatched(false, false, P, dh, P, 1, sb, P, PP, k.ptr + bo(b), W, dh, 0, dq.ptr + bo(b), W, dh, H);
+      if (dk) kn.gemmBatched(true, false, P, dh, P, 1, sb, P, PP, q.ptr + bo(b), W, dh, 0, dk.ptr + bo(b), W, dh, H);
+    }
+    dS.dispose();
+    if (dq) grads.give(q, dq);
+    if (dk) grads.give(k, dk);
+    if (dv) grads.give(v, dv);
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ pointwise
+
+export type Activation = 'gelu' | 'gelu_tanh' | 'silu' | 'relu';
+
+const SQRT1_2 = Math.SQRT1_2, K_TANH = Math.sqrt(2 / Math.PI), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** erf in double precision: the Maclaurin series below 2.5, the continued fraction of erfc above. */
+function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // Maclaurin series: converges fast for |x| < 2.5 in double precision
+    let term = ax, sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 60; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    const r = (2 / Math.sqrt(Math.PI)) * sum;
+    return x < 0 ? -r : r;
+  }
+  // continued fraction for erfc (Lentz), accurate for |x| ≥ 2.5
+  let f = ax, C = ax, Dd = 0;
+  for (let n = 1; n < 200; n++) {
+    const a = n / 2;
+    Dd = ax + a * Dd;
+    Dd = Dd === 0 ? 1e-300 : 1 / Dd;
+    C = ax + a / C;
+    const delta = C * Dd;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
+  return x < 0 ? erfc - 1 : 1 - erfc;
+}
+
+/** f(x) and f'(x) of an activation. */
+function act(kind: Activation, x: number): [number, number] {
+  switch (kind) {
+    case 'gelu': {
+      const cdf = 0.5 * (1 + erf(x * SQRT1_2));
+      return [x * cdf, cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x)];
+    }
+    case 'gelu_tanh': {
+      const u = K_TANH * (x + 0.044715 * x * x * x), t = Math.tanh(u);
+      return [0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * K_TANH * (1 + 3 * 0.044715 * x * x)];
+    }
+    case 'silu': {
+      const sg = 1 / (1 + Math.exp(-x));
+      return [x * sg, sg * (1 + x * (1 - sg))];
+    }
+    case 'relu':
+      return x > 0 ? [x, 1] : [0, 0];
+  }
+}
+
+/** activation(x), or activation(gate) ⊙ up when `up` is given (SwiGLU, GeGLU). */
+export function activate(kind: Activation, x: Tensor, up: Tensor | null = null): Tensor {
+  const e = x.engine, n = x.size;
+  if (up && up.size !== n) throw new Error(`gated activation: [${x.shape}] and [${up.shape}]`);
+  const out = e.empty(x.shape);
+  const X = x.data(), U = up?.data(), O = out.data();
+  for (let i = 0; i < n; i++) O[i] = U ? act(kind, X[i]!)[0] * U[i]! : act(kind, X[i]!)[0];
+  const inputs = up ? [x, up] : [x];
+  return rec(e, inputs, out, (g, grads) => {
+    const G = g.data();
+    if (x.requiresGrad) {
+      const gx = e.emptyDetached(x.shape), X = x.data(), U = up?.data(), GX = gx.data();
+      for (let i = 0; i < n; i++) GX[i] = G[i]! * act(kind, X[i]!)[1] * (U ? U[i]! : 1);
+      grads.give(x, gx);
+    }
+    if (up?.requiresGrad) {
+      const gu = e.emptyDetached(up.shape), X = x.data(), GU = gu.data();
+      for (let i = 0; i < n; i++) GU[i] = G[i]! * act(kind, X[i]!)[0];
+      grads.give(up, gu);
+    }
+  });
+}
+
+/** cap·tanh(x / cap) (Gemma 2's logit soft-capping). */
+export function softcap(x: Tensor, cap: number): Tensor {
+  const e = x.engine, n = x.size;
+  const out = e.empty(x.shape);
+  const X = x.data(), O = out.data();
+  for (let i = 0; i < n; i++) O[i] = cap * Math.tanh(X[i]! / cap);
+  return rec(e, [x], out, (g, grads) => {
+    if (!x.requiresGrad) return;
+    const gx = e.emptyDetached(x.shape), G = g.data(), O = out.data(), GX = gx.data();
+    for (let i = 0; i < n; i++) {
+      const t = O[i]! / cap;
+      GX[i] = G[i]! * (1 - t * t);
+    }
+    grads.give(x, gx);
+  });
+}
+
+/** x · c (a constant), on the tape. */
+export function scaleBy(x: Tensor, c: number): Tensor {
+  const e = x.engine;
+  const out = e.empty(x.shape);
+  e.kernels.scale(x.ptr, c, out.ptr, x.size);
+  return rec(e, [x], out, (g, grads) => {
+    if (!x.requiresGrad) return;
+    const gx = e.emptyDetached(x.shape);
+    e.kernels.scale(g.ptr, c, gx.ptr, g.size);
+    grads.give(x, gx);
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * What every model family offers the rest of the toolkit (attribution, evaluation, tasks, reports): the graph
+ * layout, a forward pass with the hook points of ./hooks.ts and a recorder of source outputs, and the pieces
+ * of the output head that EAP-GP's objective and the embeddings-space methods need.
+ */
+import type { Engine } from '../engine/engine.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { Batch } from './batch.js';
+import type { ForwardHook, GradHook } from './hooks.js';
+import type { GraphLayout } from './layout.js';
+
+/**
+ * Source activations written during a forward pass into buf [nSrc, R, D] (R = the batch's rows) (the graph's forward order: token
+ * embedding, then per layer the H head outputs and the MLP output): buf[u] = out_u when `write`, else
+ * buf[u] += alpha·out_u. Head outputs go straight from z into buf, so the residual stream keeps the fused product.
+ */
+export interface SourceRecord {
+  buf: Tensor;
+  alpha: number;
+  write: boolean;
+}
+
+export interface ForwardOptions {
+  /** [R, D] (R = the batch's rows): replaces the token embeddings (the value at hook_embed), e.g. for points on a path. */
+  embeds?: Tensor;
+  /** Record every source's output (after its hook) into a buffer. */
+  record?: SourceRecord;
+  hooks?: Readonly<Partial<Record<string, ForwardHook>>>;
+  gradHooks?: Readonly<Partial<Record<string, GradHook>>>;
+  /** Which logits to compute: at each example's last real position [B, V] (default), at every row [R, V], or none. */
+  logits?: 'last' | 'all' | 'none';
+}
+
+export interface ForwardOutput {
+  logits: Tensor | null;
+  /** The residual stream before ln_f [R, D]. */
+  residFinal: Tensor;
+}
+
+/** The architecture numbers every family shares. */
+export interface ModelDims {
+  nLayer: number;
+  /** Query heads (the graph's heads). */
+  nHead: number;
+  dModel: number;
+  nPositions: number;
+  vocabSize: number;
+}
+
+export interface CausalLM {
+  readonly engine: Engine;
+  readonly dims: ModelDims;
+  /** The circuit graph's layout for this model (node indices, parents, hook points). */
+  readonly layout: GraphLayout;
+  /** The family, e.g. "gpt2", "llama". */
+  readonly family: string;
+  /** True when per-layer weights stream from ordinary memory into the heap. */
+  readonly streamed: boolean;
+  /** Bytes of per-layer matrices held in the heap (what streaming would move out). */
+  readonly residentLayerBytes: number;
+  /**
+   * One forward pass. Inside `engine.record`, every op is taped: afterwards `tape.backward([[logits, dLoss/dlogits]])`
+   * delivers gradients to `gradHooks` and returns the gradient of the embeddings.
+   */
+  forward(batch: Batch, opts?: ForwardOptions): ForwardOutput;
+  /** The `input` node's value for token ids [R] → [R, D] (hook_embed: Gemma's √d scale included). */
+  embed(ids: Int32Array): Tensor;
+  /** The final norm of residual-stream rows, on the tape. */
+  finalNorm(x: Tensor): Tensor;
+  /** Logits of final-normed rows [n, D] → [n, V], on the tape (soft-capped where the family caps them). */
+  unembed(xNormed: Tensor): Tensor;
+  /**
+   * W_Uᵀ W_U [D, D] when ‖logits − logits'‖² = d·G·d exactly for d = the difference of final-normed rows (no
+   * unembedding bias, no soft-cap); null otherwise. Owned by the model.
+   */
+  unembedGram(): Tensor | null;
+  dispose(): void;
+}

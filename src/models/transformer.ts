@@ -1,0 +1,226 @@
+/**
+ * The forward pass of every family beyond GPT-2, from its FamilyBlock and ArchSpec, with the hook points of
+ * ./hooks.ts (the same contract as ./gpt2.ts). It reads top to bottom:
+ *   embed:     x = W_E[tok] · embedScale                                   (hook_embed: the graph's `input`)
+ *   block(l):  a = Σ_h z_h·W_O,hᵀ + b_O,  z = attention(rope(q), rope(k), v), q/k/v from norm1(x) per head
+ *              m = mlp(norm2(x + a))  — or norm2(x) when attention and MLP run in parallel (GPT-NeoX)
+ *              Gemma 2 normalises a and m once more before adding them (post norms)
+ *   unembed:   logits = cap(norm_f(x)·W_Uᵀ)
+ * Hook semantics (TransformerLens'): q/k/v inputs are the stream before norm1, one copy per query head (k/v
+ * ungrouped); hook_result is each head's output before any post norm; hook_mlp_out is the MLP's output as added to
+ * the stream (after Gemma 2's post norm); hook_mlp_in is the stream before norm2.
+ */
+import type { Engine } from '../engine/engine.js';
+import * as ops from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import { UserError } from '../util/errors.js';
+import type { FamilyBlock } from './arch/block.js';
+import { invFrequencies, type ArchSpec } from './arch/spec.js';
+import { FamilyWeights, type HalfWeightSource } from './arch-weights.js';
+import { lastRows, rowStarts, type Batch } from './batch.js';
+import { activate, attention, norm, rope, rotaryTable, softcap, type RotaryTable } from './family-ops.js';
+import { headProject, headResults } from './family-heads.js';
+import { expandCopies } from './head-ops.js';
+import { hookNames } from './hooks.js';
+import { layoutOf, type GraphLayout } from './layout.js';
+import type { CausalLM, ForwardOptions, ForwardOutput, ModelDims } from './model.js';
+
+export interface TransformerOptions {
+  stream?: boolean;
+  residentLimit?: number;
+  onRead?: (bytes: number) => void;
+}
+
+export class TransformerLM implements CausalLM {
+  readonly weights: FamilyWeights;
+  readonly layout: GraphLayout;
+  readonly dims: ModelDims;
+  readonly family: string;
+  private readonly invFreq: Float64Array;
+  #gram: Tensor | null = null;
+
+  constructor(readonly engine: Engine, readonly spec: ArchSpec, block: FamilyBlock, src: HalfWeightSource, opts: TransformerOptions = {}) {
+    this.weights = new FamilyWeights(engine, spec, block, src, opts);
+    this.layout = layoutOf({ nLayers: spec.nLayer, nHeads: spec.nHead, parallelAttnMlp: spec.parallelAttnMlp });
+    this.dims = { nLayer: spec.nLayer, nHead: spec.nHead, dModel: spec.dModel, nPositions: spec.nPositions, vocabSize: spec.vocabSize };
+    this.family = spec.family;
+    this.invFreq = invFrequencies(spec.rotaryDim, spec.ropeTheta, spec.ropeScaling);
+  }
+
+  get streamed(): boolean {
+    return this.weights.streamed;
+  }
+  get residentLayerBytes(): number {
+    return this.weights.residentLayerBytes;
+  }
+
+  embed(ids: Int32Array): Tensor {
+    return this.weights.embed.gather(ids, this.spec.embedScale);
+  }
+  finalNorm(x: Tensor): Tensor {
+    return norm(x, this.weights.finalNorm);
+  }
+  unembed(xNormed: Tensor): Tensor {
+    const logits = this.weights.unembed.project(xNormed);
+    return this.spec.finalSoftcap ? softcap(logits, this.spec.finalSoftcap) : logits;
+  }
+  unembedGram(): Tensor | null {
+    if (this.spec.finalSoftcap) return null; // capped logits are not a quadratic form of the normed stream
+    this.#gram ??= this.weights.unembed.gram();
+    return this.#gram;
+  }
+
+  forward(batch: Batch, opts: ForwardOptions = {}): ForwardOutput {
+    const e = this.engine, s = this.spec;
+    const { nLayer: L, dModel: D } = this.dims;
+    const { B, P } = batch;
+    const R = batch.ids.length;
+    const starts = rowStarts(batch);
+    if (R !== starts[B]) throw new Error(`batch has ${R} token ids for ${starts[B]} rows`);
+    if (P > s.nPositions) {
+      throw new UserError(`the input has ${P} tokens but the model takes at most max_position_embeddings = ${s.nPositions}; shorten the prompt`);
+    }
+    for (let i = 0; i < R; i++) {
+      const t = batch.ids[i]!;
+      if (t < 0 || t >= s.vocabSize) {
+        const ex = starts.findIndex((x) => x > i) - 1;
+        throw new UserError(`token id ${t} (example ${ex}, position ${i - starts[ex]!}) is outside the vocabulary of ${s.vocabSize}`);
+      }
+    }
+    const hooks = opts.hooks ?? {};
+    const gradHooks = opts.gradHooks ?? {};
+    const tape = e.tape;
+    const point = (name: string, value: Tensor, leaf = false): Tensor => {
+      let v = value;
+      const fh = hooks[name];
+      if (fh) {
+        const r = fh(v, name);
+        if (r) {
+          if (r.size !== v.size) throw new Error(`hook ${name} returned [${r.shape}] for a value of [${v.shape}]`);
+          v = r;
+        }
+      }
+      if (leaf && tape && !v.requiresGrad) v.requireGrad();
+      const gh = gradHooks[name];
+      if (gh && tape && v.requiresGrad) tape.watch(v, (g) => gh(g, name));
+      return v;
+    };
+    const rec = opts.record;
+    const put = (u: number, v: Tensor) => {
+      if (!rec) return;
+      const dst = rec.buf.ptr + 4 * u * R * D;
+      if (rec.write) e.kernels.scale(v.ptr, rec.alpha, dst, v.size);
+      else e.kernels.axpy(rec.alpha, v.ptr, dst, v.size);
+    };
+
+    // embed
+    let embed: Tensor;
+    if (opts.embeds) {
+      if (opts.embeds.size !== R * D) throw new Error(`embeds must be [${R}, ${D}], got [${opts.embeds.shape}]`);
+      embed = opts.embeds;
+    } else {
+      embed = this.embed(batch.ids);
+    }
+    embed = point(hookNames.embed, embed, true);
+    put(0, embed);
+    const pos = new Int32Array(R);
+    for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) pos[r] = r - starts[b]!;
+    const rot = rotaryTable(pos, this.invFreq);
+    // attention mixes rows: packed rows go through it in the padded layout (row b·P + position)
+    let padRows: Tensor | null = null;
+    if (batch.packed) {
+      const m = new Int32Array(R);
+      for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) m[r] = b * P + pos[r]!;
+      padRows = e.fromArray(m, [R], 'i32');
+    }
+    let resid = ops.identity(embed);
+
+    for (let l = 0; l < L; l++) {
+      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!rec, hooks, gradHooks });
+      resid = tape ? layer() : e.tidy(layer);
+    }
+
+    const residFinal = point(hookNames.residFinal, ops.identity(resid));
+    const mode = opts.logits ?? 'last';
+    let logits: Tensor | null = null;
+    if (mode !== 'none') {
+      const x = mode === 'last' ? ops.gatherRows(residFinal, e.fromArray(lastRows(batch), [B], 'i32')) : residFinal;
+      logits = this.unembed(this.finalNorm(x));
+    }
+    return { logits, residFinal };
+  }
+
+  /** Layer l: the residual stream after it. */
+  private block(
+    l: number, resid: Tensor,
+    c: {
+      B: number; P: number; R: number; rot: RotaryTable; padRows: Tensor | null;
+      point: (name: string, v: Tensor) => Tensor; put: (u: number, v: Tensor) => void; recording: boolean;
+      hooks: NonNullable<ForwardOptions['hooks']>; gradHooks: NonNullable<ForwardOptions['gradHooks']>;
+    },
+  ): Tensor {
+    const e = this.engine, w = this.weights, s = this.spec, lw = w.layer(l), lay = this.layout;
+    const H = s.nHead, tape = e.tape;
+    // q, k, v per query head; each head's input its own copy of the stream only when a hook looks at it
+    const slot = (name: string, which: 'q' | 'k' | 'v', bias: Tensor | null): Tensor => {
+      const fh = c.hooks[name], gh = c.gradHooks[name];
+      let perHead: Tensor | null = null;
+      if (fh) {
+        const X = expandCopies(resid, H);
+        const r = fh(X, name);
+        if (r && r.size !== X.size) throw new Error(`hook ${name} returned [${r.shape}] for a value of [${X.shape}]`);
+        perHead = r ?? X;
+      }
+      const onGrad = gh && tape ? (g: Tensor) => gh(g, name) : null;
+      return headProject({ resid, perHead, norm: lw.ln1, W: w.matrix(l, which), bias, H, onGrad });
+    };
+    let q = slot(hookNames.qInput(l), 'q', lw.qb);
+    let k = slot(hookNames.kInput(l), 'k', lw.kb);
+    const v = slot(hookNames.vInput(l), 'v', lw.vb);
+    q = rope(q, c.rot, H);
+    k = rope(k, c.rot, H);
+    const window = s.slidingWindow !== null && (s.slidingLayers === 'all' || l % 2 === 0) ? s.slidingWindow : null;
+    const shape = { B: c.B, P: c.P, H, scale: s.attnScale, softcap: s.attnSoftcap, window };
+    const pad = (t: Tensor) => (c.padRows ? ops.scatterRows(t, c.padRows, c.B * c.P) : t);
+    let z = attention(pad(q), pad(k), pad(v), shape);
+    if (c.padRows) z = ops.gatherRows(z, c.padRows);
+
+    const rn = hookNames.result(l);
+    let attnOut: Tensor;
+    if (c.hooks[rn] || c.gradHooks[rn] || s.postNorms) {
+      // per-head outputs when a hook or the recorder sees them before a post norm
+      const heads = c.point(rn, headResults(z, w.matrix(l, 'o'), H));
+      c.put(lay.head(l, 0), heads);
+      attnOut = ops.sumFirst(heads);
+      if (lw.ob) attnOut = ops.addRowVector(attnOut, lw.ob);
+    } else {
+      attnOut = ops.linear(z, w.matrix(l, 'o'), lw.ob, true);
+      if (c.recording) c.put(lay.head(l, 0), headResults(z, w.matrix(l, 'o'), H));
+    }
+    if (lw.postAttn) attnOut = norm(attnOut, lw.postAttn);
+
+    // MLP: its input is its own node (a copy of the stream), so its gradient is the MLP's alone
+    const mid = s.parallelAttnMlp ? resid : ops.add(resid, attnOut);
+    const mlpIn = c.point(hookNames.mlpIn(l), ops.identity(mid));
+    let mlpOut = this.mlp(l, norm(mlpIn, lw.ln2));
+    if (lw.postMlp) mlpOut = norm(mlpOut, lw.postMlp);
+    mlpOut = c.point(hookNames.mlpOut(l), mlpOut);
+    c.put(lay.mlp(l), mlpOut);
+    return s.parallelAttnMlp ? ops.add(ops.add(resid, attnOut), mlpOut) : ops.add(mid, mlpOut);
+  }
+
+  private mlp(l: number, x: Tensor): Tensor {
+    const w = this.weights, s = this.spec, lw = w.layer(l);
+    if (s.gated) {
+      const h = activate(s.activation, ops.linear(x, w.matrix(l, 'gate'), null, true), ops.linear(x, w.matrix(l, 'up'), null, true));
+      return ops.linear(h, w.matrix(l, 'down'), null, true);
+    }
+    const h = activate(s.activation, ops.linear(x, w.matrix(l, 'fc'), lw.fcb, true));
+    return ops.linear(h, w.matrix(l, 'out'), lw.outb, true);
+  }
+
+  dispose(): void {
+    this.#gram?.dispose();
+    this.weights.dispose();
+  }
+}
