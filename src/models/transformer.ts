@@ -80,11 +80,15 @@ export class TransformerLM implements CausalLM {
     if (P > s.nPositions) {
       throw new UserError(`the input has ${P} tokens but the model takes at most max_position_embeddings = ${s.nPositions}; shorten the prompt`);
     }
-    for (let i = 0; i < R; i++) {
-      const t = batch.ids[i]!;
-      if (t < 0 || t >= s.vocabSize) {
-        const ex = starts.findIndex((x) => x > i) - 1;
-        throw new UserError(`token id ${t} (example ${ex}, position ${i - starts[ex]!}) is outside the vocabulary of ${s.vocabSize}`);
+    // padding rows never reach a real position: any id will do there, so they read row 0 (pad ids of another
+    // tokenizer need not exist in this vocabulary)
+    const ids = new Int32Array(R);
+    for (let b = 0; b < B; b++) {
+      for (let r = starts[b]!; r < starts[b + 1]!; r++) {
+        if (r - starts[b]! >= batch.lengths[b]!) continue;
+        const t = batch.ids[r]!;
+        if (t < 0 || t >= s.vocabSize) throw new UserError(`token id ${t} (example ${b}, position ${r - starts[b]!}) is outside the vocabulary of ${s.vocabSize}`);
+        ids[r] = t;
       }
     }
     const hooks = opts.hooks ?? {};
@@ -119,7 +123,7 @@ export class TransformerLM implements CausalLM {
       if (opts.embeds.size !== R * D) throw new Error(`embeds must be [${R}, ${D}], got [${opts.embeds.shape}]`);
       embed = opts.embeds;
     } else {
-      embed = this.embed(batch.ids);
+      embed = this.embed(ids);
     }
     embed = point(hookNames.embed, embed, true);
     put(0, embed);
