@@ -18,7 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   validate: { summary: 'exact patching of every edge as ground truth; rank agreement, precision and faithfulness of each method', load: async () => (await import('./validate.js')).validate },
   demo: { summary: 'the tour: an IOI circuit found by EAP-GP on the built-in model, evaluated, drawn (runs/demo)', load: async () => (await import('./demo.js')).demo },
   train: { summary: 'train a small GPT-2 on generated task data (Hugging Face checkpoint)', load: async () => (await import('./train.js')).trainCommand },
-  'make-model': { summary: 'write a random GPT-2 checkpoint (Hugging Face format)', load: async () => (await import('./make-model.js')).makeModel },
+  'make-model': { summary: 'write a random checkpoint (GPT-2, GPT-NeoX, Llama, Qwen2, Mistral, Gemma 2; Hugging Face format)', load: async () => (await import('./make-model.js')).makeModel },
 };
 
 function help(): string {

@@ -1,5 +1,6 @@
 /**
- * Random GPT-2 checkpoints in exactly the Hugging Face layout (config.json + model.safetensors with GPT2Model
+ * Random checkpoints in exactly the Hugging Face layout; GPT-2 here, the other families (--arch) in
+ * make-arch-model.ts with the same random streams. GPT-2: checkpoints in exactly the Hugging Face layout (config.json + model.safetensors with GPT2Model
  * names, no `transformer.` prefix, no lm_head: tied), for tests and benchmarks without downloads. The
  * distributions follow the oracle's make_model.py so the models behave alike: LayerNorm weights 1 + N(0, 0.1),
  * everything else N(0, initStd); only the random stream differs (see random.ts).
@@ -12,29 +13,39 @@ import * as path from 'node:path';
 import { writeGpt2TokenizerFiles } from '../tokenizer/gpt2-files.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
+import { ARCH_FAMILIES, type ArchFamily } from './arch-layouts.js';
 import { gpt2Shapes } from './checkpoint.js';
 import { parseConfig } from './config.js';
+import { APPLIES, OPTION_FLAGS, makeArchModel, type ArchOnlyOptions } from './make-arch-model.js';
 import { Rng, deriveSeed } from './random.js';
 import { writeSafetensors, type TensorToWrite, type WriteDtype } from './safetensors.js';
 import type { WeightSource } from './weights.js';
 
-export interface RandomModelOptions {
+/** The supported values of --arch. */
+export const ARCHES: readonly string[] = ['gpt2', ...ARCH_FAMILIES];
+
+export interface RandomModelOptions extends Gpt2ModelOptions, ArchOnlyOptions {
+  /** Model family (default gpt2); the others take the ArchOnlyOptions that apply to them. */
+  arch?: string;
+}
+
+export interface Gpt2ModelOptions {
   layers: number;
   heads: number;
   dModel: number;
-  /** Vocabulary rows (default 50257, GPT-2's). Smaller is allowed; the tokenizer must then stay below it. */
+  /** Vocabulary rows (default 50257, GPT-2's; other families: their released tokenizer's). Smaller is allowed; the tokenizer must then stay below it. */
   vocab?: number;
-  /** Context length: n_ctx = n_positions (default 1024). */
+  /** Context length: n_ctx = n_positions (default 1024; other families' max_position_embeddings: 2048). */
   nCtx?: number;
   seed?: number;
   /** Standard deviation of weights and biases (default 0.02). */
   initStd?: number;
-  /** Standard deviation of LayerNorm weights around 1 (default 0.1). */
+  /** Standard deviation of LayerNorm/RMSNorm weights around 1 (Gemma 2's (1 + w): around 0) (default 0.1). */
   lnNoise?: number;
   /** Multiplies the query and key columns of c_attn (weight and bias): attention logits scale by qkScale² (default 1). */
   qkScale?: number;
   dtype?: WriteDtype;
-  /** Directory whose vocab.json and merges.txt are copied into the model directory. */
+  /** Directory whose vocab.json and merges.txt (other families: tokenizer.json, tokenizer_config.json) are copied into the model directory. */
   tokenizerDir?: string;
   /** Writes GPT-2's own vocab.json and merges.txt (rebuilt from the built-in encoding) instead. */
   gpt2TokenizerFiles?: boolean;
@@ -50,8 +61,19 @@ export interface RandomModel {
 /** GPT-2's vocabulary size. */
 const GPT2_VOCAB = 50257;
 
-/** Write a random GPT-2 checkpoint to `outDir` (created if needed; existing files are replaced). */
+/** Write a random checkpoint of opts.arch (default GPT-2) to `outDir` (created if needed; existing files are replaced). */
 export function makeRandomModel(opts: RandomModelOptions, outDir: string): RandomModel {
+  const arch = opts.arch ?? 'gpt2';
+  if (!ARCHES.includes(arch)) throw new UserError(`make-model: unknown --arch "${arch}"; supported: ${ARCHES.join(', ')}`);
+  if (arch !== 'gpt2') {
+    if (opts.gpt2TokenizerFiles) throw new UserError(`make-model: --gpt2-tokenizer-files applies to --arch gpt2 only; give --tokenizer-dir with a tokenizer.json of the family`);
+    if (opts.qkScale !== undefined && opts.qkScale !== 1) throw new UserError(`make-model: qkScale applies to --arch gpt2 only`);
+    const { arch: _, qkScale: __, gpt2TokenizerFiles: ___, ...rest } = opts;
+    return makeArchModel({ ...rest, family: arch as ArchFamily }, outDir);
+  }
+  for (const k of Object.keys(APPLIES) as (keyof ArchOnlyOptions)[]) {
+    if (opts[k] !== undefined) throw new UserError(`make-model: ${OPTION_FLAGS[k]} does not apply to --arch gpt2 (it applies to ${APPLIES[k].join(', ')})`);
+  }
   const o = randomModelDefaults(opts);
   for (const k of ['layers', 'heads', 'dModel', 'vocab', 'nCtx'] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] <= 0) throw new UserError(`make-model: ${k} must be a positive integer, got ${o[k]}`);
@@ -97,15 +119,15 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
 type Opts = { seed: number; initStd: number; lnNoise: number; qkScale: number; dModel: number };
 
 /** The options with make-model's defaults for those not given (tokenizerDir dropped). */
-export function randomModelDefaults(opts: RandomModelOptions): RandomModelParts {
-  const { tokenizerDir: _, ...rest } = opts;
+export function randomModelDefaults(opts: Gpt2ModelOptions & { arch?: string }): RandomModelParts {
+  const { tokenizerDir: _, arch: __, ...rest } = opts;
   // options present but undefined keep their defaults
   const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   return { vocab: GPT2_VOCAB, nCtx: 1024, seed: 0, initStd: 0.02, lnNoise: 0.1, qkScale: 1, dtype: 'F32', ...given } as RandomModelParts;
 }
 
 /** Options of the config and the random values (make-model's options with their defaults filled in). */
-export type RandomModelParts = Required<Omit<RandomModelOptions, 'tokenizerDir'>>;
+export type RandomModelParts = Required<Omit<Gpt2ModelOptions, 'tokenizerDir'>>;
 
 /** The config.json of a GPT-2 with these dimensions, as make-model writes it (other fields can be added). */
 export function gpt2ConfigJson(o: RandomModelParts): Record<string, unknown> {
