@@ -38,6 +38,14 @@ export function loadTokenizer(modelDir?: string): Tokenizer {
     if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new UserError(`${modelDir}: no such model directory`);
     const family = modelTypeOf(modelDir);
     if (family !== undefined && family !== 'gpt2') return requireTokenizerFor(modelDir, family);
+    return gpt2Rules(modelDir);
+  }
+  return gpt2Builtin;
+}
+
+/** GPT-2's order in an existing directory (module comment). */
+function gpt2Rules(modelDir: string): Tokenizer {
+  {
     const vocab = join(modelDir, 'vocab.json');
     const merges = join(modelDir, 'merges.txt');
     if (existsSync(vocab) !== existsSync(merges)) {
@@ -68,7 +76,7 @@ export function modelTypeOf(dir: string): string | undefined {
  * would give ids that mean other tokens to that model.
  */
 export function requireTokenizerFor(dir: string, family: string): Tokenizer {
-  if (family === 'gpt2') return loadTokenizer(dir);
+  if (family === 'gpt2') return gpt2Rules(dir);
   if (!existsSync(join(dir, 'tokenizer.json'))) {
     throw new UserError(
       `${join(dir, 'tokenizer.json')}: missing; a ${family} model needs its own tokenizer.json (and tokenizer_config.json) ` +
