@@ -108,7 +108,10 @@ function ownFile(group: string, file: string, body: Buffer, path = `data/${file}
 test('the manifest: every task CSV, sva\'s verb list, the reference tables and the circuits, each pinned', () => {
   const groups = [...new Set(DATA_FILES.map((f) => f.group))];
   assert.deepEqual(groups, ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy', 'reference', 'circuits']);
-  for (const t of groups.slice(0, 6)) assert.ok(DATA_FILES.some((f) => f.group === t && f.file === `${t}/eapig-faithfulness_gpt2.csv`), t);
+  for (const t of groups.slice(0, 6)) {
+    assert.ok(DATA_FILES.some((f) => f.group === t && f.file === `${t}/eapig-faithfulness_gpt2.csv` && f.tokenizer === 'gpt2'), t);
+    assert.ok(DATA_FILES.some((f) => f.group === t && f.file === `${t}/eapig-faithfulness_pythia.csv` && f.tokenizer === 'neox'), t);
+  }
   assert.ok(DATA_FILES.some((f) => f.file === 'sva/eapig-faithfulness_combined_verb_list.csv'));
   assert.equal(new Set(DATA_FILES.map((f) => f.file)).size, DATA_FILES.length, 'no two files at one place');
   for (const f of DATA_FILES) {
@@ -175,7 +178,8 @@ test('readers of the cache: a missing or altered file is an error naming the fet
 test('data list on an empty cache: every group missing, and the command that fetches them', async () => {
   const list = await eapgp(['data', 'list'], { EAPGP_CACHE: newCache() });
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /^ioi +1 +256\.2 KiB +missing$/m);
+  assert.match(list.stdout, /^ioi +2 +511\.7 KiB +missing$/m); // gpt2.csv and pythia.csv
+  assert.match(list.stdout, /^sva +3 +2\.2 MiB +missing$/m); // both CSVs and their verb list
   assert.match(list.stdout, /^circuits +2 +140\.6 KiB +missing$/m);
   assert.match(list.stdout, /to fetch what is missing or differs: eapgp data fetch all$/m);
 });
@@ -224,11 +228,11 @@ test('a corrupted download (same size, other bytes; or another size): an error n
   }
   assert.deepEqual(filesUnder(cache), [], 'no file and no temporary file in the cache');
   const list = await eapgp(['data', 'list'], { EAPGP_CACHE: cache });
-  assert.match(list.stdout, /^ioi +1 +256\.2 KiB +missing$/m);
+  assert.match(list.stdout, /^ioi +2 +511\.7 KiB +missing$/m);
 });
 
 test('the server dies mid-download: an error saying to retry, no partial or temporary file', async () => {
-  const [sva, verbs] = filesOfGroups(['sva']);
+  const [sva, verbs] = ['sva/eapig-faithfulness_gpt2.csv', 'sva/eapig-faithfulness_combined_verb_list.csv'].map((f) => filesOfGroups(['sva']).find((x) => x.file === f));
   // the verb list arrives whole; the big CSV is cut in half
   serve(sva!, Buffer.alloc(sva!.size, 'y'), 'drop');
   serve(verbs!, Buffer.alloc(verbs!.size, 'z'));

@@ -1,10 +1,12 @@
 /**
- * The published data `eapgp data fetch` downloads: the EAP-IG paper's GPT-2 task CSVs (Hanna et al. 2024,
- * hannamw/eap-ig-faithfulness) with the companion files our loaders read, its published result tables, and
+ * The published data `eapgp data fetch` downloads: the EAP-IG paper's task CSVs (Hanna et al. 2024,
+ * hannamw/eap-ig-faithfulness), tokenized for GPT-2 (data/<task>/gpt2.csv) and for Pythia's GPT-NeoX-20B
+ * tokenizer (data/<task>/pythia.csv), with the companion files our loaders read, its published result tables, and
  * ACDC's canonical IOI and Greater-Than circuits (Conmy et al. 2023). Each file is pinned by repository,
  * commit, path, size and sha256; in the cache it sits at `file`, a layout `reproduce --data-dir` also reads
- * (<task>/eapig-faithfulness_gpt2.csv, sva's verb list next to it).
+ * (<task>/eapig-faithfulness_gpt2.csv and _pythia.csv, sva's verb list next to them).
  */
+import type { TokenizerKind } from '../tokenizer/types.js';
 
 /** A public repository at a fixed commit. */
 export interface DataSource {
@@ -23,33 +25,44 @@ export interface DataFile {
   path: string;
   size: number;
   sha256: string;
+  /** For a CSV of token ids: the tokenizer its ids are of (files for any tokenizer have none). */
+  tokenizer?: PublishedKind;
 }
+
+/** The tokenizers the published id-CSVs were made for. */
+export type PublishedKind = Exclude<TokenizerKind, 'other'>;
 
 const EAP_IG_FAITHFULNESS: DataSource = { repo: 'hannamw/eap-ig-faithfulness', commit: 'd42fea6aa2c7acca39007c9c94923770669cb9ae' };
 const ACDC: DataSource = { repo: 'ArthurConmy/Automatic-Circuit-Discovery', commit: 'bc99ace817974b5584b7ee203d596a8e2bbcd399' };
 
 /** The groups in `eapgp data fetch` order, with what each holds. */
 export const DATA_GROUPS: readonly { name: string; about: string }[] = [
-  { name: 'ioi', about: 'IOI task CSV (1,000 rows)' },
-  { name: 'greater-than', about: 'Greater-Than task CSV (1,000 rows)' },
-  { name: 'sva', about: 'subject-verb agreement task CSV (12,400 rows) and its verb list' },
-  { name: 'gender-bias', about: 'Gender-Bias task CSV (986 rows)' },
-  { name: 'capital-country', about: 'Capital-Country task CSV (190 rows)' },
-  { name: 'hypernymy', about: 'Hypernymy task CSV (198 rows)' },
+  { name: 'ioi', about: 'IOI task CSVs for GPT-2 and Pythia (1,000 rows each)' },
+  { name: 'greater-than', about: 'Greater-Than task CSVs for GPT-2 and Pythia (1,000 rows each)' },
+  { name: 'sva', about: 'subject-verb agreement task CSVs for GPT-2 and Pythia (12,400 rows each) and their verb list' },
+  { name: 'gender-bias', about: 'Gender-Bias task CSVs for GPT-2 (986 rows) and Pythia (782 rows)' },
+  { name: 'capital-country', about: 'Capital-Country task CSVs for GPT-2 (190 rows) and Pythia (189 rows)' },
+  { name: 'hypernymy', about: 'Hypernymy task CSVs for GPT-2 and Pythia (198 rows each)' },
   { name: 'reference', about: "the EAP-IG paper's published result tables (baselines, faithfulness curves, overlaps)" },
   { name: 'circuits', about: "ACDC's canonical IOI and Greater-Than circuits (Graphviz)" },
 ];
 
-type Row = [group: string, file: string, source: DataSource, path: string, size: number, sha256: string];
+type Row = [group: string, file: string, source: DataSource, path: string, size: number, sha256: string, tokenizer?: PublishedKind];
 
 const ROWS: readonly Row[] = [
-  ['ioi', 'ioi/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/ioi/gpt2.csv', 262312, 'a3de03844889e044569d90022f86f8af863319a28547d2f89ff11b9b6b33ea9b'],
-  ['greater-than', 'greater-than/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/greater-than/gpt2.csv', 107062, '05f0479c0f5198838465a6cb540dc8e839dc02232f4e4f423a28c78a858fc6fe'],
-  ['sva', 'sva/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/sva/gpt2.csv', 1155901, 'a297cae20f5e48c83d5a52b71cbb19d142d4832f3d137a7ed0b7be3ccc04405d'],
+  ['ioi', 'ioi/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/ioi/gpt2.csv', 262312, 'a3de03844889e044569d90022f86f8af863319a28547d2f89ff11b9b6b33ea9b', 'gpt2'],
+  ['ioi', 'ioi/eapig-faithfulness_pythia.csv', EAP_IG_FAITHFULNESS, 'data/ioi/pythia.csv', 261697, '6518a7b0df83ee777432c198153eb6bbd2ae7d83994829bf7a3f7c2770813ec5', 'neox'],
+  ['greater-than', 'greater-than/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/greater-than/gpt2.csv', 107062, '05f0479c0f5198838465a6cb540dc8e839dc02232f4e4f423a28c78a858fc6fe', 'gpt2'],
+  ['greater-than', 'greater-than/eapig-faithfulness_pythia.csv', EAP_IG_FAITHFULNESS, 'data/greater-than/pythia.csv', 107726, 'e11a4bba1a996597edc51ae24ea9be8b7c39207b35e4432340c10da90ef8bb52', 'neox'],
+  ['sva', 'sva/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/sva/gpt2.csv', 1155901, 'a297cae20f5e48c83d5a52b71cbb19d142d4832f3d137a7ed0b7be3ccc04405d', 'gpt2'],
+  ['sva', 'sva/eapig-faithfulness_pythia.csv', EAP_IG_FAITHFULNESS, 'data/sva/pythia.csv', 1155901, '760aa029a9789cbcbd746ca07d7831b2bda7dd2e56a72550700b9c8f41db34c2', 'neox'],
   ['sva', 'sva/eapig-faithfulness_combined_verb_list.csv', EAP_IG_FAITHFULNESS, 'data/sva/combined_verb_list.csv', 38311, '278a64cee91d49b57e9313192a9fa0c4e0114a06a8cd2f532b955d436bee8d7b'],
-  ['gender-bias', 'gender-bias/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/gender-bias/gpt2.csv', 59909, '09dfcbf32a464e314f7c42b571ff46fc937513cfcf338a89aab8f0dbf8b5c5a9'],
-  ['capital-country', 'capital-country/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/fact-retrieval-comma/gpt2.csv', 19574, 'b8dff2117cce0069aa7088a7fafddab5a0fd1501e1e8a72f87e321b616a34929'],
-  ['hypernymy', 'hypernymy/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/hypernymy-comma/gpt2.csv', 44815, '569112f2a1cec681819d81a9327faad7fd447ce9c8d0447df43a3aa3cfc10315'],
+  ['gender-bias', 'gender-bias/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/gender-bias/gpt2.csv', 59909, '09dfcbf32a464e314f7c42b571ff46fc937513cfcf338a89aab8f0dbf8b5c5a9', 'gpt2'],
+  ['gender-bias', 'gender-bias/eapig-faithfulness_pythia.csv', EAP_IG_FAITHFULNESS, 'data/gender-bias/pythia.csv', 47421, '91bf186d9e9f7f1ee65f2e3648e575345460f23d01586410bdc199a18d035892', 'neox'],
+  ['capital-country', 'capital-country/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/fact-retrieval-comma/gpt2.csv', 19574, 'b8dff2117cce0069aa7088a7fafddab5a0fd1501e1e8a72f87e321b616a34929', 'gpt2'],
+  ['capital-country', 'capital-country/eapig-faithfulness_pythia.csv', EAP_IG_FAITHFULNESS, 'data/fact-retrieval-comma/pythia.csv', 19542, '2e3d02dfd341f784180f8d02ef69c7520945195710542e229ea5574da17bbf60', 'neox'],
+  ['hypernymy', 'hypernymy/eapig-faithfulness_gpt2.csv', EAP_IG_FAITHFULNESS, 'data/hypernymy-comma/gpt2.csv', 44815, '569112f2a1cec681819d81a9327faad7fd447ce9c8d0447df43a3aa3cfc10315', 'gpt2'],
+  ['hypernymy', 'hypernymy/eapig-faithfulness_pythia.csv', EAP_IG_FAITHFULNESS, 'data/hypernymy-comma/pythia.csv', 41130, '5a2539d1f4484c6268d1e3c711c586e968b50f7cb38e7ed130c03946db671e0e', 'neox'],
   ['reference', 'reference-results/eap-ig-faithfulness/cross-task__gpt2__csv__faithfulness.csv', EAP_IG_FAITHFULNESS, 'results/cross-task/gpt2/csv/faithfulness.csv', 1725, '6505c409b8cc60bfe8de9bdf841b8b19a93c07c531032d022340e15faae8c135'],
   ['reference', 'reference-results/eap-ig-faithfulness/faithfulness__csv__fact-retrieval-comma_fact-retrieval-rev.csv', EAP_IG_FAITHFULNESS, 'results/faithfulness/csv/fact-retrieval-comma_fact-retrieval-rev.csv', 868, 'f70b71e059d165d7fee33fd02ba31a01a8afd9387fb2977f2c778e98b90160dd'],
   ['reference', 'reference-results/eap-ig-faithfulness/faithfulness__csv__fact-retrieval-comma_fact-retrieval.csv', EAP_IG_FAITHFULNESS, 'results/faithfulness/csv/fact-retrieval-comma_fact-retrieval.csv', 871, '6c980194690ba5d75064fc729d518ffb7bfdca232d148730bd8ce332d1e76c5a'],
@@ -107,7 +120,15 @@ const ROWS: readonly Row[] = [
   ['circuits', 'ground-truth-circuits/acdc_canonical_ioi_layout.gv', ACDC, 'experiments/results/canonical_circuits/ioi/layout.gv', 105238, '40da8e519c154391fdbe9f8a111484d77d273ac08ee3d8aff258d60744dfee0c'],
 ];
 
-export const DATA_FILES: readonly DataFile[] = ROWS.map(([group, file, source, path, size, sha256]) => ({ group, file, source, path, size, sha256 }));
+export const DATA_FILES: readonly DataFile[] = ROWS.map(([group, file, source, path, size, sha256, tokenizer]) =>
+  tokenizer === undefined ? { group, file, source, path, size, sha256 } : { group, file, source, path, size, sha256, tokenizer });
 
-/** The CSV of a task in the cache layout. */
-export const taskCsvFile = (task: string): string => `${task}/eapig-faithfulness_gpt2.csv`;
+/** The published file name of a task's CSV for a tokenizer: gpt2 → _gpt2.csv, neox (Pythia) → _pythia.csv. */
+export const csvNameFor = (kind: PublishedKind): string => `eapig-faithfulness_${kind === 'neox' ? 'pythia' : 'gpt2'}.csv`;
+
+/** The CSV of a task in the cache layout, for the tokenizer `kind` (default GPT-2's). */
+export const taskCsvFile = (task: string, kind: PublishedKind = 'gpt2'): string => `${task}/${csvNameFor(kind)}`;
+
+/** The files of group `task` a run with tokenizer `kind` reads: that tokenizer's CSV and the shared companions. */
+export const taskFilesFor = (task: string, kind: PublishedKind): DataFile[] =>
+  DATA_FILES.filter((f) => f.group === task && (f.tokenizer === undefined || f.tokenizer === kind));

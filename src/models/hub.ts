@@ -45,7 +45,8 @@ export const GPT2_ALIASES: Record<string, string> = {
 const REQUIRED = 'config.json';
 const SINGLE = 'model.safetensors';
 const INDEX = 'model.safetensors.index.json';
-const OPTIONAL = ['vocab.json', 'merges.txt', 'tokenizer.json'];
+// tokenizer_config.json names the BOS/EOS/pad tokens of tokenizer.json families (src/tokenizer/hf.ts).
+const OPTIONAL = ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json'];
 const REPO_RE = /^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/;
 
 /** Parse `owner/name[@revision]` or a GPT-2 alias. Throws UserError for anything else. */

@@ -3,11 +3,15 @@
  * paper's own CSV from the data cache (`--data paper`, after `eapgp data fetch`), or read from a directory
  * laid out like the EAP-IG data (`--data-dir`): DIR/<task>/eapig-faithfulness_gpt2.csv (the data cache's
  * layout, sva's verb list next to it), else DIR/<task>.csv (e.g. an earlier run's data/ folder).
+ *
+ * The paper's CSVs hold token ids, so the file must be the one made for the model's tokenizer: GPT-2's →
+ * _gpt2.csv, Pythia's GPT-NeoX-20B BPE → _pythia.csv (Tokenizer.kind); any other tokenizer has none, and its
+ * tasks come from the generators (or a CSV of the user's with that tokenizer's ids).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dataCacheDir, fileState, requireCached } from '../data/cache.js';
-import { DATA_FILES, taskCsvFile } from '../data/manifest.js';
+import { csvNameFor, taskCsvFile, taskFilesFor, type PublishedKind } from '../data/manifest.js';
 import { formatCsv, generate, writeDataset } from '../tasks/generators/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { UserError } from '../util/errors.js';
@@ -21,27 +25,43 @@ export interface Dataset {
   make(tokenizer: Tokenizer): string;
 }
 
-/** The files `--data-dir` is searched for, in order, relative to it. */
-export function dataDirCandidates(task: string): string[] {
-  return [join(task, 'eapig-faithfulness_gpt2.csv'), `${task}.csv`];
+/**
+ * The published CSV that fits `tokenizer` (a Tokenizer, or its kind): 'gpt2' or 'neox'. Any other tokenizer
+ * is a UserError: the paper's id columns name GPT-2's or Pythia's tokens only.
+ */
+export function publishedKindOf(tokenizer: Tokenizer | PublishedKind, task: string): PublishedKind {
+  if (typeof tokenizer === 'string') return tokenizer;
+  if (tokenizer.kind !== 'other') return tokenizer.kind;
+  throw new UserError(
+    `the EAP-IG paper's ${task} data exists for GPT-2's and Pythia's tokenizers only (its CSVs hold their token ids), ` +
+      `and this model's tokenizer (${tokenizer.name}) is neither: use generated data (--data generated, the default) ` +
+      'or a CSV with this tokenizer\'s token ids (--data-dir)',
+  );
 }
 
-/** The CSV of `task` in a `--data-dir` directory; a UserError naming the paths tried. */
-export function datasetFromDir(dir: string, task: string): Dataset {
-  const tried = dataDirCandidates(task).map((f) => join(dir, f));
+/** The files `--data-dir` is searched for, in order, relative to it (the published name for `kind`'s tokenizer first). */
+export function dataDirCandidates(task: string, kind: PublishedKind | 'other' = 'gpt2'): string[] {
+  return [...(kind === 'other' ? [] : [join(task, csvNameFor(kind))]), `${task}.csv`];
+}
+
+/** The CSV of `task` in a `--data-dir` directory, for the model's tokenizer (default GPT-2's); a UserError naming the paths tried. */
+export function datasetFromDir(dir: string, task: string, tokenizer?: Tokenizer): Dataset {
+  const tried = dataDirCandidates(task, tokenizer?.kind).map((f) => join(dir, f));
   const path = tried.find((p) => existsSync(p));
   if (!path) throw new UserError(`--data-dir ${dir}: no dataset for task ${task}; looked for ${tried.join(' and ')}`);
   return { path, data: path, make: () => `data ${path}` };
 }
 
 /**
- * The EAP-IG paper's CSV of `task` (and its companions, such as sva's verb list) from the data cache, checked
- * against the pinned sha256; a UserError naming the `eapgp data fetch` command when it is missing or altered.
+ * The EAP-IG paper's CSV of `task` for the model's tokenizer (default GPT-2's; see publishedKindOf) and its
+ * companions, such as sva's verb list, from the data cache, checked against the pinned sha256; a UserError
+ * naming the `eapgp data fetch` command when it is missing or altered.
  */
-export function paperDataset(task: string, env: NodeJS.ProcessEnv = process.env): Dataset {
-  const csv = taskCsvFile(task);
+export function paperDataset(task: string, tokenizer: Tokenizer | PublishedKind = 'gpt2', env: NodeJS.ProcessEnv = process.env): Dataset {
+  const kind = publishedKindOf(tokenizer, task);
+  const csv = taskCsvFile(task, kind);
   let path = '';
-  for (const f of DATA_FILES.filter((x) => x.group === task)) {
+  for (const f of taskFilesFor(task, kind)) {
     const p = requireCached(f.file, `the EAP-IG paper's ${task} data`, env);
     if (f.file === csv) path = p;
   }
@@ -49,10 +69,10 @@ export function paperDataset(task: string, env: NodeJS.ProcessEnv = process.env)
   return { path, data: `paper:${task}`, make: () => `the EAP-IG paper's data ${path}` };
 }
 
-/** Whether paperDataset(task) finds its files intact. */
-export function isCachedPaperDataset(task: string, env: NodeJS.ProcessEnv = process.env): boolean {
+/** Whether paperDataset(task, kind) finds its files intact. */
+export function isCachedPaperDataset(task: string, kind: PublishedKind = 'gpt2', env: NodeJS.ProcessEnv = process.env): boolean {
   const dir = dataCacheDir(env);
-  return DATA_FILES.filter((f) => f.group === task).every((f) => fileState(dir, f) === 'cached');
+  return taskFilesFor(task, kind).every((f) => fileState(dir, f) === 'cached');
 }
 
 /** The file holds exactly `text` (then it is not rewritten, so its time stamp tells when it was made). */

@@ -94,8 +94,8 @@ function prepare(o: ReproduceOptions, plan: Plan): TaskWork[] {
     }
   };
   const sources = plan.tasks.map((task) => {
-    const dataset: Dataset = plan.dataDir !== undefined ? datasetFromDir(plan.dataDir, task)
-      : plan.dataSource === 'paper' ? paperDataset(task)
+    const dataset: Dataset = plan.dataDir !== undefined ? datasetFromDir(plan.dataDir, task, o.tokenizer)
+      : plan.dataSource === 'paper' ? paperDataset(task, o.tokenizer)
       : generatedDataset(join(o.out, 'data'), task, plan.settings.limit, plan.seed);
     check(task, { data: dataset.data, metric: plan.metric ?? getTask(task).metricKind });
     return { task, dataset };

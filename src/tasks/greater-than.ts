@@ -4,11 +4,15 @@
  */
 import type { Tokenizer } from '../tokenizer/index.js';
 import { defineTask } from './define.js';
+import { twoDigitIds } from './single-token.js';
 import type { GreaterThanLabel } from './types.js';
 
-/** Token ids of "00".."99": the first token of each, no leading space (as EAP-IG's metric). */
+/**
+ * Token ids of "00".."99", no leading space (as EAP-IG's metric); each must be a single token of this
+ * tokenizer (a UserError otherwise, see twoDigitIds).
+ */
 export function yearTokenIds(tokenizer: Tokenizer): number[] {
-  return Array.from({ length: 100 }, (_, y) => tokenizer.encode(String(y).padStart(2, '0'))[0]!);
+  return twoDigitIds(tokenizer);
 }
 
 export const greaterThan = defineTask<GreaterThanLabel>(

@@ -4,7 +4,9 @@
  * Every bad-input error is a UserError that names the file, the 1-based data row (and CSV line), the column,
  * and says how to fix it.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { DATA_FILES, csvNameFor, type PublishedKind } from '../data/manifest.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { readCsv, type CsvTable } from '../util/csv.js';
 import { UserError } from '../util/errors.js';
@@ -81,6 +83,22 @@ function rowReader(table: CsvTable, rowIndex: number, vocabSize: number): RowRea
   };
 }
 
+const KIND_NAME: Record<PublishedKind, string> = { gpt2: "GPT-2's tokenizer", neox: "Pythia's GPT-NeoX-20B tokenizer" };
+
+/**
+ * Refuses one of the EAP-IG paper's id-CSVs (known by its sha256) made for another tokenizer than `tokenizer`:
+ * its ids may all lie inside the vocabulary and still name other tokens (GPT-2's 50,257 vs GPT-NeoX's 50,277).
+ */
+export function checkPublishedCsvFits(csvPath: string, tokenizer: Tokenizer): void {
+  const sha = createHash('sha256').update(readFileSync(csvPath)).digest('hex');
+  const f = DATA_FILES.find((x) => x.sha256 === sha && x.tokenizer !== undefined);
+  if (f === undefined || f.tokenizer === tokenizer.kind) return;
+  const fix = tokenizer.kind === 'other'
+    ? 'the paper\'s data exists for GPT-2 and Pythia only: generate the task for this tokenizer (`eapgp tasks make`, or `reproduce --data generated`)'
+    : `use ${f.group}/${csvNameFor(tokenizer.kind)} instead (\`eapgp data fetch ${f.group}\`; \`reproduce --data paper\` picks it)`;
+  throw new UserError(`${csvPath}: this is the EAP-IG paper's ${f.group} data for ${KIND_NAME[f.tokenizer!]}, whose token ids do not fit this model's tokenizer (${tokenizer.name}); ${fix}`);
+}
+
 /** The positive-integer `limit` option (a UserError otherwise). */
 function checkLimit(limit: number | undefined): void {
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
@@ -97,6 +115,7 @@ export function loadTask<L extends Label>(
 ): TaskExample<L>[] {
   checkLimit(opts.limit);
   if (!existsSync(csvPath)) throw new UserError(`${csvPath}: no such file (the ${loader.name} task's data CSV)`);
+  checkPublishedCsvFits(csvPath, tokenizer);
   const table = readCsv(csvPath);
   const ctx: LoadContext = {
     csvPath,

@@ -45,7 +45,7 @@ export function prepareTaskData(task: Task, dataPath: string, tokenizer: Tokeniz
   const dataHash = createHash('sha256').update(readFileSync(dataPath)).digest('hex');
   return {
     task: t, dataPath, dataHash, examples: examples.length,
-    batches: batches(examples, opts.batchSize ?? 20),
+    batches: batches(examples, opts.batchSize ?? 20, tokenizer.padId), // GPT-2: 50256 as before
     metric: (logits, B, V, labels) => t.metric(logits, B, V, labels as Label[]),
     loss: (logits, B, V, labels) => lossGrad(t, logits, B, V, labels as Label[]),
     identicalRows: examples.filter((e) => e.clean.every((id, i) => id === e.corrupted[i])).map((e) => e.row),

@@ -9,6 +9,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { columnIndex, readCsv } from '../util/csv.js';
 import { UserError } from '../util/errors.js';
 import { defineTask } from './define.js';
+import { singleTokenId } from './single-token.js';
 import type { SvaLabel, VerbIds } from './types.js';
 
 /** Verb-list file names looked for next to the data CSV, in order. */
@@ -42,7 +43,7 @@ export function svaVerbIds(tokenizer: Tokenizer, verbListPath: string): VerbIds 
     if (singular.has(w)) sing.push(id);
     else {
       const s = pluralToSingular.get(w);
-      if (s !== undefined && tokenizer.encode(' ' + s).length === 1) plur.push(id);
+      if (s !== undefined && singleTokenId(tokenizer, ' ' + s) !== undefined) plur.push(id);
     }
   }
   return { singular: sing, plural: plur };

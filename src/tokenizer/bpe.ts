@@ -3,7 +3,8 @@
  * as found in vocab.json + merges.txt or in a HF tokenizer.json. File parsing lives in files.ts.
  */
 import { UserError } from '../util/errors.js';
-import type { Tokenizer } from './types.js';
+import { detectKind } from './kind.js';
+import type { Tokenizer, TokenizerKind } from './types.js';
 import { BYTE_TO_CHAR, GPT2_SPLIT_PATTERN, decodeTokenBytes, tokenTextToBytes, utf8Bytes } from './byte-level.js';
 
 /** The text of the end-of-text token, used as BOS by GPT-2. */
@@ -30,6 +31,9 @@ export class BpeTokenizer implements Tokenizer {
   readonly name: string;
   readonly vocabSize: number;
   readonly bosId: number;
+  readonly eosId: number;
+  readonly padId: number;
+  readonly kind: TokenizerKind;
 
   /** id of the single-byte token for each byte value. */
   private readonly byteIds: Int32Array;
@@ -56,6 +60,8 @@ export class BpeTokenizer implements Tokenizer {
     const bos = spec.vocab.get(END_OF_TEXT);
     if (bos === undefined) throw new UserError(`${vocabSource}: no ${END_OF_TEXT} token`);
     this.bosId = bos;
+    this.eosId = bos;
+    this.padId = bos;
 
     this.byteIds = new Int32Array(256);
     for (let b = 0; b < 256; b++) {
@@ -79,6 +85,7 @@ export class BpeTokenizer implements Tokenizer {
 
     this.tokenBytes = new Array<Uint8Array | undefined>(this.vocabSize);
     for (const [token, id] of spec.vocab) this.tokenBytes[id] = tokenTextToBytes(token);
+    this.kind = detectKind(this);
   }
 
   encode(text: string): number[] {

@@ -29,12 +29,13 @@ const prompt = (capital: string): string => ` ${capital}, the capital of`;
 export const capitalCountryGenerator: Generator = {
   name: 'capital-country',
   description: 'fact retrieval: " Paris, the capital of" → " France" (corrupted: another capital)',
-  generate({ n, seed = 0, tokenizer }: GenerateOptions): GeneratedDataset {
+  generate(opts: GenerateOptions): GeneratedDataset {
+    const { n, seed = 0, tokenizer } = opts;
     checkCounts(n, seed);
     const tok = tokenizer ?? loadTokenizer();
     const drops = new Drops();
     const facts = drops
-      .filter(CAPITALS, ([, country]) => (singleToken(tok, ' ' + country) === undefined ? 'country is not a single token' : undefined))
+      .singleTokens('capital-country', 'countries', 'country is not a single token', CAPITALS, ([, country]) => singleToken(tok, ' ' + country) !== undefined, tok, opts)
       .map(([capital, country]) => ({ capital, country, id: singleToken(tok, ' ' + country)!, len: tokenCount(tok, prompt(capital)) }));
     const rng = taskRng('capital-country', seed);
     // The corrupted capital must give a prompt of the same token length, with another country.

@@ -30,16 +30,18 @@ const CONTINUATIONS = [
 export const genderBiasGenerator: Generator = {
   name: 'gender-bias',
   description: 'gender bias: "The nurse said that" → the stereotyped pronoun (" she" vs " he")',
-  generate({ n, seed = 0, tokenizer }: GenerateOptions): GeneratedDataset {
+  generate(opts: GenerateOptions): GeneratedDataset {
+    const { n, seed = 0, tokenizer } = opts;
     checkCounts(n, seed);
     const tok = tokenizer ?? loadTokenizer();
     const he = singleToken(tok, ' he');
     const she = singleToken(tok, ' she');
-    if (he === undefined || she === undefined) throw new UserError('gender-bias: " he" and " she" must be single tokens of this tokenizer');
+    if (he === undefined || she === undefined) throw new UserError(`gender-bias: " he" and " she" must be single tokens, but are not for ${tok.name}: answer not a single token`);
     const drops = new Drops();
     // The profession replaces the single-token " man"/" woman", so it must be a single token too.
-    const oneToken = (p: string): string | undefined => (singleToken(tok, ' ' + p) === undefined ? 'profession is not a single token' : undefined);
-    const pros = [...drops.filter(MALE, oneToken).map((p) => ({ p, male: true })), ...drops.filter(FEMALE, oneToken).map((p) => ({ p, male: false }))];
+    const oneToken = (p: string): boolean => singleToken(tok, ' ' + p) !== undefined;
+    const keep = (ps: readonly string[], what: string): string[] => drops.singleTokens('gender-bias', what, 'profession is not a single token', ps, oneToken, tok, opts);
+    const pros = [...keep(MALE, 'male-stereotyped professions').map((p) => ({ p, male: true })), ...keep(FEMALE, 'female-stereotyped professions').map((p) => ({ p, male: false }))];
     const rng = taskRng('gender-bias', seed);
     const rows = sampleRows('gender-bias', n, drops, () => {
       const { p, male } = pick(rng, pros);

@@ -35,12 +35,15 @@ const prompt = (member: string): string => `, ${member} and other`;
 export const hypernymyGenerator: Generator = {
   name: 'hypernymy',
   description: 'hypernymy: ", apples and other" → " fruits" (answer sets as token-id lists)',
-  generate({ n, seed = 0, tokenizer }: GenerateOptions): GeneratedDataset {
+  generate(opts: GenerateOptions): GeneratedDataset {
+    const { n, seed = 0, tokenizer } = opts;
     checkCounts(n, seed);
     const tok = tokenizer ?? loadTokenizer();
     const drops = new Drops();
+    // One check over all answer words (for the warning and the none-left error), then per class.
+    const single = new Set(drops.singleTokens('hypernymy', 'answer words', 'answer word is not a single token', CLASSES.flatMap((c) => c.answers), (a) => singleToken(tok, ' ' + a) !== undefined, tok, opts));
     const classes = CLASSES.map((c) => {
-      const answers = drops.filter(c.answers, (a) => (singleToken(tok, ' ' + a) === undefined ? 'answer word is not a single token' : undefined));
+      const answers = c.answers.filter((a) => single.has(a));
       return { ...c, answers, ids: answers.map((a) => singleToken(tok, ' ' + a)!) };
     }).filter((c) => {
       if (c.answers.length === 0) drops.add('class has no single-token answer');

@@ -34,11 +34,12 @@ function fill(t: string, a: string, b: string, s: string, p: string, o: string):
 export const ioiGenerator: Generator = {
   name: 'ioi',
   description: 'indirect object identification: "When A and B went to the park, B gave the ball to" → A',
-  generate({ n, seed = 0, tokenizer }: GenerateOptions): GeneratedDataset {
+  generate(opts: GenerateOptions): GeneratedDataset {
+    const { n, seed = 0, tokenizer } = opts;
     checkCounts(n, seed);
     const tok = tokenizer ?? loadTokenizer();
     const drops = new Drops();
-    const names = drops.filter(NAMES, (x) => (singleToken(tok, ' ' + x) === undefined ? 'name is not a single token' : undefined));
+    const names = drops.singleTokens('ioi', 'names', 'name is not a single token', NAMES, (x) => singleToken(tok, ' ' + x) !== undefined, tok, opts);
     const rng = taskRng('ioi', seed);
     const rows = sampleRows('ioi', n, drops, () => {
       const template = pick(rng, TEMPLATES);

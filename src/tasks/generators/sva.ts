@@ -41,13 +41,13 @@ const TEMPLATES = ['The [S]', 'The [S] near the [N]', 'The [S] behind the [N]', 
 export const svaGenerator: Generator = {
   name: 'sva',
   description: 'subject-verb agreement: "The pilots near the doctor" → a plural verb (writes combined_verb_list.csv)',
-  generate({ n, seed = 0, tokenizer }: GenerateOptions): GeneratedDataset {
+  generate(opts: GenerateOptions): GeneratedDataset {
+    const { n, seed = 0, tokenizer } = opts;
     checkCounts(n, seed);
     const tok = tokenizer ?? loadTokenizer();
     const drops = new Drops();
-    const verbs = drops.filter(VERBS, ([s, p]) =>
-      singleToken(tok, ' ' + s) === undefined || singleToken(tok, ' ' + p) === undefined ? 'verb form is not a single token' : undefined,
-    );
+    const verbs = drops.singleTokens('sva', 'verbs', 'verb form is not a single token', VERBS,
+      ([s, p]) => singleToken(tok, ' ' + s) !== undefined && singleToken(tok, ' ' + p) !== undefined, tok, opts);
     // A subject whose two forms differ in length cannot make an equal-length pair.
     const nouns = drops.filter(NOUNS, ([s, p]) => (tokenCount(tok, ' ' + s) !== tokenCount(tok, ' ' + p) ? 'noun forms tokenize to different lengths' : undefined));
     const transitive = verbs.filter(([s]) => TRANSITIVE.has(s));

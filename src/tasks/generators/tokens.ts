@@ -1,10 +1,10 @@
 /** Tokenizer checks the generators apply before a word or a row is used. */
 import type { Tokenizer } from '../../tokenizer/index.js';
+import { singleTokenId } from '../single-token.js';
 
-/** The id of `text` when it is exactly one token, else undefined. */
+/** The id of `text` when it is one token (as read after a prompt, see singleTokenId), else undefined. */
 export function singleToken(tok: Tokenizer, text: string): number | undefined {
-  const ids = tok.encode(text);
-  return ids.length === 1 ? ids[0] : undefined;
+  return singleTokenId(tok, text);
 }
 
 /** Number of tokens of `text`. */

@@ -8,6 +8,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Tokenizer used to check answers and lengths; default the built-in GPT-2 one. */
   tokenizer?: Tokenizer;
+  /** Where a warning line goes (words dropped for a non-GPT-2 tokenizer); default: "eapgp: warning: ..." on stderr. */
+  warn?: (line: string) => void;
 }
 
 /** What was left out and why: words that failed a check once, and sampled rows that failed one. */
