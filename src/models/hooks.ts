@@ -14,6 +14,7 @@
  */
 import type { Tensor } from '../engine/tensor.js';
 import type { LayerHeadGrads } from './head-grads.js';
+import { hookNames } from './hook-names.js';
 
 /**
  * A forward hook sees the value at its hook point and may return a replacement of the same shape (to add to a
@@ -30,16 +31,7 @@ export type GradHook = ((grad: Tensor, name: string) => void) & {
   deferHeads?: () => LayerHeadGrads;
 };
 
-export const hookNames = {
-  embed: 'hook_embed',
-  qInput: (l: number) => `blocks.${l}.hook_q_input`,
-  kInput: (l: number) => `blocks.${l}.hook_k_input`,
-  vInput: (l: number) => `blocks.${l}.hook_v_input`,
-  result: (l: number) => `blocks.${l}.attn.hook_result`,
-  mlpIn: (l: number) => `blocks.${l}.hook_mlp_in`,
-  mlpOut: (l: number) => `blocks.${l}.hook_mlp_out`,
-  residFinal: 'hook_resid_final',
-} as const;
+export { hookNames } from './hook-names.js';
 
 /** Every hook point name of a model with L layers, in forward order. */
 export function allHookNames(L: number): string[] {

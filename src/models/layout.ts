@@ -11,7 +11,7 @@
  * where both read the same residual stream; logits see every source. Grouped-query attention changes nothing
  * here: as EAP-IG requires TransformerLens' ungroup_grouped_query_attention, every query head has its own k and v.
  */
-import { hookNames } from './hooks.js';
+import { hookNames } from './hook-names.js';
 
 export type SlotKind = 'q' | 'k' | 'v' | 'mlp' | 'logits';
 export type SourceKind = 'input' | 'head' | 'mlp';

@@ -2,10 +2,8 @@
  * From a `--model` argument (a directory or a hub name) to a model on the engine, with its tokenizer: GPT-2 runs
  * its own fused forward (./gpt2.ts), every other family the FamilyBlock forward (./transformer.ts).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Engine } from '../engine/engine.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import { loadTokenizer, requireTokenizerFor, type Tokenizer } from '../tokenizer/index.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { isGpt2Config, parseArchConfig } from './arch/index.js';
@@ -36,7 +34,7 @@ export async function loadModel(engine: Engine, spec: string, opts: LoadOptions 
   if (isGpt2Config(raw)) return loadGpt2Dir(engine, dir, opts);
   const { block, spec: arch } = parseArchConfig(raw, file);
   // the tokenizer first: a model without one cannot run any task, so fail before reading gigabytes
-  const tokenizer = familyTokenizer(dir, arch.architecture);
+  const tokenizer = requireTokenizerFor(dir, arch.family);
   const ckpt = openWeights(dir, arch, (n) => (block.ignored?.test(n) ? null : n));
   try {
     validateShapes(ckpt, expectedShapes(block, arch), file);
@@ -54,15 +52,6 @@ function withProgress<T>(ckpt: Checkpoint<unknown>, opts: LoadOptions, make: (on
   const model = make((n) => progress.add(n));
   progress.finish();
   return model;
-}
-
-/** The tokenizer of a non-GPT-2 model: its tokenizer.json, never GPT-2's vocabulary in its place. */
-function familyTokenizer(dir: string, architecture: string): Tokenizer {
-  const file = path.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(file)) {
-    throw new UserError(`${dir} has no tokenizer.json: a ${architecture} model needs its own tokenizer (download the model's tokenizer.json next to config.json; GPT-2's vocabulary is never used in its place)`);
-  }
-  return loadTokenizer(dir);
 }
 
 /** Every tensor the config implies is present with its shape; a UserError names the first that is not. */
