@@ -61,9 +61,9 @@ test('config: the released GPT-2 config.json parses', () => {
 });
 
 test('config: bad input', () => {
-  userError(() => loadConfig(path.join(tmp, 'nowhere')), 'no config.json in', 'nowhere', 'Hugging Face GPT-2');
+  userError(() => loadConfig(path.join(tmp, 'nowhere')), 'no config.json in', 'nowhere', 'Hugging Face model directory');
   const f = 'x/config.json';
-  userError(() => parseConfig({ model_type: 'llama', architectures: ['LlamaForCausalLM'] }, f), f, 'unsupported architecture', 'llama');
+  userError(() => parseConfig({ model_type: 'llama', architectures: ['LlamaForCausalLM'] }, f), f, 'not a GPT-2 config', 'llama');
   const ok = { model_type: 'gpt2', n_layer: 1, n_head: 3, n_embd: 8, vocab_size: 10, n_positions: 4 };
   userError(() => parseConfig(ok, f), f, 'n_embd 8 is not divisible by n_head 3');
   userError(() => parseConfig({ ...ok, n_head: 2, activation_function: 'relu' }, f), f, 'unsupported activation_function "relu"');

@@ -144,7 +144,7 @@ test('malformed files give UserErrors naming the file and the problem', () => {
     ['wrong cfg', good, /bad\.json: cfg\.n_layers = 2 but the model has 12 layers/, { nLayers: 12 }],
     ['wrong heads', good, /cfg\.n_heads = 2 but the model has 12 heads/, { nHeads: 12 }],
     ['wrong d_model', good, /cfg\.d_model = 16 but the model has d_model = 768/, { dModel: 768 }],
-    ['parallel', good.replace('"parallel_attn_mlp": false', '"parallel_attn_mlp": true'), /parallel_attn_mlp is true: .*not supported/],
+    ['parallel', good.replace('"parallel_attn_mlp": false', '"parallel_attn_mlp": true'), /"a0.h0->m0" is not an edge: a0.h0 is not upstream of m0 \(attention and MLP run in parallel in this model\)/],
     ['no edges', '{"cfg": {"n_layers": 1, "n_heads": 1}, "nodes": {}}', /"edges" is missing/],
     ['bad score', good.replace(/"score": [^,]+/, '"score": "big"'), /edge "input->a0\.h0<q>": score must be a number/],
     ['bad flag', good.replace(/"in_graph": true}, "input->a0.h0<k>"/, '"in_graph": 1}, "input->a0.h0<k>"'), /in_graph must be true or false, got 1/],

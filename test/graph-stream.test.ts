@@ -92,7 +92,7 @@ test('streamGraphJson gives readGraphJson\'s messages for malformed files', asyn
     ['backward edge', good.replace('"input->a0.h0<q>"', '"m1->a0.h0<q>"'), /bad\.json: "m1->a0\.h0<q>" is not an edge/],
     ['missing edge', good.replace('"input->a0.h0<k>": {', '"input->a0.h0<q>": {'), /1 of the 46 edges .* missing, the first is "input->a0\.h0<k>"/],
     ['unknown node', good.replace('"a0.h1": {', '"a0.h9": {'), /bad\.json: unknown node "a0\.h9"/],
-    ['parallel', good.replace('"parallel_attn_mlp": false', '"parallel_attn_mlp": true'), /parallel_attn_mlp is true/],
+    ['parallel', good.replace('"parallel_attn_mlp": false', '"parallel_attn_mlp": true'), /is not an edge: a0.h0 is not upstream of m0 \(attention and MLP run in parallel/],
     ['no edges', '{"cfg": {"n_layers": 1, "n_heads": 1}, "nodes": {}}', /"edges" is missing/],
     ['bad score', good.replace(/"score": [^,]+/, '"score": "big"'), /edge "input->a0\.h0<q>": score must be a number/],
     ['array', '[1, 2]', /not an EAP-IG graph file/],

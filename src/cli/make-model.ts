@@ -35,7 +35,8 @@ Family options (an option a family does not have is an error):
 
 --tokenizer-dir copies vocab.json and merges.txt (gpt2) or tokenizer.json and tokenizer_config.json (the
 others; their ids must fit --vocab). --gpt2-tokenizer-files writes GPT-2's vocab.json and merges.txt, rebuilt
-from the built-in encoding (the released files' bytes), for tools that need them next to the weights.`;
+from the built-in encoding (the released files' bytes), for tools that need them next to the weights; for the
+other families it writes GPT-2's BPE as tokenizer.json (vocab ≥ 50257), so every task runs on the random model.`;
 
 export async function makeModel(argv: string[]): Promise<void> {
   const s = { type: 'string' as const };

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeGpt2TokenizerFiles } from '../tokenizer/gpt2-files.js';
+import { writeGpt2TokenizerFiles, writeGpt2TokenizerJson } from '../tokenizer/gpt2-files.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { ARCH_FAMILIES, type ArchFamily } from './arch-layouts.js';
@@ -66,10 +66,14 @@ export function makeRandomModel(opts: RandomModelOptions, outDir: string): Rando
   const arch = opts.arch ?? 'gpt2';
   if (!ARCHES.includes(arch)) throw new UserError(`make-model: unknown --arch "${arch}"; supported: ${ARCHES.join(', ')}`);
   if (arch !== 'gpt2') {
-    if (opts.gpt2TokenizerFiles) throw new UserError(`make-model: --gpt2-tokenizer-files applies to --arch gpt2 only; give --tokenizer-dir with a tokenizer.json of the family`);
+    if (opts.gpt2TokenizerFiles && opts.tokenizerDir) throw new UserError('make-model: give a tokenizer directory or ask for the GPT-2 tokenizer files, not both');
+    if (opts.gpt2TokenizerFiles && opts.vocab !== undefined && opts.vocab < GPT2_VOCAB) throw new UserError(`make-model: GPT-2's tokenizer needs a vocabulary of at least ${GPT2_VOCAB} rows, not ${opts.vocab}`);
     if (opts.qkScale !== undefined && opts.qkScale !== 1) throw new UserError(`make-model: qkScale applies to --arch gpt2 only`);
     const { arch: _, qkScale: __, gpt2TokenizerFiles: ___, ...rest } = opts;
-    return makeArchModel({ ...rest, family: arch as ArchFamily }, outDir);
+    const m = makeArchModel({ ...rest, family: arch as ArchFamily }, outDir);
+    // GPT-2's BPE as the family's tokenizer.json: every task runs on a random model of any family
+    if (opts.gpt2TokenizerFiles) m.files.push(...writeGpt2TokenizerJson(outDir).map((f) => path.basename(f)));
+    return m;
   }
   for (const k of Object.keys(APPLIES) as (keyof ArchOnlyOptions)[]) {
     if (opts[k] !== undefined) throw new UserError(`make-model: ${OPTION_FLAGS[k]} does not apply to --arch gpt2 (it applies to ${APPLIES[k].join(', ')})`);

@@ -79,3 +79,24 @@ export function writeGpt2TokenizerFiles(dir: string): { vocab: string; merges: s
   writeFileAtomicSync(merges, gpt2MergesTxt());
   return { vocab, merges };
 }
+
+/**
+ * GPT-2's byte-level BPE as a Hugging Face tokenizer.json (+ tokenizer_config.json): what any family's loader reads,
+ * so random models of other families (make-model --arch X --gpt2-tokenizer-files) run every task with GPT-2's
+ * vocabulary. Returns the paths written.
+ */
+export function writeGpt2TokenizerJson(dir: string): string[] {
+  const vocab = JSON.parse(gpt2VocabJson()) as Record<string, number>;
+  const merges = gpt2MergesTxt().split('\n').slice(1).filter((l) => l.length > 0);
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  const tok = {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+    normalizer: null, pre_tokenizer: byteLevel, post_processor: { ...byteLevel, trim_offsets: false }, decoder: byteLevel,
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+  const files = [join(dir, 'tokenizer.json'), join(dir, 'tokenizer_config.json')];
+  writeFileAtomicSync(files[0]!, JSON.stringify(tok));
+  writeFileAtomicSync(files[1]!, JSON.stringify({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', add_bos_token: false }, null, 2) + '\n');
+  return files;
+}
