@@ -217,7 +217,7 @@ test('bad input: UserErrors naming the option, nothing written', () => {
   fails({ arch: 'neox', rotaryPct: 0.2 }, /int\(head_dim 8 × rotary_pct 0.2\) = 1 rotary dimensions must be even/);
   fails({ arch: 'llama', ropeScaling: 'yarn' }, /--rope-scaling must be llama3.*"yarn"/);
   fails({ arch: 'mistral', dModel: 50 }, /hidden_size 50 is not divisible by num_attention_heads 6/);
-  fails({ arch: 'gemma2', gpt2TokenizerFiles: true }, /--gpt2-tokenizer-files applies to --arch gpt2 only/);
+  fails({ arch: 'gemma2', gpt2TokenizerFiles: true }, /GPT-2's tokenizer needs a vocabulary of at least 50257 rows, not 300/);
   const tok = path.join(tmp, 'tok');
   fs.mkdirSync(tok);
   fails({ arch: 'llama', tokenizerDir: tok }, /has no tokenizer\.json/);
