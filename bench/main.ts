@@ -4,7 +4,9 @@
  *   2. GEMM 1536×768×3072 at 2 threads on the BLAS path and on the WebAssembly path, as a fraction of that peak,
  *   3. GPT-2-small-size forward + backward to all hook points over 16 × 96 tokens, on both paths, with peak memory,
  *   4. EAP, EAP-IG and EAP-GP on 100 IOI rows against the PyTorch oracle (when torch is installed; several minutes;
- *      EAPGP_BENCH_SKIP_ATTRIBUTION=1 skips it).
+ *      EAPGP_BENCH_SKIP_ATTRIBUTION=1 skips it),
+ *   5. the model families: Qwen2.5-0.5B- and Llama-3.2-1B-shaped EAP-IG against a PyTorch reference, and the
+ *      Llama-3.1-8B-width per-layer figures (bench/families.ts; many minutes; EAPGP_BENCH_SKIP_FAMILIES=1 skips it).
  * Details: node dist/bench/blas.js, node dist/bench/gemm.js, node dist/bench/forward-backward.js.
  */
 import { spawnSync } from 'node:child_process';
@@ -74,6 +76,10 @@ try {
     console.log('');
     const attr = fileURLToPath(new URL('./attribution.js', import.meta.url));
     spawnSync(process.execPath, [attr], { stdio: 'inherit' });
+  }
+  if (process.env.EAPGP_BENCH_SKIP_FAMILIES !== '1') {
+    console.log('');
+    spawnSync(process.execPath, [fileURLToPath(new URL('./families.js', import.meta.url))], { stdio: 'inherit' });
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -19,10 +19,9 @@ import { exactScores } from '../src/attribution/exact.js';
 import type { MethodName, PairBatch } from '../src/attribution/types.js';
 import type { Engine } from '../src/engine/engine.js';
 import { Graph } from '../src/graph/index.js';
-import { parseArchConfig } from '../src/models/arch/index.js';
-import { openWeights } from '../src/models/checkpoint.js';
 import { makeBatch } from '../src/models/batch.js';
-import { TransformerLM } from '../src/models/transformer.js';
+import { openArchModel } from '../src/models/open-arch.js';
+import type { TransformerLM } from '../src/models/transformer.js';
 import { withEngine } from './helpers/engines.js';
 
 const ARCH = fileURLToPath(new URL('../../test/fixtures/arch/', import.meta.url));
@@ -42,14 +41,7 @@ interface Expected {
 
 /** A fixture model, read the way loadModel reads a family's directory (its own config parser and names). */
 export function openFixtureModel(e: Engine, dir: string, stream = false): TransformerLM {
-  const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const { block, spec } = parseArchConfig(raw, join(dir, 'config.json'));
-  const ckpt = openWeights(dir, spec, (n) => (block.ignored?.test(n) ? null : n));
-  try {
-    return new TransformerLM(e, spec, block, ckpt, { stream });
-  } finally {
-    ckpt.close();
-  }
+  return openArchModel(e, dir, { stream });
 }
 
 /** metric = logit(correct) − logit(incorrect); loss = −mean. */
