@@ -23,7 +23,7 @@ import type { PairBatch } from '../src/attribution/types.js';
 import { createEngine } from '../src/engine/engine.js';
 import { fmtBytes } from '../src/engine/memory.js';
 import { makeBatch } from '../src/models/batch.js';
-import { openArchModel } from '../src/models/open-arch.js';
+import { openFamilyModel } from '../src/models/load.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -85,7 +85,7 @@ function logitDiffLoss(logits: Float32Array, B: number, V: number, labels: unkno
 async function one(dir: string, data: string, batch: number, layers: number | undefined, out: string | undefined): Promise<void> {
   const e = await createEngine({ threads: 2 });
   const t0 = performance.now();
-  const model = openArchModel(e, dir, layers === undefined ? {} : { layers });
+  const model = openFamilyModel(e, dir, layers === undefined ? { quiet: true } : { quiet: true, layers });
   const load = (performance.now() - t0) / 1000;
   const rows = JSON.parse(readFileSync(data, 'utf8')) as Row[];
   const bs: PairBatch[] = [];

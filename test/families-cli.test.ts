@@ -2,7 +2,7 @@
  * The families from the command line, as a researcher runs them: a random Llama-style model (grouped-query
  * attention) with GPT-2's BPE as its tokenizer.json, the IOI generator, `attribute` and `evaluate` — all edges
  * in gives faithfulness 1 exactly as the identity requires. And bad input: an unsupported architecture, an unknown
- * rope_scaling type, heads not divisible by kv heads, a missing tokenizer.json — each a one-line error naming the
+ * rope_scaling type, heads not divisible by kv heads, an attention_bias the block lacks, a missing tokenizer.json — each a one-line error naming the
  * key or file, with nothing written.
  */
 import assert from 'node:assert/strict';
@@ -47,6 +47,8 @@ test('bad model input: one-line errors naming the key or file, nothing written',
     ['falcon', (c) => (c.architectures = ['FalconForCausalLM']), /unsupported model \(architectures \["FalconForCausalLM"\]\); supported architectures: GPT2LMHeadModel, GPTNeoXForCausalLM, LlamaForCausalLM/],
     ['yarn', (c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }), /unsupported rope_scaling type "yarn"; supported: llama3, linear/],
     ['gqa', (c) => (c.num_key_value_heads = 3), /num_attention_heads 4 is not divisible by num_key_value_heads 3/],
+    // Llama's attention_bias adds q/k/v/o biases this block does not read: refused, never silently dropped
+    ['bias', (c) => (c.attention_bias = true), /"attention_bias": true is not supported \(this family has no attention biases\)/],
   ];
   for (const [name, edit, message] of cases) {
     const dir = badConfig(name, edit);

@@ -17,11 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { attribute } from '../src/attribution/attribute.js';
 import { exactScores } from '../src/attribution/exact.js';
 import type { MethodName, PairBatch } from '../src/attribution/types.js';
-import type { Engine } from '../src/engine/engine.js';
 import { Graph } from '../src/graph/index.js';
 import { makeBatch } from '../src/models/batch.js';
-import { openArchModel } from '../src/models/open-arch.js';
-import type { TransformerLM } from '../src/models/transformer.js';
+import { openFamilyModel } from '../src/models/load.js';
 import { withEngine } from './helpers/engines.js';
 
 const ARCH = fileURLToPath(new URL('../../test/fixtures/arch/', import.meta.url));
@@ -37,11 +35,6 @@ interface Expected {
   n_dst: number;
   n_edges: number;
   scores: Record<string, number[]>;
-}
-
-/** A fixture model, read the way loadModel reads a family's directory (its own config parser and names). */
-export function openFixtureModel(e: Engine, dir: string, stream = false): TransformerLM {
-  return openArchModel(e, dir, { stream });
 }
 
 /** metric = logit(correct) − logit(incorrect); loss = −mean. */
@@ -72,7 +65,7 @@ for (const name of readdirSync(ARCH).sort()) {
   const fx = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected;
   test(`${name}: logits and every method's scores match the float64 reference`, async () => {
     await withEngine({ threads: 2 }, async (e) => {
-      const model = openFixtureModel(e, dir);
+      const model = openFamilyModel(e, dir, { quiet: true });
       const V = model.dims.vocabSize;
       const pb = pairBatch(fx.examples);
       // logits at every row of the padded batch; compare the real positions

@@ -78,8 +78,8 @@ test('the per-example estimate bounds the measured heap high-water mark (every m
       };
       for (const method of METHODS) {
         const r = await measure(s.name, reps, (model, batch) => attribute({ model, batches: [batch], method, loss, options: { steps: 2, microBatch: 2 } }));
-        const { nLayer: L, nHead: H } = r.dims;
-        const buffers = new GraphLayout({ nLayers: L, nHeads: H }).nSrc + new GraphLayout({ nLayers: L, nHeads: H }).nDst + (method === 'eap-ig-activations' ? new GraphLayout({ nLayers: L, nHeads: H }).nSrc : 0);
+        const { nSrc, nDst } = new GraphLayout({ nLayers: r.dims.nLayer, nHeads: r.dims.nHead });
+        const buffers = nSrc + nDst + (method === 'eap-ig-activations' ? nSrc : 0);
         check(method, r, bytesPerExample(r.dims, r.P, { buffers, taped: true, headCopies: method === 'eap-ig-activations' ? 'outputs' : 'none' }));
       }
       const ev = await measure(s.name, reps, (model, batch) => {

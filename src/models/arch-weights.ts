@@ -13,7 +13,7 @@ import type { FamilyBlock, NormNames } from './arch/block.js';
 import type { ArchSpec } from './arch/spec.js';
 import type { NormParams } from './family-ops.js';
 import { bf16ToF32, f16ToF32 } from './safetensors.js';
-import { RESIDENT_LIMIT, type WeightSource } from './weights.js';
+import { LayerSlots, RESIDENT_LIMIT, type WeightSource } from './weights.js';
 
 /** A weight source that can also hand over a tensor's stored half-precision bits. */
 export interface HalfWeightSource extends WeightSource {
@@ -62,9 +62,7 @@ export class FamilyWeights {
   private readonly names: BigName[];
   private readonly resident: Tensor[][] = [];
   private readonly host: HostMatrix[][] = [];
-  private readonly slots: { layer: number; tensors: Tensor[] }[] = [];
-  private nextSlot = 0;
-  streamedBytes = 0;
+  private slots: LayerSlots | null = null;
 
   constructor(readonly engine: Engine, readonly spec: ArchSpec, readonly block: FamilyBlock, src: HalfWeightSource, opts: { stream?: boolean; residentLimit?: number; onRead?: (bytes: number) => void } = {}) {
     const e = engine, s = spec;
@@ -75,8 +73,10 @@ export class FamilyWeights {
     };
     const heapOf = (name: string) => e.emptyDetached(src.shape(name)).set(read(name));
     const normOf = (n: NormNames): NormParams => ({ kind: s.norm.kind, g: heapOf(n.w), b: n.b ? heapOf(n.b) : null, eps: s.norm.eps, unitOffset: s.norm.unitOffset });
-    const numel = (name: string) => src.shape(name).reduce((a, b) => a * b, 1);
-    const half = (name: string) => (src.dtype && src.readHalf && ['BF16', 'F16'].includes(src.dtype(name)) ? (src.dtype(name) as 'BF16' | 'F16') : null);
+    const half = (name: string): 'BF16' | 'F16' | null => {
+      const d = src.readHalf ? src.dtype?.(name) : undefined;
+      return d === 'BF16' || d === 'F16' ? d : null;
+    };
     const hostOf = (name: string): HostMatrix => {
       const h = half(name);
       if (h) {
@@ -95,13 +95,9 @@ export class FamilyWeights {
 
     const l0 = block.layer(0);
     this.names = ['q', 'k', 'v', 'o', ...(('gate' in l0.mlp ? ['gate', 'up', 'down'] : ['fc', 'out']) as BigName[])];
-    let bigBytes = 0;
-    for (let l = 0; l < s.nLayer; l++) {
-      const n = block.layer(l);
-      const a = n.attn;
-      bigBytes += 4 * (numel(n.o) + ('fused' in a ? numel(a.fused) : numel(a.q) + 2 * H * dh * D));
-      for (const m of Object.values(n.mlp)) if (src.shape(m).length === 2) bigBytes += 4 * numel(m);
-    }
+    // the layer matrices as held in the heap (k/v ungrouped), every layer alike
+    const shapes = this.shapes();
+    const bigBytes = 4 * s.nLayer * shapes.reduce((a, sh) => a + sh[0]! * sh[1]!, 0);
     this.streamed = opts.stream ?? (process.env.EAPGP_STREAM_WEIGHTS === '1' || bigBytes > (opts.residentLimit ?? RESIDENT_LIMIT));
 
     for (let l = 0; l < s.nLayer; l++) {
@@ -133,7 +129,6 @@ export class FamilyWeights {
         qb: vec(qb), kb: vec(kb), vb: vec(vb), ob: n.ob ? heapOf(n.ob) : null,
         fcb: 'fc' in m && m.fcb ? heapOf(m.fcb) : null, outb: 'fc' in m && m.outb ? heapOf(m.outb) : null,
       });
-      const shapes = this.shapes(n);
       const list = this.names.map((k) => mats.get(k)!);
       if (this.streamed) this.host.push(list);
       else {
@@ -143,14 +138,12 @@ export class FamilyWeights {
           return t;
         }));
       }
-      if (this.streamed && l === 0) {
-        for (let k = 0; k < 2; k++) this.slots.push({ layer: -1, tensors: shapes.map((sh) => e.emptyDetached(sh)) });
-      }
     }
+    if (this.streamed) this.slots = new LayerSlots(e, shapes, (l, i, t) => widenInto(this.host[l]![i]!, 0, t.size, t.data()));
     this.finalNorm = normOf(block.finalNorm);
     // the vocabulary matrices: in the heap unless together they would crowd it
     const V = s.vocabSize;
-    const untied = !s.tieWordEmbeddings && src.has?.(block.unembed) !== false;
+    const untied = !s.tieWordEmbeddings; // (the loader checked that an untied checkpoint has its unembedding)
     const vocabBytes = 4 * V * D * (untied ? 2 : 1);
     const hostVocab = this.streamed && vocabBytes > 2 ** 28;
     this.embed = new VocabMatrix(e, hostOf(block.embed), V, D, hostVocab);
@@ -158,10 +151,9 @@ export class FamilyWeights {
   }
 
   /** Shapes of the big matrices of a layer, in `names` order (HF orientation [out, in]; k/v ungrouped). */
-  private shapes(n: ReturnType<FamilyBlock['layer']>): number[][] {
+  private shapes(): number[][] {
     const s = this.spec, HD = s.nHead * s.dHead, D = s.dModel, F = s.dMlp;
     const byName: Record<BigName, number[]> = { q: [HD, D], k: [HD, D], v: [HD, D], o: [D, HD], fc: [F, D], out: [D, F], gate: [F, D], up: [F, D], down: [D, F] };
-    void n;
     return this.names.map((k) => byName[k]);
   }
 
@@ -177,16 +169,7 @@ export class FamilyWeights {
   }
 
   private fetch(l: number): Tensor[] {
-    const hit = this.slots.find((s) => s.layer === l);
-    if (hit) return hit.tensors;
-    const slot = this.slots[this.nextSlot]!;
-    this.nextSlot = (this.nextSlot + 1) % this.slots.length;
-    slot.tensors.forEach((t, i) => {
-      widenInto(this.host[l]![i]!, 0, t.size, t.data());
-      this.streamedBytes += t.bytes;
-    });
-    slot.layer = l;
-    return slot.tensors;
+    return this.slots!.fetch(l);
   }
 
   get residentLayerBytes(): number {
@@ -207,7 +190,7 @@ export class FamilyWeights {
       for (const p of [w.ln1, w.ln2, w.postAttn, w.postMlp]) if (p) (free(p.g), free(p.b));
       [w.qb, w.kb, w.vb, w.ob, w.fcb, w.outb].forEach(free);
     }
-    for (const ts of [...this.resident, ...this.slots.map((s) => s.tensors)]) ts.forEach(free);
+    for (const ts of [...this.resident, this.slots?.tensors ?? []]) ts.forEach(free);
     free(this.finalNorm.g);
     free(this.finalNorm.b);
     this.embed.dispose();

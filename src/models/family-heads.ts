@@ -20,12 +20,27 @@ export interface HeadProjectArgs {
   /** Per-head inputs [H, R, D] when a hook gave each head its own; null = every head reads `resid`. */
   perHead: Tensor | null;
   norm: NormParams;
+  /** norm(resid) and its row statistics when already computed (q, k and v of a layer share them). */
+  shared?: SharedNorm;
   /** [H·dh, D]: head h's rows h·dh…(h+1)·dh. */
   W: WeightRef;
   bias: Tensor | null;
   H: number;
   /** Receives dLoss/d(per-head input) [H, R, D] during backward (valid only during the call). */
   onGrad: ((g: Tensor) => void) | null;
+}
+
+/** A normalised residual stream [R, D] and its statistics (see normRows). */
+export interface SharedNorm {
+  y: Tensor;
+  st: Tensor;
+}
+
+/** norm(resid) once for the q, k and v projections that read the stream itself. */
+export function sharedNorm(resid: Tensor, norm: NormParams): SharedNorm {
+  const e = resid.engine, D = resid.shape[resid.shape.length - 1]!, R = resid.size / D;
+  const y = e.empty([R, D]);
+  return { y, st: normRows(e, norm, resid.ptr, y.ptr, R, D) };
 }
 
 /** [R, H·dh]: head h's columns are norm(input_h)·W_hᵀ (+ bias). */
@@ -36,9 +51,11 @@ export function headProject(a: HeadProjectArgs): Tensor {
   const W = deref(a.W), HD = W.shape[0]!, dh = HD / H;
   if (X && X.size !== H * R * D) throw new Error(`per-head input must be [${H}, ${R}, ${D}], got [${X.shape}]`);
   const out = e.empty([R, HD]);
-  const rows = X ? H * R : R;
-  const y = e.empty(X ? [H, R, D] : [R, D]);
-  const st = normRows(e, norm, (X ?? resid).ptr, y.ptr, rows, D);
+  let y: Tensor, st: Tensor;
+  if (X) {
+    y = e.empty([H, R, D]);
+    st = normRows(e, norm, X.ptr, y.ptr, H * R, D);
+  } else ({ y, st } = a.shared ?? sharedNorm(resid, norm));
   if (X) k.gemmBatched(false, true, R, dh, D, 1, y.ptr, D, R * D, W.ptr, D, dh * D, 0, out.ptr, HD, dh, H);
   else k.gemm(false, true, R, HD, D, 1, y.ptr, D, W.ptr, D, 0, out.ptr, HD);
   if (bias) k.addRowVector(out.ptr, bias.ptr, out.ptr, R, HD);

@@ -296,17 +296,17 @@ export function activate(kind: Activation, x: Tensor, up: Tensor | null = null):
   for (let i = 0; i < n; i++) O[i] = U ? act(kind, X[i]!)[0] * U[i]! : act(kind, X[i]!)[0];
   const inputs = up ? [x, up] : [x];
   return rec(e, inputs, out, (g, grads) => {
-    const G = g.data();
-    if (x.requiresGrad) {
-      const gx = e.emptyDetached(x.shape), X = x.data(), U = up?.data(), GX = gx.data();
-      for (let i = 0; i < n; i++) GX[i] = G[i]! * act(kind, X[i]!)[1] * (U ? U[i]! : 1);
-      grads.give(x, gx);
+    const gx = x.requiresGrad ? e.emptyDetached(x.shape) : null;
+    const gu = up?.requiresGrad ? e.emptyDetached(up.shape) : null;
+    // one activation evaluation per element serves both gradients (erf is not cheap)
+    const G = g.data(), X = x.data(), U = up?.data(), GX = gx?.data(), GU = gu?.data();
+    for (let i = 0; i < n; i++) {
+      const [f, d] = act(kind, X[i]!);
+      if (GX) GX[i] = G[i]! * d * (U ? U[i]! : 1);
+      if (GU) GU[i] = G[i]! * f;
     }
-    if (up?.requiresGrad) {
-      const gu = e.emptyDetached(up.shape), X = x.data(), GU = gu.data();
-      for (let i = 0; i < n; i++) GU[i] = G[i]! * act(kind, X[i]!)[0];
-      grads.give(up, gu);
-    }
+    if (gx) grads.give(x, gx);
+    if (gu) grads.give(up!, gu);
   });
 }
 
@@ -323,19 +323,6 @@ export function softcap(x: Tensor, cap: number): Tensor {
       const t = O[i]! / cap;
       GX[i] = G[i]! * (1 - t * t);
     }
-    grads.give(x, gx);
-  });
-}
-
-/** x · c (a constant), on the tape. */
-export function scaleBy(x: Tensor, c: number): Tensor {
-  const e = x.engine;
-  const out = e.empty(x.shape);
-  e.kernels.scale(x.ptr, c, out.ptr, x.size);
-  return rec(e, [x], out, (g, grads) => {
-    if (!x.requiresGrad) return;
-    const gx = e.emptyDetached(x.shape);
-    e.kernels.scale(g.ptr, c, gx.ptr, g.size);
     grads.give(x, gx);
   });
 }

@@ -6,9 +6,9 @@
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { UserError } from '../util/errors.js';
 import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
-import { lastRows, rowStarts, type Batch } from './batch.js';
+import { lastRows, type Batch } from './batch.js';
+import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
 import { hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
 import type { CausalLM, ForwardOptions, ForwardOutput } from './model.js';
@@ -82,69 +82,19 @@ export class GPT2 implements CausalLM {
     const e = this.engine, w = this.weights;
     const { nLayer: L, nHead: H, dModel: D, layerNormEpsilon: eps } = this.dims;
     const { B, P } = batch;
-    const R = batch.ids.length;
-    const starts = rowStarts(batch);
-    if (R !== starts[B]) throw new Error(`batch has ${R} token ids for ${starts[B]} rows`);
-    if (P > this.dims.nPositions) {
-      throw new UserError(
-        `the input has ${P} tokens but the model takes at most n_positions = ${this.dims.nPositions}; shorten the prompt`,
-      );
-    }
-    for (let i = 0; i < batch.ids.length; i++) {
-      const t = batch.ids[i]!;
-      if (t < 0 || t >= this.dims.vocabSize) {
-        const ex = starts.findIndex((x) => x > i) - 1;
-        throw new UserError(`token id ${t} (example ${ex}, position ${i - starts[ex]!}) is outside the vocabulary of ${this.dims.vocabSize}`);
-      }
-    }
+    const { R, ids: tokenIds, pos, padRows: packedRows } = forwardInput(batch, this.dims.vocabSize, this.dims.nPositions, 'n_positions');
     const hooks = opts.hooks ?? {};
     const gradHooks = opts.gradHooks ?? {};
     const tape = e.tape;
-    const point = (name: string, value: Tensor, leaf = false): Tensor => {
-      let v = value;
-      const fh = hooks[name];
-      if (fh) {
-        const r = fh(v, name);
-        if (r) {
-          if (r.size !== v.size) throw new Error(`hook ${name} returned [${r.shape}] for a value of [${v.shape}]`);
-          v = r;
-        }
-      }
-      // the embeddings are where gradients start: a leaf that requires one whenever a tape records
-      if (leaf && tape && !v.requiresGrad) v.requireGrad();
-      const gh = gradHooks[name];
-      if (gh && tape && v.requiresGrad) tape.watch(v, (g) => gh(g, name));
-      return v;
-    };
-
-    // input: token embeddings (a hook point) plus position embeddings (no node)
-    const ids = e.fromArray(batch.ids, [R], 'i32');
-    let embed: Tensor;
-    if (opts.embeds) {
-      if (opts.embeds.size !== R * D) throw new Error(`embeds must be [${R}, ${D}], got [${opts.embeds.shape}]`);
-      embed = opts.embeds;
-    } else {
-      embed = ops.gatherRows(w.wte, ids);
-    }
-    embed = point(hookNames.embed, embed, true);
+    const point = hookPoints(e, opts);
     const rec = opts.record;
     const recRow = R * D;
-    const put = (u: number, v: Tensor) => {
-      if (!rec) return;
-      const dst = rec.buf.ptr + 4 * u * recRow;
-      if (rec.write) e.kernels.scale(v.ptr, rec.alpha, dst, v.size);
-      else e.kernels.axpy(rec.alpha, v.ptr, dst, v.size);
-    };
+    const put = sourceRecorder(e, opts, R, D);
+
+    // input: token embeddings (a hook point) plus position embeddings (no node)
+    const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => ops.gatherRows(w.wte, e.fromArray(tokenIds, [R], 'i32'))), true);
     put(0, embed);
-    const pos = new Int32Array(R);
-    for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) pos[r] = r - starts[b]!;
-    // packed rows go through attention in the padded layout (row b·P + p), the only op that mixes rows
-    let padRows: Tensor | null = null;
-    if (batch.packed) {
-      const m = new Int32Array(R);
-      for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) m[r] = b * P + pos[r]!;
-      padRows = e.fromArray(m, [R], 'i32');
-    }
+    const padRows = packedRows ? e.fromArray(packedRows, [R], 'i32') : null;
     let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));
 
     for (let l = 0; l < L; l++) {

@@ -27,19 +27,27 @@ export interface ArchOnlyOptions {
   parallel?: boolean;
 }
 
-export interface ArchModelOptions extends ArchOnlyOptions {
-  family: ArchFamily;
+/** The options every family's random checkpoint takes (GPT-2's add its own in make-model.ts). */
+export interface CommonModelOptions {
   layers: number;
   heads: number;
   dModel: number;
+  /** Vocabulary rows (default 50257, GPT-2's; other families: their released tokenizer's). Smaller is allowed; the tokenizer must then stay below it. */
   vocab?: number;
+  /** Context length: n_ctx = n_positions (default 1024; other families' max_position_embeddings: 2048). */
   nCtx?: number;
   seed?: number;
+  /** Standard deviation of weights and biases (default 0.02). */
   initStd?: number;
+  /** Standard deviation of LayerNorm/RMSNorm weights around 1 (Gemma 2's (1 + w): around 0) (default 0.1). */
   lnNoise?: number;
   dtype?: WriteDtype;
-  /** Directory whose tokenizer.json (and tokenizer_config.json, special_tokens_map.json if there) are copied. */
+  /** Directory whose vocab.json and merges.txt (other families: tokenizer.json, tokenizer_config.json, special_tokens_map.json if there) are copied into the model directory. */
   tokenizerDir?: string;
+}
+
+export interface ArchModelOptions extends ArchOnlyOptions, CommonModelOptions {
+  family: ArchFamily;
 }
 
 /** Command-line spelling of each family-only option, for messages. */

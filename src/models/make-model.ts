@@ -16,9 +16,9 @@ import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { ARCH_FAMILIES, type ArchFamily } from './arch-layouts.js';
 import { gpt2Shapes } from './checkpoint.js';
 import { parseConfig } from './config.js';
-import { APPLIES, OPTION_FLAGS, makeArchModel, type ArchOnlyOptions } from './make-arch-model.js';
+import { APPLIES, OPTION_FLAGS, makeArchModel, type ArchOnlyOptions, type CommonModelOptions } from './make-arch-model.js';
 import { Rng, deriveSeed } from './random.js';
-import { writeSafetensors, type TensorToWrite, type WriteDtype } from './safetensors.js';
+import { writeSafetensors, type TensorToWrite } from './safetensors.js';
 import type { WeightSource } from './weights.js';
 
 /** The supported values of --arch. */
@@ -29,25 +29,10 @@ export interface RandomModelOptions extends Gpt2ModelOptions, ArchOnlyOptions {
   arch?: string;
 }
 
-export interface Gpt2ModelOptions {
-  layers: number;
-  heads: number;
-  dModel: number;
-  /** Vocabulary rows (default 50257, GPT-2's; other families: their released tokenizer's). Smaller is allowed; the tokenizer must then stay below it. */
-  vocab?: number;
-  /** Context length: n_ctx = n_positions (default 1024; other families' max_position_embeddings: 2048). */
-  nCtx?: number;
-  seed?: number;
-  /** Standard deviation of weights and biases (default 0.02). */
-  initStd?: number;
-  /** Standard deviation of LayerNorm/RMSNorm weights around 1 (Gemma 2's (1 + w): around 0) (default 0.1). */
-  lnNoise?: number;
+export interface Gpt2ModelOptions extends CommonModelOptions {
   /** Multiplies the query and key columns of c_attn (weight and bias): attention logits scale by qkScale² (default 1). */
   qkScale?: number;
-  dtype?: WriteDtype;
-  /** Directory whose vocab.json and merges.txt (other families: tokenizer.json, tokenizer_config.json) are copied into the model directory. */
-  tokenizerDir?: string;
-  /** Writes GPT-2's own vocab.json and merges.txt (rebuilt from the built-in encoding) instead. */
+  /** Writes GPT-2's own vocab.json and merges.txt (other families: GPT-2's BPE as tokenizer.json) instead of copying a tokenizer. */
   gpt2TokenizerFiles?: boolean;
 }
 

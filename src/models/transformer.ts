@@ -13,14 +13,14 @@
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { UserError } from '../util/errors.js';
 import type { FamilyBlock } from './arch/block.js';
 import { invFrequencies, type ArchSpec } from './arch/spec.js';
 import { FamilyWeights, type HalfWeightSource } from './arch-weights.js';
-import { lastRows, rowStarts, type Batch } from './batch.js';
+import { lastRows, type Batch } from './batch.js';
 import { activate, attention, norm, rope, rotaryTable, softcap, type RotaryTable } from './family-ops.js';
-import { headProject, headResults } from './family-heads.js';
+import { headProject, headResults, sharedNorm, type SharedNorm } from './family-heads.js';
 import { expandCopies } from './head-ops.js';
+import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
 import { hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelDims } from './model.js';
@@ -74,73 +74,21 @@ export class TransformerLM implements CausalLM {
     const e = this.engine, s = this.spec;
     const { nLayer: L, dModel: D } = this.dims;
     const { B, P } = batch;
-    const R = batch.ids.length;
-    const starts = rowStarts(batch);
-    if (R !== starts[B]) throw new Error(`batch has ${R} token ids for ${starts[B]} rows`);
-    if (P > s.nPositions) {
-      throw new UserError(`the input has ${P} tokens but the model takes at most max_position_embeddings = ${s.nPositions}; shorten the prompt`);
-    }
-    // padding rows never reach a real position: any id will do there, so they read row 0 (pad ids of another
-    // tokenizer need not exist in this vocabulary)
-    const ids = new Int32Array(R);
-    for (let b = 0; b < B; b++) {
-      for (let r = starts[b]!; r < starts[b + 1]!; r++) {
-        if (r - starts[b]! >= batch.lengths[b]!) continue;
-        const t = batch.ids[r]!;
-        if (t < 0 || t >= s.vocabSize) throw new UserError(`token id ${t} (example ${b}, position ${r - starts[b]!}) is outside the vocabulary of ${s.vocabSize}`);
-        ids[r] = t;
-      }
-    }
+    const { R, ids, pos, padRows: packedRows } = forwardInput(batch, s.vocabSize, s.nPositions, 'max_position_embeddings');
     const hooks = opts.hooks ?? {};
     const gradHooks = opts.gradHooks ?? {};
     const tape = e.tape;
-    const point = (name: string, value: Tensor, leaf = false): Tensor => {
-      let v = value;
-      const fh = hooks[name];
-      if (fh) {
-        const r = fh(v, name);
-        if (r) {
-          if (r.size !== v.size) throw new Error(`hook ${name} returned [${r.shape}] for a value of [${v.shape}]`);
-          v = r;
-        }
-      }
-      if (leaf && tape && !v.requiresGrad) v.requireGrad();
-      const gh = gradHooks[name];
-      if (gh && tape && v.requiresGrad) tape.watch(v, (g) => gh(g, name));
-      return v;
-    };
-    const rec = opts.record;
-    const put = (u: number, v: Tensor) => {
-      if (!rec) return;
-      const dst = rec.buf.ptr + 4 * u * R * D;
-      if (rec.write) e.kernels.scale(v.ptr, rec.alpha, dst, v.size);
-      else e.kernels.axpy(rec.alpha, v.ptr, dst, v.size);
-    };
+    const point = hookPoints(e, opts);
+    const put = sourceRecorder(e, opts, R, D);
 
-    // embed
-    let embed: Tensor;
-    if (opts.embeds) {
-      if (opts.embeds.size !== R * D) throw new Error(`embeds must be [${R}, ${D}], got [${opts.embeds.shape}]`);
-      embed = opts.embeds;
-    } else {
-      embed = this.embed(ids);
-    }
-    embed = point(hookNames.embed, embed, true);
+    const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => this.embed(ids)), true);
     put(0, embed);
-    const pos = new Int32Array(R);
-    for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) pos[r] = r - starts[b]!;
     const rot = rotaryTable(pos, this.invFreq);
-    // attention mixes rows: packed rows go through it in the padded layout (row b·P + position)
-    let padRows: Tensor | null = null;
-    if (batch.packed) {
-      const m = new Int32Array(R);
-      for (let b = 0; b < B; b++) for (let r = starts[b]!; r < starts[b + 1]!; r++) m[r] = b * P + pos[r]!;
-      padRows = e.fromArray(m, [R], 'i32');
-    }
+    const padRows = packedRows ? e.fromArray(packedRows, [R], 'i32') : null;
     let resid = ops.identity(embed);
 
     for (let l = 0; l < L; l++) {
-      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!rec, hooks, gradHooks });
+      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!opts.record, hooks, gradHooks });
       resid = tape ? layer() : e.tidy(layer);
     }
 
@@ -166,6 +114,7 @@ export class TransformerLM implements CausalLM {
     const e = this.engine, w = this.weights, s = this.spec, lw = w.layer(l), lay = this.layout;
     const H = s.nHead, tape = e.tape;
     // q, k, v per query head; each head's input its own copy of the stream only when a hook looks at it
+    let shared: SharedNorm | undefined;
     const slot = (name: string, which: 'q' | 'k' | 'v', bias: Tensor | null): Tensor => {
       const fh = c.hooks[name], gh = c.gradHooks[name];
       let perHead: Tensor | null = null;
@@ -176,7 +125,8 @@ export class TransformerLM implements CausalLM {
         perHead = r ?? X;
       }
       const onGrad = gh && tape ? (g: Tensor) => gh(g, name) : null;
-      return headProject({ resid, perHead, norm: lw.ln1, W: w.matrix(l, which), bias, H, onGrad });
+      if (!perHead) shared ??= sharedNorm(resid, lw.ln1);
+      return headProject({ resid, perHead, norm: lw.ln1, shared, W: w.matrix(l, which), bias, H, onGrad });
     };
     let q = slot(hookNames.qInput(l), 'q', lw.qb);
     let k = slot(hookNames.kInput(l), 'k', lw.kb);

@@ -55,10 +55,7 @@ export class WeightStore {
   private readonly small: Tensor[][] = [];
   private readonly resident: Tensor[][] = [];
   private readonly host: Float32Array[][] = [];
-  private readonly slots: { layer: number; tensors: Tensor[] }[] = [];
-  private nextSlot = 0;
-  /** Bytes copied into slots so far (streaming statistics). */
-  streamedBytes = 0;
+  private readonly slots: LayerSlots | null = null;
 
   constructor(readonly engine: Engine, src: WeightSource, readonly nLayer: number, opts: WeightStoreOptions = {}) {
     const read = (name: string) => {
@@ -80,10 +77,7 @@ export class WeightStore {
       if (this.streamed) this.host.push(BIG.map((n) => read(`h.${l}.${n}`)));
       else this.resident.push(BIG.map((n) => load(`h.${l}.${n}`)));
     }
-    if (this.streamed) {
-      // two slots: the layer in use and the one being fetched next never collide
-      for (let s = 0; s < 2; s++) this.slots.push({ layer: -1, tensors: BIG.map((n) => engine.emptyDetached(src.shape(`h.0.${n}`))) });
-    }
+    if (this.streamed) this.slots = new LayerSlots(engine, BIG.map((n) => src.shape(`h.0.${n}`)), (l, i, t) => t.set(this.host[l]![i]!));
   }
 
   /** The weights of layer l, copied into a slot first when streaming. Valid until two other layers are fetched. */
@@ -101,17 +95,12 @@ export class WeightStore {
   }
 
   private fetch(l: number): Tensor[] {
-    const hit = this.slots.find((s) => s.layer === l);
-    if (hit) return hit.tensors;
-    const slot = this.slots[this.nextSlot]!;
-    this.nextSlot = (this.nextSlot + 1) % this.slots.length;
-    const host = this.host[l]!;
-    slot.tensors.forEach((t, i) => {
-      t.set(host[i]!);
-      this.streamedBytes += t.bytes;
-    });
-    slot.layer = l;
-    return slot.tensors;
+    return this.slots!.fetch(l);
+  }
+
+  /** Bytes copied into slots so far (streaming statistics). */
+  get streamedBytes(): number {
+    return this.slots?.streamedBytes ?? 0;
   }
 
   /** Bytes of the per-layer matrices held in the heap, which streaming would move out (0 when they stream). */
@@ -125,12 +114,46 @@ export class WeightStore {
   get heapBytes(): number {
     let n = 0;
     for (const t of new Set([this.wte, this.wpe, this.unembed, this.lnfG, this.lnfB])) n += t.bytes;
-    for (const ts of [...this.small, ...this.resident, ...this.slots.map((s) => s.tensors)]) for (const t of ts) n += t.bytes;
+    for (const ts of [...this.small, ...this.resident, this.slots?.tensors ?? []]) for (const t of ts) n += t.bytes;
     return n;
   }
 
   dispose(): void {
     for (const t of new Set([this.wte, this.wpe, this.unembed, this.lnfG, this.lnfB])) t.dispose();
-    for (const ts of [...this.small, ...this.resident, ...this.slots.map((s) => s.tensors)]) for (const t of ts) t.dispose();
+    for (const ts of [...this.small, ...this.resident, this.slots?.tensors ?? []]) for (const t of ts) t.dispose();
   }
 }
+
+/**
+ * Heap slots for per-layer matrices streamed from ordinary memory: two, so the layer in use and the one being
+ * fetched next never collide. `fill(l, i, t)` copies matrix i of layer l into t.
+ */
+export class LayerSlots {
+  private readonly slots: { layer: number; tensors: Tensor[] }[];
+  private next = 0;
+  /** Bytes copied into slots so far (streaming statistics). */
+  streamedBytes = 0;
+
+  constructor(engine: Engine, shapes: readonly (readonly number[])[], private readonly fill: (l: number, i: number, t: Tensor) => void) {
+    this.slots = [0, 1].map(() => ({ layer: -1, tensors: shapes.map((s) => engine.emptyDetached(s)) }));
+  }
+
+  /** The matrices of layer l, copied in first unless a slot holds them. Valid until two other layers are fetched. */
+  fetch(l: number): Tensor[] {
+    const hit = this.slots.find((s) => s.layer === l);
+    if (hit) return hit.tensors;
+    const slot = this.slots[this.next]!;
+    this.next = (this.next + 1) % this.slots.length;
+    slot.tensors.forEach((t, i) => {
+      this.fill(l, i, t);
+      this.streamedBytes += t.bytes;
+    });
+    slot.layer = l;
+    return slot.tensors;
+  }
+
+  get tensors(): Tensor[] {
+    return this.slots.flatMap((s) => s.tensors);
+  }
+}
+

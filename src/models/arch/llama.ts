@@ -54,7 +54,7 @@ const common = {
 
 export const llama: FamilyBlock = {
   name: 'llama', architectures: ['LlamaForCausalLM'], modelTypes: ['llama'], ...common,
-  parse: (c, arch) => parseLlamaLike(c, arch, 'llama', { qkvBias: c.bool('attention_bias', false), window: false }),
+  parse: (c, arch) => parseLlamaLike(c, arch, 'llama', { qkvBias: false, window: false }),
   layer: (l) => llamaLayer(l, false),
 };
 

@@ -12,7 +12,7 @@ export const neox: FamilyBlock = {
   architectures: ['GPTNeoXForCausalLM'],
   modelTypes: ['gpt_neox'],
   parse(c: ConfigReader, architecture: string) {
-    const { nHead } = c.heads('num_attention_heads', 'num_attention_heads');
+    const nHead = c.int('num_attention_heads');
     const dModel = c.int('hidden_size');
     if (dModel % nHead !== 0) throw c.bad(`hidden_size ${dModel} is not divisible by num_attention_heads ${nHead}`);
     const dHead = dModel / nHead;
