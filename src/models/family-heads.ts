@@ -11,6 +11,7 @@
 import type { Tensor } from '../engine/tensor.js';
 import type { WeightRef } from '../engine/ops.js';
 import { normRows, normRowsBackward, type NormParams } from './family-ops.js';
+import type { GradHook } from './hooks.js';
 
 const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 
@@ -26,8 +27,13 @@ export interface HeadProjectArgs {
   W: WeightRef;
   bias: Tensor | null;
   H: number;
-  /** Receives dLoss/d(per-head input) [H, R, D] during backward (valid only during the call). */
-  onGrad: ((g: Tensor) => void) | null;
+  /** Which of the layer's q, k, v this projection is (its heads are the layer's heads slot·H …). */
+  slot: 0 | 1 | 2;
+  /**
+   * Receives dLoss/d(per-head input) [H, R, D] during backward (valid only during the call), or, when it offers
+   * a deferred sum (hooks.ts GradHook.deferHeads) and the heads read the stream itself, deposits there instead.
+   */
+  onGrad: (((g: Tensor) => void) & Pick<GradHook, 'deferHeads'>) | null;
 }
 
 /** A normalised residual stream [R, D] and its statistics (see normRows). */
@@ -64,7 +70,13 @@ export function headProject(a: HeadProjectArgs): Tensor {
     const W = deref(a.W);
     const watch = grads.watching ? a.onGrad : null;
     const sr = grads.slot(resid);
-    if (!X && !watch) {
+    const deferTo = watch && !X ? (watch.deferHeads?.() ?? null) : null;
+    if (deferTo) {
+      deferTo.deposit({
+        head0: a.slot * H, heads: H, dout: g, out, resid, rstd: st.ptr + 4 * R, norm, W: a.W, inMajor: false, bias,
+      });
+    }
+    if (!X && (!watch || deferTo)) {
       if (!sr) return;
       const dy = e.emptyDetached([R, D]);
       k.gemm(false, false, R, D, HD, 1, g.ptr, HD, W.ptr, D, 0, dy.ptr, D);

@@ -1,45 +1,64 @@
 /**
  * The gradients at every head's q/k/v input of one layer, summed over several backward passes without forming
- * them in each pass. Each head reads its own LayerNorm of the residual stream x, so its input gradient is
- *   dx_h = rstd ⊙ (dq_h·W̃_hᵀ − a_h·1ᵀ − s_h ⊙ x̂),   W̃ = diag(γ)·W,
- *   a_h[r] = dq_h[r]·c_h with c = γᵀW / D,   s_h[r] = dq_h[r]·(qkv_h[r] − b_h − βᵀW_h) / D
- * (the LayerNorm backward written in the head's dh coordinates: W̃_hᵀ x̂ = qkv_h − b_h − βᵀW_h). Only the last term
- * depends on the pass beyond rstd ⊙ dq_h, so a pass stores U += rstd ⊙ dq, A += rstd ⊙ a, its own x̂ [R, D] and
- * weights Wt = rstd ⊙ s [3H, R], and `materialize` does one product per head for all passes:
+ * them in each pass. Each head reads its own normalisation of the residual stream x (x̂ = (x − mean)·rstd for
+ * LayerNorm, x·rstd for RMSNorm), then a projection out = (γ ⊙ x̂ + β)·W + b, so its input gradient is
+ *   dx_h = rstd ⊙ (dout_h·W̃_hᵀ − a_h·1ᵀ − s_h ⊙ x̂),   W̃ = diag(γ)·W,
+ *   a_h[r] = dout_h[r]·c_h with c = γᵀW / D (LayerNorm; 0 for RMSNorm, which does not centre),
+ *   s_h[r] = dout_h[r]·(out_h[r] − offs_h) / D,   offs = b + βᵀW
+ * (the norm's backward written in the head's dh coordinates: W̃_hᵀ x̂ = out_h − offs_h). Only the last term depends
+ * on the pass beyond rstd ⊙ dout_h, so a pass stores U += rstd ⊙ dout, A += rstd ⊙ a, its own x̂ [R, D] and weights
+ * Wt = rstd ⊙ s [3H, R], and `materialize` does one product per head for all passes:
  *   Σ_passes dx_h = U_h·W̃_hᵀ − A_h·1ᵀ − Σ_k Wt_k,h ⊙ x̂_k.
- * That replaces, per pass, 3H thin (K = d_head) products and 3H LayerNorm backward passes over [R, D].
+ * That replaces, per pass, 3H thin (K = d_head) products and 3H norm backward passes over [R, D].
+ * A projection group deposits its heads' columns: GPT-2's fused c_attn all 3H at once, the other families q, k and
+ * v separately (a pass then deposits three times; they share the pass's x̂).
  */
 import type { Engine } from '../engine/engine.js';
 import type { WeightRef } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
+import { normRows, type NormParams } from './family-ops.js';
 
 const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 
-/** What qkvProject's backward hands over in one pass (pointers into the heap, valid during the call). */
+/** What a projection's backward hands over in one pass (pointers into the heap, valid during the call). */
 export interface HeadGradPass {
-  /** dLoss/dqkv [R, 3D]. */
-  dqkv: Tensor;
-  /** The layer's input (residual stream) [R, D] and its LayerNorm statistics (mean, rstd pointers of R floats). */
+  /** The group's first head among the layer's 3H (q heads, then k, then v): 0 for a fused q/k/v projection. */
+  head0: number;
+  /** Heads (segments of d_head columns) in the group. */
+  heads: number;
+  /** dLoss/dout [R, C]. */
+  dout: Tensor;
+  /** The projection's output [R, C], bias included. */
+  out: Tensor;
+  /** The layer's input (residual stream) [R, D] and the rstd pointer (R floats) of its normalisation. */
   resid: Tensor;
   rstd: number;
-  /** The op's output qkv [R, 3D] (bias included). */
-  qkv: Tensor;
-  lnG: Tensor;
-  lnB: Tensor;
-  /** c_attn [D, 3D] and its bias [3D]. */
+  norm: NormParams;
+  /** The projection: [D, C] when `inMajor` (GPT-2's Conv1D), else [C, D] (Hugging Face's Linear). */
   W: WeightRef;
-  b: Tensor;
-  eps: number;
+  inMajor: boolean;
+  bias: Tensor | null;
+}
+
+/** One projection group's pass-independent vectors and sums. */
+interface Group {
+  head0: number;
+  heads: number;
+  W: WeightRef;
+  inMajor: boolean;
+  /** The norm's gain γ (1 + w for Gemma), in the heap. */
+  gamma: Tensor;
+  ownGamma: boolean;
+  cvec: Tensor;
+  offs: Tensor;
+  U: Tensor;
+  A: Tensor;
 }
 
 export class LayerHeadGrads {
-  private U: Tensor | null = null;
-  private A: Tensor | null = null;
-  private cvec: Tensor | null = null;
-  private offs: Tensor | null = null;
-  private readonly passes: { xhat: Tensor; wt: Tensor }[] = [];
-  private lnG: Tensor | null = null;
-  private W: WeightRef | null = null;
+  private readonly groups: Group[] = [];
+  /** Per pass: x̂ [R, D] and, per group head0, its weights Wt [heads, R]. */
+  private readonly passes: { xhat: Tensor; wt: Map<number, Tensor> }[] = [];
 
   constructor(
     private readonly e: Engine,
@@ -51,79 +70,120 @@ export class LayerHeadGrads {
     return this.passes.length > 0;
   }
 
-  /** Adds one backward pass's gradients (called by qkvProject's backward). */
+  /** Adds one projection group's gradients of one backward pass (called by the projection's backward). */
   deposit(p: HeadGradPass): void {
-    const { e, H } = this;
-    const k = e.kernels;
-    const D = p.resid.shape[p.resid.shape.length - 1]!, R = p.resid.size / D, D3 = 3 * D;
-    if (!this.cvec) {
-      // pass-independent vectors: c = γᵀW / D and the bias of the centred product, b + βᵀW
-      const W = deref(p.W);
-      this.cvec = e.emptyDetached([D3]);
-      this.offs = e.emptyDetached([D3]);
-      k.gemm(false, false, 1, D3, D, 1 / D, p.lnG.ptr, D, W.ptr, D3, 0, this.cvec.ptr, D3);
-      k.scale(p.b.ptr, 1, this.offs.ptr, D3);
-      k.gemm(false, false, 1, D3, D, 1, p.lnB.ptr, D, W.ptr, D3, 1, this.offs.ptr, D3);
-      this.lnG = p.lnG;
-      this.W = p.W;
+    const e = this.e, k = e.kernels;
+    const D = p.resid.shape[p.resid.shape.length - 1]!, R = p.resid.size / D, C = p.dout.shape[p.dout.shape.length - 1]!;
+    if (p.head0 < 0 || p.head0 + p.heads > 3 * this.H || C % p.heads !== 0) {
+      throw new Error(`deferred head gradients: heads ${p.head0}…${p.head0 + p.heads} of ${3 * this.H} over ${C} columns`);
     }
-    const first = !this.U;
-    this.U ??= e.emptyDetached([R, D3]);
-    this.A ??= e.emptyDetached([3 * H, R]);
-    if (this.U.size !== R * D3) throw new Error(`deferred head gradients: ${R} rows after ${this.U.size / D3}`);
-    const wt = e.emptyDetached([3 * H, R]);
-    k.headGradDeposit(p.dqkv.ptr, p.rstd, p.qkv.ptr, this.cvec.ptr, this.offs!.ptr, this.U.ptr, this.A.ptr, wt.ptr, R, D3, D / H, 1 / D, !first);
-    // x̂ of this pass: the LayerNorm with unit gain and zero bias (its statistics are recomputed into scratch)
-    const xhat = e.emptyDetached([R, D]);
-    e.tidy(() => {
-      const ones = e.empty([D]), zeros = e.zeros([D]), st = e.empty([2, R]);
-      e.heap.fillF32(ones.ptr, D, 1);
-      k.layerNorm(p.resid.ptr, ones.ptr, zeros.ptr, xhat.ptr, st.ptr, st.ptr + 4 * R, R, D, p.eps);
-    });
-    this.passes.push({ xhat, wt });
+    let g = this.groups.find((x) => x.head0 === p.head0);
+    const first = !g;
+    g ??= this.addGroup(p, D, R, C);
+    if (g.U.size !== R * C) throw new Error(`deferred head gradients: ${R} rows after ${g.U.size / C}`);
+    // a new pass begins when this group has already deposited in the current one
+    let pass = this.passes.at(-1);
+    if (!pass || pass.wt.has(p.head0)) {
+      // x̂ of this pass: the norm with unit gain and zero bias (its statistics are recomputed into scratch)
+      const xhat = e.emptyDetached([R, D]);
+      e.tidy(() => {
+        const ones = e.empty([D]), zeros = e.zeros([D]);
+        e.heap.fillF32(ones.ptr, D, 1);
+        normRows(e, { kind: p.norm.kind, g: ones, b: zeros, eps: p.norm.eps, unitOffset: false }, p.resid.ptr, xhat.ptr, R, D);
+      });
+      pass = { xhat, wt: new Map() };
+      this.passes.push(pass);
+    }
+    const wt = e.emptyDetached([p.heads, R]);
+    k.headGradDeposit(p.dout.ptr, p.rstd, p.out.ptr, g.cvec.ptr, g.offs.ptr, g.U.ptr, g.A.ptr, wt.ptr, R, C, C / p.heads, 1 / D, !first);
+    pass.wt.set(p.head0, wt);
+  }
+
+  /** The group's pass-independent vectors: c = γᵀW / D (zero without centring) and offs = b + βᵀW. */
+  private addGroup(p: HeadGradPass, D: number, R: number, C: number): Group {
+    const e = this.e, k = e.kernels, W = deref(p.W), n = p.norm;
+    let gamma = n.g;
+    if (n.unitOffset) {
+      gamma = e.emptyDetached([D]);
+      const src = n.g.data(), dst = gamma.data();
+      for (let d = 0; d < D; d++) dst[d] = src[d]! + 1;
+    }
+    // γ or β times W: [1, D]·[D, C], or [1, D]·[C, D]ᵀ
+    const rowTimesW = (v: Tensor, alpha: number, beta: number, out: Tensor) =>
+      p.inMajor ? k.gemm(false, false, 1, C, D, alpha, v.ptr, D, W.ptr, C, beta, out.ptr, C)
+        : k.gemm(false, true, 1, C, D, alpha, v.ptr, D, W.ptr, D, beta, out.ptr, C);
+    const cvec = e.emptyDetached([C]), offs = e.emptyDetached([C]);
+    if (n.kind === 'layer') rowTimesW(gamma, 1 / D, 0, cvec);
+    else e.heap.fillF32(cvec.ptr, C, 0);
+    if (p.bias) k.scale(p.bias.ptr, 1, offs.ptr, C);
+    else e.heap.fillF32(offs.ptr, C, 0);
+    if (n.b) rowTimesW(n.b, 1, 1, offs);
+    const g: Group = {
+      head0: p.head0, heads: p.heads, W: p.W, inMajor: p.inMajor, gamma, ownGamma: gamma !== n.g,
+      cvec, offs, U: e.emptyDetached([R, C]), A: e.emptyDetached([p.heads, R]),
+    };
+    this.groups.push(g);
+    return g;
   }
 
   /**
    * Writes the summed gradients into `into`, 3H slices [R, D] (q heads, then k heads, then v heads), or adds them
-   * (`accumulate`), and frees the stored passes.
+   * (`accumulate`), and frees the stored passes. Heads no group deposited are zeroed (or left, when accumulating).
    */
   materialize(into: number, accumulate = false): void {
-    const { e, H } = this;
-    if (!this.U) throw new Error('deferred head gradients: nothing deposited');
-    const k = e.kernels;
-    const R = this.A!.shape[1]!, D3 = this.U.shape[1]!, D = D3 / 3, dh = D / H, n = this.passes.length;
+    const e = this.e, k = e.kernels, H3 = 3 * this.H;
+    if (!this.filled) throw new Error('deferred head gradients: nothing deposited');
+    const xhat0 = this.passes[0]!.xhat;
+    const D = xhat0.shape[1]!, R = xhat0.shape[0]!, n = this.passes.length, slice = R * D;
     e.tidy(() => {
-      // W̃ = diag(γ)·W, then every head's U_h·W̃_hᵀ in one batched call
-      const W = deref(this.W!), g = this.lnG!.data();
-      const Wt = e.empty([D, D3]);
-      for (let d = 0; d < D; d++) k.scale(W.ptr + 4 * d * D3, g[d]!, Wt.ptr + 4 * d * D3, D3);
-      k.gemmBatched(false, true, R, D, dh, 1, this.U!.ptr, D3, dh, Wt.ptr, D3, dh, accumulate ? 1 : 0, into, D, R * D, 3 * H);
-      // per row r: into[·, r, :] −= coef_r [3H, n + 1] · basis_r [n + 1, D], basis_r = (x̂_1[r], …, x̂_n[r], 1)
-      const basis = e.empty([n + 1, R, D]);
-      this.passes.forEach((p, i) => k.scale(p.xhat.ptr, 1, basis.ptr + 4 * i * R * D, R * D));
-      e.heap.fillF32(basis.ptr + 4 * n * R * D, R * D, 1);
-      const coef = new Float32Array(R * 3 * H * (n + 1));
-      const A = this.A!.data(), wts = this.passes.map((p) => p.wt.data());
-      for (let h = 0; h < 3 * H; h++) {
-        for (let r = 0; r < R; r++) {
-          const o = (r * 3 * H + h) * (n + 1);
-          for (let i = 0; i < n; i++) coef[o + i] = wts[i]![h * R + r]!;
-          coef[o + n] = A[h * R + r]!;
+      const covered = new Uint8Array(H3);
+      for (const g of this.groups) {
+        covered.fill(1, g.head0, g.head0 + g.heads);
+        const W = deref(g.W), gam = g.gamma.data(), C = g.U.shape[1]!, dh = C / g.heads;
+        const out = into + 4 * g.head0 * slice, beta = accumulate ? 1 : 0;
+        // W̃ = diag(γ)·W, then every head's U_h·W̃_hᵀ in one batched call
+        const Wt = e.empty(W.shape);
+        if (g.inMajor) {
+          for (let d = 0; d < D; d++) k.scale(W.ptr + 4 * d * C, gam[d]!, Wt.ptr + 4 * d * C, C);
+          k.gemmBatched(false, true, R, D, dh, 1, g.U.ptr, C, dh, Wt.ptr, C, dh, beta, out, D, slice, g.heads);
+        } else {
+          const src = W.data(), dst = Wt.data();
+          for (let c = 0, o = 0; c < C; c++) for (let d = 0; d < D; d++, o++) dst[o] = src[o]! * gam[d]!;
+          k.gemmBatched(false, false, R, D, dh, 1, g.U.ptr, C, dh, Wt.ptr, D, dh * D, beta, out, D, slice, g.heads);
         }
       }
-      const C = e.fromArray(coef, [R, 3 * H, n + 1]);
-      k.gemmBatched(false, false, 3 * H, D, n + 1, -1, C.ptr, n + 1, 3 * H * (n + 1), basis.ptr, R * D, D, 1, into, R * D, D, R);
+      if (!accumulate) for (let h = 0; h < H3; h++) if (!covered[h]) e.heap.fillF32(into + 4 * h * slice, slice, 0);
+      // per row r: into[·, r, :] −= coef_r [3H, n + 1] · basis_r [n + 1, D], basis_r = (x̂_1[r], …, x̂_n[r], 1)
+      const basis = e.empty([n + 1, R, D]);
+      this.passes.forEach((p, i) => k.scale(p.xhat.ptr, 1, basis.ptr + 4 * i * slice, slice));
+      e.heap.fillF32(basis.ptr + 4 * n * slice, slice, 1);
+      const coef = new Float32Array(R * H3 * (n + 1));
+      for (const g of this.groups) {
+        const A = g.A.data(), wts = this.passes.map((p) => p.wt.get(g.head0)?.data() ?? null);
+        for (let j = 0; j < g.heads; j++) {
+          const h = g.head0 + j;
+          for (let r = 0; r < R; r++) {
+            const o = (r * H3 + h) * (n + 1);
+            for (let i = 0; i < n; i++) coef[o + i] = wts[i]?.[j * R + r] ?? 0;
+            coef[o + n] = A[j * R + r]!;
+          }
+        }
+      }
+      const Cf = e.fromArray(coef, [R, H3, n + 1]);
+      k.gemmBatched(false, false, H3, D, n + 1, -1, Cf.ptr, n + 1, H3 * (n + 1), basis.ptr, slice, D, 1, into, slice, D, R);
     });
     this.dispose();
   }
 
-  /** Frees what the passes stored (the pass-independent vectors too). */
+  /** Frees what the passes and groups stored. */
   dispose(): void {
     for (const p of this.passes.splice(0)) {
       p.xhat.dispose();
-      p.wt.dispose();
+      for (const t of p.wt.values()) t.dispose();
     }
-    for (const t of [this.U, this.A, this.cvec, this.offs]) t?.dispose();
-    this.U = this.A = this.cvec = this.offs = null;
+    for (const g of this.groups.splice(0)) {
+      for (const t of [g.cvec, g.offs, g.U, g.A]) t.dispose();
+      if (g.ownGamma) g.gamma.dispose();
+    }
   }
 }

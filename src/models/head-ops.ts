@@ -85,7 +85,12 @@ export function qkvProject(a: QkvArgs): Tensor {
     // per-head gradients summed over passes by the hooks' owner: deposit this pass; the residual stream's
     // gradient then takes the fused path below like an unwatched slot
     const deferTo = grads.watching && allShared ? deferTarget(a.onGrad) : null;
-    if (deferTo) deferTo.deposit({ dqkv: g, resid, rstd: shared!.rstd, qkv, lnG, lnB, W: a.W, b, eps });
+    if (deferTo) {
+      deferTo.deposit({
+        head0: 0, heads: 3 * H, dout: g, out: qkv, resid, rstd: shared!.rstd,
+        norm: { kind: 'layer', g: lnG, b: lnB, eps, unitOffset: false }, W: a.W, inMajor: true, bias: b,
+      });
+    }
     let sharedGrad: Tensor | null = null; // Σ over slots without per-head needs of dLN, for one LayerNorm backward
     const sr = grads.slot(resid);
     let residFresh = sr?.fresh ?? false;

@@ -116,6 +116,7 @@ export class TransformerLM implements CausalLM {
     // q, k, v per query head; each head's input its own copy of the stream only when a hook looks at it
     let shared: SharedNorm | undefined;
     const slot = (name: string, which: 'q' | 'k' | 'v', bias: Tensor | null): Tensor => {
+      const j = which === 'q' ? 0 : which === 'k' ? 1 : 2;
       const fh = c.hooks[name], gh = c.gradHooks[name];
       let perHead: Tensor | null = null;
       if (fh) {
@@ -124,9 +125,9 @@ export class TransformerLM implements CausalLM {
         if (r && r.size !== X.size) throw new Error(`hook ${name} returned [${r.shape}] for a value of [${X.shape}]`);
         perHead = r ?? X;
       }
-      const onGrad = gh && tape ? (g: Tensor) => gh(g, name) : null;
+      const onGrad = gh && tape ? Object.assign((g: Tensor) => gh(g, name), { deferHeads: gh.deferHeads }) : null;
       if (!perHead) shared ??= sharedNorm(resid, lw.ln1);
-      return headProject({ resid, perHead, norm: lw.ln1, shared, W: w.matrix(l, which), bias, H, onGrad });
+      return headProject({ resid, perHead, norm: lw.ln1, shared, W: w.matrix(l, which), bias, H, slot: j, onGrad });
     };
     let q = slot(hookNames.qInput(l), 'q', lw.qb);
     let k = slot(hookNames.kInput(l), 'k', lw.kb);
