@@ -27,6 +27,11 @@ export interface HeadProjectArgs {
   W: WeightRef;
   bias: Tensor | null;
   H: number;
+  /**
+   * Distinct k/v heads (grouped-query attention; H for q and without grouping): heads of one group share their
+   * weight rows, so while they read the same stream one product per group serves them all.
+   */
+  groups: number;
   /** Which of the layer's q, k, v this projection is (its heads are the layer's heads slot·H …). */
   slot: 0 | 1 | 2;
   /**
@@ -62,8 +67,15 @@ export function headProject(a: HeadProjectArgs): Tensor {
     y = e.empty([H, R, D]);
     st = normRows(e, norm, X.ptr, y.ptr, H * R, D);
   } else ({ y, st } = a.shared ?? sharedNorm(resid, norm));
+  const grouped = !X && a.groups < H;
   if (X) k.gemmBatched(false, true, R, dh, D, 1, y.ptr, D, R * D, W.ptr, D, dh * D, 0, out.ptr, HD, dh, H);
-  else k.gemm(false, true, R, HD, D, 1, y.ptr, D, W.ptr, D, 0, out.ptr, HD);
+  else if (grouped) {
+    e.tidy(() => {
+      const GD = a.groups * dh, t = e.empty([R, GD]);
+      k.gemm(false, true, R, GD, D, 1, y.ptr, D, groupRows(W, H, a.groups).ptr, D, 0, t.ptr, GD);
+      expandGroups(t.data(), out.data(), R, H, a.groups, dh);
+    });
+  } else k.gemm(false, true, R, HD, D, 1, y.ptr, D, W.ptr, D, 0, out.ptr, HD);
   if (bias) k.addRowVector(out.ptr, bias.ptr, out.ptr, R, HD);
   if (!e.tape) return out;
   return e.tape.record(X ? [resid, X] : [resid], out, (g, grads) => {
@@ -79,7 +91,14 @@ export function headProject(a: HeadProjectArgs): Tensor {
     if (!X && (!watch || deferTo)) {
       if (!sr) return;
       const dy = e.emptyDetached([R, D]);
-      k.gemm(false, false, R, D, HD, 1, g.ptr, HD, W.ptr, D, 0, dy.ptr, D);
+      if (grouped) {
+        // the heads of a group share W's rows: sum their gradients first, then one product with the group's rows
+        const GD = a.groups * dh, gs = e.emptyDetached([R, GD]), Wg = groupRows(W, H, a.groups);
+        sumGroups(g.data(), gs.data(), R, H, a.groups, dh);
+        k.gemm(false, false, R, D, GD, 1, gs.ptr, GD, Wg.ptr, D, 0, dy.ptr, D);
+        gs.dispose();
+        Wg.dispose();
+      } else k.gemm(false, false, R, D, HD, 1, g.ptr, HD, W.ptr, D, 0, dy.ptr, D);
       normRowsBackward(e, norm, dy.ptr, resid.ptr, st, sr.g.ptr, !sr.fresh, 0, R, D);
       dy.dispose();
       return;
@@ -98,6 +117,40 @@ export function headProject(a: HeadProjectArgs): Tensor {
     watch!(dX);
     dX.dispose();
   });
+}
+
+/** [groups·dh, D]: the rows of each group's first head in an ungrouped [H·dh, D] (a new detached tensor). */
+function groupRows(W: Tensor, H: number, groups: number): Tensor {
+  const D = W.shape[1]!, dh = W.shape[0]! / H, rep = H / groups;
+  const out = W.engine.emptyDetached([groups * dh, D]), src = W.data(), dst = out.data();
+  for (let g = 0; g < groups; g++) dst.set(src.subarray(g * rep * dh * D, (g * rep + 1) * dh * D), g * dh * D);
+  return out;
+}
+
+/** out [R, H·dh] ⟵ each head's group's columns of t [R, groups·dh]. */
+function expandGroups(t: Float32Array, out: Float32Array, R: number, H: number, groups: number, dh: number): void {
+  const rep = H / groups, GD = groups * dh, HD = H * dh;
+  for (let r = 0; r < R; r++) {
+    for (let h = 0; h < H; h++) {
+      const src = r * GD + Math.floor(h / rep) * dh;
+      out.set(t.subarray(src, src + dh), r * HD + h * dh);
+    }
+  }
+}
+
+/** gs [R, groups·dh] ⟵ the sum of g [R, H·dh]'s columns over the heads of each group (heads in order). */
+function sumGroups(g: Float32Array, gs: Float32Array, R: number, H: number, groups: number, dh: number): void {
+  const rep = H / groups, GD = groups * dh, HD = H * dh;
+  for (let r = 0; r < R; r++) {
+    for (let q = 0; q < groups; q++) {
+      const o = r * GD + q * dh;
+      for (let i = 0; i < dh; i++) {
+        let acc = 0;
+        for (let j = 0; j < rep; j++) acc += g[r * HD + (q * rep + j) * dh + i]!;
+        gs[o + i] = acc;
+      }
+    }
+  }
 }
 
 /** [H, R, D]: head h's output z_h·W_O[:, h·dh…]ᵀ (W_O is [D, H·dh]; the output bias belongs to no head). */

@@ -127,7 +127,7 @@ export class TransformerLM implements CausalLM {
       }
       const onGrad = gh && tape ? Object.assign((g: Tensor) => gh(g, name), { deferHeads: gh.deferHeads }) : null;
       if (!perHead) shared ??= sharedNorm(resid, lw.ln1);
-      return headProject({ resid, perHead, norm: lw.ln1, shared, W: w.matrix(l, which), bias, H, slot: j, onGrad });
+      return headProject({ resid, perHead, norm: lw.ln1, shared, W: w.matrix(l, which), bias, H, groups: j === 0 ? H : s.nKvHead, slot: j, onGrad });
     };
     let q = slot(hookNames.qInput(l), 'q', lw.qb);
     let k = slot(hookNames.kInput(l), 'k', lw.kb);
