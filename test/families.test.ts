@@ -95,3 +95,22 @@ for (const name of readdirSync(ARCH).sort()) {
     });
   });
 }
+
+test('a family attribution leaves the heap as it found it (every method, grouped k/v and parallel blocks)', async () => {
+  await withEngine({ threads: 2 }, async (e) => {
+    for (const name of ['llama-l2h6kv2', 'neox-l2h4']) {
+      const dir = join(ARCH, name);
+      const fx = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected;
+      const model = openFamilyModel(e, dir, { quiet: true });
+      const pb = pairBatch(fx.examples);
+      for (const method of ['eap', 'eap-ig', 'eap-gp', 'clean-corrupted', 'eap-ig-activations'] as MethodName[]) {
+        const run = () => attribute({ model, batches: [pb], method, loss: logitDiffLoss, options: { steps: 3 } });
+        await run(); // the first run may fill caches (the unembedding's Gram matrix)
+        const before = e.heap.bytesInUse;
+        await run();
+        assert.equal(e.heap.bytesInUse, before, `${name} ${method}: ${e.heap.bytesInUse - before} heap bytes not freed`);
+      }
+      model.dispose();
+    }
+  });
+});

@@ -70,11 +70,11 @@ export function headProject(a: HeadProjectArgs): Tensor {
   const grouped = !X && a.groups < H;
   if (X) k.gemmBatched(false, true, R, dh, D, 1, y.ptr, D, R * D, W.ptr, D, dh * D, 0, out.ptr, HD, dh, H);
   else if (grouped) {
-    e.tidy(() => {
-      const GD = a.groups * dh, t = e.empty([R, GD]);
-      k.gemm(false, true, R, GD, D, 1, y.ptr, D, groupRows(W, H, a.groups).ptr, D, 0, t.ptr, GD);
-      expandGroups(t.data(), out.data(), R, H, a.groups, dh);
-    });
+    const GD = a.groups * dh, t = e.emptyDetached([R, GD]), Wg = groupRows(W, H, a.groups);
+    k.gemm(false, true, R, GD, D, 1, y.ptr, D, Wg.ptr, D, 0, t.ptr, GD);
+    expandGroups(t.data(), out.data(), R, H, a.groups, dh);
+    t.dispose();
+    Wg.dispose();
   } else k.gemm(false, true, R, HD, D, 1, y.ptr, D, W.ptr, D, 0, out.ptr, HD);
   if (bias) k.addRowVector(out.ptr, bias.ptr, out.ptr, R, HD);
   if (!e.tape) return out;
