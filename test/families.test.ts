@@ -106,9 +106,9 @@ test('a family attribution leaves the heap as it found it (every method, grouped
       for (const method of ['eap', 'eap-ig', 'eap-gp', 'clean-corrupted', 'eap-ig-activations'] as MethodName[]) {
         const run = () => attribute({ model, batches: [pb], method, loss: logitDiffLoss, options: { steps: 3 } });
         await run(); // the first run may fill caches (the unembedding's Gram matrix)
-        const before = e.heap.bytesInUse;
+        const before = e.heap.inUse;
         await run();
-        assert.equal(e.heap.bytesInUse, before, `${name} ${method}: ${e.heap.bytesInUse - before} heap bytes not freed`);
+        assert.equal(e.heap.inUse, before, `${name} ${method}: ${e.heap.inUse - before} heap bytes not freed`);
       }
       model.dispose();
     }
