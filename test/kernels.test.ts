@@ -8,8 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Heap } from '../src/engine/memory.js';
-import type { Kernels } from '../src/engine/kernels.js';
-import { ReferenceKernels } from '../src/engine/reference.js';
+import { ActivationKind, type Kernels } from '../src/engine/kernels.js';
+import { ReferenceKernels, activation64, erf } from '../src/engine/reference.js';
 import { createWasmKernels, type WasmKernels } from '../src/engine/wasm-kernels.js';
 
 const U = 2 ** -24;
@@ -212,6 +212,193 @@ test('layerNorm forward, backward and parameter gradient', () => {
     c.free();
     c2.free();
   }
+});
+
+test('rmsNorm forward and backward (gain w and 1 + w)', () => {
+  for (const D of SIZES) for (const rows of [1, 37, 300]) for (const offset of [0, 1]) {
+    const c = new Case();
+    const x = c.f32(rows * D, () => rand(-2, 2)), gamma = c.f32(D);
+    // mean(x²) is a float32 sum of D positive terms (relative error ≤ D·u), rstd its inverse square root (half
+    // that, plus two roundings); y = (x·rstd)·(gamma + offset) adds three roundings: all relative to the value
+    const rstd = c.out(rows, (e, i) => (D + 8) * U * Math.abs(e[i]!));
+    const y = c.out(rows * D, (e, i) => 2 * (D + 8) * U * Math.abs(e[i]!) + 1e-37);
+    c.check(`rmsNorm ${rows}×${D} offset ${offset}`, (k) => k.rmsNorm(x, gamma, offset, y, rstd, rows, D, 1e-5));
+
+    // backward from the reference rstd (an input, so both sides see the same one)
+    const c2 = new Case();
+    const x2 = c2.f32(rows * D, () => rand(-2, 2)), g2 = c2.f32(D), dy = c2.f32(rows * D);
+    const y2 = c2.f32(rows * D), r2 = c2.f32(rows);
+    ref.rmsNorm(x2, g2, offset, y2, r2, rows, D, 1e-5);
+    const rs = c2.read(r2, rows);
+    // dx = rstd·(g − x̂·mean(g·x̂)), |g| ≤ 2 (gain ≤ 2), |x̂| ≤ √D: one float32 mean of D terms, as layerNorm's
+    const tolDx = (e: Float32Array, i: number) => 8 * (D + 8) * U * (Math.abs(e[i]!) + 2 * rs[Math.floor(i / D)]! * (Math.sqrt(D) + 2));
+    for (const acc of [false, true]) {
+      const dx = c2.out(rows * D, tolDx), dxAcc = acc ? c2.out(rows * D, tolDx) : 0;
+      c2.check(`rmsNormBackward ${rows}×${D} offset ${offset} accumulate=${acc}`, (k) =>
+        k.rmsNormBackward(dy, x2, g2, offset, r2, dx, acc, dxAcc, rows, D));
+    }
+    // in place (dx = dy, as models/family-heads.ts calls it, with a dxAcc target): the same bits as separate buffers
+    for (const ks of impls) for (const k of ks) {
+      const dyInit = c2.read(dy, rows * D), acc0 = c2.read(c2.f32(rows * D), rows * D);
+      const sep = c2.f32(rows * D), accSep = c2.f32(rows * D, (i) => acc0[i]!);
+      k.rmsNormBackward(dy, x2, g2, offset, r2, sep, false, accSep, rows, D);
+      const inPlace = c2.f32(rows * D, (i) => dyInit[i]!), accIn = c2.f32(rows * D, (i) => acc0[i]!);
+      k.rmsNormBackward(inPlace, x2, g2, offset, r2, inPlace, false, accIn, rows, D);
+      const same = (p: number, q: number) => bytesEqual(new Uint8Array(c2.read(p, rows * D).buffer), new Uint8Array(c2.read(q, rows * D).buffer));
+      assert.ok(same(sep, inPlace) && same(accSep, accIn), `rmsNormBackward in place ${rows}×${D} [${k.name}]`);
+    }
+    c.free();
+    c2.free();
+  }
+});
+
+test('rmsNormBackward is the derivative of rmsNorm: central differences of the reference', () => {
+  // L(x) = Σ dy·rmsNorm(x), differentiated by x_j ± h. x are multiples of 2⁻¹⁰ with |x| ≥ ¼ (D = 1 is then far
+  // from its kink at 0), so x ± h is exact. Error of the difference quotient: truncation h²/6·|∂³L| (≲ 1e-5 here,
+  // rms(x) ≈ 1) plus the float32 rounding of y and rstd (2u relative each side) over 2h: ≤ 4u·Σ|dy·y|/(2h).
+  const h = 2 ** -7, rows = 3;
+  for (const D of [1, 7, 33]) for (const offset of [0, 1]) {
+    const c = new Case();
+    const x = c.f32(rows * D, () => (rand() < 0 ? -1 : 1) * Math.round(rand(0.25, 2) * 1024) / 1024);
+    const gamma = c.f32(D), dy = c.f32(rows * D), y = c.f32(rows * D), rstd = c.f32(rows);
+    const X = c.read(x, rows * D), DY = c.read(dy, rows * D);
+    const loss = (): { L: number; S: number } => {
+      ref.rmsNorm(x, gamma, offset, y, rstd, rows, D, 1e-5);
+      const Y = c.read(y, rows * D);
+      let L = 0, S = 0;
+      for (let i = 0; i < rows * D; i++) {
+        L += DY[i]! * Y[i]!;
+        S += Math.abs(DY[i]! * Y[i]!);
+      }
+      return { L, S };
+    };
+    const fd = X.map((_, j) => {
+      heap.f32[(x >> 2) + j] = X[j]! + h;
+      const p = loss();
+      heap.f32[(x >> 2) + j] = X[j]! - h;
+      const m = loss();
+      heap.f32[(x >> 2) + j] = X[j]!;
+      return (p.L - m.L) / (2 * h);
+    });
+    const S = loss().S;
+    const tol = 1e-5 + (4 * U * S) / (2 * h);
+    for (const k of [ref, impls[0]![0]!, impls[1]![0]!]) {
+      const dx = c.f32(rows * D);
+      k.rmsNormBackward(dy, x, gamma, offset, rstd, dx, false, 0, rows, D);
+      const got = c.read(dx, rows * D);
+      got.forEach((g, j) =>
+        assert.ok(Math.abs(g - fd[j]!) <= tol,
+          `${k.name} D=${D} offset ${offset} x[${j}]: ${g} vs finite difference ${fd[j]} (tolerance ${tol.toExponential(2)})`));
+    }
+    c.free();
+  }
+});
+
+const KINDS = [ActivationKind.GeluErf, ActivationKind.GeluTanh, ActivationKind.Silu, ActivationKind.Relu];
+/**
+ * Error bounds of the float32 activations against float64, measured and asserted over [−6, 6] by the accuracy
+ * test below: |Δf| ≤ 6u·|x| (Φ or σ within ~4u absolute, times x) and |Δf'| ≤ 6u absolute (f' = Φ + x·φ,
+ * σ + x·σ(1 − σ), …: O(1) terms whose x-dependent parts decay; relative error is meaningless at f'’s zeros).
+ * ReLU is exact.
+ */
+const fBound = (kind: ActivationKind, x: number) => (kind === ActivationKind.Relu ? 0 : 6 * U * Math.abs(x));
+const dBound = (kind: ActivationKind) => (kind === ActivationKind.Relu ? 0 : 6 * U);
+
+test('activation and activationBackward: every kind, gated and not', () => {
+  for (const kind of KINDS) for (const n of [...SIZES, 100003]) for (const gated of [false, true]) {
+    const c = new Case();
+    const x = c.f32(n, () => rand(-6, 6)), up = gated ? c.f32(n) : 0, dy = c.f32(n);
+    const xs = c.read(x, n), us = gated ? c.read(up, n) : null, dys = c.read(dy, n);
+    const u = (i: number) => (us ? Math.abs(us[i]!) : 1);
+    // out = f·up: f's bound scaled by |up| plus one rounding; dx = (dy·f')·up: f''s bound scaled by |dy·up| plus
+    // two roundings; dup = dy·f: f's bound scaled by |dy| plus one rounding
+    const out = c.out(n, (e, i) => fBound(kind, xs[i]!) * u(i) + 2 * U * Math.abs(e[i]!));
+    c.check(`activation kind ${kind} n=${n} gated=${gated}`, (k) => k.activation(kind, x, up, out, n));
+    const dx = c.out(n, (e, i) => dBound(kind) * Math.abs(dys[i]!) * u(i) + 3 * U * Math.abs(e[i]!));
+    const dup = c.out(n, (e, i) => fBound(kind, xs[i]!) * Math.abs(dys[i]!) + 2 * U * Math.abs(e[i]!));
+    c.check(`activationBackward kind ${kind} n=${n} gated=${gated}`, (k) => k.activationBackward(kind, x, up, dy, dx, dup, n));
+    // one output at a time: the other pointer is 0 and nothing is written at address 0
+    const low = heap.u8.slice(0, 4 * n);
+    c.check(`activationBackward kind ${kind} n=${n} gated=${gated} dx only`, (k) => k.activationBackward(kind, x, up, dy, dx, 0, n));
+    c.check(`activationBackward kind ${kind} n=${n} gated=${gated} dup only`, (k) => k.activationBackward(kind, x, up, dy, 0, dup, n));
+    assert.ok(bytesEqual(heap.u8.slice(0, 4 * n), low), `activationBackward kind ${kind}: wrote at address 0`);
+    c.free();
+  }
+});
+
+test('activation accuracy against float64 over [−6, 6]: erf ≤ 8 ulp; f ≤ 5 ulp where it does not cancel', () => {
+  const n = 1 << 18;
+  const ulp = (v: number) => {
+    const a = Math.abs(Math.fround(v));
+    return a === 0 ? 2 ** -149 : 2 ** (Math.max(Math.floor(Math.log2(a)), -126) - 23);
+  };
+  const c = new Case();
+  const x = c.f32(n, (i) => -6 + (12 * i) / (n - 1)), ones = c.f32(n, () => 1), y = c.f32(n), d = c.f32(n);
+  const xs = c.read(x, n);
+  for (const ks of impls) {
+    const k = ks[1]!;
+    k.erf(x, y, n);
+    const e = c.read(y, n);
+    let worst = 0;
+    xs.forEach((v, i) => (worst = Math.max(worst, Math.abs(e[i]! - erf(v)) / ulp(erf(v)))));
+    assert.ok(worst <= 8, `[${k.name}] erf: ${worst.toFixed(2)} ulp`);
+    for (const kind of KINDS) {
+      k.activation(kind, x, 0, y, n);
+      k.activationBackward(kind, x, 0, ones, d, 0, n);
+      const f = c.read(y, n), fd = c.read(d, n);
+      let ulps = 0;
+      xs.forEach((v, i) => {
+        const [f64, d64] = activation64(kind, v), lbl = `[${k.name}] kind ${kind} x=${v}`;
+        assert.ok(Math.abs(f[i]! - f64) <= fBound(kind, v), `${lbl}: f ${f[i]} vs ${f64}`);
+        assert.ok(Math.abs(fd[i]! - d64) <= dBound(kind), `${lbl}: f' ${fd[i]} vs ${d64}`);
+        // relative: for x ≥ 0, and everywhere for SiLU (σ = e·r for x < 0 keeps its relative accuracy); the GELUs
+        // for x < 0 are ½ + ½·erf or e^{−|w|} of a rounded w, accurate only relative to |x| as bounded above
+        if (v >= 0 || kind === ActivationKind.Silu) ulps = Math.max(ulps, Math.abs(f[i]! - f64) / ulp(f64));
+      });
+      assert.ok(ulps <= 5, `[${k.name}] kind ${kind}: f off by ${ulps.toFixed(2)} ulp`);
+    }
+  }
+  c.free();
+});
+
+test('activations at large |x|, ±inf and NaN: exact limits, no NaN from finite inputs', () => {
+  const big = [16, 30, 87.3, 88, 88.8, 100, 1e4, 1e19, 3.4e38, Infinity];
+  const xsv = [...big, ...big.map((v) => -v), 0, -0, 1e-30, -1e-30, NaN];
+  const n = xsv.length;
+  const c = new Case();
+  const x = c.f32(n, (i) => xsv[i]!), dy = c.f32(n, () => 1);
+  for (const ks of impls) for (const kind of KINDS) {
+    const k = ks[0]!, y = c.f32(n, () => 7), dx = c.f32(n, () => 7);
+    k.activation(kind, x, 0, y, n);
+    k.activationBackward(kind, x, 0, dy, dx, 0, n);
+    const ys = c.read(y, n), ds = c.read(dx, n);
+    // the logistic and Φ factors are exactly 1 or 0 in float32 beyond |x| = 16 (SiLU: 88)
+    const far = kind === ActivationKind.Silu ? 88 : 16;
+    for (let i = 0; i < n; i++) {
+      const v = Math.fround(xsv[i]!), label = `[${k.name}] kind ${kind} x=${v}`;
+      if (Number.isNaN(v)) {
+        assert.ok(Number.isNaN(ys[i]!), `${label}: NaN propagates`);
+        assert.ok(kind === ActivationKind.Relu ? ds[i] === 0 : Number.isNaN(ds[i]!), `${label}: f' = ${ds[i]}`);
+        continue;
+      }
+      if (v === -Infinity && kind !== ActivationKind.Relu) {
+        assert.ok(Number.isNaN(ys[i]!) && ds[i] === 0, `${label}: f = −inf·0 = NaN as PyTorch, f' = ${ds[i]}`);
+        continue;
+      }
+      assert.ok(Number.isFinite(ds[i]!), `${label}: f' = ${ds[i]} is finite`);
+      if (v >= far || (kind === ActivationKind.Relu && v > 0)) {
+        assert.equal(ys[i], v, `${label}: f = x`);
+        assert.equal(ds[i], 1, `${label}: f' = 1`);
+      } else if (v <= -far || (kind === ActivationKind.Relu && v <= 0)) {
+        assert.ok(ys[i] === 0 && ds[i] === 0, `${label}: f = ${ys[i]}, f' = ${ds[i]}, not ±0`);
+      } else {
+        const [f64, d64] = activation64(kind, v);
+        const ok = Math.abs(ys[i]! - f64) <= fBound(kind, v) + 1e-37 && Math.abs(ds[i]! - d64) <= dBound(kind);
+        assert.ok(ok, `${label}: ${ys[i]}, ${ds[i]} vs ${f64}, ${d64}`);
+      }
+    }
+  }
+  c.free();
 });
 
 test('headGradDeposit: row-scaled copy and per-segment dot products (write and accumulate)', () => {

@@ -51,6 +51,21 @@ export interface Kernels {
     rows: number, cols: number, seg: number, alpha: number, accumulate: boolean,
   ): void;
 
+  /**
+   * RMSNorm: y = (x·rstd)·(gamma + offset) per row of D, rstd = 1/sqrt(mean(x²) + eps) written to rstd[rows]
+   * (offset 1 for Gemma's gain 1 + w, else 0). x·rstd is rounded to float32 before the gain multiplies it.
+   */
+  rmsNorm(x: number, gamma: number, offset: number, y: number, rstd: number, rows: number, D: number, eps: number): void;
+
+  /**
+   * Input gradient of rmsNorm given its saved rstd: with x̂ = x·rstd and g = dy·(gamma + offset),
+   * dx = rstd · (g − x̂ · mean_d(g·x̂)). Writes dx (accumulate: adds); if dxAcc ≠ 0, also adds dx to dxAcc.
+   */
+  rmsNormBackward(
+    dy: number, x: number, gamma: number, offset: number, rstd: number, dx: number, accumulate: boolean, dxAcc: number,
+    rows: number, D: number,
+  ): void;
+
   /** dgamma[D] += Σ_rows dy·x̂, dbeta[D] += Σ_rows dy (weight gradients; partitioned over columns). */
   layerNormParamGrad(dy: number, x: number, mean: number, rstd: number, dgamma: number, dbeta: number, rows: number, D: number): void;
 
@@ -58,6 +73,17 @@ export interface Kernels {
   gelu(x: number, y: number, n: number): void;
   /** dx = dy · gelu_new'(x) (accumulate: adds). */
   geluBackward(x: number, dy: number, dx: number, n: number, accumulate: boolean): void;
+
+  /**
+   * out = act(x), or act(x)·up when up ≠ 0 (gated: SwiGLU, GeGLU), n elements; `kind` is an ActivationKind.
+   * out may alias x or up.
+   */
+  activation(kind: ActivationKind, x: number, up: number, out: number, n: number): void;
+  /**
+   * Gradients of `activation` given dy: dx = dy·act'(x)·(up, or 1 when up = 0) and dup = dy·act(x), each written
+   * (not accumulated) unless its pointer is 0.
+   */
+  activationBackward(kind: ActivationKind, x: number, up: number, dy: number, dx: number, dup: number, n: number): void;
 
   /** out = a + b, n elements (out may alias a or b). */
   add(a: number, b: number, out: number, n: number): void;
@@ -88,4 +114,16 @@ export interface Kernels {
 
   /** out = softmax(x) per row of `cols` (out may alias x). */
   softmaxRows(x: number, out: number, rows: number, cols: number): void;
+}
+
+/**
+ * The MLP activations of `activation`: erf GELU x·Φ(x) (Hugging Face "gelu"), tanh GELU (gelu_new /
+ * gelu_pytorch_tanh, as `gelu`), SiLU x·σ(x), ReLU max(x, 0) (NaN stays NaN; derivative 1 where x > 0, else 0,
+ * as PyTorch's).
+ */
+export const enum ActivationKind {
+  GeluErf = 0,
+  GeluTanh = 1,
+  Silu = 2,
+  Relu = 3,
 }

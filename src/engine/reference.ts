@@ -2,10 +2,61 @@
  * Plain JavaScript implementation of the kernel contract: slow, obviously correct, and the ground truth
  * that the WebAssembly and BLAS kernels are tested against. Reductions accumulate in float64.
  */
-import type { Kernels } from './kernels.js';
+import { ActivationKind, type Kernels } from './kernels.js';
 import { word, type Heap } from './memory.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** erf in double precision: the Maclaurin series below 2.5, the continued fraction of erfc above (≈ 1e-13 relative). */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    let term = ax, sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 60; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    const r = (2 / Math.sqrt(Math.PI)) * sum;
+    return x < 0 ? -r : r;
+  }
+  // continued fraction for erfc (Lentz)
+  let f = ax, C = ax, Dd = 0;
+  for (let n = 1; n < 200; n++) {
+    const a = n / 2;
+    Dd = ax + a * Dd;
+    Dd = Dd === 0 ? 1e-300 : 1 / Dd;
+    C = ax + a / C;
+    const delta = C * Dd;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
+  return x < 0 ? erfc - 1 : 1 - erfc;
+}
+
+/** An activation's value and derivative at x, in double precision: [f(x), f'(x)]. */
+export function activation64(kind: ActivationKind, x: number): [number, number] {
+  switch (kind) {
+    case ActivationKind.GeluErf: {
+      const cdf = 0.5 * (1 + erf(x * Math.SQRT1_2));
+      return [x * cdf, cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x)];
+    }
+    case ActivationKind.GeluTanh: {
+      const t = Math.tanh(GELU_C * (x + 0.044715 * x * x * x));
+      return [0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x)];
+    }
+    case ActivationKind.Silu: {
+      const sg = 1 / (1 + Math.exp(-x));
+      return [x * sg, sg * (1 + x * (1 - sg))];
+    }
+    case ActivationKind.Relu:
+      return x > 0 ? [x, 1] : [Number.isNaN(x) ? x : 0, 0];
+  }
+}
 
 export class ReferenceKernels implements Kernels {
   readonly name = 'reference (plain JavaScript)';
@@ -88,6 +139,38 @@ export class ReferenceKernels implements Kernels {
     }
   }
 
+  rmsNorm(x: number, gamma: number, offset: number, y: number, rstd: number, rows: number, D: number, eps: number): void {
+    const m = this.m;
+    for (let r = 0; r < rows; r++) {
+      const o = word(x) + r * D;
+      let ss = 0;
+      for (let d = 0; d < D; d++) ss += m[o + d]! * m[o + d]!;
+      const rs = Math.fround(1 / Math.sqrt(Math.fround(ss / D) + eps));
+      m[word(rstd) + r] = rs;
+      const yo = word(y) + r * D;
+      for (let d = 0; d < D; d++) m[yo + d] = Math.fround(m[o + d]! * rs) * (m[word(gamma) + d]! + offset);
+    }
+  }
+
+  rmsNormBackward(
+    dy: number, x: number, gamma: number, offset: number, rstd: number, dx: number, accumulate: boolean, dxAcc: number,
+    rows: number, D: number,
+  ): void {
+    const m = this.m;
+    for (let r = 0; r < rows; r++) {
+      const xo = word(x) + r * D, go = word(dy) + r * D, rs = m[word(rstd) + r]!;
+      let sgx = 0;
+      for (let d = 0; d < D; d++) sgx += m[go + d]! * (m[word(gamma) + d]! + offset) * m[xo + d]! * rs;
+      sgx /= D;
+      for (let d = 0; d < D; d++) {
+        const v = rs * (m[go + d]! * (m[word(gamma) + d]! + offset) - m[xo + d]! * rs * sgx);
+        const o = word(dx) + r * D + d;
+        m[o] = accumulate ? m[o]! + v : v;
+        if (dxAcc !== 0) m[word(dxAcc) + r * D + d]! += v;
+      }
+    }
+  }
+
   headGradDeposit(
     g: number, rstd: number, y: number, cvec: number, offs: number, U: number, A: number, Wt: number,
     rows: number, cols: number, seg: number, alpha: number, accumulate: boolean,
@@ -143,6 +226,23 @@ export class ReferenceKernels implements Kernels {
       const g = m[word(dy) + i]! * d;
       const o = word(dx) + i;
       m[o] = accumulate ? m[o]! + g : g;
+    }
+  }
+
+  activation(kind: ActivationKind, x: number, up: number, out: number, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) {
+      const f = activation64(kind, m[word(x) + i]!)[0];
+      m[word(out) + i] = up ? f * m[word(up) + i]! : f;
+    }
+  }
+
+  activationBackward(kind: ActivationKind, x: number, up: number, dy: number, dx: number, dup: number, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) {
+      const [f, d] = activation64(kind, m[word(x) + i]!), g = m[word(dy) + i]!;
+      if (dx) m[word(dx) + i] = g * d * (up ? m[word(up) + i]! : 1);
+      if (dup) m[word(dup) + i] = g * f;
     }
   }
 

@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
-import type { Kernels } from './kernels.js';
+import { ActivationKind, type Kernels } from './kernels.js';
 import { MAX_THREADS, type Heap } from './memory.js';
 import { Pool } from './pool.js';
 
@@ -14,7 +14,8 @@ import { Pool } from './pool.js';
 const KERNELS = [
   'gemm', 'gemmBatched', 'peak_fma', 'gelu', 'geluBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows',
   'gatherRows', 'scatterAddRows', 'layerNorm', 'layerNormBackward', 'layerNormParamGrad', 'softmaxRows',
-  'attention', 'attentionBackward', 'headGradDeposit',
+  'attention', 'attentionBackward', 'headGradDeposit', 'rmsNorm', 'rmsNormBackward', 'activation', 'activationBackward',
+  'erf',
 ] as const;
 type KernelName = (typeof KERNELS)[number];
 const ID = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<KernelName, number>;
@@ -85,6 +86,17 @@ export class WasmKernels implements Kernels {
     this.run('layerNormBackward', rows > 1 && rows * D >= PAR_ELEMS, [dy, x, gamma, mean, rstd, dx, b(accumulate), dxAcc, rows, D]);
   }
 
+  rmsNorm(x: number, gamma: number, offset: number, y: number, rstd: number, rows: number, D: number, eps: number): void {
+    this.run('rmsNorm', rows > 1 && rows * D >= PAR_ELEMS, [x, gamma, offset, y, rstd, rows, D, eps]);
+  }
+
+  rmsNormBackward(
+    dy: number, x: number, gamma: number, offset: number, rstd: number, dx: number, accumulate: boolean, dxAcc: number,
+    rows: number, D: number,
+  ): void {
+    this.run('rmsNormBackward', rows > 1 && rows * D >= PAR_ELEMS, [dy, x, gamma, offset, rstd, dx, b(accumulate), dxAcc, rows, D]);
+  }
+
   headGradDeposit(
     g: number, rstd: number, y: number, cvec: number, offs: number, U: number, A: number, Wt: number,
     rows: number, cols: number, seg: number, alpha: number, accumulate: boolean,
@@ -102,6 +114,20 @@ export class WasmKernels implements Kernels {
 
   geluBackward(x: number, dy: number, dx: number, n: number, accumulate: boolean): void {
     this.run('geluBackward', n >= PAR_ELEMS / 4, [x, dy, dx, n, b(accumulate)]);
+  }
+
+  activation(kind: ActivationKind, x: number, up: number, out: number, n: number): void {
+    // ReLU costs what add does; the others an exp (and erf GELU a rational) per element, like gelu
+    this.run('activation', n >= (kind === ActivationKind.Relu ? PAR_ELEMS : PAR_ELEMS / 4), [kind, x, up, out, n]);
+  }
+
+  activationBackward(kind: ActivationKind, x: number, up: number, dy: number, dx: number, dup: number, n: number): void {
+    this.run('activationBackward', n >= (kind === ActivationKind.Relu ? PAR_ELEMS : PAR_ELEMS / 4), [kind, x, up, dy, dx, dup, n]);
+  }
+
+  /** y = erf(x) as the erf GELU activation computes it, n elements (not in the contract: for its accuracy test). */
+  erf(x: number, y: number, n: number): void {
+    this.run('erf', n >= PAR_ELEMS / 4, [x, y, n]);
   }
 
   add(a: number, b_: number, out: number, n: number): void {

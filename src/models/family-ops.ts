@@ -2,11 +2,12 @@
  * The differentiable operations the model families beyond GPT-2 need (Hugging Face's equations): LayerNorm or
  * RMSNorm (Gemma's x̂·(1 + w) included), rotary embeddings (rotate_half on the first `rot` dims of each head),
  * causal attention over per-query-head k/v (grouped-query attention ungrouped, as EAP-IG requires) with
- * optional logit soft-capping and sliding window, the activations (erf GELU, tanh GELU, SiLU), the gated
- * product and the soft-cap. Products go to the kernels; the O(rows·width) loops run here in float32 arrays.
- * No parameter gradients: these models are analysed, not trained.
+ * optional logit soft-capping and sliding window, the activations (erf GELU, tanh GELU, SiLU, ReLU), the gated
+ * product and the soft-cap. Products, norms and activations go to the kernels; rotary, the attention mask and
+ * soft-max, and the soft-cap run here on float32 arrays. No parameter gradients: these models are analysed, not trained.
  */
 import type { Engine } from '../engine/engine.js';
+import { ActivationKind } from '../engine/kernels.js';
 import type { Grads } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -27,23 +28,15 @@ export interface NormParams {
   unitOffset: boolean;
 }
 
-/** y = norm(x) over `rows` rows of D; returns the row statistics [2, rows] (mean, rstd; RMSNorm's mean unused). */
+/** y = norm(x) over `rows` rows of D; returns the row statistics [2, rows] (mean, rstd; RMSNorm's mean is 0). */
 export function normRows(e: Engine, p: NormParams, x: number, y: number, rows: number, D: number): Tensor {
   const st = e.empty([2, rows]);
   if (p.kind === 'layer') {
     e.kernels.layerNorm(x, p.g.ptr, p.b!.ptr, y, st.ptr, st.ptr + 4 * rows, rows, D, p.eps);
     return st;
   }
-  const h = e.heap, X = h.f32At(x, rows * D), Y = h.f32At(y, rows * D), G = p.g.data(), S = st.data();
-  const off = p.unitOffset ? 1 : 0;
-  for (let r = 0, o = 0; r < rows; r++, o += D) {
-    let ss = 0;
-    for (let d = 0; d < D; d++) ss += X[o + d]! * X[o + d]!;
-    const rstd = Math.fround(1 / Math.sqrt(Math.fround(ss / D) + p.eps));
-    S[r] = 0;
-    S[rows + r] = rstd;
-    for (let d = 0; d < D; d++) Y[o + d] = Math.fround(X[o + d]! * rstd) * (G[d]! + off);
-  }
+  e.heap.fillF32(st.ptr, rows, 0); // no mean, but no uninitialised row either
+  e.kernels.rmsNorm(x, p.g.ptr, p.unitOffset ? 1 : 0, y, st.ptr + 4 * rows, rows, D, p.eps);
   return st;
 }
 
@@ -54,32 +47,12 @@ export function normRows(e: Engine, p: NormParams, x: number, y: number, rows: n
 export function normRowsBackward(
   e: Engine, p: NormParams, dy: number, x: number, st: Tensor, dx: number, accumulate: boolean, dxAcc: number, rows: number, D: number,
 ): void {
-  const statRows = st.size / 2;
-  if (p.kind === 'layer' && statRows === rows) {
-    e.kernels.layerNormBackward(dy, x, p.g.ptr, st.ptr, st.ptr + 4 * rows, dx, accumulate, dxAcc, rows, D);
-    return;
-  }
-  if (p.kind === 'layer') {
-    for (let r0 = 0; r0 < rows; r0 += statRows) {
-      const o = 4 * r0 * D;
-      e.kernels.layerNormBackward(dy + o, x + (o % (4 * statRows * D)), p.g.ptr, st.ptr, st.ptr + 4 * statRows, dx + o, accumulate, dxAcc, statRows, D);
-    }
-    return;
-  }
-  const h = e.heap, G = p.g.data(), S = st.data(), off = p.unitOffset ? 1 : 0;
-  const DY = h.f32At(dy, rows * D), X = h.f32At(x, statRows * D), DX = h.f32At(dx, rows * D);
-  const ACC = dxAcc ? h.f32At(dxAcc, statRows * D) : null;
-  for (let r = 0; r < rows; r++) {
-    const sr = r % statRows, o = r * D, xo = sr * D, rstd = S[statRows + sr]!;
-    // x̂ = x·rstd, gy = dy·γ: dx = rstd·(gy − x̂·mean(gy·x̂))
-    let dot = 0;
-    for (let d = 0; d < D; d++) dot += DY[o + d]! * (G[d]! + off) * X[xo + d]! * rstd;
-    const m = dot / D;
-    for (let d = 0; d < D; d++) {
-      const v = rstd * (DY[o + d]! * (G[d]! + off) - X[xo + d]! * rstd * m);
-      DX[o + d] = accumulate ? DX[o + d]! + v : v;
-      if (ACC) ACC[xo + d]! += v;
-    }
+  const statRows = st.size / 2, off = p.unitOffset ? 1 : 0, rstd = st.ptr + 4 * statRows;
+  // with repeating statistics, one call per repeat: each reads the same x and adds into the same dxAcc rows
+  for (let r0 = 0; r0 < rows; r0 += statRows) {
+    const o = 4 * r0 * D;
+    if (p.kind === 'layer') e.kernels.layerNormBackward(dy + o, x, p.g.ptr, st.ptr, rstd, dx + o, accumulate, dxAcc, statRows, D);
+    else e.kernels.rmsNormBackward(dy + o, x, p.g.ptr, off, rstd, dx + o, accumulate, dxAcc, statRows, D);
   }
 }
 
@@ -234,77 +207,25 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): T
 
 export type Activation = 'gelu' | 'gelu_tanh' | 'silu' | 'relu';
 
-const SQRT1_2 = Math.SQRT1_2, K_TANH = Math.sqrt(2 / Math.PI), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/** erf in double precision: the Maclaurin series below 2.5, the continued fraction of erfc above. */
-function erf(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 2.5) {
-    // Maclaurin series: converges fast for |x| < 2.5 in double precision
-    let term = ax, sum = ax;
-    const x2 = ax * ax;
-    for (let n = 1; n < 60; n++) {
-      term *= -x2 / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    const r = (2 / Math.sqrt(Math.PI)) * sum;
-    return x < 0 ? -r : r;
-  }
-  // continued fraction for erfc (Lentz), accurate for |x| ≥ 2.5
-  let f = ax, C = ax, Dd = 0;
-  for (let n = 1; n < 200; n++) {
-    const a = n / 2;
-    Dd = ax + a * Dd;
-    Dd = Dd === 0 ? 1e-300 : 1 / Dd;
-    C = ax + a / C;
-    const delta = C * Dd;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  const erfc = Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
-  return x < 0 ? erfc - 1 : 1 - erfc;
-}
-
-/** f(x) and f'(x) of an activation. */
-function act(kind: Activation, x: number): [number, number] {
-  switch (kind) {
-    case 'gelu': {
-      const cdf = 0.5 * (1 + erf(x * SQRT1_2));
-      return [x * cdf, cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x)];
-    }
-    case 'gelu_tanh': {
-      const u = K_TANH * (x + 0.044715 * x * x * x), t = Math.tanh(u);
-      return [0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * K_TANH * (1 + 3 * 0.044715 * x * x)];
-    }
-    case 'silu': {
-      const sg = 1 / (1 + Math.exp(-x));
-      return [x * sg, sg * (1 + x * (1 - sg))];
-    }
-    case 'relu':
-      return x > 0 ? [x, 1] : [0, 0];
-  }
-}
+const KIND: Record<Activation, ActivationKind> = {
+  gelu: ActivationKind.GeluErf,
+  gelu_tanh: ActivationKind.GeluTanh,
+  silu: ActivationKind.Silu,
+  relu: ActivationKind.Relu,
+};
 
 /** activation(x), or activation(gate) ⊙ up when `up` is given (SwiGLU, GeGLU). */
 export function activate(kind: Activation, x: Tensor, up: Tensor | null = null): Tensor {
-  const e = x.engine, n = x.size;
+  const e = x.engine, n = x.size, k = KIND[kind];
   if (up && up.size !== n) throw new Error(`gated activation: [${x.shape}] and [${up.shape}]`);
   const out = e.empty(x.shape);
-  const X = x.data(), U = up?.data(), O = out.data();
-  for (let i = 0; i < n; i++) O[i] = U ? act(kind, X[i]!)[0] * U[i]! : act(kind, X[i]!)[0];
+  e.kernels.activation(k, x.ptr, up ? up.ptr : 0, out.ptr, n);
   const inputs = up ? [x, up] : [x];
   return rec(e, inputs, out, (g, grads) => {
     const gx = x.requiresGrad ? e.emptyDetached(x.shape) : null;
     const gu = up?.requiresGrad ? e.emptyDetached(up.shape) : null;
-    // one activation evaluation per element serves both gradients (erf is not cheap)
-    const G = g.data(), X = x.data(), U = up?.data(), GX = gx?.data(), GU = gu?.data();
-    for (let i = 0; i < n; i++) {
-      const [f, d] = act(kind, X[i]!);
-      if (GX) GX[i] = G[i]! * d * (U ? U[i]! : 1);
-      if (GU) GU[i] = G[i]! * f;
-    }
+    if (!gx && !gu) return;
+    e.kernels.activationBackward(k, x.ptr, up ? up.ptr : 0, g.ptr, gx ? gx.ptr : 0, gu ? gu.ptr : 0, n);
     if (gx) grads.give(x, gx);
     if (gu) grads.give(up!, gu);
   });

@@ -1,6 +1,6 @@
-// Elementwise, row-vector and row-gather kernels. Ranges are split in 16-element units from index 0, so
-// every element takes the same (SIMD or tail) path whatever the thread count. Tails reuse the vector code on
-// a splatted lane, so they round exactly like the SIMD body.
+// Elementwise kernels (gelu, the MLP activations, add, …), row-vector and row-gather kernels. Ranges are split
+// in 16-element units from index 0, so every element takes the same (SIMD or tail) path whatever the thread count.
+// Tails reuse the vector code on a splatted lane, so they round exactly like the SIMD body.
 import { partStart, fma, kc, vexp } from "./common";
 
 const UNIT: i32 = 16;
@@ -37,7 +37,10 @@ const GK = memory.data<f32>([-16.0, 16.0, 1.5957691216057308, 0.0713548162715956
   return f32x4.mul(x, f32x4.mul(num, r));
 }
 
-/** gelu_new'(x) = σ(w) + x·σ'(w)·w' = num·r + xc·w'·(e·r·r). */
+// The second result of geluGradV and actGradV: a global, so per thread (each worker has its own instance).
+let ACT: v128 = f32x4.splat(0);
+
+/** gelu_new'(x) = σ(w) + x·σ'(w)·w' = num·r + xc·w'·(e·r·r); also sets ACT = gelu_new(x) (the bits of geluV). */
 @inline function geluGradV(x: v128): v128 {
   const xc = clamp16(x);
   const x2 = f32x4.mul(xc, xc);
@@ -45,8 +48,10 @@ const GK = memory.data<f32>([-16.0, 16.0, 1.5957691216057308, 0.0713548162715956
   const e = vexp(v128.or(w, g(5)));
   const r = f32x4.div(g(6), f32x4.add(g(6), e));
   const num = f32x4.pmax(e, v128.and(f32x4.ge(w, g(7)), g(6)));
+  const s = f32x4.mul(num, r);
+  ACT = f32x4.mul(x, s);
   const dw = fma(x2, g(4), g(2));
-  return fma(f32x4.mul(xc, dw), f32x4.mul(f32x4.mul(e, r), r), f32x4.mul(num, r));
+  return fma(f32x4.mul(xc, dw), f32x4.mul(f32x4.mul(e, r), r), s);
 }
 
 export function gelu(x: usize, y: usize, n: i32, tid: i32, nth: i32): void {
@@ -89,6 +94,181 @@ export function geluBackward(x: usize, dy: usize, dx: usize, n: i32, accumulate:
     if (accumulate) g = load<f32>(dx + o) + g;
     store<f32>(dx + o, g);
   }
+}
+
+// ---- MLP activations (kernels.ts ActivationKind: 0 erf GELU, 1 tanh GELU, 2 SiLU, 3 ReLU), optionally gated
+//
+// erf(z) = z·P(z²)/Q(z²) for |z| ≤ 4 (P of degree 6, Q of degree 4, Q(0) = 1), the rational form of Eigen's and
+// XLA's float erf with our own coefficients: a relative-error minimax fit on [0, 4] (equioscillating, 6.5e-8 in
+// exact arithmetic; scripts/fit-erf.py derives them). Its float32 evaluation is within 6.1 ulp of erf (measured
+// over [−6, 6]; test/kernels.test.ts asserts 8). erf(4) rounds to 1 in float32, so z is clamped to ±4, and the
+// result to ±1 (rounding overshoots 1 by up to 4e-7 near 4).
+// erf GELU = x·Φ, Φ = ½ + ½·erf(x/√2); its derivative Φ + x·φ(x) uses φ = e^{−x²/2}/√(2π) with x clamped to
+// ±16 (φ is exactly 0 there) so that ±inf gives 1 or 0, not inf·0.
+// SiLU = x·σ(x) with σ = num·r as gelu's σ(w) above (e = exp(−|x|), no overflow) and σ' = e·r²; x in the
+// derivative's x·σ' term is clamped to ±88, where e is exactly 0.
+// Table: 0 −4, 1 4, 2 √½, 3 ½, 4 −½, 5 1/√(2π), 6 −1, 7–13 P₀…P₆, 14–17 Q₁…Q₄, 18 −88, 19 88
+const AK = memory.data<f32>([
+  -4.0, 4.0, 0.7071067811865476, 0.5, -0.5, 0.3989422804014327, -1.0,
+  1.1283791065216064, 0.20712490379810333, 0.051524821668863297, 0.003990546800196171, 1.4728518726769835e-4,
+  -1.9422943751123967e-6, 1.911068103765956e-8,
+  0.5168909430503845, 0.11797058582305908, 0.014958026818931103, 1.0211041662842035e-3,
+  -88.0, 88.0,
+]);
+@inline function a(i: i32): v128 {
+  return kc(AK, i);
+}
+
+/** erf(z), see above. */
+@inline function verf(z: v128): v128 {
+  const zc = f32x4.pmin(f32x4.pmax(z, a(0)), a(1));
+  const t = f32x4.mul(zc, zc);
+  let p = fma(a(13), t, a(12));
+  p = fma(p, t, a(11));
+  p = fma(p, t, a(10));
+  p = fma(p, t, a(9));
+  p = fma(p, t, a(8));
+  p = fma(p, t, a(7));
+  let q = fma(a(17), t, a(16));
+  q = fma(q, t, a(15));
+  q = fma(q, t, a(14));
+  q = fma(q, t, g(6));
+  const y = f32x4.div(f32x4.mul(zc, p), q);
+  return f32x4.pmin(f32x4.pmax(y, a(6)), g(6));
+}
+
+/** Φ(x) = ½ + ½·erf(x/√2). */
+@inline function phiCdf(x: v128): v128 {
+  return fma(verf(f32x4.mul(x, a(2))), a(3), a(3));
+}
+
+/** σ(x) = num·r from e = exp(−|x|) and r = 1/(1 + e), as gelu's σ(w). */
+@inline function sigmoidV(x: v128, e: v128, r: v128): v128 {
+  return f32x4.mul(f32x4.pmax(e, v128.and(f32x4.ge(x, g(7)), g(6))), r);
+}
+
+/** act(x) of activation `kind`. */
+@inline function actV(kind: i32, x: v128): v128 {
+  if (kind == 0) return f32x4.mul(x, phiCdf(x));
+  if (kind == 1) return geluV(x);
+  if (kind == 2) {
+    const e = vexp(v128.or(x, g(5)));
+    return f32x4.mul(x, sigmoidV(x, e, f32x4.div(g(6), f32x4.add(g(6), e))));
+  }
+  return f32x4.max(x, g(7));
+}
+
+/** act'(x) of activation `kind`; also sets ACT = act(x) (one evaluation serves both gradients). */
+@inline function actGradV(kind: i32, x: v128): v128 {
+  if (kind == 0) {
+    const p = phiCdf(x);
+    ACT = f32x4.mul(x, p);
+    const xc = clamp16(x);
+    const phi = f32x4.mul(vexp(f32x4.mul(f32x4.mul(xc, xc), a(4))), a(5));
+    return fma(xc, phi, p);
+  }
+  if (kind == 1) return geluGradV(x);
+  if (kind == 2) {
+    const e = vexp(v128.or(x, g(5)));
+    const r = f32x4.div(g(6), f32x4.add(g(6), e));
+    const sg = sigmoidV(x, e, r);
+    ACT = f32x4.mul(x, sg);
+    return fma(f32x4.pmin(f32x4.pmax(x, a(18)), a(19)), f32x4.mul(f32x4.mul(e, r), r), sg);
+  }
+  ACT = f32x4.max(x, g(7));
+  return v128.and(f32x4.gt(x, g(7)), g(6));
+}
+
+/**
+ * The kind is a type, K = u8, u16, u32 or u64 for kinds 0–3 (alignof<K>() = log2 of its size): each instance is
+ * compiled for one kind, its branches folded away. (A constant argument of an inlined function would not do:
+ * the optimiser merges the four copies back into one that tests the kind in the loop.)
+ */
+@inline function actRange<K>(x: usize, up: usize, out: usize, i0: i32, i1: i32): void {
+  const kind = <i32>alignof<K>();
+  let i = i0;
+  // several independent vectors per step: the exp chains are long, interleaving hides their latency
+  for (; i + 8 <= i1; i += 8) {
+    const o = <usize>i * 4;
+    let p = actV(kind, v128.load(x + o)), q = actV(kind, v128.load(x + o, 16));
+    if (up != 0) {
+      p = f32x4.mul(p, v128.load(up + o));
+      q = f32x4.mul(q, v128.load(up + o, 16));
+    }
+    v128.store(out + o, p); v128.store(out + o, q, 16);
+  }
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize>i * 4;
+    let p = actV(kind, v128.load(x + o));
+    if (up != 0) p = f32x4.mul(p, v128.load(up + o));
+    v128.store(out + o, p);
+  }
+  for (; i < i1; i++) {
+    const o = <usize>i * 4;
+    let p = f32x4.extract_lane(actV(kind, f32x4.splat(load<f32>(x + o))), 0);
+    if (up != 0) p *= load<f32>(up + o);
+    store<f32>(out + o, p);
+  }
+}
+
+/** out = act(x), or act(x)·up when up ≠ 0 (elements split in 16-element units). */
+export function activation(kind: i32, x: usize, up: usize, out: usize, n: i32, tid: i32, nth: i32): void {
+  const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
+  if (kind == 0) actRange<u8>(x, up, out, i0, i1);
+  else if (kind == 1) actRange<u16>(x, up, out, i0, i1);
+  else if (kind == 2) actRange<u32>(x, up, out, i0, i1);
+  else actRange<u64>(x, up, out, i0, i1);
+}
+
+/** dx = dy·act'(x)·up and dup = dy·act(x) at one vector (v: x; u: up or 1; w: dy); lane 0 only when `one`. */
+@inline function actGradStore(kind: i32, v: v128, u: v128, w: v128, dx: usize, dup: usize, o: usize, one: bool): void {
+  const d = actGradV(kind, v);
+  const f = ACT;
+  if (dx != 0) {
+    const gx = f32x4.mul(f32x4.mul(w, d), u);
+    if (one) store<f32>(dx + o, f32x4.extract_lane(gx, 0));
+    else v128.store(dx + o, gx);
+  }
+  if (dup != 0) {
+    const gu = f32x4.mul(w, f);
+    if (one) store<f32>(dup + o, f32x4.extract_lane(gu, 0));
+    else v128.store(dup + o, gu);
+  }
+}
+
+/** See actRange for K. */
+@inline function actGradRange<K>(x: usize, up: usize, dy: usize, dx: usize, dup: usize, i0: i32, i1: i32): void {
+  const kind = <i32>alignof<K>();
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize>i * 4;
+    const u = up != 0 ? v128.load(up + o) : g(6);
+    actGradStore(kind, v128.load(x + o), u, v128.load(dy + o), dx, dup, o, false);
+  }
+  for (; i < i1; i++) {
+    const o = <usize>i * 4;
+    const u = up != 0 ? f32x4.splat(load<f32>(up + o)) : g(6);
+    actGradStore(kind, f32x4.splat(load<f32>(x + o)), u, f32x4.splat(load<f32>(dy + o)), dx, dup, o, true);
+  }
+}
+
+/** dx = dy·act'(x)·(up or 1), dup = dy·act(x); a zero pointer skips that output. */
+export function activationBackward(
+  kind: i32, x: usize, up: usize, dy: usize, dx: usize, dup: usize, n: i32, tid: i32, nth: i32,
+): void {
+  const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
+  if (kind == 0) actGradRange<u8>(x, up, dy, dx, dup, i0, i1);
+  else if (kind == 1) actGradRange<u16>(x, up, dy, dx, dup, i0, i1);
+  else if (kind == 2) actGradRange<u32>(x, up, dy, dx, dup, i0, i1);
+  else actGradRange<u64>(x, up, dy, dx, dup, i0, i1);
+}
+
+/** y = erf(x) as the erf GELU computes it (exported for its accuracy test). */
+export function erf(x: usize, y: usize, n: i32, tid: i32, nth: i32): void {
+  const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) v128.store(y + <usize>i * 4, verf(v128.load(x + <usize>i * 4)));
+  for (; i < i1; i++) store<f32>(y + <usize>i * 4, f32x4.extract_lane(verf(f32x4.splat(load<f32>(x + <usize>i * 4))), 0));
 }
 
 export function add(a: usize, b: usize, out: usize, n: i32, tid: i32, nth: i32): void {

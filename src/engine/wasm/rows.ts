@@ -1,4 +1,5 @@
-// Row-wise kernels: layer norm (forward, input gradient, parameter gradient) and softmax.
+// Row-wise kernels: layer norm (forward, input gradient, parameter gradient), RMS norm (forward, input
+// gradient) and softmax.
 // Rows are split between threads; a row's reductions run in a fixed order (4 lanes, then the tail).
 import { partStart, hsum, hmax, vexp } from "./common";
 
@@ -97,6 +98,90 @@ export function layerNormBackward(
       const g = load<f32>(dyr + o) * load<f32>(gamma + o);
       const h = (load<f32>(xr + o) - m) * s;
       const d = s * (g - mg - h * mgx);
+      store<f32>(dxr + o, accumulate ? load<f32>(dxr + o) + d : d);
+      if (dxAcc != 0) store<f32>(accr + o, load<f32>(accr + o) + d);
+    }
+  }
+}
+
+/** Σ p[i]². */
+@inline function rowSumSq(p: usize, n: i32): f32 {
+  let s = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + <usize>i * 4);
+    s = f32x4.add(s, f32x4.mul(v, v));
+  }
+  let t = hsum(s);
+  for (; i < n; i++) {
+    const v = load<f32>(p + <usize>i * 4);
+    t += v * v;
+  }
+  return t;
+}
+
+/** y = (x·rstd)·(gamma + offset), rstd = 1/sqrt(mean(x²) + eps); see kernels.ts. */
+export function rmsNorm(
+  x: usize, gamma: usize, offset: f32, y: usize, rstd: usize, rows: i32, D: i32, eps: f32, tid: i32, nth: i32,
+): void {
+  const r0 = partStart(rows, 1, tid, nth), r1 = partStart(rows, 1, tid + 1, nth);
+  const rb = <usize>D * 4;
+  const voff = f32x4.splat(offset);
+  for (let r = r0; r < r1; r++) {
+    const xr = x + <usize>r * rb, yr = y + <usize>r * rb;
+    const s: f32 = 1 / Mathf.sqrt(rowSumSq(xr, D) / <f32>D + eps);
+    store<f32>(rstd + <usize>r * 4, s);
+    const vs = f32x4.splat(s);
+    let i = 0;
+    for (; i + 4 <= D; i += 4) {
+      const o = <usize>i * 4;
+      v128.store(yr + o, f32x4.mul(f32x4.mul(v128.load(xr + o), vs), f32x4.add(v128.load(gamma + o), voff)));
+    }
+    for (; i < D; i++) {
+      const o = <usize>i * 4;
+      store<f32>(yr + o, (load<f32>(xr + o) * s) * (load<f32>(gamma + o) + offset));
+    }
+  }
+}
+
+/** dx = rstd·(g − x̂·mean(g·x̂)), g = dy·(gamma + offset), x̂ = x·rstd; see kernels.ts. */
+export function rmsNormBackward(
+  dy: usize, x: usize, gamma: usize, offset: f32, rstd: usize, dx: usize, accumulate: bool, dxAcc: usize,
+  rows: i32, D: i32, tid: i32, nth: i32,
+): void {
+  const r0 = partStart(rows, 1, tid, nth), r1 = partStart(rows, 1, tid + 1, nth);
+  const rb = <usize>D * 4;
+  const voff = f32x4.splat(offset);
+  for (let r = r0; r < r1; r++) {
+    const dyr = dy + <usize>r * rb, xr = x + <usize>r * rb, dxr = dx + <usize>r * rb, accr = dxAcc + <usize>r * rb;
+    const s = load<f32>(rstd + <usize>r * 4);
+    const vs = f32x4.splat(s);
+    let sgx = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= D; i += 4) {
+      const o = <usize>i * 4;
+      const g = f32x4.mul(v128.load(dyr + o), f32x4.add(v128.load(gamma + o), voff));
+      sgx = f32x4.add(sgx, f32x4.mul(g, f32x4.mul(v128.load(xr + o), vs)));
+    }
+    let tgx = hsum(sgx);
+    for (; i < D; i++) {
+      const o = <usize>i * 4;
+      tgx += (load<f32>(dyr + o) * (load<f32>(gamma + o) + offset)) * (load<f32>(xr + o) * s);
+    }
+    const mgx = tgx / <f32>D;
+    const vmgx = f32x4.splat(mgx);
+    i = 0;
+    for (; i + 4 <= D; i += 4) {
+      const o = <usize>i * 4;
+      const g = f32x4.mul(v128.load(dyr + o), f32x4.add(v128.load(gamma + o), voff));
+      const d = f32x4.mul(vs, f32x4.sub(g, f32x4.mul(f32x4.mul(v128.load(xr + o), vs), vmgx)));
+      v128.store(dxr + o, accumulate ? f32x4.add(v128.load(dxr + o), d) : d);
+      if (dxAcc != 0) v128.store(accr + o, f32x4.add(v128.load(accr + o), d));
+    }
+    for (; i < D; i++) {
+      const o = <usize>i * 4;
+      const g = load<f32>(dyr + o) * (load<f32>(gamma + o) + offset);
+      const d = s * (g - (load<f32>(xr + o) * s) * mgx);
       store<f32>(dxr + o, accumulate ? load<f32>(dxr + o) + d : d);
       if (dxAcc != 0) store<f32>(accr + o, load<f32>(accr + o) + d);
     }
