@@ -17,11 +17,11 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { referenceCircuit } from '../src/circuits/index.js';
 import { overlap } from '../src/circuits/overlap.js';
-import type { Graph } from '../src/graph/graph.js';
-import { readGraphJson } from '../src/graph/json.js';
+import { Graph } from '../src/graph/graph.js';
+import { readGraphJson, writeGraphJson } from '../src/graph/json.js';
 import { edgeRank, greedy, prune, topn } from '../src/graph/selection.js';
 import { drawnSources } from '../src/graph/style.js';
-import { writeViewerFixtures, type ViewerFixtures } from './helpers/viewer-fixtures.js';
+import { rng, writeViewerFixtures, type ViewerFixtures } from './helpers/viewer-fixtures.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SMALL = fileURLToPath(new URL('../../test/fixtures/graph/eapig-l2h2.json', import.meta.url));
@@ -35,6 +35,8 @@ const WAIT = 20_000;
 
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-browser-'));
 let fx: ViewerFixtures;
+/** Other families' shapes: GPT-NeoX's parallel blocks (and a sequential graph of its size), 32 heads a layer. */
+const families: Record<'neox' | 'seq' | 'wide', Graph> = { neox: new Graph(3, 8, true), seq: new Graph(3, 8), wide: new Graph(2, 32) };
 let server: ChildProcess | null = null;
 let browser: Browser | null = null;
 let page: Page;
@@ -63,8 +65,13 @@ before(async () => {
   if (!CHROMIUM) return;
   fx = writeViewerFixtures(tmp);
   copyFileSync(SMALL, join(tmp, 'small.json'));
+  for (const [name, g] of Object.entries(families)) {
+    const r = rng(name.length);
+    g.forEachEdge((u, v) => g.setScore(u, v, (r() - 0.4) * Math.exp(-4 * r())));
+    writeGraphJson(join(tmp, `${name}.json`), g, { dModel: 64, meta: { method: 'eap-gp', task: 'ioi' } });
+  }
   mkdirSync(ARTIFACTS, { recursive: true });
-  const url = await startServer(['run', 'small.json', 'flagged.json', 'broken.json', 'absent.json', 'path.json']);
+  const url = await startServer(['run', 'small.json', 'flagged.json', 'broken.json', 'absent.json', 'path.json', 'neox.json', 'seq.json', 'wide.json']);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -474,5 +481,99 @@ test('the saturation view plots both paths per example and marks saturated stret
   await page.selectOption('#path-example', '-1');
   await page.waitForFunction(() => document.querySelector('#path-summary')?.textContent?.includes('Mean over 2 examples'), null, { timeout: WAIT });
   await page.click('#tab-circuit');
+  assert.deepEqual(pageErrors, [], 'no script errors in the page');
+});
+
+/** Each node of panel A's picture: name, visible label and its width, box in page pixels. */
+async function nodeBoxes(): Promise<{ name: string; label: string; labelW: number; x: number; y: number; w: number; h: number }[]> {
+  return page.$$eval('#panel-A svg.circuit g.node', (gs) => gs.map((g) => {
+    const r = g.querySelector('rect')!.getBoundingClientRect(), t = g.querySelector('text')!;
+    return { name: g.getAttribute('data-name')!, label: t.textContent!, labelW: t.getBoundingClientRect().width, x: r.left, y: r.top, w: r.width, h: r.height };
+  }));
+}
+
+/**
+ * The picture of a graph of another family: every node drawn once, with its own label inside its box (h{h} of
+ * a{l}.h{h}, or {h} where that does not fit; MLP or M); no two boxes overlap; in each row the heads in order, then the MLP; layers bottom to top; the drawn edges are
+ * src/graph's. Returns the drawn edges as [source, destination owner] node names.
+ */
+async function checkFamilyPicture(g: Graph, what: string): Promise<[string, string][]> {
+  const boxes = await nodeBoxes();
+  const names = [...Array.from({ length: g.nSrc }, (_, u) => g.srcName(u)), 'logits'];
+  assert.deepEqual(boxes.map((b) => b.name).sort(), names.sort(), `${what}: every node drawn once`);
+  const at = new Map(boxes.map((b) => [b.name, b]));
+  for (const b of boxes) {
+    const head = /^a\d+\.h(\d+)$/.exec(b.name)?.[1];
+    const labels = head !== undefined ? [`h${head}`, head] : /^m\d+$/.test(b.name) ? ['MLP', 'M'] : [b.name];
+    assert.ok(labels.includes(b.label), `${what}: the label "${b.label}" of ${b.name}`);
+    assert.ok(b.labelW <= b.w, `${what}: the label "${b.label}" (${b.labelW} px) inside ${b.name}'s box (${b.w} px)`);
+  }
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i]!, boxes[j]!];
+      assert.ok(a.x + a.w <= b.x + 0.5 || b.x + b.w <= a.x + 0.5 || a.y + a.h <= b.y + 0.5 || b.y + b.h <= a.y + 0.5, `${what}: ${a.name} overlaps ${b.name}`);
+    }
+  }
+  for (let l = 0; l < g.nLayers; l++) {
+    const row = [...Array.from({ length: g.nHeads }, (_, h) => at.get(`a${l}.h${h}`)!), at.get(`m${l}`)!];
+    row.forEach((b, k) => {
+      assert.equal(b.y, row[0]!.y, `${what}: ${b.name} in layer ${l}'s row`);
+      if (k > 0) assert.ok(b.x > row[k - 1]!.x, `${what}: ${b.name} right of ${row[k - 1]!.name}`);
+    });
+    assert.ok(row[0]!.y < (l === 0 ? at.get('input')! : at.get(`a${l - 1}.h0`)!).y, `${what}: layer ${l} above the one below`);
+  }
+  assert.ok(at.get('logits')!.y < at.get(`a${g.nLayers - 1}.h0`)!.y, `${what}: logits on top`);
+  const drawnEdges = await page.$$eval('#panel-A svg.circuit path.edge', (es) => es.map((e) => [Number(e.getAttribute('data-src')), Number(e.getAttribute('data-dst'))]));
+  const name = (u: number): string => (u < 0 ? 'logits' : g.srcName(u));
+  return drawnEdges.map(([u, v]) => [name(u!), name(v!)]);
+}
+
+/** A head → the MLP of its own layer. */
+const sameLayerMlp = (u: string, v: string): boolean => /^a(\d+)\./.exec(u)?.[1] !== undefined && /^a(\d+)\./.exec(u)?.[1] === /^m(\d+)$/.exec(v)?.[1];
+
+test('other families: a GPT-NeoX (parallel) graph and a 32-head graph are laid out whole, in order, without overlaps', { skip: SKIP }, async () => {
+  await page.selectOption('#graph-b', '');
+  await showGraph('A', 'neox.json');
+  const neox = families.neox;
+  assert.match(await page.textContent('#graph-info') ?? '', /3 layers × 8 heads \(parallel attention and MLP\), 778 edges/);
+  for (const [mode, n] of [['greedy', neox.nEdges], ['topn', 300]] as const) {
+    await page.click(`label:has(input[value=${mode}])`);
+    await typeBudget(String(n));
+    await checkPanel('A', expected(neox, mode, n, true, true), `neox ${mode} ${n}`);
+    const edges = await checkFamilyPicture(neox, `neox ${mode} ${n}`);
+    // parallel blocks: the MLP of layer l reads the stream before layer l's heads
+    assert.deepEqual(edges.filter(([u, v]) => sameLayerMlp(u, v)), [], 'no a{l}.h → m{l} edge drawn');
+    if (mode === 'greedy') assert.ok(edges.some(([u, v]) => u.startsWith('a0.') && v === 'm1'), 'earlier layers\' heads do feed the MLP');
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'viewer-neox.png') });
+  // a sequential graph of the same size is another model's: no comparison
+  await showGraph('B', 'seq.json');
+  assert.match(await page.textContent('#compare-body') ?? '', /cannot compare a parallel 3×8 graph with a 3×8 one/);
+  await page.selectOption('#graph-b', '');
+  await settled();
+
+  const wide = families.wide;
+  await showGraph('A', 'wide.json');
+  await page.click('label:has(input[value=greedy])');
+  for (const width of [1280, 1920]) {
+    await resize(width);
+    await typeBudget('2000');
+    await checkPanel('A', expected(wide, 'greedy', 2000, true, true), `32 heads at ${width} px`);
+    const edges = await checkFamilyPicture(wide, `32 heads at ${width} px`);
+    assert.ok(edges.some(([u, v]) => sameLayerMlp(u, v)), 'sequential blocks: a{l}.h → m{l} edges are drawn');
+    assert.deepEqual(await labelClashes('#panel-A svg.circuit'), [], `32 heads at ${width} px: labels`);
+    await page.screenshot({ path: join(ARTIFACTS, `viewer-32-heads-${width}.png`) });
+  }
+  // side by side (two 32-head graphs, each half the window): narrower boxes, still inside their panels
+  await resize(1600);
+  await showGraph('B', 'wide.json');
+  const fits = await page.$$eval('#panels .panel-body', (bodies) => bodies.map((b) => [Number(b.querySelector('svg.circuit')!.getAttribute('width')), b.clientWidth]));
+  assert.equal(fits.length, 2);
+  for (const [drawnW, boxW] of fits) assert.ok(drawnW! <= Math.max(300, boxW!) + 1, `a ${drawnW} px picture in a ${boxW} px panel`);
+  await checkFamilyPicture(wide, '32 heads side by side');
+  assert.deepEqual(await labelClashes('#panels svg.circuit'), [], '32 heads side by side: labels');
+  await page.screenshot({ path: join(ARTIFACTS, 'viewer-32-heads-compare.png') });
+  await page.selectOption('#graph-b', '');
+  await settled();
   assert.deepEqual(pageErrors, [], 'no script errors in the page');
 });

@@ -44,7 +44,7 @@ export function referenceSpec(task: string, variant: ReferenceVariant = 'acdc'):
 
 /**
  * The manual circuit of `task` ('ioi' or 'greater-than') as masks over `graph`, which must be GPT-2 small's
- * (12 layers × 12 heads). UserError for another task or graph shape.
+ * (12 layers × 12 heads, sequential blocks). UserError for another task or graph shape.
  */
 export function referenceCircuit(task: string, graph: Graph, variant: ReferenceVariant = 'acdc'): ReferenceCircuit {
   const spec = referenceSpec(task, variant);
@@ -52,6 +52,10 @@ export function referenceCircuit(task: string, graph: Graph, variant: ReferenceV
     throw new UserError(
       `the ${task} reference circuit is for GPT-2 small (12 layers × 12 heads); this graph has ${graph.nLayers} × ${graph.nHeads}`,
     );
+  }
+  // Pythia-160m has GPT-2 small's shape; its parallel blocks say it is another model
+  if (graph.parallelAttnMlp) {
+    throw new UserError(`the ${task} reference circuit is for GPT-2 small; this 12 × 12 graph has parallel attention and MLP (GPT-NeoX / Pythia), another model`);
   }
   const { edges, nodes } = specMasks(spec, graph);
   return { edges, nodes, countMlps: spec.countMlps, description: spec.description };

@@ -119,11 +119,11 @@ export function checkPlanOptions(o: PlanOptions): Omit<Plan, 'model' | 'settings
 }
 
 /** Checks the options (UserErrors name the option and the fix) and sizes the budgets to the model's graph. */
-export function makePlan(o: PlanOptions, dims: ModelDims, edges: number): Plan {
+export function makePlan(o: PlanOptions, dims: ModelDims, edges: number, family: string): Plan {
   const c = checkPlanOptions(o);
   return {
     ...c,
-    model: { path: o.modelPath, layers: dims.nLayer, heads: dims.nHead, dModel: dims.dModel, edges },
+    model: { path: o.modelPath, layers: dims.nLayer, heads: dims.nHead, dModel: dims.dModel, edges, ...(family === 'gpt2' ? {} : { family }) },
     settings: { ...c.settings, budgets: sweepBudgets(edges) },
   };
 }

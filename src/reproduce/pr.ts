@@ -4,11 +4,14 @@
  */
 import { REFERENCE_TASKS, overlap, referenceCircuit, rocSweep } from '../circuits/index.js';
 import { topn, type Graph } from '../graph/index.js';
-import type { PrRecord } from './types.js';
+import type { ModelInfo, PrRecord } from './types.js';
 
-/** True when `task` has a manual circuit and the graph has GPT-2 small's shape, which it is defined on. */
-export function hasReference(task: string, nLayers: number, nHeads: number): boolean {
-  return (REFERENCE_TASKS as readonly string[]).includes(task) && nLayers === 12 && nHeads === 12;
+/**
+ * True when `task` has a manual circuit and the model is GPT-2 with GPT-2 small's shape, which it is defined on
+ * (Pythia-160m has that shape too, but other heads).
+ */
+export function hasReference(task: string, model: ModelInfo): boolean {
+  return (REFERENCE_TASKS as readonly string[]).includes(task) && model.family === undefined && model.layers === 12 && model.heads === 12;
 }
 
 /** Node- and edge-level precision and recall at each of `counts`, and the ROC AUCs (see the module comment). */

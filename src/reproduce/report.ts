@@ -126,11 +126,12 @@ export function reportMarkdown(r: Results, timings?: ReportTimings): string {
   out.push(methodTable(methods, 'method', tasks, perTask((x) => x.fractions.cmd, 'low', fixed(3))), '');
 
   out.push('## Precision and recall against the manual circuits', '');
-  const small = mo.layers === 12 && mo.heads === 12;
+  const small = mo.family === undefined && mo.layers === 12 && mo.heads === 12;
+  const model = mo.family === undefined ? `${mo.layers} × ${mo.heads} model` : `${mo.layers} × ${mo.heads} ${mo.family} model`;
   out.push(
     'ROC AUC of the top-n edges by |score| over every n, at node / edge level, against ACDC\'s manual circuits (IOI: Wang et al. 2022, ' +
       'MLPs left out; Greater-Than: Hanna et al. 2023). Highest in bold. ' +
-      (small ? '— : the task has no manual circuit.' : `— : the manual circuits are defined on GPT-2 small's 12 × 12 graph, not on this ${mo.layers} × ${mo.heads} model.`), '');
+      (small ? '— : the task has no manual circuit.' : `— : the manual circuits are defined on GPT-2 small's 12 × 12 graph, not on this ${model}.`), '');
   const hasRef = (t: string): boolean => small && (REFERENCE_TASKS as readonly string[]).includes(t);
   const nodes = perTask((x, t) => (hasRef(t) ? x.pr?.auc.nodes ?? NONE : NONE), 'high', fixed(3));
   const edges = perTask((x, t) => (hasRef(t) ? x.pr?.auc.edges ?? NONE : NONE), 'high', fixed(3));

@@ -142,7 +142,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const log = o.log ?? ((l: string) => console.error(l));
   const clock = new RunClock();
   const run = { tool: `eap-gp ${version}`, command: o.command ?? [], engine: o.model.engine.info };
-  const plan = makePlan(o, o.model.dims, o.model.layout.nEdges);
+  const plan = makePlan(o, o.model.dims, o.model.layout.nEdges, o.model.family);
   const work = prepare(o, plan);
   const total = plan.tasks.length * plan.methods.length;
   const computed: string[] = [], skipped: string[] = [];

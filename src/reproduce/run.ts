@@ -38,7 +38,7 @@ const seconds = (t0: number): number => Number(((performance.now() - t0) / 1000)
 /** Runs the pair (see the module comment); writes DIR/graphs/<task>-<method>.json and returns the record and its times. */
 export async function runPair(a: PairArgs): Promise<{ result: MethodResult; seconds: PairTiming['seconds'] }> {
   const { model, plan, task, method, data } = a;
-  const { nLayer: L, nHead: H, dModel } = model.dims;
+  const { dModel } = model.dims;
   const t0 = performance.now();
   const scores = await scoreEdges({
     model, batches: data.batches, method, loss: data.loss, metric: data.metric, options: { steps: plan.settings.steps },
@@ -66,7 +66,7 @@ export async function runPair(a: PairArgs): Promise<{ result: MethodResult; seco
     progress.finish(true);
     throw e;
   }
-  const pr = hasReference(task, L, H) ? precisionRecall(graph, task, prCounts(graph.nEdges, budgets)) : undefined;
+  const pr = hasReference(task, plan.model) ? precisionRecall(graph, task, prCounts(graph.nEdges, budgets)) : undefined;
   const evaluateSeconds = seconds(t1);
 
   // written last, next to the state the caller writes, so an interruption leaves no graph of an unfinished pair

@@ -12,6 +12,8 @@ export interface ModelInfo {
   heads: number;
   dModel: number;
   edges: number;
+  /** The family (e.g. "neox", "llama") when not GPT-2; absent for GPT-2, whose files read as before. */
+  family?: string;
 }
 
 /** Settings shared by every (task, method) of a results directory. */

@@ -38,6 +38,12 @@ function edges(L: Layout, set: EdgeSet, each: (i: number, d: string) => SVGEleme
   return out;
 }
 
+/** The longest form of a box's label that fits its width (h12, 12, none; MLP, M, none): its tooltip names the node. */
+function boxLabel(full: string, width: number, size: number): string {
+  const short = /^h(\d+)$/.exec(full)?.[1] ?? (full === 'MLP' ? 'M' : full);
+  return [full, short].find((t) => textWidth(t, size) <= width - 2) ?? '';
+}
+
 const LEGEND_FS = 10;
 const LEGEND_ROW = 17;
 
@@ -158,7 +164,8 @@ export function drawPanel(v: PanelView, box: PanelBox): SVGSVGElement {
   svg.append(hits);
 
   const big = L.headW >= 48; // wider boxes take larger labels
-  const nodes = s('g', { class: 'nodes', 'font-size': big ? 11 : 9.5, 'text-anchor': 'middle' });
+  const fontSize = big ? 11 : 9.5;
+  const nodes = s('g', { class: 'nodes', 'font-size': fontSize, 'text-anchor': 'middle' });
   const ref = v.reference?.nodes;
   const node = (u: number): SVGGElement => {
     const p = L.at(u);
@@ -173,7 +180,7 @@ export function drawPanel(v: PanelView, box: PanelBox): SVGSVGElement {
         x: p.x - w / 2, y: p.y, width: w, height: BOX_H, rx: 4,
         fill: on ? NODE_FILLS[kind] : '#f9fafb', stroke: inRef ? HALO_REF : on ? '#374151' : '#e5e7eb', 'stroke-width': inRef ? 2.5 : 1,
       }),
-      s('text', { x: p.x, y: p.y + (big ? 14 : 13.5), fill: on ? '#111827' : '#c0c4cc' }, L.label(u)));
+      s('text', { x: p.x, y: p.y + (big ? 14 : 13.5), fill: on ? '#111827' : '#c0c4cc' }, boxLabel(L.label(u), w, fontSize)));
   };
   nodes.append(node(LOGITS), ...summary.nodes.map((_, u) => node(u)));
   svg.append(nodes);

@@ -6,8 +6,11 @@
  */
 import type { NodeInfo } from './protocol.js';
 
-/** Width of a head or MLP box (labelled h0…, MLP: the row says the layer), at least; small models get wider ones. */
-const BOX_W = 24;
+/**
+ * Width of a head or MLP box (labelled h0…, MLP: the row says the layer): the row fills the box, within these
+ * limits; long rows (32 heads in one panel of two) get narrow boxes with short labels rather than leave the box.
+ */
+const MIN_BOX_W = 6;
 const MAX_BOX_W = 110;
 /** Centre-to-centre distance of the boxes of a row, in box widths, at most. */
 const MAX_SPREAD = 2.2;
@@ -66,7 +69,7 @@ export interface LayoutBox {
 export function layout(nodes: readonly NodeInfo[], nLayers: number, nHeads: number, box: LayoutBox): Layout {
   const perRow = nHeads + 1;
   const room = box.width - MARGIN * 2 - LABEL_W + GAP;
-  const headW = Math.max(BOX_W, Math.min(MAX_BOX_W, Math.floor(room / perRow) - GAP));
+  const headW = Math.max(MIN_BOX_W, Math.min(MAX_BOX_W, Math.floor(room / perRow) - GAP));
   // boxes at their widest spread apart (up to MAX_SPREAD box widths from centre to centre)
   const pitch = Math.max(headW + GAP, Math.min(room / perRow, headW * MAX_SPREAD));
   const plotW = (perRow - 1) * pitch + headW;

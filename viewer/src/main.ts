@@ -379,7 +379,7 @@ function autoReference(): void {
   if (!state.referenceAuto) return;
   const s = state.summaries.A ?? state.summaries.B;
   const task = taskOf(state.summaries.A ? 'A' : 'B');
-  const fits = s !== undefined && s.nLayers === 12 && s.nHeads === 12 && (task === 'ioi' || task === 'greater-than');
+  const fits = s !== undefined && s.nLayers === 12 && s.nHeads === 12 && !s.parallelAttnMlp && (task === 'ioi' || task === 'greater-than');
   state.reference = fits ? { task: task as ReferenceChoice['task'], variant: 'acdc' } : null;
   byId<HTMLSelectElement>('reference').value = state.reference ? `${state.reference.task}:${state.reference.variant}` : '';
   byId('reference-note').textContent = fits ? `Chosen from the graph's task (${task}).` : '';
@@ -394,7 +394,7 @@ function renderGraphInfo(): void {
     const m = s.meta ?? {};
     const bits = [m['method'], m['task'], m['steps'] != null ? `${m['steps']} steps` : null, m['examples'] != null ? `${m['examples']} examples` : null]
       .filter((x) => x !== null && x !== undefined && x !== '');
-    const text = `${s.nLayers} layers × ${s.nHeads} heads, ${int(s.nEdges)} edges${s.fileEdges ? ` (${int(s.fileEdges)} flagged)` : ''}` +
+    const text = `${s.nLayers} layers × ${s.nHeads} heads${s.parallelAttnMlp ? ' (parallel attention and MLP)' : ''}, ${int(s.nEdges)} edges${s.fileEdges ? ` (${int(s.fileEdges)} flagged)` : ''}` +
       `${bits.length ? ` · ${bits.join(', ')}` : ''} · ${s.file}`;
     el.append(h('div', { title: `${slot}: ${text}` }, h('b', {}, `${slot}: `), text));
   }

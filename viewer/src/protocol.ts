@@ -49,6 +49,8 @@ export interface EdgeSet {
 export interface GraphSummary {
   nLayers: number;
   nHeads: number;
+  /** Attention and MLP read the same stream (GPT-NeoX): no a{l}.h → m{l} edges. */
+  parallelAttnMlp: boolean;
   nEdges: number;
   nSrc: number;
   nDst: number;

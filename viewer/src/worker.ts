@@ -68,7 +68,7 @@ async function load(slot: Slot, id: number): Promise<void> {
     const { graph, header } = decodeGraphBinary(bytes);
     if (wanted[slot] !== id) return;
     const summary: GraphSummary = {
-      nLayers: graph.nLayers, nHeads: graph.nHeads, nEdges: graph.nEdges, nSrc: graph.nSrc, nDst: graph.nDst,
+      nLayers: graph.nLayers, nHeads: graph.nHeads, parallelAttnMlp: graph.parallelAttnMlp, nEdges: graph.nEdges, nSrc: graph.nSrc, nDst: graph.nDst,
       name: String(header['name'] ?? `graph ${id}`), file: String(header['file'] ?? ''),
       cfg: (header['cfg'] ?? {}) as Record<string, unknown>, meta: (header['meta'] ?? null) as Record<string, unknown> | null,
       fileEdges: graph.countEdgesInGraph(),
@@ -87,7 +87,7 @@ async function load(slot: Slot, id: number): Promise<void> {
 function nodeInfos(g: Graph): NodeInfo[] {
   return Array.from({ length: g.nSrc }, (_, u) => {
     const kind = g.srcKind(u);
-    return { name: g.srcName(u), kind, layer: g.srcLayer(u), pos: kind === 'input' ? 0 : kind === 'mlp' ? g.nHeads : g.slotsOf(u)[0]! % g.nHeads };
+    return { name: g.srcName(u), kind, layer: g.srcLayer(u), pos: kind === 'input' ? 0 : kind === 'mlp' ? g.nHeads : g.layout.srcHead(u) };
   });
 }
 
@@ -144,10 +144,13 @@ function select(p: SelectParams): SelectionResult {
   const requested: Partial<Record<Slot, number>> = {};
   for (const s of loaded) requested[s] = applySelection(slots[s]!, p);
   const a = slots.A, b = slots.B;
-  const sameShape = a !== undefined && b !== undefined && a.graph.nLayers === b.graph.nLayers && a.graph.nHeads === b.graph.nHeads;
+  // parallel blocks lack the a{l}.h → m{l} edges: a sequential graph of the same size is another model's
+  const sameShape = a !== undefined && b !== undefined && a.graph.nLayers === b.graph.nLayers && a.graph.nHeads === b.graph.nHeads &&
+    a.graph.parallelAttnMlp === b.graph.parallelAttnMlp;
   const out: SelectionResult = { A: null, B: null, compare: null, compareError: null, reference: null, referenceError: null };
   if (a && b && !sameShape) {
-    out.compareError = `cannot compare a ${a.graph.nLayers}×${a.graph.nHeads} graph with a ${b.graph.nLayers}×${b.graph.nHeads} one`;
+    const shape = (g: Graph): string => `${g.parallelAttnMlp ? 'parallel ' : ''}${g.nLayers}×${g.nHeads}`;
+    out.compareError = `cannot compare a ${shape(a.graph)} graph with a ${shape(b.graph)} one`;
   }
   if (sameShape) {
     const ma = a.graph.inGraph, mb = b.graph.inGraph;
