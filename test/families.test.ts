@@ -114,3 +114,23 @@ test('a family attribution leaves the heap as it found it (every method, grouped
     }
   });
 });
+
+test('streamed family weights (widened and rearranged per layer from BF16/F32 host copies) give the resident scores bit for bit', async () => {
+  await withEngine({ threads: 2 }, async (e) => {
+    for (const name of ['llama-l2h6kv2', 'neox-l2h4', 'qwen2-l2h4kv2-bf16']) {
+      const dir = join(ARCH, name);
+      const fx = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected;
+      const pb = pairBatch(fx.examples);
+      const scores = async (stream: boolean) => {
+        const model = openFamilyModel(e, dir, { quiet: true, stream });
+        assert.equal(model.streamed, stream);
+        const r = await attribute({ model, batches: [pb], method: 'eap-ig', loss: logitDiffLoss, options: { steps: 3 } });
+        model.dispose();
+        return r.scores;
+      };
+      const resident = await scores(false), streamed = await scores(true);
+      assert.ok(resident.some((x) => x !== 0), `${name}: all scores zero`);
+      assert.deepEqual(streamed, resident, `${name}: streamed scores differ`);
+    }
+  });
+});

@@ -29,6 +29,23 @@ function widenInto(m: HostMatrix, start: number, n: number, out: Float32Array): 
   else (m.kind === 'BF16' ? bf16ToF32 : f16ToF32)(m.data.subarray(start, start + n), out);
 }
 
+/**
+ * A layer matrix as held outside the heap: the stored tensor, and where it is a rearrangement of the stored rows
+ * (grouped-query k/v ungrouped, GPT-NeoX's fused q/k/v split), the stored row of each heap row. The rearrangement
+ * happens while widening into the heap, so ungrouped k/v cost no more host memory than the checkpoint's.
+ */
+interface LayerMatrix {
+  m: HostMatrix;
+  rowLen: number;
+  rows: readonly number[] | null;
+}
+
+function widenLayerMatrix(x: LayerMatrix, out: Float32Array): void {
+  if (!x.rows) return widenInto(x.m, 0, out.length, out);
+  const n = x.rowLen;
+  x.rows.forEach((r, i) => widenInto(x.m, r * n, n, out.subarray(i * n, (i + 1) * n)));
+}
+
 /** Rows of `src` (each `rowLen` long) in the order `rows` names. */
 function pickRows<T extends Float32Array | Uint16Array>(src: T, rowLen: number, rows: readonly number[]): T {
   const out = new (src.constructor as new (n: number) => T)(rows.length * rowLen);
@@ -61,7 +78,7 @@ export class FamilyWeights {
   private readonly small: FamilyLayerWeights[] = [];
   private readonly names: BigName[];
   private readonly resident: Tensor[][] = [];
-  private readonly host: HostMatrix[][] = [];
+  private readonly host: LayerMatrix[][] = [];
   private slots: LayerSlots | null = null;
 
   constructor(readonly engine: Engine, readonly spec: ArchSpec, readonly block: FamilyBlock, src: HalfWeightSource, opts: { stream?: boolean; residentLimit?: number; onRead?: (bytes: number) => void } = {}) {
@@ -103,26 +120,26 @@ export class FamilyWeights {
     for (let l = 0; l < s.nLayer; l++) {
       const n = block.layer(l), a = n.attn;
       // the big matrices of this layer, as host matrices (rearranged where needed)
-      const mats = new Map<BigName, HostMatrix>();
-      const rearranged = (m: HostMatrix, rowLen: number, rows: number[]): HostMatrix =>
-        m.kind === 'f32' ? { kind: 'f32', data: pickRows(m.data, rowLen, rows) } : { kind: m.kind, data: pickRows(m.data, rowLen, rows) };
+      const mats = new Map<BigName, LayerMatrix>();
+      const rearranged = (m: HostMatrix, rowLen: number, rows: number[]): LayerMatrix => ({ m, rowLen, rows });
+      const asIs = (name: string): LayerMatrix => ({ m: hostOf(name), rowLen: 0, rows: null });
       let qb: Float32Array | null = null, kb: Float32Array | null = null, vb: Float32Array | null = null;
       if ('fused' in a) {
         const f = hostOf(a.fused), fb = read(a.fusedBias);
         mats.set('q', rearranged(f, D, fusedRows(0))).set('k', rearranged(f, D, fusedRows(1))).set('v', rearranged(f, D, fusedRows(2)));
         [qb, kb, vb] = [0, 1, 2].map((j) => pickRows(fb, 1, fusedRows(j)));
       } else {
-        mats.set('q', hostOf(a.q));
+        mats.set('q', asIs(a.q));
         mats.set('k', rearranged(hostOf(a.k), D, ungroupRows));
         mats.set('v', rearranged(hostOf(a.v), D, ungroupRows));
         if (a.qb) qb = read(a.qb);
         if (a.kb) kb = pickRows(read(a.kb), 1, ungroupRows);
         if (a.vb) vb = pickRows(read(a.vb), 1, ungroupRows);
       }
-      mats.set('o', hostOf(n.o));
+      mats.set('o', asIs(n.o));
       const m = n.mlp;
-      if ('gate' in m) mats.set('gate', hostOf(m.gate)).set('up', hostOf(m.up)).set('down', hostOf(m.down));
-      else mats.set('fc', hostOf(m.fc)).set('out', hostOf(m.out));
+      if ('gate' in m) mats.set('gate', asIs(m.gate)).set('up', asIs(m.up)).set('down', asIs(m.down));
+      else mats.set('fc', asIs(m.fc)).set('out', asIs(m.out));
       const vec = (x: Float32Array | null) => (x ? e.emptyDetached([x.length]).set(x) : null);
       this.small.push({
         ln1: normOf(n.ln1), ln2: normOf(n.ln2), postAttn: n.postAttn ? normOf(n.postAttn) : null, postMlp: n.postMlp ? normOf(n.postMlp) : null,
@@ -134,12 +151,12 @@ export class FamilyWeights {
       else {
         this.resident.push(list.map((hm, i) => {
           const t = e.emptyDetached(shapes[i]!);
-          widenInto(hm, 0, t.size, t.data());
+          widenLayerMatrix(hm, t.data());
           return t;
         }));
       }
     }
-    if (this.streamed) this.slots = new LayerSlots(e, shapes, (l, i, t) => widenInto(this.host[l]![i]!, 0, t.size, t.data()));
+    if (this.streamed) this.slots = new LayerSlots(e, shapes, (l, i, t) => widenLayerMatrix(this.host[l]![i]!, t.data()));
     this.finalNorm = normOf(block.finalNorm);
     // the vocabulary matrices: in the heap unless together they would crowd it
     const V = s.vocabSize;
@@ -170,6 +187,15 @@ export class FamilyWeights {
 
   private fetch(l: number): Tensor[] {
     return this.slots!.fetch(l);
+  }
+
+  /** Bytes of layer matrices held outside the heap (streamed models; a fused tensor's split views count once). */
+  get hostLayerBytes(): number {
+    const seen = new Set<ArrayBufferView>();
+    for (const list of this.host) for (const x of list) seen.add(x.m.data);
+    let n = 0;
+    for (const d of seen) n += d.byteLength;
+    return n;
   }
 
   get residentLayerBytes(): number {
