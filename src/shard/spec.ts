@@ -35,9 +35,9 @@ function checked(index: number, count: number, what: string): Shard {
 
 /** The shard of a Slurm job array, or undefined outside one. */
 function fromSlurm(env: NodeJS.ProcessEnv): Shard | undefined {
-  const id = env.SLURM_ARRAY_TASK_ID;
+  const id = env.SLURM_ARRAY_TASK_ID || undefined; // empty counts as unset
   if (id === undefined) return undefined;
-  const count = env.SLURM_ARRAY_TASK_COUNT;
+  const count = env.SLURM_ARRAY_TASK_COUNT || undefined;
   if (!isCount(id)) throw new UserError(`--shard auto: SLURM_ARRAY_TASK_ID must be an integer, got "${id}"`);
   if (count === undefined) throw new UserError('--shard auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; set both (sbatch --array sets both)');
   const min = isCount(env.SLURM_ARRAY_TASK_MIN) ? Number(env.SLURM_ARRAY_TASK_MIN) : 0;
@@ -49,10 +49,10 @@ function fromSlurm(env: NodeJS.ProcessEnv): Shard | undefined {
 
 /** The shard of a Kubernetes Indexed Job, or undefined outside one. */
 function fromKubernetes(env: NodeJS.ProcessEnv, countOption: string | undefined): Shard | undefined {
-  const id = env.JOB_COMPLETION_INDEX;
+  const id = env.JOB_COMPLETION_INDEX || undefined;
   if (id === undefined) return undefined;
   if (!isCount(id)) throw new UserError(`--shard auto: JOB_COMPLETION_INDEX must be an integer, got "${id}"`);
-  const count = countOption ?? env.EAPGP_SHARD_COUNT;
+  const count = countOption ?? (env.EAPGP_SHARD_COUNT || undefined);
   if (count === undefined) {
     throw new UserError('--shard auto: JOB_COMPLETION_INDEX is set but not the number of shards; give --shard-count N or set EAPGP_SHARD_COUNT (the Job\'s completions)');
   }
