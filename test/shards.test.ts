@@ -88,11 +88,16 @@ test('evaluate --fractions: 2 and 3 shards merged are the single run (the metric
   assert.ok(want.baseline !== want.corrupted);
 });
 
-test('attribute --method exact shards over the batches of every edge\'s patched runs (tiny model)', () => {
+test('attribute --method exact shards over the edges, every shard running every batch (tiny model)', () => {
   const EXACT = ['attribute', '--model', tiny, '--task', 'ioi', '--data', csv, '--limit', '8', '--batch-size', '2', '--method', 'exact'];
   const single = join(tmp, 'exact-single.json');
   ok([...EXACT, '--out', single, '--quiet']);
-  const files = runShards(EXACT, join(tmp, 'exact.json'), 3);
+  const logs = [0, 1, 2].map((i) => ok([...EXACT, '--out', join(tmp, 'exact.json'), '--shard', `${i}/3`, '--quiet']));
+  const edges = JSON.parse(readFileSync(single, 'utf8')).edges;
+  const E = Object.keys(edges).length;
+  assert.match(logs[0]!, new RegExp(`shard 0/3: wrote .* \\(edges 1–${Math.floor(E / 3)} of ${E}\\)`));
+  assert.match(logs[2]!, new RegExp(`\\(edges ${Math.floor((2 * E) / 3) + 1}–${E} of ${E}\\)`));
+  const files = parts(join(tmp, 'exact.json'), 3);
   ok(['merge', files[2]!, files[0]!, files[1]!, '--out', join(tmp, 'exact-merged.json')]);
   assert.ok(bytes(join(tmp, 'exact-merged.json')).equals(bytes(single)));
 });

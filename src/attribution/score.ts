@@ -80,14 +80,19 @@ export interface BatchValues {
   values: Float64Array;
 }
 
-/** Runs the batches `indices` of scoreEdges, handing each batch's values to `each` (progress over these batches only). */
-export async function scoreEdgeBatches(a: ScoreEdgesArgs, indices: readonly number[], each: (b: BatchValues) => void): Promise<void> {
+/**
+ * Runs the batches `indices` of scoreEdges, handing each batch's values to `each` (progress over these batches
+ * only). For exact patching, `edges` [start, end) restricts the removed-edge circuits to those edges (graph edge
+ * order): each batch's values are then the full graph's sum and those edges' sums.
+ */
+export async function scoreEdgeBatches(a: ScoreEdgesArgs, indices: readonly number[], each: (b: BatchValues) => void, edges?: { start: number; end: number }): Promise<void> {
   const { model, batches } = a;
   let progress: Progress | undefined;
   try {
     if (a.method === 'exact') {
-      progress = a.progress?.({ label: 'exact patching', total: (model.layout.nEdges + 1) * indices.length, itemName: 'runs' });
-      const { circuits } = exactCircuits(model.layout);
+      const all = exactCircuits(model.layout).circuits;
+      const circuits = edges ? [all[0]!, ...all.slice(1 + edges.start, 1 + edges.end)] : all;
+      progress = a.progress?.({ label: 'exact patching', total: circuits.length * indices.length, itemName: 'runs' });
       await evaluateCircuitBatches({ model, batches, metric: a.metric, circuits, average: 'batches', intervention: a.intervention, onRun: () => progress?.add(1) }, indices,
         (b) => each({ index: b.index, examples: b.examples, values: b.sums }));
     } else {

@@ -8,7 +8,7 @@ import { Graph, writeGraphJson } from '../graph/index.js';
 import type { GraphLayout } from '../models/layout.js';
 import { modelSha256 } from '../shard/fingerprint.js';
 import { runShard } from '../shard/run.js';
-import { SHARD_OPTIONS, shardFrom } from '../shard/spec.js';
+import { SHARD_OPTIONS, shardFrom, shardRange } from '../shard/spec.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { UserError } from '../util/errors.js';
@@ -33,7 +33,7 @@ inputs and options. METHOD: ${SCORE_METHODS.join(', ')} (exact patches every
 edge: small models only). --steps: points of EAP-IG / EAP-GP (default 5). Tasks: ioi, greater-than, sva,
 gender-bias, capital-country, hypernymy (EAP-IG CSV formats). --metric: the task metric's other form (see
 eapgp tasks list; default the task's own, DESIGN.md §6).
---shard i/n: run the i-th of n contiguous slices of the batches (i from 0) and write the partial result
+--shard i/n: run the i-th of n contiguous slices of the batches (of the edges for exact; i from 0) and write the partial result
 <out>.shard-i-of-n.part; \`eapgp merge\` makes scores.json from all n, the same bytes as one run. --shard auto takes
 i and n from a Slurm job array or a Kubernetes Indexed Job (docs/scale-out.md). A killed shard, rerun,
 resumes from its last finished batch (<out>.shard-i-of-n.part.state/).`;
@@ -91,7 +91,9 @@ export async function attribute(argv: string[]): Promise<void> {
           options: { steps, gpEta, gpNorm, intervention }, points, task: data.task.name, metric: data.task.metricKind,
           data_sha256: data.dataHash, verbs_sha256: verbsSha256(values.verbs), examples: data.examples, batch_size: data.batches[0]!.clean.B,
         },
-        compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save),
+        // exact patching runs one pass per edge and batch: its shards split the edges, which outnumber the batches
+        ...(method === 'exact' ? { edges: nEdges } : {}),
+        compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, method === 'exact' ? shardRange(shard, nEdges) : undefined),
       });
       writeRunLog(runLogPath(partial), makeRunLog({
         describes: [basename(partial)], tool: `eap-gp ${version}`, command: givenCommand('attribute', argv), clock,

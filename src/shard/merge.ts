@@ -53,6 +53,7 @@ export function checkParts(files: readonly string[]): MergedParts {
     throw new UserError(`merge: shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${n} missing (a file like ${like}); run ${missing.length > 1 ? 'them' : 'it'} (or let ${missing.length > 1 ? 'them' : 'it'} finish) and merge again`);
   }
   const ordered = Array.from({ length: n }, (_, i) => byIndex.get(i)!);
+  if (first.header.edges) return { header: ordered[0]!.header, records: joinEdgeSlices(ordered), parts: ordered };
   const records: BatchRecord[] = [];
   for (const p of ordered) {
     const { start, end } = shardRange(p.header.shard, p.header.batches);
@@ -63,4 +64,30 @@ export function checkParts(files: readonly string[]): MergedParts {
     records.push(...p.records);
   }
   return { header: ordered[0]!.header, records, parts: ordered };
+}
+
+/**
+ * Parts sharded over edges (exact patching): per batch, the full graph's sum (the same bits in every part: the
+ * same computation) and each part's slice of the edges, joined in edge order.
+ */
+function joinEdgeSlices(ordered: readonly Partial[]): BatchRecord[] {
+  const B = ordered[0]!.header.batches, E = ordered[0]!.header.edges!.total;
+  for (const p of ordered) {
+    const size = shardRange(p.header.shard, E).size;
+    const bad = p.records.length !== B || p.records.some((r, b) => r.index !== b || r.values.length !== 1 + size);
+    if (bad) throw new UserError(`merge: ${p.file} does not hold every batch's sums for its ${size} edges; the file is damaged: rerun that shard`);
+  }
+  return Array.from({ length: B }, (_, b) => {
+    const base = ordered[0]!.records[b]!;
+    const values = new Float64Array(1 + E);
+    values[0] = base.values[0]!;
+    for (const p of ordered) {
+      const r = p.records[b]!;
+      if (!Object.is(r.values[0], values[0])) {
+        throw new UserError(`merge: ${p.file} and ${ordered[0]!.file} differ in the full graph's metric of batch ${b + 1} (${r.values[0]} vs ${values[0]}): they ran on machines whose kernels round differently; rerun them on one kind of machine`);
+      }
+      values.set(r.values.subarray(1), 1 + shardRange(p.header.shard, E).start);
+    }
+    return { index: b, examples: base.examples, values };
+  });
 }

@@ -34,6 +34,11 @@ export interface PartialHeader {
   /** Batches of the whole run. */
   batches: number;
   /**
+   * Exact patching shards over edges instead: every shard runs every batch, for the full graph's circuit and
+   * its slice of the `total` edges (shardRange), so each batch's values are [full graph, slice…].
+   */
+  edges?: { total: number };
+  /**
    * What must agree between the parts of one output: model and data sha256, options, shapes. A merge refuses
    * parts whose keys differ and names the field.
    */

@@ -19,6 +19,8 @@ export interface ShardRunArgs {
   batches: number;
   key: Record<string, unknown>;
   render: Record<string, unknown>;
+  /** Shard over this many edges (exact patching), every shard running every batch; default: over the batches. */
+  edges?: number;
   /** Runs the batches `indices` in order, calling `save` with each one's record as it finishes. */
   compute: (indices: number[], save: (r: BatchRecord) => void) => Promise<void>;
   log?: (line: string) => void;
@@ -28,8 +30,10 @@ export interface ShardRunArgs {
 export async function runShard(a: ShardRunArgs): Promise<string> {
   const log = a.log ?? ((l: string) => console.error(l));
   const partial = partialPath(a.out, a.shard);
-  const header: Omit<PartialHeader, 'format' | 'version' | 'records'> = { command: a.command, shard: a.shard, batches: a.batches, key: a.key, render: a.render };
-  const { start, end } = shardRange(a.shard, a.batches);
+  const header: Omit<PartialHeader, 'format' | 'version' | 'records'> = {
+    command: a.command, shard: a.shard, batches: a.batches, key: a.key, render: a.render, ...(a.edges !== undefined ? { edges: { total: a.edges } } : {}),
+  };
+  const { start, end } = a.edges !== undefined ? { start: 0, end: a.batches } : shardRange(a.shard, a.batches);
   const label = shardLabel(a.shard);
   if (existsSync(partial)) {
     const done = tryRead(partial);
@@ -39,6 +43,7 @@ export async function runShard(a: ShardRunArgs): Promise<string> {
     }
   }
   if (start === end) log(`warning: ${label} has no batch to run: ${a.batches} batches for ${a.shard.count} shards (it writes an empty part, which the merge needs)`);
+  if (a.edges !== undefined && shardRange(a.shard, a.edges).size === 0) log(`warning: ${label} has no edge to patch: ${a.edges} edges for ${a.shard.count} shards`);
   const state = new ShardState(partial, header);
   const todo: number[] = [];
   for (let i = start; i < end; i++) if (!state.get(i)) todo.push(i);
@@ -51,7 +56,8 @@ export async function runShard(a: ShardRunArgs): Promise<string> {
   });
   for (let i = start; i < end; i++) if (!state.get(i)) throw new Error(`${label}: batch ${i} did not finish`);
   state.finish();
-  log(`${label}: wrote ${partial} (batches ${start + 1}–${end} of ${a.batches}); merge every shard's part with eapgp merge`);
+  const what = a.edges !== undefined ? (({ start: e0, end: e1 }) => `edges ${e0 + 1}–${e1} of ${a.edges}`)(shardRange(a.shard, a.edges)) : `batches ${start + 1}–${end} of ${a.batches}`;
+  log(`${label}: wrote ${partial} (${what}); merge every shard's part with eapgp merge`);
   return partial;
 }
 
