@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -264,4 +264,26 @@ test('the Kubernetes manifests validate against the Kubernetes API schema, and t
   for (let i = 0; i < job.spec.completions; i++) ok(local(pod.command), { JOB_COMPLETION_INDEX: String(i), EAPGP_SHARD_COUNT: count });
   ok(local(docs[2].spec.template.spec.containers[0].command));
   assertSameOutputs(join(out, 'reproduce'), join(tmp, 'r-single'));
+});
+
+test('validate --shard splits exact patching over the edges; --exact-from reads the parts and writes what one run writes', () => {
+  const V = ['validate', '--model', tiny, '--task', 'ioi', '--limit', '8', '--batch-size', '4', '--variants', 'eap,eap-gp', '--quiet'];
+  // each run in its own directory with the same relative --out, as the recorded command line holds --out
+  const run = (name: string, args: string[], env?: Record<string, string>): string => {
+    const cwd = join(tmp, name);
+    mkdirSync(cwd, { recursive: true });
+    const r = eapgp([...V, ...args, '--out', 'out'], { cwd, env });
+    assert.equal(r.code, 0, r.err);
+    return join(cwd, 'out');
+  };
+  const single = run('v-single', []);
+  for (let i = 0; i < 3; i++) run('v-sharded', ['--shard', `${i}/3`]);
+  const sharded = run('v-sharded', ['--exact-from', 'out']);
+  for (const f of ['results.json', 'summary.md', 'faithfulness.svg', 'exact.json']) {
+    assert.ok(bytes(join(sharded, f)).equals(bytes(join(single, f))), `${f} differs`);
+  }
+  const results = JSON.parse(readFileSync(join(single, 'results.json'), 'utf8'));
+  assert.equal(results.variants.length, 2);
+  assertUserError(eapgp([...V.map((a) => (a === '4' ? '2' : a)), '--exact-from', sharded, '--out', join(tmp, 'v-x')]), /--exact-from .*: the shards ran with other inputs or options than this run \(batch_size: 4 vs 2\)/, 'other batch size');
+  assertUserError(eapgp([...V, '--exact-from', join(tmp, 'v-single'), '--out', join(tmp, 'v-x')]), /no exact\.json\.shard-i-of-n\.part in it/, 'no parts');
 });

@@ -3,7 +3,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { methodPoints } from '../attribution/attribute.js';
-import { checkMethod, scoreEdgeBatches, scoreEdges, SCORE_METHODS, usesSteps, type ScoreEdgesArgs } from '../attribution/score.js';
+import { checkMethod, scoreEdgeBatches, scoreEdges, SCORE_METHODS, usesSteps, type ScoreEdgesArgs, type ScoreMethod } from '../attribution/score.js';
+import type { AttributionOptions } from '../attribution/types.js';
+import type { CausalLM } from '../models/model.js';
+import type { TaskData } from '../tasks/prepare.js';
 import { Graph, writeGraphJson } from '../graph/index.js';
 import type { GraphLayout } from '../models/layout.js';
 import { modelSha256 } from '../shard/fingerprint.js';
@@ -82,15 +85,10 @@ export async function attribute(argv: string[]): Promise<void> {
       },
     };
     if (shard) {
-      const { nLayers, nHeads, parallelAttnMlp, nEdges } = model.layout;
-      const points = method === 'exact' ? 1 : methodPoints(method, model.dims.nLayer, { steps, gpEta, gpNorm });
+      const nEdges = model.layout.nEdges;
       const partial = await runShard({
         out, shard, command: 'attribute', batches: data.batches.length, render: { ...render },
-        key: {
-          tool: `eap-gp ${version}`, model_sha256: modelSha256(dir), layout: { nLayers, nHeads, parallelAttnMlp, nEdges }, method,
-          options: { steps, gpEta, gpNorm, intervention }, points, task: data.task.name, metric: data.task.metricKind,
-          data_sha256: data.dataHash, verbs_sha256: verbsSha256(values.verbs), examples: data.examples, batch_size: data.batches[0]!.clean.B,
-        },
+        key: attributeKey({ model, dir, method, options: { steps, gpEta, gpNorm }, intervention, data, verbs: values.verbs }),
         // exact patching runs one pass per edge and batch: its shards split the edges, which outnumber the batches
         ...(method === 'exact' ? { edges: nEdges } : {}),
         compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, method === 'exact' ? shardRange(shard, nEdges) : undefined),
@@ -136,4 +134,23 @@ export function writeScores(out: string, layout: GraphLayout, scores: Float64Arr
 /** sha256 of the --verbs file (sva), part of a shard's key; null without one. */
 function verbsSha256(file: unknown): string | null {
   return typeof file === 'string' ? createHash('sha256').update(readFileSync(file)).digest('hex') : null;
+}
+
+/**
+ * What the parts of one sharded attribution share (src/shard/partial.ts): the model's and data's sha256, the
+ * method with the options that change its numbers, the shape and the batching. Also the key of the exact
+ * patching parts that `validate --exact-from` reads.
+ */
+export function attributeKey(o: {
+  model: CausalLM; dir: string; method: ScoreMethod; options: { steps: number; gpEta: number; gpNorm: string }; intervention: string; data: TaskData; verbs: unknown;
+}): Record<string, unknown> {
+  const { nLayers, nHeads, parallelAttnMlp, nEdges } = o.model.layout;
+  const exact = o.method === 'exact';
+  return {
+    tool: `eap-gp ${version}`, model_sha256: modelSha256(o.dir), layout: { nLayers, nHeads, parallelAttnMlp, nEdges }, method: o.method,
+    options: exact ? { intervention: o.intervention } : { ...o.options, intervention: o.intervention },
+    points: o.method === 'exact' ? 1 : methodPoints(o.method, o.model.dims.nLayer, o.options as AttributionOptions),
+    task: o.data.task.name, metric: o.data.task.metricKind, data_sha256: o.data.dataHash, verbs_sha256: verbsSha256(o.verbs),
+    examples: o.data.examples, batch_size: o.data.batches[0]!.clean.B,
+  };
 }
