@@ -9,7 +9,7 @@
  *   | f64 values of each record, in the header's record order
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { isTempPath, writeAtomicSync, writeAllSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import type { Shard } from './spec.js';
@@ -164,10 +164,6 @@ export class ShardState {
     const records = [...this.done.values()].sort((a, b) => a.index - b.index);
     writePartial(this.partial, this.header, records);
     rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  toString(): string {
-    return basename(this.dir);
   }
 }
 
