@@ -47,9 +47,15 @@ function runShards(args: string[], out: string, n: number): string[] {
 
 const ATTR = ['attribute', '--task', 'ioi', '--data', csv, '--batch-size', '3', '--method', 'eap-gp', '--steps', '3'];
 
+/** The single run of ATTR (made by the first test that needs it, so each test also runs alone). */
+function attrSingle(): string {
+  const f = join(tmp, 'attr-single.json');
+  if (!existsSync(f)) ok([...ATTR, '--out', f, '--quiet']);
+  return f;
+}
+
 test('attribute: 1, 2 and 3 shards merged are the single run, byte for byte, in any order of the parts', () => {
-  const single = join(tmp, 'attr-single.json');
-  ok([...ATTR, '--out', single, '--quiet']);
+  const single = attrSingle();
   for (const n of [1, 2, 3]) {
     const files = runShards(ATTR, join(tmp, `attr-${n}.json`), n);
     const merged = join(tmp, `attr-merged-${n}.json`), reversed = join(tmp, `attr-reversed-${n}.json`);
@@ -64,8 +70,7 @@ test('attribute: 1, 2 and 3 shards merged are the single run, byte for byte, in 
 });
 
 test('evaluate --fractions: 2 and 3 shards merged are the single run (the metrics equal: 0 ulp apart)', () => {
-  const graph = join(tmp, 'attr-single.json');
-  if (!existsSync(graph)) ok([...ATTR, '--out', graph, '--quiet']);
+  const graph = attrSingle();
   const EVAL = ['evaluate', '--task', 'ioi', '--data', csv, '--batch-size', '3', '--graph', graph, '--fractions'];
   const single = join(tmp, 'eval-single.json');
   const printed = eapgp([...EVAL, '--out', single, '--quiet']);
@@ -118,7 +123,7 @@ test('a shard killed after its first batch resumes from its state and merges int
   const again = ok([...ATTR, '--out', out, '--shard', '1/2', '--quiet']);
   assert.match(again, /already finished/);
   ok(['merge', ...parts(out, 2), '--out', join(tmp, 'killed-merged.json')]);
-  assert.ok(bytes(join(tmp, 'killed-merged.json')).equals(bytes(join(tmp, 'attr-single.json'))));
+  assert.ok(bytes(join(tmp, 'killed-merged.json')).equals(bytes(attrSingle())));
 });
 
 test('wrong merges are refused, naming the files, and write nothing', () => {
@@ -145,7 +150,7 @@ test('wrong merges are refused, naming the files, and write nothing', () => {
   refused([a[1]!, copy, a[0]!], /w-copy\.json\.shard-0-of-2\.part and .*w-a\.json\.shard-0-of-2\.part are both shard 0 of 2|w-a\.json\.shard-0-of-2\.part and .*w-copy\.json\.shard-0-of-2\.part are both shard 0 of 2/, 'shard 0 twice');
   refused([`${a[0]!}.log.json`, a[1]!], /not an eapgp partial result .*this is a run log/, 'a run log');
   // the single run of the same options merges with nothing: it is not a part
-  refused([join(tmp, 'attr-single.json')], /not an eapgp partial result \(no EAPGPART signature\)/, 'a finished output');
+  refused([attrSingle()], /not an eapgp partial result \(no EAPGPART signature\)/, 'a finished output');
 });
 
 test('--shard i/n and --shard auto (Slurm job arrays, Kubernetes Indexed Jobs); shards cover the batches once', () => {
@@ -192,9 +197,15 @@ function assertSameOutputs(got: string, want: string): void {
 
 const REPRO = ['reproduce', '--model', tiny, '--tasks', 'ioi,sva', '--methods', 'eap,eap-gp', '--limit', '8', '--batch-size', '4'];
 
+/** The single run of REPRO (made once). */
+function reproSingle(): string {
+  const d = join(tmp, 'r-single');
+  if (!existsSync(join(d, 'results.json'))) ok([...REPRO, '--out', d, '--quiet']);
+  return d;
+}
+
 test('reproduce: shards of the (task, method) pairs, in separate or one shared directory, merge into the single run', () => {
-  const single = join(tmp, 'r-single');
-  ok([...REPRO, '--out', single, '--quiet']);
+  const single = reproSingle();
   const shared = join(tmp, 'r-shared');
   for (let i = 0; i < 3; i++) ok([...REPRO, '--out', shared, '--shard', `${i}/3`, '--quiet']);
   assert.equal(existsSync(join(shared, 'results.json')), false, 'shards write no results.json');
@@ -226,7 +237,7 @@ test('the Slurm script passes bash -n and runs a sharded reproduce and its merge
   }
   const m = spawnSync('bash', [script, 'merge'], { encoding: 'utf8', env });
   assert.equal(m.status, 0, m.stderr);
-  assertSameOutputs(out, join(tmp, 'r-single'));
+  assertSameOutputs(out, reproSingle());
   const outside = spawnSync('bash', [script], { encoding: 'utf8', env });
   assert.equal(outside.status, 2);
   assert.match(outside.stderr, /not in a job array/);
@@ -263,7 +274,7 @@ test('the Kubernetes manifests validate against the Kubernetes API schema, and t
   assert.equal(pod.command[0], 'eapgp');
   for (let i = 0; i < job.spec.completions; i++) ok(local(pod.command), { JOB_COMPLETION_INDEX: String(i), EAPGP_SHARD_COUNT: count });
   ok(local(docs[2].spec.template.spec.containers[0].command));
-  assertSameOutputs(join(out, 'reproduce'), join(tmp, 'r-single'));
+  assertSameOutputs(join(out, 'reproduce'), reproSingle());
 });
 
 test('validate --shard splits exact patching over the edges; --exact-from reads the parts and writes what one run writes', () => {
