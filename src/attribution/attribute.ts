@@ -3,6 +3,8 @@
  * source, then the method's gradient passes summed per destination, then one contraction per layer:
  *   S[u, v] = 1/(N·K) Σ_batches Σ_passes Σ_{rows, d} Δ_u · ∂L/∂x_v,   L = −mean_batch(metric).
  * Scores are signed and zero off the graph's edges; |score| matters only at selection time.
+ * Each batch's contribution is summed on its own, then added to the total in batch order, so that shards of a
+ * run (src/shard/) that keep the per-batch contributions merge into exactly the single run's sums.
  */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -52,7 +54,43 @@ export interface AttributeArgs {
   onBatch?: (examplesDone: number) => void;
 }
 
+/** One batch's unnormalised contribution to the scores, row-major [nSrc, nDst] float64 (zero off the edges). */
+export interface BatchScores {
+  index: number;
+  examples: number;
+  sums: Float64Array;
+}
+
 export async function attribute(a: AttributeArgs): Promise<Scores> {
+  const { nSrc, nDst } = a.model.layout;
+  const S = new Float64Array(nSrc * nDst);
+  let N = 0;
+  const K = await attributeBatches(a, a.batches.map((_, i) => i), (b) => {
+    for (let i = 0; i < S.length; i++) S[i]! += b.sums[i]!;
+    N += b.examples;
+    a.onBatch?.(N);
+  });
+  return { scores: normaliseScores(S, N, K), nSrc, nDst, examples: N, points: K };
+}
+
+/** The total of the batch sums (added in batch order) divided by N·K, in place: the scores. */
+export function normaliseScores(S: Float64Array, N: number, K: number): Float64Array {
+  for (let i = 0; i < S.length; i++) S[i]! /= N * K;
+  return S;
+}
+
+/** The method's gradient passes per batch (the K of 1/(N·K)). */
+export function methodPoints(method: MethodName, nLayer: number, options?: AttributionOptions): number {
+  const m = METHODS[method];
+  if (!m) throw new UserError(`unknown method "${method}"; choose one of ${Object.keys(METHODS).join(', ')}`);
+  return m.points(nLayer, { steps: 5, gpEta: 1, gpNorm: 'example', gpPath: 'gradpath', ...options });
+}
+
+/**
+ * Runs the batches `indices` (in that order) and hands each one's contribution to `each` as it finishes (the
+ * buffer is reused: copy what is kept). Returns the passes per batch K.
+ */
+export async function attributeBatches(a: AttributeArgs, indices: readonly number[], each: (b: BatchScores) => void): Promise<number> {
   const { model } = a;
   const e: Engine = model.engine;
   const method = METHODS[a.method];
@@ -61,9 +99,8 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
   if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new UserError(`--steps must be an integer >= 1, got ${opts.steps}`);
   const { nLayer: L, dModel: D, vocabSize: V } = model.dims;
   const { nSrc, nDst } = model.layout;
-  const S = new Float64Array(nSrc * nDst);
+  const S = new Float64Array(nSrc * nDst); // the current batch's sums
   const K = method.points(L, opts);
-  let N = 0;
   const runBatch = (padded: PairBatch, batchN: number, index: number): void => {
     // padding rows never reach a real position (causal attention), so the passes run on packed rows only
     const batch = packPair(padded);
@@ -130,7 +167,10 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
   };
   const wholeOnly = opts.gpNorm === 'batch' && a.method === 'eap-gp';
   if (wholeOnly && opts.microBatch !== undefined) throw new UserError('--gp-norm batch needs whole batches: it cannot run in micro-batches');
-  for (const [index, whole] of a.batches.entries()) {
+  for (const index of indices) {
+    const whole = a.batches[index]!;
+    const first = a.batches.slice(0, index).reduce((s, b) => s + b.n, 0);
+    S.fill(0);
     const buffers = nSrc + nDst + (method.needsCorrupted ? nSrc : 0);
     await runInSlices(e, whole, {
       perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
@@ -144,16 +184,14 @@ export async function attribute(a: AttributeArgs): Promise<Scores> {
         runBatch(batch, whole.n, index);
       } catch (err) {
         if (err instanceof NonFiniteError) {
-          throw err.within(`${a.method}, batch ${index + 1} of ${a.batches.length} (examples ${N + 1}–${N + whole.n})`);
+          throw err.within(`${a.method}, batch ${index + 1} of ${a.batches.length} (examples ${first + 1}–${first + whole.n})`);
         }
         throw err;
       }
     });
-    N += whole.n;
-    a.onBatch?.(N);
+    each({ index, examples: whole.n, sums: S });
   }
-  for (let i = 0; i < S.length; i++) S[i]! /= N * K;
-  return { scores: S, nSrc, nDst, examples: N, points: K };
+  return K;
 }
 
 /**

@@ -7,7 +7,8 @@ import { Graph } from '../graph/index.js';
 import type { PairBatch } from './types.js';
 import type { Scores } from './attribute.js';
 import { evaluateCircuits } from '../evaluation/evaluate.js';
-import type { Intervention, MetricFn } from '../evaluation/patching.js';
+import type { Intervention, MetricFn, MissingEdges } from '../evaluation/patching.js';
+import type { GraphLayout } from '../models/layout.js';
 import type { CausalLM } from '../models/model.js';
 
 export interface ExactArgs {
@@ -21,17 +22,30 @@ export interface ExactArgs {
 }
 
 export async function exactScores(a: ExactArgs): Promise<Scores> {
-  const graph = Graph.of(a.model.layout);
+  const { edges, circuits } = exactCircuits(a.model.layout);
+  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', intervention: a.intervention, onRun: a.onRun });
+  return exactScoresFrom(a.model.layout, edges, values, a.batches.reduce((s, b) => s + b.n, 0));
+}
+
+/** The circuits of exact patching: the full graph, then each edge (in the graph's edge order) removed alone. */
+export function exactCircuits(layout: GraphLayout): { edges: Int32Array; circuits: MissingEdges[] } {
+  const graph = Graph.of(layout);
   const { nSrc, nDst } = graph;
-  const edges = Array.from(graph.edgeFlatIndices());
+  const edges = graph.edgeFlatIndices();
   const full = new Uint8Array(nSrc * nDst);
-  const circuits = [full, ...edges.map((i) => {
+  const circuits = [full, ...Array.from(edges, (i) => {
     const m = new Uint8Array(nSrc * nDst);
     m[i] = 1;
     return m;
   })];
-  const [base, ...without] = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', intervention: a.intervention, onRun: a.onRun });
+  return { edges, circuits };
+}
+
+/** s(u→v) = loss without u→v − loss with every edge, from the circuits' metrics (exactCircuits' order). */
+export function exactScoresFrom(layout: GraphLayout, edges: Int32Array, values: readonly number[], examples: number): Scores {
+  const { nSrc, nDst } = layout;
+  const [base, ...without] = values;
   const scores = new Float64Array(nSrc * nDst);
   edges.forEach((i, k) => (scores[i] = base! - without[k]!));
-  return { scores, nSrc, nDst, examples: a.batches.reduce((s, b) => s + b.n, 0), points: 1 };
+  return { scores, nSrc, nDst, examples, points: 1 };
 }

@@ -1,7 +1,17 @@
 /** `eapgp attribute`: edge scores of a task dataset with one method, written as EAP-IG graph JSON. */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { checkMethod, scoreEdges, SCORE_METHODS, usesSteps } from '../attribution/score.js';
+import { methodPoints } from '../attribution/attribute.js';
+import { checkMethod, scoreEdgeBatches, scoreEdges, SCORE_METHODS, usesSteps, type ScoreEdgesArgs, type ScoreMethod } from '../attribution/score.js';
+import type { AttributionOptions } from '../attribution/types.js';
+import type { CausalLM } from '../models/model.js';
+import type { TaskData } from '../tasks/prepare.js';
 import { Graph, writeGraphJson } from '../graph/index.js';
+import type { GraphLayout } from '../models/layout.js';
+import { modelSha256 } from '../shard/fingerprint.js';
+import { runShard } from '../shard/run.js';
+import { SHARD_OPTIONS, shardFrom, shardRange } from '../shard/spec.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { UserError } from '../util/errors.js';
@@ -16,7 +26,8 @@ import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
                        [--steps K] [--gp-eta E] [--gp-norm example|batch] [--intervention patching|zero|mean]
-                       [--verbs CSV] [--metric logit-diff|prob-diff] [--threads N] [--gemm auto|blas|wasm] --out scores.json
+                       [--verbs CSV] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
+                       [--threads N] [--gemm auto|blas|wasm] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
 EAP-IG graph JSON with our metadata under "meta"; the run's time, date, thread count and GEMM path go to
@@ -24,13 +35,17 @@ the sidecar <out>.log.json (scores.json → scores.log.json), so scores.json is 
 inputs and options. METHOD: ${SCORE_METHODS.join(', ')} (exact patches every
 edge: small models only). --steps: points of EAP-IG / EAP-GP (default 5). Tasks: ioi, greater-than, sva,
 gender-bias, capital-country, hypernymy (EAP-IG CSV formats). --metric: the task metric's other form (see
-eapgp tasks list; default the task's own, DESIGN.md §6).`;
+eapgp tasks list; default the task's own, DESIGN.md §6).
+--shard i/n: run the i-th of n contiguous slices of the batches (of the edges for exact; i from 0) and write the partial result
+<out>.shard-i-of-n.part; \`eapgp merge\` makes scores.json from all n, the same bytes as one run. --shard auto takes
+i and n from a Slurm job array or a Kubernetes Indexed Job (docs/scale-out.md). A killed shard, rerun,
+resumes from its last finished batch (<out>.shard-i-of-n.part.state/).`;
 
 export async function attribute(argv: string[]): Promise<void> {
   const { values } = parse('attribute', argv, {
     ...ENGINE_OPTIONS, ...TASK_OPTIONS, model: { type: 'string' as const }, method: { type: 'string' as const },
     steps: { type: 'string' as const }, 'gp-eta': { type: 'string' as const }, 'gp-norm': { type: 'string' as const },
-    intervention: { type: 'string' as const }, out: { type: 'string' as const }, quiet: { type: 'boolean' as const },
+    intervention: { type: 'string' as const }, out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
   const method = checkMethod(requireOption(values.method, 'method', usage));
@@ -45,6 +60,8 @@ export async function attribute(argv: string[]): Promise<void> {
   if (!['patching', 'zero', 'mean'].includes(intervention)) throw new UserError(`--intervention must be patching, zero or mean, got "${intervention}"`);
   if (intervention !== 'patching' && method !== 'exact') throw new UserError(`--intervention applies to --method exact only (gradient methods use the corrupted run)`);
 
+  const shard = shardFrom(values);
+
   checkOutputFile(out, 'out', 'scores.json');
   const clock = new RunClock();
   const engine = await engineFrom(values);
@@ -52,18 +69,12 @@ export async function attribute(argv: string[]): Promise<void> {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadTaskData(values, tokenizer, usage);
     warn(identicalRowsWarning(data));
-    const graph = Graph.of(model.layout);
     const t0 = performance.now();
-    const { scores } = await scoreEdges({
+    const scoreArgs: ScoreEdgesArgs = {
       model, batches: data.batches, method, loss: data.loss, metric: data.metric, intervention, options: { steps, gpEta, gpNorm },
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
-    });
-    const seconds = clock.seconds(t0);
-    graph.setScoresDense(scores);
-    if (scores.every((x) => x === 0)) {
-      warn(`every edge scored exactly 0: the gradients vanished${method === 'eap-gp' ? ` (a --gp-eta far beyond the embeddings' scale does this; --gp-eta ${gpEta} here)` : ''}, so the scores rank nothing`);
-    }
-    writeGraphJson(out, graph, {
+    };
+    const render: ScoresRender = {
       dModel: config.dModel,
       meta: {
         tool: `eap-gp ${version}`, method, steps: usesSteps(method) ? steps : null,
@@ -72,7 +83,25 @@ export async function attribute(argv: string[]): Promise<void> {
         model: spec, model_dir: dir, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
         examples: data.examples, batch_size: data.batches[0]!.clean.B,
       },
-    });
+    };
+    if (shard) {
+      const nEdges = model.layout.nEdges;
+      const partial = await runShard({
+        out, shard, command: 'attribute', batches: data.batches.length, render: { ...render },
+        key: attributeKey({ model, dir, method, options: { steps, gpEta, gpNorm }, intervention, data, verbs: values.verbs }),
+        // exact patching runs one pass per edge and batch: its shards split the edges, which outnumber the batches
+        ...(method === 'exact' ? { edges: nEdges } : {}),
+        compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, method === 'exact' ? shardRange(shard, nEdges) : undefined),
+      });
+      writeRunLog(runLogPath(partial), makeRunLog({
+        describes: [basename(partial)], tool: `eap-gp ${version}`, command: givenCommand('attribute', argv), clock,
+        seconds: { attribution: clock.seconds(t0), total: clock.seconds() }, engine: engine.info,
+      }));
+      return;
+    }
+    const { scores } = await scoreEdges(scoreArgs);
+    const seconds = clock.seconds(t0);
+    const graph = writeScores(out, model.layout, scores, render);
     const log = runLogPath(out);
     writeRunLog(log, makeRunLog({
       describes: [basename(out)], tool: `eap-gp ${version}`, command: givenCommand('attribute', argv), clock,
@@ -82,4 +111,46 @@ export async function attribute(argv: string[]): Promise<void> {
   } finally {
     await engine.close();
   }
+}
+
+/** What the scores file records beside the scores: graph JSON's cfg.d_model and our meta. */
+export interface ScoresRender {
+  dModel: number;
+  meta: Record<string, unknown>;
+}
+
+/** Writes the scored graph as attribute does (also for eapgp merge): the same scores give the same bytes. */
+export function writeScores(out: string, layout: GraphLayout, scores: Float64Array, render: ScoresRender): Graph {
+  const graph = Graph.of(layout);
+  graph.setScoresDense(scores);
+  if (scores.every((x) => x === 0)) {
+    const { method, gp_eta: gpEta } = render.meta;
+    warn(`every edge scored exactly 0: the gradients vanished${method === 'eap-gp' ? ` (a --gp-eta far beyond the embeddings' scale does this; --gp-eta ${gpEta} here)` : ''}, so the scores rank nothing`);
+  }
+  writeGraphJson(out, graph, render);
+  return graph;
+}
+
+/** sha256 of the --verbs file (sva), part of a shard's key; null without one. */
+function verbsSha256(file: unknown): string | null {
+  return typeof file === 'string' ? createHash('sha256').update(readFileSync(file)).digest('hex') : null;
+}
+
+/**
+ * What the parts of one sharded attribution share (src/shard/partial.ts): the model's and data's sha256, the
+ * method with the options that change its numbers, the shape and the batching. Also the key of the exact
+ * patching parts that `validate --exact-from` reads.
+ */
+export function attributeKey(o: {
+  model: CausalLM; dir: string; method: ScoreMethod; options: { steps: number; gpEta: number; gpNorm: string }; intervention: string; data: TaskData; verbs: unknown;
+}): Record<string, unknown> {
+  const { nLayers, nHeads, parallelAttnMlp, nEdges } = o.model.layout;
+  const exact = o.method === 'exact';
+  return {
+    tool: `eap-gp ${version}`, model_sha256: modelSha256(o.dir), layout: { nLayers, nHeads, parallelAttnMlp, nEdges }, method: o.method,
+    options: exact ? { intervention: o.intervention } : { ...o.options, intervention: o.intervention },
+    points: o.method === 'exact' ? 1 : methodPoints(o.method, o.model.dims.nLayer, o.options as AttributionOptions),
+    task: o.data.task.name, metric: o.data.task.metricKind, data_sha256: o.data.dataHash, verbs_sha256: verbsSha256(o.verbs),
+    examples: o.data.examples, batch_size: o.data.batches[0]!.clean.B,
+  };
 }

@@ -4,8 +4,11 @@
  * in those write the same bytes; the run log (src/util/run-log.ts) keeps the command exactly as given.
  */
 
-/** Options with a value that never change an output file's content. */
-const RUN_ONLY_WITH_VALUE = new Set(['threads', 'log-every']);
+/**
+ * Options with a value that never change an output file's content (validate --exact-from reads exact patching's
+ * scores from the shards that computed them, the same bits).
+ */
+const RUN_ONLY_WITH_VALUE = new Set(['threads', 'log-every', 'exact-from']);
 /** Flags that never change an output file's content. */
 const RUN_ONLY_FLAGS = new Set(['quiet', 'json']);
 

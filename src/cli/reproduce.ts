@@ -3,14 +3,17 @@ import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { checkPlanOptions, DEFAULT_LIMIT, DEFAULT_METHODS, reproduce as runReproduce } from '../reproduce/index.js';
 import { taskNames } from '../tasks/index.js';
+import { UserError } from '../util/errors.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
 import { givenCommand } from './command-line.js';
 import { checkOutputDir } from './output-paths.js';
+import { modelSha256 } from '../shard/fingerprint.js';
+import { SHARD_OPTIONS, shardFrom } from '../shard/spec.js';
 
 export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-than,...] [--methods ${DEFAULT_METHODS.join(',')}]
                        [--limit N] [--batch-size B] [--steps K] [--metric logit-diff|prob-diff]
                        [--data generated|paper | --data-dir DIR] [--seed S] [--force] [--timings] [--quiet]
-                       [--threads N] [--gemm auto|blas|wasm] --out DIR
+                       [--shard i/n|auto [--shard-count N]] [--threads N] [--gemm auto|blas|wasm] --out DIR
 
 For each task and method: attribution, the faithfulness sweep (greedy by |score|, pruned, edge patching) over
 the EAP-IG paper's GPT-2-small edge counts 30..90 by 10 and 100..1900 by 100 (scaled by edges / 32,491 for
@@ -35,7 +38,12 @@ built-in default model.
              GEMM path are only in the run logs (DIR/results.log.json, DIR/state/<task>-<method>.log.json)
 
 Resumable: each finished (task, method) is recorded in OUT/state/; a rerun skips those (an interrupted run
-continues where it stopped) and rebuilds the report from all of them.`;
+continues where it stopped) and rebuilds the report from all of them.
+
+--shard i/n  compute only the i-th of n contiguous runs of the (task, method) pairs (i from 0; auto: from a
+             Slurm job array or a Kubernetes Indexed Job), writing their states and graphs and
+             DIR/shards/shard-i-of-n.json; \`eapgp merge DIR… --out DIR\` then writes results.json, report.md and
+             the plots, the same bytes as one run. Shards may share one DIR (docs/scale-out.md).`;
 
 const list = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== ''));
 
@@ -45,10 +53,13 @@ export async function reproduce(argv: string[]): Promise<void> {
     limit: { type: 'string' as const }, 'batch-size': { type: 'string' as const }, steps: { type: 'string' as const },
     metric: { type: 'string' as const }, data: { type: 'string' as const }, 'data-dir': { type: 'string' as const }, seed: { type: 'string' as const },
     force: { type: 'boolean' as const }, quiet: { type: 'boolean' as const }, timings: { type: 'boolean' as const }, out: { type: 'string' as const },
+    ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
   const out = requireOption(values.out, 'out', usage);
   checkOutputDir(out, 'out');
+  const shard = shardFrom(values);
+  if (shard && values.timings) throw new UserError('--timings is for the report, which eapgp merge writes from the shards; leave it out of --shard runs');
   const spec = modelSpecOrDefault(values.model);
   const opts = {
     modelPath: spec, out, tasks: list(values.tasks), methods: list(values.methods),
@@ -58,8 +69,11 @@ export async function reproduce(argv: string[]): Promise<void> {
   checkPlanOptions(opts); // before the model loads, which can take minutes
   const engine = await engineFrom(values);
   try {
-    const { model, tokenizer } = await loadModel(engine, spec, { quiet: values.quiet });
-    await runReproduce({ ...opts, model, tokenizer, timings: values.timings, command: givenCommand('reproduce', argv) });
+    const { model, tokenizer, dir } = await loadModel(engine, spec, { quiet: values.quiet });
+    await runReproduce({
+      ...opts, model, tokenizer, timings: values.timings, command: givenCommand('reproduce', argv),
+      shard: shard && { shard, modelSha256: modelSha256(dir) },
+    });
   } finally {
     await engine.close();
   }

@@ -20,13 +20,21 @@ import { checkOutputDir } from './output-paths.js';
 import { GENERATED_OPTIONS, loadOrGenerateTaskData } from './generated-data.js';
 import { TASK_OPTIONS } from './task-data.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
+import { readdirSync } from 'node:fs';
+import { edgeScoresFrom, scoreEdgeBatches, type ScoreEdgesArgs } from '../attribution/score.js';
+import type { GraphLayout } from '../models/layout.js';
+import { checkParts } from '../shard/merge.js';
+import { keyDifferences } from '../shard/partial.js';
+import { runShard } from '../shard/run.js';
+import { SHARD_OPTIONS, shardFrom, shardRange } from '../shard/spec.js';
+import { attributeKey } from './attribute.js';
 
 /** Generated prompts when neither --data nor --limit says otherwise. */
 const DEFAULT_N = 20;
 
 export const usage = `usage: eapgp validate [--model M] --task T [--data CSV [--verbs CSV] | --seed S] [--limit N] [--batch-size B]
                       [--metric logit-diff|prob-diff] [--variants LIST] [--top 5,10,50] [--out DIR] [--timings] [--json] [--quiet]
-                      [--threads N] [--gemm auto|blas|wasm]
+                      [--shard i/n|auto [--shard-count N] | --exact-from DIR] [--threads N] [--gemm auto|blas|wasm]
 
 Scores every edge by exact patching (one patched forward pass per edge and batch: small models only) and
 compares each attribution variant with it: Spearman ρ and Kendall τ-b of |score| vs |exact effect| over all
@@ -41,7 +49,10 @@ path=gradpath|straight); "default" stands for:
 --out DIR writes results.json, summary.md, faithfulness.svg and exact.json (the exact scores as EAP-IG graph
 JSON, usable with evaluate --graph), byte-identical for the same inputs and options, and results.log.json
 (the times, date, threads and GEMM path); --timings also puts the times in summary.md. --json prints the
-results JSON instead of the tables.`;
+results JSON instead of the tables.
+--shard i/n: only exact patching (the long part), of the i-th of n slices of the edges (i from 0), written to
+DIR/exact.json.shard-i-of-n.part (--out DIR); then --exact-from DIR (same options, no --shard) reads every
+shard's part instead of patching, and writes what one run writes (docs/scale-out.md).`;
 
 function parseTop(text: string): number[] {
   return text.split(',').map((s) => {
@@ -55,25 +66,42 @@ export async function validate(argv: string[]): Promise<void> {
   const { values } = parse('validate', argv, {
     ...ENGINE_OPTIONS, ...TASK_OPTIONS, ...GENERATED_OPTIONS, model: { type: 'string' as const }, variants: { type: 'string' as const },
     top: { type: 'string' as const }, out: { type: 'string' as const }, json: { type: 'boolean' as const }, quiet: { type: 'boolean' as const },
-    timings: { type: 'boolean' as const },
+    timings: { type: 'boolean' as const }, 'exact-from': { type: 'string' as const }, ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
   const spec = modelSpecOrDefault(values.model);
   const variants = parseVariants(values.variants ?? 'default');
   const topN = values.top === undefined ? undefined : parseTop(values.top);
   checkOutputDir(values.out, 'out');
+  const shard = shardFrom(values);
+  if (shard && !values.out) throw new UserError('--shard writes its part of exact patching into --out DIR; give --out');
+  if (shard && values['exact-from']) throw new UserError('--exact-from reads the finished shards; run it without --shard');
   if (values.timings && !values.out) throw new UserError('--timings puts the times in summary.md, which only --out DIR writes; add --out DIR');
 
   const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
-    const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
+    const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData(values, tokenizer, usage, DEFAULT_N);
+    // the parts of sharded exact patching are attribute --method exact's, under the name validate writes
+    const exactKey = (): Record<string, unknown> => attributeKey({ model, dir, method: 'exact', options: { steps: 5, gpEta: 1, gpNorm: 'example' }, intervention: 'patching', data, verbs: values.verbs });
+    if (shard) {
+      const nEdges = model.layout.nEdges;
+      const scoreArgs = { model, batches: data.batches, method: 'exact' as const, loss: data.loss, metric: data.metric, progress: (p: Parameters<NonNullable<ScoreEdgesArgs['progress']>>[0]) => createProgress({ ...p, unit: 'items', quiet: values.quiet }) };
+      await runShard({
+        out: join(values.out!, 'exact.json'), shard, command: 'attribute', batches: data.batches.length, edges: nEdges, key: exactKey(),
+        render: { dModel: config.dModel, meta: { tool: `eap-gp ${version}`, method: 'exact', intervention: 'patching', model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash, examples: data.examples, batch_size: data.batches[0]!.clean.B } },
+        compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, shardRange(shard, nEdges)),
+      });
+      console.error(`when every shard has finished: eapgp validate <the same options> --exact-from ${values.out} --out ${values.out}`);
+      return;
+    }
+    const exact = values['exact-from'] === undefined ? undefined : exactFromParts(values['exact-from'], exactKey(), model.layout);
     // before the long part: exact patching of every edge
     const warnings = [identicalRowsWarning(data), gapWarning(baselines(model, data.batches, data.metric))].filter((w): w is string => w !== null);
     warnings.forEach(warn);
     const result = await runValidation({
-      model, batches: data.batches, metric: data.metric, loss: data.loss, variants, topN,
+      model, batches: data.batches, metric: data.metric, loss: data.loss, variants, topN, exact,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     });
     const meta: ValidationMeta = {
@@ -104,4 +132,19 @@ export async function validate(argv: string[]): Promise<void> {
   } finally {
     await engine.close();
   }
+}
+
+/** Exact patching's scores from the finished shards' parts in `dir` (DIR/exact.json.shard-i-of-n.part), checked against this run's key. */
+function exactFromParts(dir: string, key: Record<string, unknown>, layout: GraphLayout): Float64Array {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /^exact\.json\.shard-\d+-of-\d+\.part$/.test(f)).sort().map((f) => join(dir, f));
+  } catch {
+    throw new UserError(`--exact-from ${dir}: not a directory; give the --out DIR of the validate --shard runs`);
+  }
+  if (files.length === 0) throw new UserError(`--exact-from ${dir}: no exact.json.shard-i-of-n.part in it; run validate --shard i/n --out ${dir} first`);
+  const merged = checkParts(files);
+  const diffs = keyDifferences(merged.header.key, key);
+  if (diffs.length > 0) throw new UserError(`--exact-from ${dir}: the shards ran with other inputs or options than this run (${diffs.join('; ')}); give the same model, data and options`);
+  return edgeScoresFrom('exact', layout, merged.records, 1).scores;
 }

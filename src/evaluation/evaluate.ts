@@ -44,12 +44,15 @@ function lastLogits(model: CausalLM, b: PairBatch, which: 'clean' | 'corrupted')
   }
 }
 
-/** Per-example metric values of the clean and the corrupted runs, in batch order. */
-export function baselineValues(model: CausalLM, batches: readonly PairBatch[], metric: MetricFn): { clean: number[]; corrupted: number[] } {
+/** Per-example metric values of the clean and the corrupted runs, in batch order (of the batches `indices`, default all). */
+export function baselineValues(
+  model: CausalLM, batches: readonly PairBatch[], metric: MetricFn, indices: readonly number[] = batches.map((_, i) => i),
+): { clean: number[]; corrupted: number[] } {
   const V = model.dims.vocabSize;
   const clean: number[] = [], corrupted: number[] = [];
-  let first = 0;
-  for (const [bi, whole] of batches.entries()) {
+  for (const bi of indices) {
+    const whole = batches[bi]!;
+    const first = batches.slice(0, bi).reduce((s, b) => s + b.n, 0);
     const opts = sliceOptions(model, whole, 'a forward pass', { buffers: 0, taped: false, headCopies: 'none' });
     runInSlicesSync(model.engine, whole, opts, (b) => {
       const [c, x] = (['clean', 'corrupted'] as const).map((which) => {
@@ -66,7 +69,6 @@ export function baselineValues(model: CausalLM, batches: readonly PairBatch[], m
       clean.push(...c!);
       corrupted.push(...x!);
     });
-    first += whole.n;
   }
   return { clean, corrupted };
 }
@@ -74,7 +76,11 @@ export function baselineValues(model: CausalLM, batches: readonly PairBatch[], m
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export function baselines(model: CausalLM, batches: readonly PairBatch[], metric: MetricFn): Baselines {
-  const v = baselineValues(model, batches, metric);
+  return baselinesOf(baselineValues(model, batches, metric));
+}
+
+/** The baselines of per-example values (all of them, in batch order). */
+export function baselinesOf(v: { clean: readonly number[]; corrupted: readonly number[] }): Baselines {
   return { clean: mean(v.clean), corrupted: mean(v.corrupted), spread: gapSpread(v.clean, v.corrupted) };
 }
 
@@ -93,14 +99,42 @@ export interface EvaluateCircuitsArgs {
 
 /** m(C) for each circuit. The intervention's cache is computed once per batch and shared by all circuits. */
 export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[]> {
+  const sums = a.circuits.map(() => 0);
+  let N = 0;
+  await evaluateCircuitBatches(a, a.batches.map((_, i) => i), (b) => {
+    b.sums.forEach((s, i) => (sums[i]! += s));
+    N += b.examples;
+  });
+  return circuitMeans(sums, N, a.batches.length, a.average);
+}
+
+/** The circuits' sums over every batch (added in batch order) as means over examples, or over batches. */
+export function circuitMeans(sums: readonly number[], examples: number, batches: number, average: 'examples' | 'batches' = 'examples'): number[] {
+  return sums.map((s) => (average === 'batches' ? s / batches : s / examples));
+}
+
+/**
+ * One batch's share of the circuits' metrics: per circuit, the sum of the metric over the batch's examples
+ * (divided by the batch's size when averaging over batches). The total is these added in batch order.
+ */
+export interface CircuitBatchSums {
+  index: number;
+  examples: number;
+  sums: Float64Array;
+}
+
+/** Runs the batches `indices` (in that order) of evaluateCircuits, handing each one's sums to `each`. */
+export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: readonly number[], each: (b: CircuitBatchSums) => void): Promise<void> {
   const { model, batches, metric } = a;
   const e = model.engine;
   const intervention = a.intervention ?? 'patching';
+  // the dataset means are over every batch, also when this call runs a few of them
   const means = intervention === 'mean' ? meanActivations(model, batches) : undefined;
   const V = model.dims.vocabSize;
-  const sums = a.circuits.map(() => 0);
-  let N = 0;
-  for (const [bi, whole] of batches.entries()) {
+  for (const bi of indices) {
+    const whole = batches[bi]!;
+    const N = batches.slice(0, bi).reduce((s, b) => s + b.n, 0);
+    const sums = new Float64Array(a.circuits.length);
     // per example: the intervention's cache and the running differences, [nSrc, rows, D] each
     const opts = sliceOptions(model, whole, 'edge patching', { buffers: 2 * model.layout.nSrc, taped: false, headCopies: 'inputs' });
     let done = 0, reported = 0;
@@ -134,9 +168,8 @@ export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[
       sliceSums.forEach((s, i) => (sums[i]! += a.average === 'batches' ? s / whole.n : s));
       done += slice.n;
     });
-    N += whole.n;
+    each({ index: bi, examples: whole.n, sums });
   }
-  return sums.map((s) => (a.average === 'batches' ? s / batches.length : s / N));
 }
 
 /** F(C) = (m(C) − m(∅)) / (m(M) − m(∅)); NaN when the clean and corrupted metrics coincide. */

@@ -59,7 +59,22 @@ export interface SweepArgs {
 
 export async function sweep(a: SweepArgs): Promise<SweepResult> {
   const base = a.base ?? baselines(a.model, a.batches, a.metric);
-  const circuits: { requested: number | null; edges: number; nodes: number; missing: MissingEdges }[] = [];
+  const circuits = sweepCircuits(a);
+  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  return sweepResult(circuits, values, base, a.fractions);
+}
+
+/** A circuit of the sweep: its budget, its size after pruning, and the edges it patches. */
+export interface SweepCircuit {
+  requested: number | null;
+  edges: number;
+  nodes: number;
+  missing: MissingEdges;
+}
+
+/** The sweep's circuits: the graph's own flags (budgets null), or selected and pruned per budget. */
+export function sweepCircuits(a: Pick<SweepArgs, 'graph' | 'budgets' | 'select' | 'absolute'>): SweepCircuit[] {
+  const circuits: SweepCircuit[] = [];
   if (a.budgets === null) {
     const g = a.graph.clone();
     const c = prune(g);
@@ -73,14 +88,20 @@ export async function sweep(a: SweepArgs): Promise<SweepResult> {
       circuits.push({ requested: n, ...c, missing: missingEdges(g) });
     }
   }
-  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  return circuits;
+}
+
+/** The sweep's result from each circuit's metric m(C) and the baselines (CPR and CMD with `fractions`). */
+export function sweepResult(
+  circuits: readonly Pick<SweepCircuit, 'requested' | 'edges' | 'nodes'>[], values: readonly number[], base: Baselines, fractions?: readonly number[],
+): SweepResult {
   const points: SweepPoint[] = circuits.map((c, i) => ({
     requested: c.requested, edges: c.edges, nodes: c.nodes, metric: values[i]!, faithfulness: faithfulness(values[i]!, base),
-    ...(a.fractions ? { fraction: a.fractions[i]! } : {}),
+    ...(fractions ? { fraction: fractions[i]! } : {}),
   }));
   const out: SweepResult = { baseline: base.clean, corrupted: base.corrupted, points };
-  if (a.fractions) {
-    const xs = a.fractions, fs = points.map((p) => p.faithfulness);
+  if (fractions) {
+    const xs = fractions, fs = points.map((p) => p.faithfulness);
     out.cpr = trapezoid(xs, fs);
     out.cmd = trapezoid(xs, fs.map((f) => Math.abs(1 - f)));
   }

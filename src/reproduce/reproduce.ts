@@ -28,7 +28,9 @@ import { reportMarkdown, type ReportTimings } from './report.js';
 import { collectResults, taskWarnings } from './results.js';
 import { runPair } from './run.js';
 import { pairLogPath, readAllStates, runDifferences, statePath, taskDifferences, writeState } from './state.js';
-import { STATE_VERSION, type PairState, type Results, type TaskKey, type Timings } from './types.js';
+import { shardLabel, type Shard } from '../shard/spec.js';
+import { shardPairs, writeShardRecord } from './shards.js';
+import { RESULTS_VERSION, STATE_VERSION, type PairState, type Results, type TaskKey, type Timings } from './types.js';
 
 export interface ReproduceOptions extends PlanOptions {
   model: CausalLM;
@@ -45,6 +47,11 @@ export interface ReproduceOptions extends PlanOptions {
   timings?: boolean;
   /** The command line, for the run logs (default: none recorded). */
   command?: string[];
+  /**
+   * Only this shard's contiguous run of the (task, method) pairs (task-major): their states, graphs and data,
+   * and OUT/shards/shard-i-of-n.json instead of results.json, report.md and the plots (`eapgp merge` writes those).
+   */
+  shard?: { shard: Shard; modelSha256: string };
 }
 
 export interface ReproduceSummary {
@@ -144,12 +151,18 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
   const run = { tool: `eap-gp ${version}`, command: o.command ?? [], engine: o.model.engine.info };
   const plan = makePlan(o, o.model.dims, o.model.layout.nEdges, o.model.family);
   const work = prepare(o, plan);
-  const total = plan.tasks.length * plan.methods.length;
+  const mine = o.shard ? shardPairs(plan, o.shard.shard) : undefined;
+  const total = mine?.length ?? plan.tasks.length * plan.methods.length;
   const computed: string[] = [], skipped: string[] = [];
   let k = 0;
   const rel = (p: string): string => relative(o.out, p);
+  if (mine) {
+    log(`${shardLabel(o.shard!.shard)}: ${mine.length} of ${plan.tasks.length * plan.methods.length} (task, method) pairs: ${mine.map((p) => p.join(' ')).join(', ') || 'none'}`);
+    for (const w of work) w.todo = w.todo.filter((m) => mine.some(([t, x]) => t === w.task && x === m));
+  }
   for (const w of work) {
     for (const method of plan.methods) {
+      if (mine && !mine.some(([t, x]) => t === w.task && x === method)) continue;
       if (w.todo.includes(method)) continue;
       log(`[${++k}/${total}] ${w.task} ${method}: finished earlier (${rel(statePath(o.out, w.task, method))}), skipped`);
       skipped.push(`${w.task} ${method}`);
@@ -178,6 +191,14 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceSummary> 
       );
       computed.push(`${w.task} ${method}`);
     }
+  }
+  if (o.shard) {
+    const file = writeShardRecord(o.out, o.shard.shard, {
+      tool: run.tool, model_sha256: o.shard.modelSha256, model: plan.model, settings: plan.settings, tasks: plan.tasks, methods: plan.methods,
+      taskKeys: Object.fromEntries(work.map((w) => [w.task, w.key])),
+    }, mine!);
+    log(`${shardLabel(o.shard.shard)}: wrote ${rel(file)}; eapgp merge makes results.json, report.md and the plots from every shard`);
+    return { results: { format: 'eapgp-reproduce', version: RESULTS_VERSION, model: plan.model, settings: plan.settings, tasks: {} }, computed, skipped, written: [rel(file)], timings: {} };
   }
   const { results, timings, leftOut } = collectResults(o.out, plan.model, plan.settings, new Map(work.map((w) => [w.task, w.key])));
   for (const l of leftOut) log(`warning: ${l}`);

@@ -64,6 +64,8 @@ export interface ValidateArgs {
   variants: readonly Variant[];
   /** n values of precision@n (default precisionBudgets of the edge count). */
   topN?: readonly number[];
+  /** Exact patching's scores when already computed (the merged parts of a sharded run): not recomputed, 0 s. */
+  exact?: Float64Array;
   /** Makes a progress reporter for each phase (exact patching, each attribution, the sweeps), as scoreEdges does. */
   progress?: (p: { label: string; total: number; itemName: string }) => Progress;
 }
@@ -93,7 +95,7 @@ export async function validate(a: ValidateArgs): Promise<ValidationResult> {
     });
     return { scores, seconds: (performance.now() - t0) / 1000 };
   };
-  const exact = await timed('exact patching', 'exact');
+  const exact = a.exact ? { scores: a.exact, seconds: 0 } : await timed('exact patching', 'exact');
   const truth = atEdges(exact.scores, edges).map(Math.abs);
   const scored: { v: Variant; scores: Float64Array; seconds: number }[] = [];
   for (const v of a.variants) scored.push({ v, ...(await timed(`${v.name} attribution`, v.method, v.options)) });
