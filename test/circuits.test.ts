@@ -45,6 +45,13 @@ test('unknown task or a graph that is not 12×12 is a UserError', () => {
   assert.throws(() => referenceCircuit('ioi', new Graph(2, 2)), (e: unknown) => isUserError(e) && /12 layers × 12 heads/.test((e as Error).message));
 });
 
+test("a 12×12 graph of another family (graph metadata's family) gets no GPT-2 reference circuit", () => {
+  assert.throws(() => referenceCircuit('ioi', g, 'acdc', 'llama'), (e: unknown) => isUserError(e) && /llama model/.test((e as Error).message));
+  assert.throws(() => referenceCircuit('ioi', new Graph(12, 12, true)), (e: unknown) => isUserError(e) && /parallel attention/.test((e as Error).message));
+  // GPT-2's own graphs, and those written before the family was recorded, keep it
+  assert.equal(sum(referenceCircuit('ioi', g, 'acdc', 'gpt2').edges), sum(referenceCircuit('ioi', g).edges));
+});
+
 /** Our name for an ACDC canonical node: <aL.H>, <aL.H_q|k|v> → aL.hH; <mL> → mL; <resid_post> → logits. */
 function ourName(acdc: string): string {
   if (acdc === 'resid_post') return 'logits';

@@ -517,6 +517,27 @@ test('add, axpy, scale, addRowVector, sumRows, sumStacked', () => {
   }
 });
 
+test('widenBf16: every u16 pattern to its exact float32 bits (NaN payloads, ±inf, subnormals), odd lengths and offsets', () => {
+  for (const n of [1, 7, 33, 1000, 65536 + 13, 70001]) {
+    const c = new Case();
+    const src = c.f32(Math.ceil((n + 1) / 2)); // one u16 of slack for the odd offset below
+    for (const offset of [0, 1]) {
+      const halves = new Uint16Array(heap.memory.buffer, src + 2 * offset, n);
+      for (let i = 0; i < n; i++) halves[i] = (i * 40503 + 7) & 0xffff; // a stride through all 65,536 patterns
+      const want = Uint32Array.from(halves, (h) => h << 16);
+      const dst = c.f32(n, () => NaN);
+      for (const k of [ref, ...impls.flat()]) {
+        heap.f32.fill(NaN, dst >> 2, (dst >> 2) + n);
+        k.widenBf16(src + 2 * offset, dst, n);
+        const got = new Uint32Array(heap.memory.buffer, dst, n);
+        const bad = got.findIndex((v, i) => v !== want[i]);
+        assert.equal(bad, -1, `widenBf16 n=${n} offset=${offset} [${k.name}]: element ${bad} has bits ${got[bad]?.toString(16)}, want ${want[bad]?.toString(16)}`);
+      }
+    }
+    c.free();
+  }
+});
+
 test('gatherRows and scatterAddRows (repeated indices)', () => {
   for (const D of SIZES) for (const n of [1, 7, 100]) {
     const c = new Case();

@@ -44,14 +44,18 @@ export function referenceSpec(task: string, variant: ReferenceVariant = 'acdc'):
 
 /**
  * The manual circuit of `task` ('ioi' or 'greater-than') as masks over `graph`, which must be GPT-2 small's
- * (12 layers × 12 heads, sequential blocks). UserError for another task or graph shape.
+ * (12 layers × 12 heads, sequential blocks). UserError for another task or graph shape, or when the graph's
+ * metadata names another model family (`family`, as `eapgp attribute` writes it).
  */
-export function referenceCircuit(task: string, graph: Graph, variant: ReferenceVariant = 'acdc'): ReferenceCircuit {
+export function referenceCircuit(task: string, graph: Graph, variant: ReferenceVariant = 'acdc', family?: unknown): ReferenceCircuit {
   const spec = referenceSpec(task, variant);
   if (graph.nLayers !== 12 || graph.nHeads !== 12) {
     throw new UserError(
       `the ${task} reference circuit is for GPT-2 small (12 layers × 12 heads); this graph has ${graph.nLayers} × ${graph.nHeads}`,
     );
+  }
+  if (typeof family === 'string' && family !== 'gpt2') {
+    throw new UserError(`the ${task} reference circuit is for GPT-2 small; this graph's metadata says its model is a ${family} model`);
   }
   // Pythia-160m has GPT-2 small's shape; its parallel blocks say it is another model
   if (graph.parallelAttnMlp) {

@@ -80,7 +80,7 @@ export async function attribute(argv: string[]): Promise<void> {
         tool: `eap-gp ${version}`, method, steps: usesSteps(method) ? steps : null,
         ...(method === 'eap-gp' ? { gp_eta: gpEta, gp_norm: gpNorm } : {}),
         ...(method === 'exact' ? { intervention } : {}),
-        model: spec, model_dir: dir, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
+        model: spec, model_dir: dir, family: model.family, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
         examples: data.examples, batch_size: data.batches[0]!.clean.B,
       },
     };

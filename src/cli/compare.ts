@@ -35,7 +35,7 @@ export async function compare(argv: string[]): Promise<void> {
   const absolute = !values.signed;
 
   const { graph, meta } = readGraphJson(file);
-  const ref = referenceCircuit(task, graph, variant);
+  const ref = referenceCircuit(task, graph, variant, meta?.['family']);
   if (requested === null && graph.countEdgesInGraph() === 0) throw noCircuitError(file, 'compare');
   warn(graphTaskWarning(file, meta?.task, task));
   const budgets = requested && clampBudgets(requested, graph.nEdges, (l) => console.error(`note: ${l}`));

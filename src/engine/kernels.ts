@@ -85,6 +85,9 @@ export interface Kernels {
    */
   activationBackward(kind: ActivationKind, x: number, up: number, dy: number, dx: number, dup: number, n: number): void;
 
+  /** dst[i] = the float32 whose bits are src[i] << 16: BF16 widened exactly (src holds n u16; no aliasing). */
+  widenBf16(src: number, dst: number, n: number): void;
+
   /** out = a + b, n elements (out may alias a or b). */
   add(a: number, b: number, out: number, n: number): void;
   /** y += alpha · x, n elements. */

@@ -246,6 +246,11 @@ export class ReferenceKernels implements Kernels {
     }
   }
 
+  widenBf16(src: number, dst: number, n: number): void {
+    const u16 = new Uint16Array(this.m.buffer, src, n), u32 = new Uint32Array(this.m.buffer, dst, n);
+    for (let i = 0; i < n; i++) u32[i] = u16[i]! << 16;
+  }
+
   add(a: number, b: number, out: number, n: number): void {
     const m = this.m;
     for (let i = 0; i < n; i++) m[word(out) + i] = m[word(a) + i]! + m[word(b) + i]!;

@@ -15,7 +15,7 @@ const KERNELS = [
   'gemm', 'gemmBatched', 'peak_fma', 'gelu', 'geluBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows',
   'gatherRows', 'scatterAddRows', 'layerNorm', 'layerNormBackward', 'layerNormParamGrad', 'softmaxRows',
   'attention', 'attentionBackward', 'headGradDeposit', 'rmsNorm', 'rmsNormBackward', 'activation', 'activationBackward',
-  'erf',
+  'erf', 'widenBf16',
 ] as const;
 type KernelName = (typeof KERNELS)[number];
 const ID = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<KernelName, number>;
@@ -128,6 +128,10 @@ export class WasmKernels implements Kernels {
   /** y = erf(x) as the erf GELU activation computes it, n elements (not in the contract: for its accuracy test). */
   erf(x: number, y: number, n: number): void {
     this.run('erf', n >= PAR_ELEMS / 4, [x, y, n]);
+  }
+
+  widenBf16(src: number, dst: number, n: number): void {
+    this.run('widenBf16', n >= PAR_ELEMS, [src, dst, n]);
   }
 
   add(a: number, b_: number, out: number, n: number): void {

@@ -40,10 +40,60 @@ interface LayerMatrix {
   rows: readonly number[] | null;
 }
 
-function widenLayerMatrix(x: LayerMatrix, out: Float32Array): void {
-  if (!x.rows) return widenInto(x.m, 0, out.length, out);
-  const n = x.rowLen;
-  x.rows.forEach((r, i) => widenInto(x.m, r * n, n, out.subarray(i * n, (i + 1) * n)));
+/** BF16 values staged into the heap per widenBf16 call (8 MiB). */
+const STAGE = 1 << 22;
+
+/**
+ * Widens host matrices into the heap. BF16 (every big checkpoint) goes through a staging area in the heap and the
+ * kernels' widenBf16 (SIMD over the pool: a streamed model widens its layers and vocabulary on every pass); F16 and
+ * f32 are widened in JavaScript.
+ */
+export class Widener {
+  private stage: Tensor | null = null;
+
+  constructor(private readonly e: Engine) {}
+
+  /** Elements start … start + n of m into the heap at byte offset dst. */
+  range(m: HostMatrix, start: number, n: number, dst: number): void {
+    this.rows(m, n, [start], dst);
+  }
+
+  /** A layer matrix, its rows rearranged where it says so, into t. */
+  layer(x: LayerMatrix, t: Tensor): void {
+    if (!x.rows) this.range(x.m, 0, t.size, t.ptr);
+    else this.rows(x.m, x.rowLen, x.rows.map((r) => r * x.rowLen), t.ptr);
+  }
+
+  /** The rows of m starting at elements `starts` (each rowLen long), in that order, into the heap at dst; BF16 a stage-full per kernel call. */
+  private rows(m: HostMatrix, rowLen: number, starts: readonly number[], dst: number): void {
+    if (m.kind !== 'BF16') {
+      starts.forEach((s, i) => widenInto(m, s, rowLen, this.e.heap.f32At(dst + 4 * i * rowLen, rowLen)));
+      return;
+    }
+    this.stage ??= this.e.emptyDetached([STAGE / 2]);
+    const flush = (n: number, at: number) => this.e.kernels.widenBf16(this.stage!.ptr, at, n);
+    let used = 0, at = dst;
+    for (const s of starts) {
+      // a row longer than the stage (a whole matrix passed as one row) goes through in stage-sized pieces
+      for (let o = 0; o < rowLen; ) {
+        const k = Math.min(rowLen - o, STAGE - used);
+        new Uint16Array(this.e.heap.memory.buffer, this.stage.ptr + 2 * used, k).set(m.data.subarray(s + o, s + o + k));
+        used += k;
+        o += k;
+        if (used === STAGE) {
+          flush(used, at);
+          at += 4 * used;
+          used = 0;
+        }
+      }
+    }
+    if (used > 0) flush(used, at);
+  }
+
+  dispose(): void {
+    this.stage?.dispose();
+    this.stage = null;
+  }
 }
 
 /** Rows of `src` (each `rowLen` long) in the order `rows` names. */
@@ -80,9 +130,11 @@ export class FamilyWeights {
   private readonly resident: Tensor[][] = [];
   private readonly host: LayerMatrix[][] = [];
   private slots: LayerSlots | null = null;
+  private readonly widener: Widener;
 
   constructor(readonly engine: Engine, readonly spec: ArchSpec, readonly block: FamilyBlock, src: HalfWeightSource, opts: { stream?: boolean; residentLimit?: number; onRead?: (bytes: number) => void } = {}) {
     const e = engine, s = spec;
+    this.widener = new Widener(e);
     const read = (name: string) => {
       const d = src.readF32(name);
       opts.onRead?.(d.byteLength);
@@ -151,20 +203,21 @@ export class FamilyWeights {
       else {
         this.resident.push(list.map((hm, i) => {
           const t = e.emptyDetached(shapes[i]!);
-          widenLayerMatrix(hm, t.data());
+          this.widener.layer(hm, t);
           return t;
         }));
       }
     }
-    if (this.streamed) this.slots = new LayerSlots(e, shapes, (l, i, t) => widenLayerMatrix(this.host[l]![i]!, t.data()));
+    if (this.streamed) this.slots = new LayerSlots(e, shapes, (l, i, t) => this.widener.layer(this.host[l]![i]!, t));
     this.finalNorm = normOf(block.finalNorm);
     // the vocabulary matrices: in the heap unless together they would crowd it
     const V = s.vocabSize;
     const untied = !s.tieWordEmbeddings; // (the loader checked that an untied checkpoint has its unembedding)
     const vocabBytes = 4 * V * D * (untied ? 2 : 1);
     const hostVocab = this.streamed && vocabBytes > 2 ** 28;
-    this.embed = new VocabMatrix(e, hostOf(block.embed), V, D, hostVocab);
-    this.unembed = untied ? new VocabMatrix(e, hostOf(block.unembed), V, D, hostVocab) : this.embed;
+    this.embed = new VocabMatrix(e, hostOf(block.embed), V, D, hostVocab, this.widener);
+    this.unembed = untied ? new VocabMatrix(e, hostOf(block.unembed), V, D, hostVocab, this.widener) : this.embed;
+    if (!this.streamed && !hostVocab) this.widener.dispose(); // everything is in the heap: no staging needed later
   }
 
   /** Shapes of the big matrices of a layer, in `names` order (HF orientation [out, in]; k/v ungrouped). */
@@ -221,6 +274,7 @@ export class FamilyWeights {
     free(this.finalNorm.b);
     this.embed.dispose();
     this.unembed.dispose();
+    this.widener.dispose();
   }
 }
 
@@ -235,11 +289,14 @@ export class VocabMatrix {
   private readonly heapCopy: Tensor | null;
   private slot: Tensor | null = null;
 
-  constructor(readonly engine: Engine, private readonly host: HostMatrix, readonly V: number, readonly D: number, outside: boolean) {
+  constructor(
+    readonly engine: Engine, private readonly host: HostMatrix, readonly V: number, readonly D: number, outside: boolean,
+    private readonly widener: Widener,
+  ) {
     if (outside) this.heapCopy = null;
     else {
       this.heapCopy = engine.emptyDetached([V, D]);
-      widenInto(host, 0, V * D, this.heapCopy.data());
+      widener.range(host, 0, V * D, this.heapCopy.ptr);
     }
   }
 
@@ -270,7 +327,7 @@ export class VocabMatrix {
     for (let r0 = 0; r0 < this.V; r0 += VOCAB_CHUNK) {
       const n = Math.min(VOCAB_CHUNK, this.V - r0);
       const view = this.slot.rows(0, n);
-      widenInto(this.host, r0 * this.D, n * this.D, view.data());
+      this.widener.range(this.host, r0 * this.D, n * this.D, view.ptr);
       fn(view, r0);
     }
   }

@@ -379,7 +379,9 @@ function autoReference(): void {
   if (!state.referenceAuto) return;
   const s = state.summaries.A ?? state.summaries.B;
   const task = taskOf(state.summaries.A ? 'A' : 'B');
-  const fits = s !== undefined && s.nLayers === 12 && s.nHeads === 12 && !s.parallelAttnMlp && (task === 'ioi' || task === 'greater-than');
+  const family = s?.meta?.['family'];
+  const gpt2 = family === undefined || family === 'gpt2'; // graphs written before `family` was recorded are GPT-2's
+  const fits = s !== undefined && s.nLayers === 12 && s.nHeads === 12 && !s.parallelAttnMlp && gpt2 && (task === 'ioi' || task === 'greater-than');
   state.reference = fits ? { task: task as ReferenceChoice['task'], variant: 'acdc' } : null;
   byId<HTMLSelectElement>('reference').value = state.reference ? `${state.reference.task}:${state.reference.variant}` : '';
   byId('reference-note').textContent = fits ? `Chosen from the graph's task (${task}).` : '';

@@ -133,7 +133,7 @@ function referenceFor(L: Loaded, p: SelectParams): ReferenceCircuit {
   const key = `${p.reference!.task}:${p.reference!.variant}`;
   let r = L.refs.get(key);
   if (!r) {
-    r = referenceCircuit(p.reference!.task, L.graph, p.reference!.variant);
+    r = referenceCircuit(p.reference!.task, L.graph, p.reference!.variant, L.summary.meta?.['family']);
     L.refs.set(key, r);
   }
   return r;

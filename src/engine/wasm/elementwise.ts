@@ -271,6 +271,18 @@ export function erf(x: usize, y: usize, n: i32, tid: i32, nth: i32): void {
   for (; i < i1; i++) store<f32>(y + <usize>i * 4, f32x4.extract_lane(verf(f32x4.splat(load<f32>(x + <usize>i * 4))), 0));
 }
 
+/** dst[i] = f32 bits src[i] << 16 (src u16): BF16 weights widened exactly, eight at a time. */
+export function widenBf16(src: usize, dst: usize, n: i32, tid: i32, nth: i32): void {
+  const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
+  let i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    const h = v128.load(src + <usize>i * 2);
+    v128.store(dst + <usize>i * 4, i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
+    v128.store(dst + <usize>i * 4, i32x4.shl(i32x4.extend_high_i16x8_u(h), 16), 16);
+  }
+  for (; i < i1; i++) store<u32>(dst + <usize>i * 4, <u32>load<u16>(src + <usize>i * 2) << 16);
+}
+
 export function add(a: usize, b: usize, out: usize, n: i32, tid: i32, nth: i32): void {
   const i0 = partStart(n, UNIT, tid, nth), i1 = partStart(n, UNIT, tid + 1, nth);
   let i = i0;

@@ -2,7 +2,7 @@
 // of `nthreads` computes its own share of the outputs (see common.ts partStart).
 export { gemm, gemmBatched, peak_fma } from "./gemm";
 export {
-  gelu, geluBackward, activation, activationBackward, erf, add, axpy, scale, addRowVector, sumRows, gatherRows, scatterAddRows,
+  gelu, geluBackward, activation, activationBackward, erf, widenBf16, add, axpy, scale, addRowVector, sumRows, gatherRows, scatterAddRows,
 } from "./elementwise";
 export { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, layerNormParamGrad, softmaxRows, headGradDeposit } from "./rows";
 export { attention, attentionBackward } from "./attention";
