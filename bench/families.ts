@@ -31,11 +31,12 @@ const SELF = fileURLToPath(import.meta.url);
 const REF = fileURLToPath(new URL('../../bench/ref/families_ref.py', import.meta.url));
 const GiB = 2 ** 30;
 
-interface Shape { arch: string; args: string[]; vocab: number }
+/** torchMicroBatch: the reference runs each batch in chunks of this many rows (same scores; batch 20 at once needs > 23 GiB). */
+interface Shape { arch: string; args: string[]; vocab: number; torchMicroBatch?: number }
 /** The released configs' dimensions (Qwen/Qwen2.5-0.5B, meta-llama/Llama-3.2-1B, meta-llama/Llama-3.1-8B). */
 const SHAPES: Record<string, Shape> = {
   'qwen2.5-0.5b': { arch: 'qwen2', vocab: 151936, args: ['--layers', '24', '--d-model', '896', '--heads', '14', '--kv-heads', '2', '--d-mlp', '4864', '--tie'] },
-  'llama-3.2-1b': { arch: 'llama', vocab: 128256, args: ['--layers', '16', '--d-model', '2048', '--heads', '32', '--kv-heads', '8', '--d-mlp', '8192', '--tie', '--rope-scaling', 'llama3'] },
+  'llama-3.2-1b': { arch: 'llama', vocab: 128256, torchMicroBatch: 5, args: ['--layers', '16', '--d-model', '2048', '--heads', '32', '--kv-heads', '8', '--d-mlp', '8192', '--tie', '--rope-scaling', 'llama3'] },
   'llama-3.1-8b-width': { arch: 'llama', vocab: 128256, args: ['--layers', '4', '--d-model', '4096', '--heads', '32', '--kv-heads', '8', '--d-mlp', '14336', '--untie', '--rope-scaling', 'llama3'] },
 };
 const WIDE = 'llama-3.1-8b-width';
@@ -127,8 +128,9 @@ function ours(dir: string, data: string, batch: number, layers?: number, out?: s
   return { ...t, seconds: j.seconds, info: j };
 }
 
-function torchRef(dir: string, data: string, batch: number, out: string): Timed {
-  const t = timed('/usr/bin/python3', [REF, '--model', dir, '--data', data, '--steps', '5', '--batch-size', String(batch), '--threads', '2', '--out', out]);
+function torchRef(dir: string, data: string, batch: number, out: string, microBatch?: number): Timed {
+  const mb = microBatch ? ['--micro-batch', String(microBatch)] : [];
+  const t = timed('/usr/bin/python3', [REF, '--model', dir, '--data', data, '--steps', '5', '--batch-size', String(batch), '--threads', '2', ...mb, '--out', out]);
   const m = /attribution wall time: ([\d.]+) s/.exec(t.out);
   return { ...t, seconds: m ? Number(m[1]) : NaN };
 }
@@ -186,13 +188,13 @@ async function main(): Promise<void> {
       const data = join(work, `${name}-rows.json`);
       writeFileSync(data, JSON.stringify(makeRows(rows, sh.vocab, 12)));
       const o = ours(dir, data, 20, undefined, join(work, `${name}-ours.f64`));
-      const r = hasTorch ? torchRef(dir, data, 20, join(work, `${name}-torch.f64`)) : null;
+      const r = hasTorch ? torchRef(dir, data, 20, join(work, `${name}-torch.f64`), sh.torchMicroBatch) : null;
       if (!printedHeader) { console.log(header); printedHeader = true; }
       const diff = o.ok && r?.ok ? relDiff(join(work, `${name}-ours.f64`), join(work, `${name}-torch.f64`)) : NaN;
       console.log(`${name.padEnd(20)} ${s(o.seconds).padStart(8)} ${s(r?.seconds ?? NaN).padStart(8)} ${(r?.ok && o.ok ? (o.seconds / r.seconds).toFixed(2) : '—').padStart(6)} ` +
         `${b(o.rss).padStart(10)} ${b(r?.rss ?? NaN).padStart(10)}  ${Number.isFinite(diff) ? `max |Δ| / max |ref| = ${diff.toExponential(1)}` : ''}` +
         `${o.ok ? `  (GEMM: ${o.info!.gemm}, load ${o.info!.load.toFixed(1)} s${o.info!.streamed ? ', streamed' : ''})` : `  ours FAILED: ${firstError(o)}`}` +
-        `${r && !r.ok ? `  torch FAILED: ${firstError(r)}` : ''}`);
+        `${r && !r.ok ? `  torch FAILED: ${firstError(r)}` : ''}${r && sh.torchMicroBatch ? `  (torch in micro-batches of ${sh.torchMicroBatch} rows)` : ''}`);
     }
     if (models.includes(WIDE)) {
       const dir = join(work, WIDE), data = join(work, `${WIDE}-rows.json`);

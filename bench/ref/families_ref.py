@@ -135,37 +135,47 @@ def batches(rows, size):
                torch.tensor([r['correct'] for r in rs]), torch.tensor([r['incorrect'] for r in rs]))
 
 
-def eap_ig(model, rows, steps, batch_size):
+def eap_ig(model, rows, steps, batch_size, micro_batch=None):
     L, H, D = model.L, model.H, model.D
     S = torch.zeros(model.n_src, model.n_dst, dtype=torch.float64)
-    for clean, corr, lengths, yc, yi in batches(rows, batch_size):
-        B, T = clean.shape
-        with torch.no_grad():
-            delta = torch.zeros(model.n_src, B, T, D)
-            model.run(corr, lengths, record=(delta, 1.0))
-            model.run(clean, lengths, record=(delta, -1.0))
-        G = [[torch.zeros(B, T, H, D) for _ in range(3)] + [torch.zeros(B, T, D)] for _ in range(L)] + [torch.zeros(B, T, D)]
-        def adder(t):
-            def hook(grad):
-                t.add_(grad)
-            return hook
-        hooks = [[adder(t) for t in layer] for layer in G[:-1]] + [adder(G[-1])]
-        ec, ex = model.E[clean], model.E[corr]
-        for k in range(steps):                       # e_k = e' + (k/m)(e - e'), k = 0..m-1
-            e = (ex + (k / steps) * (ec - ex)).requires_grad_(True)
-            logits = model.run(clean, lengths, embed=e, hooks=hooks)
-            b = torch.arange(B)
-            loss = -(logits[b, yc] - logits[b, yi]).mean()
-            loss.backward()
-        d = delta.reshape(model.n_src, -1)
-        for l in range(L):
-            prev, c0 = 1 + l * (H + 1), l * (3 * H + 1)
-            gl = torch.cat([t.permute(2, 0, 1, 3).reshape(H, -1) for t in G[l][:3]] + [G[l][3].reshape(1, -1)])
-            r = (d[:prev + H] @ gl.T).double()
-            S[:prev, c0:c0 + 3 * H] += r[:prev, :3 * H]                  # same-layer heads are not parents of q/k/v
-            S[:prev + H, c0 + 3 * H] += r[:, 3 * H]
-        S[:, -1] += (d @ G[-1].reshape(-1)).double()
+    for full in batches(rows, batch_size):
+        # a micro-batch keeps the whole batch's 1/B (its loss is its share of the batch mean): the same scores
+        n_full = full[0].shape[0]
+        for c0 in range(0, n_full, micro_batch or n_full):
+            eap_ig_chunk(model, S, [t[c0:c0 + (micro_batch or n_full)] for t in full], n_full, steps)
     return S / (len(rows) * steps)
+
+
+def eap_ig_chunk(model, S, chunk, n_full, steps):
+    """Adds one (micro-)batch's unnormalised contribution to S; its loss is divided by the full batch's size."""
+    L, H, D = model.L, model.H, model.D
+    clean, corr, lengths, yc, yi = chunk
+    B, T = clean.shape
+    with torch.no_grad():
+        delta = torch.zeros(model.n_src, B, T, D)
+        model.run(corr, lengths, record=(delta, 1.0))
+        model.run(clean, lengths, record=(delta, -1.0))
+    G = [[torch.zeros(B, T, H, D) for _ in range(3)] + [torch.zeros(B, T, D)] for _ in range(L)] + [torch.zeros(B, T, D)]
+    def adder(t):
+        def hook(grad):
+            t.add_(grad)
+        return hook
+    hooks = [[adder(t) for t in layer] for layer in G[:-1]] + [adder(G[-1])]
+    ec, ex = model.E[clean], model.E[corr]
+    for k in range(steps):                       # e_k = e' + (k/m)(e - e'), k = 0..m-1
+        e = (ex + (k / steps) * (ec - ex)).requires_grad_(True)
+        logits = model.run(clean, lengths, embed=e, hooks=hooks)
+        b = torch.arange(B)
+        loss = -(logits[b, yc] - logits[b, yi]).sum() / n_full
+        loss.backward()
+    d = delta.reshape(model.n_src, -1)
+    for l in range(L):
+        prev, c0 = 1 + l * (H + 1), l * (3 * H + 1)
+        gl = torch.cat([t.permute(2, 0, 1, 3).reshape(H, -1) for t in G[l][:3]] + [G[l][3].reshape(1, -1)])
+        r = (d[:prev + H] @ gl.T).double()
+        S[:prev, c0:c0 + 3 * H] += r[:prev, :3 * H]                  # same-layer heads are not parents of q/k/v
+        S[:prev + H, c0 + 3 * H] += r[:, 3 * H]
+    S[:, -1] += (d @ G[-1].reshape(-1)).double()
 
 
 def main():
@@ -175,6 +185,7 @@ def main():
     p.add_argument('--steps', type=int, default=5)
     p.add_argument('--batch-size', type=int, default=20)
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--micro-batch', type=int, help='run each batch in chunks of this many rows (same scores, less memory)')
     p.add_argument('--out')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -185,7 +196,7 @@ def main():
     print(f'load: {time.perf_counter() - t0:.1f} s', flush=True)
     t0 = time.perf_counter()
     with torch.enable_grad():
-        S = eap_ig(model, rows, a.steps, a.batch_size)
+        S = eap_ig(model, rows, a.steps, a.batch_size, a.micro_batch)
     print(f'attribution wall time: {time.perf_counter() - t0:.2f} s', flush=True)
     if a.out:
         S.numpy().astype('<f8').tofile(a.out)
