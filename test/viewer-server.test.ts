@@ -12,6 +12,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { methods } from '../src/attribution/registry.js';
 import { decodeGraphBinary } from '../src/graph/binary.js';
 import { readGraphJson } from '../src/graph/json.js';
 import type { Catalog, ResultsResponse } from '../src/viewer-server/protocol.js';
@@ -78,6 +79,9 @@ test('catalog: given files, the graphs a results.json lists, and errors for miss
   const res = JSON.parse((await get(`/api/results/${by((e) => e.kind === 'results')[0]!.id}`)).body.toString()) as ResultsResponse;
   assert.equal(res.results.tasks['ioi']!.baseline, 3.8);
   assert.equal(cat.entries[res.graphs['ioi']!['eap-gp']!]!.name, 'ioi · eap-gp');
+  // the page's legend and default pair come from the method registry, with the catalog
+  assert.deepEqual(cat.methods, methods().map((m) => ({ name: m.name, color: m.color, ...(m.counterpart ? { counterpart: m.counterpart } : {}) })));
+  assert.deepEqual(cat.methods.find((m) => m.name === 'eap-gp'), { name: 'eap-gp', color: '#ea580c', counterpart: 'eap-ig' });
 });
 
 test('graphs come in the binary form, bit-exact; a malformed file gives its JSON error; a path file is checked', async () => {

@@ -14,25 +14,13 @@ import type { CausalLM } from '../models/model.js';
 import { UserError } from '../util/errors.js';
 import { firstNonFinite, NonFiniteError, nonFiniteName } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
-import { cleanCorrupted } from './clean-corrupted.js';
-import { eapGp } from './eap-gp.js';
-import { eapIgActivations } from './eap-ig-activations.js';
-import { eapIg } from './eap-ig.js';
-import { eap } from './eap.js';
 import { GradSum, contract } from './gradients.js';
 import type { GraphLayout } from '../models/layout.js';
 import { bytesPerExample } from './memory-plan.js';
 import { packPair, runInSlices } from './micro.js';
+import { getGradientMethod, getMethod, resolveOptions } from './registry.js';
 import { recordSources } from './sources.js';
-import type { AttributionOptions, BatchContext, LossFn, Method, MethodName, PairBatch } from './types.js';
-
-export const METHODS: Record<MethodName, Method> = {
-  eap,
-  'eap-ig': eapIg,
-  'eap-ig-activations': eapIgActivations,
-  'clean-corrupted': cleanCorrupted,
-  'eap-gp': eapGp,
-};
+import type { AttributionOptions, BatchContext, LossFn, MethodName, PairBatch } from './types.js';
 
 export interface Scores {
   /** Row-major [nSrc, nDst] signed scores (float64 sums of float32 contractions). */
@@ -79,11 +67,10 @@ export function normaliseScores(S: Float64Array, N: number, K: number): Float64A
   return S;
 }
 
-/** The method's gradient passes per batch (the K of 1/(N·K)). */
+/** The method's passes per batch (the K of 1/(N·K); 1 for exact patching). */
 export function methodPoints(method: MethodName, nLayer: number, options?: AttributionOptions): number {
-  const m = METHODS[method];
-  if (!m) throw new UserError(`unknown method "${method}"; choose one of ${Object.keys(METHODS).join(', ')}`);
-  return m.points(nLayer, { steps: 5, gpEta: 1, gpNorm: 'example', gpPath: 'gradpath', ...options });
+  const m = getMethod(method);
+  return m.points(nLayer, resolveOptions(m, options));
 }
 
 /**
@@ -93,10 +80,8 @@ export function methodPoints(method: MethodName, nLayer: number, options?: Attri
 export async function attributeBatches(a: AttributeArgs, indices: readonly number[], each: (b: BatchScores) => void): Promise<number> {
   const { model } = a;
   const e: Engine = model.engine;
-  const method = METHODS[a.method];
-  if (!method) throw new UserError(`unknown method "${a.method}"; choose one of ${Object.keys(METHODS).join(', ')}`);
-  const opts = { steps: 5, gpEta: 1, gpNorm: 'example' as const, gpPath: 'gradpath' as const, ...a.options };
-  if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new UserError(`--steps must be an integer >= 1, got ${opts.steps}`);
+  const method = getGradientMethod(a.method);
+  const opts = resolveOptions(method, a.options);
   const { nLayer: L, dModel: D, vocabSize: V } = model.dims;
   const { nSrc, nDst } = model.layout;
   const S = new Float64Array(nSrc * nDst); // the current batch's sums
@@ -165,8 +150,8 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
       if (firstNonFinite(S) >= 0) throw locateInBatch(delta, G, model.layout);
     });
   };
-  const wholeOnly = opts.gpNorm === 'batch' && a.method === 'eap-gp';
-  if (wholeOnly && opts.microBatch !== undefined) throw new UserError('--gp-norm batch needs whole batches: it cannot run in micro-batches');
+  const wholeOnly = method.needsWholeBatch?.(opts) ?? null;
+  if (wholeOnly && opts.microBatch !== undefined) throw new UserError(`${wholeOnly.what} needs whole batches: it cannot run in micro-batches`);
   for (const index of indices) {
     const whole = a.batches[index]!;
     const first = a.batches.slice(0, index).reduce((s, b) => s + b.n, 0);
@@ -175,7 +160,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
     await runInSlices(e, whole, {
       perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
       size: opts.microBatch,
-      whole: wholeOnly ? `--gp-norm batch needs whole batches, but a batch of ${whole.n} does not fit in memory here; use --gp-norm example or a smaller --batch-size` : undefined,
+      whole: wholeOnly ? `${wholeOnly.what} needs whole batches, but a batch of ${whole.n} does not fit in memory here; ${wholeOnly.instead} or a smaller --batch-size` : undefined,
       what: `${a.method} on ${model.dims.nLayer} layers × ${model.dims.nHead} heads × d ${D}, batch ${index + 1}`,
       weightsInHeap: model.residentLayerBytes,
     }, async (batch) => {

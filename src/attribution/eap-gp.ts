@@ -14,10 +14,49 @@ import type { Tensor } from '../engine/tensor.js';
 import type { CausalLM } from '../models/model.js';
 import { rowStarts, type Batch } from '../models/batch.js';
 import { checkFinite } from '../util/finite.js';
+import { choiceOption, numberOption, STEPS } from './method-spec.js';
 import type { BatchContext, Method } from './types.js';
+
+/** GradPath's step length η (an absolute length in token-embedding space, per example). */
+export const GP_ETA = numberOption({ key: 'gpEta', flag: 'gp-eta', variantKey: 'eta', metavar: 'E', meta: 'gp_eta', default: 1, min: 0, help: 'GradPath step size η in token-embedding space' });
+/** GradPath's step normalisation: per example, or one norm over the whole batch tensor. */
+export const GP_NORM = choiceOption({
+  key: 'gpNorm', flag: 'gp-norm', variantKey: 'norm', metavar: 'example|batch', meta: 'gp_norm', default: 'example', values: ['example', 'batch'] as const,
+  help: 'GradPath step norm per example or over the batch',
+});
+/** The straight path at GradPath's points instead of GradPath: a check (validate only). */
+export const GP_PATH = choiceOption({
+  key: 'gpPath', variantKey: 'path', metavar: 'gradpath|straight', default: 'gradpath', values: ['gradpath', 'straight'] as const,
+  help: 'straight: the straight clean→corrupted line at the same points (a check)',
+});
+
+const isDefault = (o: Readonly<Record<string, unknown>>, ...opts: { key: string; default: unknown }[]): boolean =>
+  opts.every((x) => (o[x.key] ?? x.default) === x.default);
 
 export const eapGp: Method = {
   name: 'eap-gp',
+  kind: 'gradient',
+  summary: 'integrated gradients along GradPath, the adaptive path from the clean input toward the corrupted logits',
+  options: [STEPS, GP_ETA, GP_NORM, GP_PATH],
+  color: '#ea580c',
+  reproduceByDefault: true,
+  validateVariants: ['steps=3', 'steps=5', 'steps=10', 'steps=5:norm=batch', 'steps=5:eta=0.5', 'steps=5:eta=2'],
+  variantNameOrder: ['steps', 'norm', 'eta', 'path'],
+  counterpart: 'eap-ig',
+  // GradPath against the straight path at equal steps: EAP-IG, and its own straight-path control
+  comparisons: (o) => {
+    if (!isDefault(o, GP_PATH, GP_NORM, GP_ETA)) return [];
+    const k = o[STEPS.key] ?? STEPS.default;
+    return [
+      { label: `GradPath vs straight path (EAP-IG) at ${k} steps`, matches: (c) => c.name === `eap-ig:steps=${k}` },
+      {
+        label: 'GradPath vs the straight-path control at the same points',
+        matches: (c) => c.method === 'eap-gp' && c.options[GP_PATH.key] === 'straight' && c.options[STEPS.key] === k,
+      },
+    ];
+  },
+  needsWholeBatch: (o) => (o.gpNorm === 'batch' ? { what: '--gp-norm batch', instead: 'use --gp-norm example' } : null),
+  zeroScoresHint: (meta) => `a --gp-eta far beyond the embeddings' scale does this; --gp-eta ${meta[GP_ETA.meta!]} here`,
   points: (_L, o) => o.steps,
   needsCorruptedFinal: true,
   recordsClean: true,

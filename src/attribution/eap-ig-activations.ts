@@ -5,10 +5,16 @@
  */
 import type { Tensor } from '../engine/tensor.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
+import { STEPS } from './method-spec.js';
 import type { Method } from './types.js';
 
 export const eapIgActivations: Method = {
   name: 'eap-ig-activations',
+  kind: 'gradient',
+  summary: "Hanna et al.'s variant: each layer's outputs interpolated between corrupted and clean in turn",
+  options: [STEPS],
+  color: '#7c3aed',
+  validateVariants: ['steps=5'],
   points: (L, o) => (2 * L + 1) * o.steps,
   needsCorrupted: true,
   perHeadHooks: true,

@@ -2,10 +2,17 @@
  * EAP-IG (inputs; Hanna et al. 2024): gradients at m points on the straight line between the corrupted and the
  * clean token embeddings, e_k = e' + (k/m)(e − e') for k = 0..m−1 (the corrupted end in, the clean end out).
  */
+import { STEPS } from './method-spec.js';
 import type { Method } from './types.js';
 
 export const eapIg: Method = {
   name: 'eap-ig',
+  kind: 'gradient',
+  summary: 'integrated gradients on the straight line from the corrupted to the clean token embeddings',
+  options: [STEPS],
+  color: '#2563eb',
+  reproduceByDefault: true,
+  validateVariants: ['steps=5', 'steps=10', 'steps=20'],
   points: (_L, o) => o.steps,
   recordsCorrupted: true,
   run: (ctx) => {

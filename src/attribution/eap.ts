@@ -3,6 +3,12 @@ import type { Method } from './types.js';
 
 export const eap: Method = {
   name: 'eap',
+  kind: 'gradient',
+  summary: 'one gradient, at the clean input',
+  options: [],
+  color: '#64748b',
+  reproduceByDefault: true,
+  validateVariants: [''],
   points: () => 1,
   recordsClean: true,
   run: (ctx) => ctx.point({ recordClean: true }),

@@ -10,7 +10,8 @@ import { rowStarts, type Batch } from '../models/batch.js';
 import type { MetricGrad } from '../tasks/types.js';
 import { UserError } from '../util/errors.js';
 import { nextTick } from '../util/ticks.js';
-import { finalTarget, gradPathObjective, gradPathStep } from './eap-gp.js';
+import { finalTarget, GP_ETA, GP_NORM, gradPathObjective, gradPathStep } from './eap-gp.js';
+import { STEPS } from './method-spec.js';
 import { SERIES_KEYS, type PathGrid, type PathSeries } from './path-format.js';
 import type { PairBatch } from './types.js';
 
@@ -84,10 +85,10 @@ const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
 export async function tracePaths(a: TraceArgs): Promise<PathTrace> {
   const { model } = a;
   const e = model.engine;
-  const k = a.options?.steps ?? 5;
+  const k = a.options?.steps ?? STEPS.default;
   const P = a.options?.points ?? 32;
-  const eta = a.options?.gpEta ?? 1;
-  const norm = a.options?.gpNorm ?? 'example';
+  const eta = a.options?.gpEta ?? GP_ETA.default;
+  const norm = a.options?.gpNorm ?? GP_NORM.default;
   if (!Number.isInteger(k) || k < 1) throw new UserError(`--steps must be an integer >= 1, got ${k}`);
   if (!Number.isInteger(P) || P < 2) throw new UserError(`--points must be an integer >= 2, got ${P}`);
   const grids = pathGrids(k, P);

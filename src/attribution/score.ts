@@ -1,35 +1,31 @@
 /**
- * Scores of every edge with one method by name: a gradient method of METHODS (`attribute`) or `exact`
- * patching (`exactScores`), with progress in the unit each one counts. Shared by `eapgp attribute` and
+ * Scores of every edge with one method of the registry by name: a gradient method (`attribute`) or a patching
+ * one (`exactScores`), with progress in the unit each one counts. Shared by `eapgp attribute` and
  * `eapgp reproduce`.
  */
-import type { Intervention, MetricFn } from '../evaluation/patching.js';
+import type { MetricFn } from '../evaluation/patching.js';
 import type { CausalLM } from '../models/model.js';
-import { UserError } from '../util/errors.js';
 import { NonFiniteError } from '../util/finite.js';
 import type { Progress } from '../util/progress.js';
 import { circuitMeans, evaluateCircuitBatches } from '../evaluation/evaluate.js';
 import { Graph } from '../graph/graph.js';
 import type { GraphLayout } from '../models/layout.js';
-import { attribute, attributeBatches, METHODS, normaliseScores, type Scores } from './attribute.js';
+import { attribute, attributeBatches, normaliseScores, type Scores } from './attribute.js';
 import { exactCircuits, exactScores, exactScoresFrom } from './exact.js';
+import { getMethod, methodNames } from './registry.js';
 import type { AttributionOptions, LossFn, MethodName, PairBatch } from './types.js';
 
-/** Every method name `scoreEdges` takes. */
-export const SCORE_METHODS: readonly string[] = [...Object.keys(METHODS), 'exact'];
+/** Every method name `scoreEdges` takes (the registry's, in its order). */
+export const SCORE_METHODS: readonly string[] = methodNames();
 
-export type ScoreMethod = MethodName | 'exact';
+export type ScoreMethod = MethodName;
 
 /** `name` as a method; a UserError listing the methods otherwise. */
 export function checkMethod(name: string): ScoreMethod {
-  if (!SCORE_METHODS.includes(name)) throw new UserError(`unknown method "${name}"; choose one of ${SCORE_METHODS.join(', ')}`);
-  return name as ScoreMethod;
+  return getMethod(name).name;
 }
 
-/** Whether `--steps` means something for the method (integrated gradients and GradPath). */
-export function usesSteps(method: string): boolean {
-  return method.startsWith('eap-ig') || method === 'eap-gp';
-}
+const patches = (method: string): boolean => getMethod(method).kind === 'patching';
 
 export interface ScoreEdgesArgs {
   model: CausalLM;
@@ -39,8 +35,7 @@ export interface ScoreEdgesArgs {
   loss: LossFn;
   /** The task metric (exact patching). */
   metric: MetricFn;
-  /** Exact patching only: what a removed edge carries (default `patching`). */
-  intervention?: Intervention;
+  /** The method's options; `intervention` (exact patching): what a removed edge carries (default `patching`). */
   options?: AttributionOptions;
   /** Makes the progress reporter once the amount of work is known; finished here (failed on an error). */
   progress?: (p: { label: string; total: number; itemName: string }) => Progress;
@@ -51,10 +46,10 @@ export async function scoreEdges(a: ScoreEdgesArgs): Promise<Scores> {
   let progress: Progress | undefined;
   try {
     let scores: Scores;
-    if (a.method === 'exact') {
+    if (patches(a.method)) {
       const nEdges = model.layout.nEdges;
-      progress = a.progress?.({ label: 'exact patching', total: (nEdges + 1) * batches.length, itemName: 'runs' });
-      scores = await exactScores({ model, batches, metric: a.metric, intervention: a.intervention, onRun: () => progress?.add(1) });
+      progress = a.progress?.({ label: `${a.method} patching`, total: (nEdges + 1) * batches.length, itemName: 'runs' });
+      scores = await exactScores({ model, batches, metric: a.metric, intervention: a.options?.intervention, onRun: () => progress?.add(1) });
     } else {
       const examples = batches.reduce((s, b) => s + b.n, 0);
       progress = a.progress?.({ label: `${a.method} attribution`, total: examples, itemName: 'examples' });
@@ -65,7 +60,7 @@ export async function scoreEdges(a: ScoreEdgesArgs): Promise<Scores> {
   } catch (e) {
     progress?.finish(true);
     // gradient methods name themselves and the batch; exact patching's evaluation names the batch only
-    throw e instanceof NonFiniteError && a.method === 'exact' ? e.within('exact') : e;
+    throw e instanceof NonFiniteError && patches(a.method) ? e.within(a.method) : e;
   }
 }
 
@@ -89,11 +84,11 @@ export async function scoreEdgeBatches(a: ScoreEdgesArgs, indices: readonly numb
   const { model, batches } = a;
   let progress: Progress | undefined;
   try {
-    if (a.method === 'exact') {
+    if (patches(a.method)) {
       const all = exactCircuits(model.layout).circuits;
       const circuits = edges ? [all[0]!, ...all.slice(1 + edges.start, 1 + edges.end)] : all;
-      progress = a.progress?.({ label: 'exact patching', total: circuits.length * indices.length, itemName: 'runs' });
-      await evaluateCircuitBatches({ model, batches, metric: a.metric, circuits, average: 'batches', intervention: a.intervention, onRun: () => progress?.add(1) }, indices,
+      progress = a.progress?.({ label: `${a.method} patching`, total: circuits.length * indices.length, itemName: 'runs' });
+      await evaluateCircuitBatches({ model, batches, metric: a.metric, circuits, average: 'batches', intervention: a.options?.intervention, onRun: () => progress?.add(1) }, indices,
         (b) => each({ index: b.index, examples: b.examples, values: b.sums }));
     } else {
       progress = a.progress?.({ label: `${a.method} attribution`, total: indices.reduce((s, i) => s + batches[i]!.n, 0), itemName: 'examples' });
@@ -106,7 +101,7 @@ export async function scoreEdgeBatches(a: ScoreEdgesArgs, indices: readonly numb
     progress?.finish();
   } catch (e) {
     progress?.finish(true);
-    throw e instanceof NonFiniteError && a.method === 'exact' ? e.within('exact') : e;
+    throw e instanceof NonFiniteError && patches(a.method) ? e.within(a.method) : e;
   }
 }
 
@@ -117,7 +112,7 @@ export async function scoreEdgeBatches(a: ScoreEdgesArgs, indices: readonly numb
 export function edgeScoresFrom(method: ScoreMethod, layout: GraphLayout, records: readonly BatchValues[], points: number): Scores {
   const examples = records.reduce((s, r) => s + r.examples, 0);
   const edges = Graph.of(layout).edgeFlatIndices();
-  if (method === 'exact') {
+  if (patches(method)) {
     const sums = new Array<number>(edges.length + 1).fill(0);
     for (const r of records) r.values.forEach((v, i) => (sums[i]! += v));
     return exactScoresFrom(layout, edges, circuitMeans(sums, examples, records.length, 'batches'), examples);

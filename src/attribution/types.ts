@@ -8,6 +8,8 @@ import type { ForwardInput } from '../models/finite-hooks.js';
 import type { ForwardHook } from '../models/hooks.js';
 import type { BackwardOptions, Tape } from '../engine/tape.js';
 import type { GradSum } from './gradients.js';
+import type { Intervention } from '../evaluation/patching.js';
+import type { MethodSpec } from './method-spec.js';
 
 /** Clean and corrupted prompts of equal token lengths (per example), with the task's labels. */
 export interface PairBatch<Label = unknown> {
@@ -23,7 +25,8 @@ export interface PairBatch<Label = unknown> {
  */
 export type LossFn<Label = unknown> = (logits: Float32Array, B: number, V: number, labels: Label[]) => { loss: number; grad: Float32Array };
 
-export type MethodName = 'eap' | 'eap-ig' | 'eap-ig-activations' | 'clean-corrupted' | 'eap-gp';
+/** A method's name in the registry (src/attribution/registry.ts). */
+export type MethodName = string;
 
 export interface AttributionOptions {
   /** Integration steps: m of EAP-IG, k of EAP-GP (default 5). */
@@ -41,7 +44,12 @@ export interface AttributionOptions {
   microBatch?: number;
   /** Called with the GradPath objective J at each step (for the saturation view). */
   gpTrace?: (batch: number, step: number, J: number) => void;
+  /** Exact patching: what a removed edge carries (default `patching`: the corrupted run; DESIGN.md §5). */
+  intervention?: Intervention;
 }
+
+/** Options with every registered method's defaults filled in (registry.ts's resolveOptions). */
+export type ResolvedOptions = Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpPath'>> & AttributionOptions;
 
 /**
  * A gradient point's forward pass, for messages: what it is (e.g. "GradPath step 2 of 5") and its input, so
@@ -58,7 +66,7 @@ export interface BatchContext {
   /** The batch, packed: its rows are the real tokens only (see packBatch in src/models/gpt2.ts). */
   batch: PairBatch;
   index: number;
-  opts: Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpPath'>> & AttributionOptions;
+  opts: ResolvedOptions;
   /** Corrupted minus clean source outputs [nSrc, R, D]. */
   delta: Tensor;
   /** Corrupted source outputs [nSrc, R, D], when the method asked for them. */
@@ -82,10 +90,9 @@ export interface BatchContext {
   embeddings(which: 'clean' | 'corrupted'): Tensor;
 }
 
-export interface Method {
-  readonly name: MethodName;
-  /** Gradient passes per batch (the score is divided by this). */
-  points(L: number, opts: BatchContext['opts']): number;
+/** A gradient method: its description (method-spec.ts) and its passes over a batch. */
+export interface Method extends MethodSpec {
+  readonly kind: 'gradient';
   /** Whether the method needs the corrupted source outputs themselves (not only Δ). */
   readonly needsCorrupted?: boolean;
   /** Whether the method needs the corrupted run's final residual stream. */

@@ -3,7 +3,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { methodPoints } from '../attribution/attribute.js';
-import { checkMethod, scoreEdgeBatches, scoreEdges, SCORE_METHODS, usesSteps, type ScoreEdgesArgs, type ScoreMethod } from '../attribution/score.js';
+import { methodsHelp, optionsHelp, optionSynopsis } from '../attribution/method-docs.js';
+import { metaFields, ownOptions } from '../attribution/method-spec.js';
+import { findMethod, getMethod } from '../attribution/registry.js';
+import { scoreEdgeBatches, scoreEdges, type ScoreEdgesArgs, type ScoreMethod } from '../attribution/score.js';
 import type { AttributionOptions } from '../attribution/types.js';
 import type { CausalLM } from '../models/model.js';
 import type { TaskData } from '../tasks/prepare.js';
@@ -14,28 +17,31 @@ import { runShard } from '../shard/run.js';
 import { SHARD_OPTIONS, shardFrom, shardRange } from '../shard/spec.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
-import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
-import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption, warn } from './args.js';
+import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.js';
 import { givenCommand } from './command-line.js';
+import { methodOptionFlags, methodOptionsFrom } from './method-options.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
-                       [--steps K] [--gp-eta E] [--gp-norm example|batch] [--intervention patching|zero|mean]
+                       ${optionSynopsis()}
                        [--verbs CSV] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
                        [--threads N] [--gemm auto|blas|wasm] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
 EAP-IG graph JSON with our metadata under "meta"; the run's time, date, thread count and GEMM path go to
 the sidecar <out>.log.json (scores.json → scores.log.json), so scores.json is byte-identical for the same
-inputs and options. METHOD: ${SCORE_METHODS.join(', ')} (exact patches every
-edge: small models only). --steps: points of EAP-IG / EAP-GP (default 5). Tasks: ioi, greater-than, sva,
-gender-bias, capital-country, hypernymy (EAP-IG CSV formats). --metric: the task metric's other form (see
-eapgp tasks list; default the task's own, DESIGN.md §6).
+inputs and options.
+METHOD (DESIGN.md §4):
+${methodsHelp()}
+Method options (another method's option is an error unless at its default):
+${optionsHelp()}
+Tasks: ioi, greater-than, sva, gender-bias, capital-country, hypernymy (EAP-IG CSV formats). --metric: the task
+metric's other form (see eapgp tasks list; default the task's own, DESIGN.md §6).
 --shard i/n: run the i-th of n contiguous slices of the batches (of the edges for exact; i from 0) and write the partial result
 <out>.shard-i-of-n.part; \`eapgp merge\` makes scores.json from all n, the same bytes as one run. --shard auto takes
 i and n from a Slurm job array or a Kubernetes Indexed Job (docs/scale-out.md). A killed shard, rerun,
@@ -44,21 +50,16 @@ resumes from its last finished batch (<out>.shard-i-of-n.part.state/).`;
 export async function attribute(argv: string[]): Promise<void> {
   const { values } = parse('attribute', argv, {
     ...ENGINE_OPTIONS, ...TASK_OPTIONS, model: { type: 'string' as const }, method: { type: 'string' as const },
-    steps: { type: 'string' as const }, 'gp-eta': { type: 'string' as const }, 'gp-norm': { type: 'string' as const },
-    intervention: { type: 'string' as const }, out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, ...SHARD_OPTIONS,
+    ...methodOptionFlags(), out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
-  const method = checkMethod(requireOption(values.method, 'method', usage));
+  const m = getMethod(requireOption(values.method, 'method', usage));
+  const method = m.name;
   const out = requireOption(values.out, 'out', usage);
   const spec = modelSpecOrDefault(values.model);
-  const steps = intOption(values.steps, 'steps') ?? 5;
-  const gpEta = values['gp-eta'] === undefined ? 1 : Number(values['gp-eta']);
-  if (!Number.isFinite(gpEta) || gpEta < 0) throw new UserError(`--gp-eta must be a number >= 0, got "${values['gp-eta']}"`);
-  const gpNorm = (values['gp-norm'] ?? 'example') as 'example' | 'batch';
-  if (!['example', 'batch'].includes(gpNorm)) throw new UserError(`--gp-norm must be example or batch, got "${gpNorm}"`);
-  const intervention = (values.intervention ?? 'patching') as 'patching' | 'zero' | 'mean';
-  if (!['patching', 'zero', 'mean'].includes(intervention)) throw new UserError(`--intervention must be patching, zero or mean, got "${intervention}"`);
-  if (intervention !== 'patching' && method !== 'exact') throw new UserError(`--intervention applies to --method exact only (gradient methods use the corrupted run)`);
+  const options = methodOptionsFrom(m, values);
+  // exact patching runs one pass per edge and batch: its shards split the edges, which outnumber the batches
+  const splitsEdges = m.kind === 'patching';
 
   const shard = shardFrom(values);
 
@@ -71,15 +72,13 @@ export async function attribute(argv: string[]): Promise<void> {
     warn(identicalRowsWarning(data));
     const t0 = performance.now();
     const scoreArgs: ScoreEdgesArgs = {
-      model, batches: data.batches, method, loss: data.loss, metric: data.metric, intervention, options: { steps, gpEta, gpNorm },
+      model, batches: data.batches, method, loss: data.loss, metric: data.metric, options: options as AttributionOptions,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     };
     const render: ScoresRender = {
       dModel: config.dModel,
       meta: {
-        tool: `eap-gp ${version}`, method, steps: usesSteps(method) ? steps : null,
-        ...(method === 'eap-gp' ? { gp_eta: gpEta, gp_norm: gpNorm } : {}),
-        ...(method === 'exact' ? { intervention } : {}),
+        tool: `eap-gp ${version}`, method, ...metaFields(m, options),
         model: spec, model_dir: dir, family: model.family, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
         examples: data.examples, batch_size: data.batches[0]!.clean.B,
       },
@@ -88,10 +87,9 @@ export async function attribute(argv: string[]): Promise<void> {
       const nEdges = model.layout.nEdges;
       const partial = await runShard({
         out, shard, command: 'attribute', batches: data.batches.length, render: { ...render },
-        key: attributeKey({ model, dir, method, options: { steps, gpEta, gpNorm }, intervention, data, verbs: values.verbs }),
-        // exact patching runs one pass per edge and batch: its shards split the edges, which outnumber the batches
-        ...(method === 'exact' ? { edges: nEdges } : {}),
-        compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, method === 'exact' ? shardRange(shard, nEdges) : undefined),
+        key: attributeKey({ model, dir, method, options, data, verbs: values.verbs }),
+        ...(splitsEdges ? { edges: nEdges } : {}),
+        compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, splitsEdges ? shardRange(shard, nEdges) : undefined),
       });
       writeRunLog(runLogPath(partial), makeRunLog({
         describes: [basename(partial)], tool: `eap-gp ${version}`, command: givenCommand('attribute', argv), clock,
@@ -124,8 +122,8 @@ export function writeScores(out: string, layout: GraphLayout, scores: Float64Arr
   const graph = Graph.of(layout);
   graph.setScoresDense(scores);
   if (scores.every((x) => x === 0)) {
-    const { method, gp_eta: gpEta } = render.meta;
-    warn(`every edge scored exactly 0: the gradients vanished${method === 'eap-gp' ? ` (a --gp-eta far beyond the embeddings' scale does this; --gp-eta ${gpEta} here)` : ''}, so the scores rank nothing`);
+    const hint = findMethod(String(render.meta.method))?.zeroScoresHint?.(render.meta);
+    warn(`every edge scored exactly 0: the gradients vanished${hint ? ` (${hint})` : ''}, so the scores rank nothing`);
   }
   writeGraphJson(out, graph, render);
   return graph;
@@ -138,18 +136,17 @@ function verbsSha256(file: unknown): string | null {
 
 /**
  * What the parts of one sharded attribution share (src/shard/partial.ts): the model's and data's sha256, the
- * method with the options that change its numbers, the shape and the batching. Also the key of the exact
- * patching parts that `validate --exact-from` reads.
+ * method with its options (those that change its numbers), the shape and the batching. Also the key of the
+ * exact patching parts that `validate --exact-from` reads.
  */
 export function attributeKey(o: {
-  model: CausalLM; dir: string; method: ScoreMethod; options: { steps: number; gpEta: number; gpNorm: string }; intervention: string; data: TaskData; verbs: unknown;
+  model: CausalLM; dir: string; method: ScoreMethod; options: Record<string, unknown>; data: TaskData; verbs: unknown;
 }): Record<string, unknown> {
   const { nLayers, nHeads, parallelAttnMlp, nEdges } = o.model.layout;
-  const exact = o.method === 'exact';
+  const options = ownOptions(getMethod(o.method), o.options);
   return {
     tool: `eap-gp ${version}`, model_sha256: modelSha256(o.dir), layout: { nLayers, nHeads, parallelAttnMlp, nEdges }, method: o.method,
-    options: exact ? { intervention: o.intervention } : { ...o.options, intervention: o.intervention },
-    points: o.method === 'exact' ? 1 : methodPoints(o.method, o.model.dims.nLayer, o.options as AttributionOptions),
+    options, points: methodPoints(o.method, o.model.dims.nLayer, options as AttributionOptions),
     task: o.data.task.name, metric: o.data.task.metricKind, data_sha256: o.data.dataHash, verbs_sha256: verbsSha256(o.verbs),
     examples: o.data.examples, batch_size: o.data.batches[0]!.clean.B,
   };

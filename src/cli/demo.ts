@@ -6,6 +6,8 @@
  */
 import { join } from 'node:path';
 import { attribute } from '../attribution/attribute.js';
+import { eapGp } from '../attribution/eap-gp.js';
+import { STEPS } from '../attribution/method-spec.js';
 import { gapWarning } from '../evaluation/degenerate.js';
 import { baselines } from '../evaluation/evaluate.js';
 import { sweep } from '../evaluation/sweep.js';
@@ -16,9 +18,10 @@ import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { createProgress } from '../util/progress.js';
 import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
-import { ENGINE_OPTIONS, engineFrom, intOption, parse, warn } from './args.js';
+import { ENGINE_OPTIONS, engineFrom, parse, warn } from './args.js';
 import { givenCommand } from './command-line.js';
 import { clampBudgets, parseEdgeList } from './edge-budgets.js';
+import { optionValue } from './method-options.js';
 import { checkOutputDir } from './output-paths.js';
 import { loadOrGenerateTaskData } from './generated-data.js';
 
@@ -42,7 +45,7 @@ export async function demo(argv: string[]): Promise<void> {
   }, usage);
   if (values.help) return void console.log(usage);
   const out = values.out ?? join('runs', 'demo');
-  const steps = intOption(values.steps, 'steps') ?? 5;
+  const steps = optionValue(STEPS, values);
   const budgetSpecs = parseEdgeList(values.edges ?? '20,50,100,200,all', true);
   checkOutputDir(out, 'out');
   const spec = modelSpecOrDefault(values.model);
@@ -58,7 +61,7 @@ export async function demo(argv: string[]): Promise<void> {
 
     const t0 = performance.now();
     const progress = createProgress({ label: 'EAP-GP attribution', total: data.examples, unit: 'items', itemName: 'prompts', quiet: values.quiet });
-    const { scores } = await attribute({ model, batches: data.batches, method: 'eap-gp', loss: data.loss, options: { steps }, onBatch: (n) => progress.set(n) });
+    const { scores } = await attribute({ model, batches: data.batches, method: eapGp.name, loss: data.loss, options: { steps }, onBatch: (n) => progress.set(n) });
     progress.finish();
     const attribution = clock.seconds(t0);
     graph.setScoresDense(scores);
@@ -83,7 +86,7 @@ export async function demo(argv: string[]): Promise<void> {
     writeGraphJson(files.graph, graph, {
       dModel: config.dModel,
       meta: {
-        tool: `eap-gp ${version}`, command: 'demo', method: 'eap-gp', steps, model: spec, model_dir: dir, task: 'ioi',
+        tool: `eap-gp ${version}`, command: 'demo', method: eapGp.name, steps, model: spec, model_dir: dir, task: 'ioi',
         data: data.dataPath, examples: data.examples, circuit_budget: shown.requested, faithfulness: shown.faithfulness,
       },
     });

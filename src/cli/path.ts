@@ -1,5 +1,7 @@
 /** `eapgp path`: the task metric and GradPath's objective along EAP-IG's straight path and GradPath (saturation view). */
 import { basename } from 'node:path';
+import { GP_ETA, GP_NORM } from '../attribution/eap-gp.js';
+import { STEPS } from '../attribution/method-spec.js';
 import { PATH_FORMAT, PATH_VERSION, type PathFile } from '../attribution/path-format.js';
 import { tracePaths } from '../attribution/saturation.js';
 import { rowStarts } from '../models/batch.js';
@@ -7,12 +9,12 @@ import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import type { Label } from '../tasks/types.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
-import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
 import { givenCommand } from './command-line.js';
+import { optionValue } from './method-options.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
@@ -41,12 +43,11 @@ export async function path(argv: string[]): Promise<void> {
   const out = requireOption(values.out, 'out', usage);
   checkOutputFile(out, 'out', 'path.json');
   const spec = modelSpecOrDefault(values.model);
-  const steps = intOption(values.steps, 'steps') ?? 5;
+  const steps = optionValue(STEPS, values);
   const points = intOption(values.points, 'points', 2) ?? 32;
-  const gpEta = values['gp-eta'] === undefined ? 1 : Number(values['gp-eta']);
-  if (!Number.isFinite(gpEta) || gpEta < 0) throw new UserError(`--gp-eta must be a number >= 0, got "${values['gp-eta']}"`);
-  const gpNorm = (values['gp-norm'] ?? 'example') as 'example' | 'batch';
-  if (!['example', 'batch'].includes(gpNorm)) throw new UserError(`--gp-norm must be example or batch, got "${gpNorm}"`);
+  // GradPath's options as --method eap-gp parses them
+  const gpEta = optionValue(GP_ETA, values);
+  const gpNorm = optionValue(GP_NORM, values);
 
   const clock = new RunClock();
   const engine = await engineFrom(values);

@@ -1,4 +1,6 @@
 /** `eapgp reproduce`: every task × method of the EAP-GP paper's evaluation in one resumable run. */
+import { STEPS, usesSteps } from '../attribution/method-spec.js';
+import { methodNames, methods } from '../attribution/registry.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { checkPlanOptions, DEFAULT_LIMIT, DEFAULT_METHODS, reproduce as runReproduce } from '../reproduce/index.js';
@@ -24,8 +26,8 @@ DIR/plots/*.svg and DIR/graphs/<task>-<method>.json (layout: docs/results-format
 built-in default model.
 
 --tasks      default all: ${taskNames.join(',')}
---methods    default ${DEFAULT_METHODS.join(',')} (also eap-ig-activations, clean-corrupted, exact)
---limit      examples per task (default ${DEFAULT_LIMIT}); --batch-size default 20; --steps (EAP-IG, EAP-GP) default 5
+--methods    default ${DEFAULT_METHODS.join(',')} (also ${methodNames().filter((m) => !DEFAULT_METHODS.includes(m)).join(', ')})
+--limit      examples per task (default ${DEFAULT_LIMIT}); --batch-size default 20; --steps (${methods().filter(usesSteps).map((m) => m.name).join(', ')}) default ${STEPS.default}
 --metric     every task in this metric form (default: each task's own; see eapgp tasks list)
 --data       generated (default): each task's data comes from our generators (--seed, default 0), written
              to OUT/data/<task>.csv; paper: the EAP-IG paper's CSVs (its first --limit rows) from the data

@@ -28,6 +28,8 @@ import { keyDifferences } from '../shard/partial.js';
 import { runShard } from '../shard/run.js';
 import { SHARD_OPTIONS, shardFrom, shardRange } from '../shard/spec.js';
 import { attributeKey } from './attribute.js';
+import { exact as exactMethod, INTERVENTION } from '../attribution/exact-method.js';
+import { variantKeysHelp } from '../attribution/method-docs.js';
 
 /** Generated prompts when neither --data nor --limit says otherwise. */
 const DEFAULT_N = 20;
@@ -43,8 +45,8 @@ edges), the faithfulness of greedy circuits by |score| (pruned) over the MIB edg
 and the attribution time. Without --data, --limit prompts (default ${DEFAULT_N}) come from the task's generator
 (--seed, default 1).
 
---variants: comma-separated method[:key=value]... (keys steps; for eap-gp also norm=example|batch, eta=E,
-path=gradpath|straight); "default" stands for:
+--variants: comma-separated method[:key=value]... (keys: ${variantKeysHelp()});
+"default" stands for:
   ${DEFAULT_VARIANTS.join(', ')}
 --out DIR writes results.json, summary.md, faithfulness.svg and exact.json (the exact scores as EAP-IG graph
 JSON, usable with evaluate --graph), byte-identical for the same inputs and options, and results.log.json
@@ -84,13 +86,13 @@ export async function validate(argv: string[]): Promise<void> {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData(values, tokenizer, usage, DEFAULT_N);
     // the parts of sharded exact patching are attribute --method exact's, under the name validate writes
-    const exactKey = (): Record<string, unknown> => attributeKey({ model, dir, method: 'exact', options: { steps: 5, gpEta: 1, gpNorm: 'example' }, intervention: 'patching', data, verbs: values.verbs });
+    const exactKey = (): Record<string, unknown> => attributeKey({ model, dir, method: exactMethod.name, options: {}, data, verbs: values.verbs });
     if (shard) {
       const nEdges = model.layout.nEdges;
-      const scoreArgs = { model, batches: data.batches, method: 'exact' as const, loss: data.loss, metric: data.metric, progress: (p: Parameters<NonNullable<ScoreEdgesArgs['progress']>>[0]) => createProgress({ ...p, unit: 'items', quiet: values.quiet }) };
+      const scoreArgs = { model, batches: data.batches, method: exactMethod.name, loss: data.loss, metric: data.metric, progress: (p: Parameters<NonNullable<ScoreEdgesArgs['progress']>>[0]) => createProgress({ ...p, unit: 'items', quiet: values.quiet }) };
       await runShard({
         out: join(values.out!, 'exact.json'), shard, command: 'attribute', batches: data.batches.length, edges: nEdges, key: exactKey(),
-        render: { dModel: config.dModel, meta: { tool: `eap-gp ${version}`, method: 'exact', intervention: 'patching', model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash, examples: data.examples, batch_size: data.batches[0]!.clean.B } },
+        render: { dModel: config.dModel, meta: { tool: `eap-gp ${version}`, method: exactMethod.name, intervention: INTERVENTION.default, model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash, examples: data.examples, batch_size: data.batches[0]!.clean.B } },
         compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, shardRange(shard, nEdges)),
       });
       console.error(`when every shard has finished: eapgp validate <the same options> --exact-from ${values.out} --out ${values.out}`);
@@ -116,7 +118,7 @@ export async function validate(argv: string[]): Promise<void> {
       // every file is complete before the next starts (atomic renames), and nothing is written before this point
       writeGraphJson(join(values.out, 'exact.json'), exact, {
         dModel: config.dModel,
-        meta: { tool: meta.tool, method: 'exact', model: spec, task: meta.task, metric: meta.metric, data: meta.data, data_sha256: meta.dataSha256, examples: result.examples, batch_size: meta.batchSize },
+        meta: { tool: meta.tool, method: exactMethod.name, model: spec, task: meta.task, metric: meta.metric, data: meta.data, data_sha256: meta.dataSha256, examples: result.examples, batch_size: meta.batchSize },
       });
       writeFileAtomicSync(join(values.out, chart), faithfulnessChart(result, `${meta.task}: faithfulness of greedy circuits (${result.examples} examples, ${result.edges} edges)`));
       const timing = values.timings ? { gemm: engine.info.gemmPath, threads: engine.info.threads } : undefined;
@@ -146,5 +148,5 @@ function exactFromParts(dir: string, key: Record<string, unknown>, layout: Graph
   const merged = checkParts(files);
   const diffs = keyDifferences(merged.header.key, key);
   if (diffs.length > 0) throw new UserError(`--exact-from ${dir}: the shards ran with other inputs or options than this run (${diffs.join('; ')}); give the same model, data and options`);
-  return edgeScoresFrom('exact', layout, merged.records, 1).scores;
+  return edgeScoresFrom(exactMethod.name, layout, merged.records, 1).scores;
 }

@@ -3,6 +3,8 @@
  * (task, method) shares, checked once before any work starts.
  */
 import { statSync } from 'node:fs';
+import { STEPS } from '../attribution/method-spec.js';
+import { methods } from '../attribution/registry.js';
 import { checkMethod, type ScoreMethod } from '../attribution/score.js';
 import type { ModelDims } from '../models/model.js';
 import { dataCacheDir, fetchCommand } from '../data/cache.js';
@@ -12,8 +14,8 @@ import { sweepBudgets } from './budgets.js';
 import { isCachedPaperDataset, paperDataset } from './data.js';
 import type { ModelInfo, Settings } from './types.js';
 
-/** The methods compared by default, as in the EAP-GP paper. */
-export const DEFAULT_METHODS: readonly ScoreMethod[] = ['eap', 'eap-ig', 'eap-gp'];
+/** The methods compared by default, as in the EAP-GP paper (the registry's reproduceByDefault). */
+export const DEFAULT_METHODS: readonly ScoreMethod[] = methods().filter((m) => m.reproduceByDefault).map((m) => m.name);
 /** Examples per task by default. */
 export const DEFAULT_LIMIT = 100;
 
@@ -28,7 +30,7 @@ export interface PlanOptions {
   limit?: number;
   /** Default 20. */
   batchSize?: number;
-  /** Integration steps of EAP-IG and EAP-GP; default 5. */
+  /** Integration steps of the stepped methods; default STEPS.default (5). */
   steps?: number;
   /** A metric form for every task (default: each task's own). */
   metric?: string;
@@ -110,7 +112,7 @@ export function checkPlanOptions(o: PlanOptions): Omit<Plan, 'model' | 'settings
     settings: {
       limit: positiveInt(o.limit, 'limit', DEFAULT_LIMIT),
       batchSize: positiveInt(o.batchSize, 'batch-size', 20),
-      steps: positiveInt(o.steps, 'steps', 5),
+      steps: positiveInt(o.steps, 'steps', STEPS.default),
       intervention: 'patching',
       select: 'greedy',
       absolute: true,

@@ -6,7 +6,9 @@
  * result, for the pair's run log: nothing the pair writes holds a time.
  */
 import { join } from 'node:path';
-import { scoreEdges, usesSteps, type ScoreMethod } from '../attribution/score.js';
+import { usesSteps } from '../attribution/method-spec.js';
+import { getMethod } from '../attribution/registry.js';
+import { scoreEdges, type ScoreMethod } from '../attribution/score.js';
 import type { Baselines } from '../evaluation/evaluate.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep } from '../evaluation/sweep.js';
 import { Graph, writeGraphJson } from '../graph/index.js';
@@ -74,7 +76,7 @@ export async function runPair(a: PairArgs): Promise<{ result: MethodResult; seco
   writeGraphJson(join(a.out, graphFile), graph, {
     dModel,
     meta: {
-      tool: `eap-gp ${version}`, method, steps: usesSteps(method) ? plan.settings.steps : null,
+      tool: `eap-gp ${version}`, method, steps: usesSteps(getMethod(method)) ? plan.settings.steps : null,
       model: plan.model.path, task, metric: a.taskKey.metric, data: a.taskKey.data, data_sha256: a.taskKey.sha256,
       examples: data.examples, batch_size: plan.settings.batchSize,
     },

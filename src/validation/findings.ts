@@ -1,8 +1,9 @@
 /**
  * Plain-language findings of a validation run, stated from the numbers whichever way they go: which variant
- * ranks edges closest to exact patching, which selects the most faithful circuits, and GradPath against the
- * straight path at equal steps (EAP-GP vs EAP-IG, and EAP-GP vs its own straight-path control).
+ * ranks edges closest to exact patching, which selects the most faithful circuits, and the comparisons the
+ * methods ask for (their `comparisons` in the registry: EAP-GP vs EAP-IG and vs its straight-path control).
  */
+import { findMethod } from '../attribution/registry.js';
 import type { ValidationResult, VariantResult } from './runner.js';
 
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
@@ -45,13 +46,13 @@ export function findings(r: ValidationResult): string[] {
     leader(vs, `Faithfulness area CPR (higher is better; exact scores' own circuits: ${f3(r.exact.faithfulness.cpr!)})`, (v) => v.faithfulness.cpr!),
     leader(vs, `Faithfulness deviation CMD (lower is better; exact: ${f3(r.exact.faithfulness.cmd!)})`, (v) => v.faithfulness.cmd!, false),
   ];
-  const byName = new Map(vs.map((v) => [v.name, v]));
+  // the comparisons each method asks for (e.g. GradPath against the straight path at equal steps)
   for (const v of vs) {
-    if (v.method !== 'eap-gp' || v.options.gpPath !== 'gradpath') continue;
-    const ig = v.options.gpNorm === 'example' && v.options.gpEta === 1 ? byName.get(`eap-ig:steps=${v.options.steps}`) : undefined;
-    if (ig) out.push(`GradPath vs straight path (EAP-IG) at ${v.options.steps} steps — ${versus(v, ig)}`);
-    const control = vs.find((c) => c.method === 'eap-gp' && c.options.gpPath === 'straight' && c.options.steps === v.options.steps);
-    if (control && v.options.gpNorm === 'example' && v.options.gpEta === 1) out.push(`GradPath vs the straight-path control at the same points — ${versus(v, control)}`);
+    const options = v.options as Readonly<Record<string, unknown>>;
+    for (const c of findMethod(v.method)?.comparisons?.(options) ?? []) {
+      const other = vs.find((w) => c.matches({ name: w.name, method: w.method, options: w.options as Readonly<Record<string, unknown>> }));
+      if (other) out.push(`${c.label} — ${versus(v, other)}`);
+    }
   }
   return out;
 }

@@ -19,6 +19,7 @@ import type { Progress } from '../util/progress.js';
 import { precisionAtN } from './top-n.js';
 import { kendallTauB, spearman } from './rank-stats.js';
 import type { Variant } from './variants.js';
+import { exact as exactMethod } from '../attribution/exact-method.js';
 
 /** Fractions of the edge count at which precision@n is reported by default. */
 export const PRECISION_FRACTIONS = [0.01, 0.02, 0.05, 0.1, 0.2] as const;
@@ -95,7 +96,7 @@ export async function validate(a: ValidateArgs): Promise<ValidationResult> {
     });
     return { scores, seconds: (performance.now() - t0) / 1000 };
   };
-  const exact = a.exact ? { scores: a.exact, seconds: 0 } : await timed('exact patching', 'exact');
+  const exact = a.exact ? { scores: a.exact, seconds: 0 } : await timed('exact patching', exactMethod.name);
   const truth = atEdges(exact.scores, edges).map(Math.abs);
   const scored: { v: Variant; scores: Float64Array; seconds: number }[] = [];
   for (const v of a.variants) scored.push({ v, ...(await timed(`${v.name} attribution`, v.method, v.options)) });

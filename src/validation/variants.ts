@@ -1,66 +1,60 @@
 /**
  * The attribution variants `eapgp validate` compares with exact patching. A variant is written
- * `method[:key=value]...`, keys `steps` (EAP-IG / EAP-GP points), and for eap-gp `norm` (example|batch),
- * `eta` (GradPath step size) and `path` (gradpath|straight: the straight clean→corrupted line at the same k
- * points; a check, since these are EAP-IG's points). Its name is the canonical spelling, with the
- * defaults (steps 5, norm example, eta 1, path gradpath) written only where they matter:
+ * `method[:key=value]...`, with the keys of the method's options (the registry's, src/attribution/registry.ts:
+ * e.g. `steps` for the stepped methods, and for eap-gp `norm`, `eta` and `path`). Its name is the canonical
+ * spelling: the steps always, the other options only where they differ from their defaults:
  *   eap · clean-corrupted · eap-ig:steps=10 · eap-gp:steps=5:norm=batch · eap-gp:steps=5:eta=0.5
  */
-import { METHODS } from '../attribution/attribute.js';
-import type { AttributionOptions, MethodName } from '../attribution/types.js';
+import { ownOptions, usesSteps } from '../attribution/method-spec.js';
+import { findMethod, gradientMethods } from '../attribution/registry.js';
+import type { AttributionOptions, Method, MethodName } from '../attribution/types.js';
 import { UserError } from '../util/errors.js';
 
 export interface Variant {
   /** Canonical spelling, unique within a list. */
   name: string;
   method: MethodName;
-  options: Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpPath'>>;
+  /** The method's own options (the registry's), each at its default where not written. */
+  options: AttributionOptions;
 }
 
-/** Methods with integration points. */
-const STEPPED: readonly MethodName[] = ['eap-ig', 'eap-ig-activations', 'eap-gp'];
-const DEFAULTS: Variant['options'] = { steps: 5, gpEta: 1, gpNorm: 'example', gpPath: 'gradpath' };
-
 /**
- * The default comparison: the one-gradient methods, EAP-IG at 5/10/20 steps, EAP-GP at 3/5/10 steps, and at
- * 5 steps with the batch norm and two other step sizes. (eap-gp with path=straight is not listed: its k points
- * are exactly EAP-IG's k points, so it equals eap-ig at the same steps.)
+ * The default comparison: each gradient method's own default variants (its validateVariants), the one-gradient
+ * methods first, then the stepped ones, each group in registry order.
  */
-export const DEFAULT_VARIANTS: readonly string[] = [
-  'eap', 'clean-corrupted',
-  'eap-ig:steps=5', 'eap-ig:steps=10', 'eap-ig:steps=20', 'eap-ig-activations:steps=5',
-  'eap-gp:steps=3', 'eap-gp:steps=5', 'eap-gp:steps=10',
-  'eap-gp:steps=5:norm=batch', 'eap-gp:steps=5:eta=0.5', 'eap-gp:steps=5:eta=2',
-];
+export const DEFAULT_VARIANTS: readonly string[] = [...gradientMethods()]
+  .sort((a, b) => Number(usesSteps(a)) - Number(usesSteps(b)))
+  .flatMap((m) => m.validateVariants.map((v) => (v === '' ? m.name : `${m.name}:${v}`)));
 
 /** The canonical name of a method with options. */
-export function variantName(method: MethodName, o: Variant['options']): string {
-  if (!STEPPED.includes(method)) return method;
-  let s = `${method}:steps=${o.steps}`;
-  if (method === 'eap-gp') {
-    if (o.gpNorm !== DEFAULTS.gpNorm) s += `:norm=${o.gpNorm}`;
-    if (o.gpEta !== DEFAULTS.gpEta) s += `:eta=${o.gpEta}`;
-    if (o.gpPath !== DEFAULTS.gpPath) s += `:path=${o.gpPath}`;
+export function variantName(method: MethodName, o: AttributionOptions): string {
+  const m = findMethod(method)!;
+  const own = ownOptions(m, o as Record<string, unknown>);
+  const order = m.variantNameOrder ?? m.options.map((x) => x.variantKey);
+  let s = method;
+  for (const key of order) {
+    const opt = m.options.find((x) => x.variantKey === key)!;
+    if (opt.alwaysNamed || own[opt.key] !== opt.default) s += `:${key}=${String(own[opt.key])}`;
   }
   return s;
 }
 
-/** The options that mean something for the variant's method (none for eap and clean-corrupted). */
-export function relevantOptions(v: Variant): Partial<Variant['options']> {
-  if (v.method === 'eap-gp') return { ...v.options };
-  return STEPPED.includes(v.method) ? { steps: v.options.steps } : {};
+/** The options that mean something for the variant's method: its own (none for eap and clean-corrupted). */
+export function relevantOptions(v: Variant): Record<string, unknown> {
+  return ownOptions(findMethod(v.method)!, v.options as Record<string, unknown>);
 }
 
 const HOW = 'write variants as method[:key=value]..., e.g. eap,eap-ig:steps=10,eap-gp:steps=5:norm=batch:eta=0.5';
 
 /** Parses one variant spec (see the module comment); a UserError names the spec and the problem. */
 export function parseVariant(spec: string): Variant {
-  const [method, ...pairs] = spec.trim().split(':');
-  if (!method || !(method in METHODS)) {
-    throw new UserError(`--variants: unknown method "${method ?? ''}" in "${spec}"; choose one of ${Object.keys(METHODS).join(', ')} (${HOW})`);
+  const [name, ...pairs] = spec.trim().split(':');
+  const found = findMethod(name ?? '');
+  if (!name || found?.kind !== 'gradient') {
+    throw new UserError(`--variants: unknown method "${name ?? ''}" in "${spec}"; choose one of ${gradientMethods().map((m) => m.name).join(', ')} (${HOW})`);
   }
-  const m = method as MethodName;
-  const o = { ...DEFAULTS };
+  const m: Method = found;
+  const given: Record<string, unknown> = {};
   const bad = (why: string): never => {
     throw new UserError(`--variants: "${spec}": ${why} (${HOW})`);
   };
@@ -68,25 +62,15 @@ export function parseVariant(spec: string): Variant {
     const eq = pair.indexOf('=');
     if (eq < 0) bad(`"${pair}" is not key=value`);
     const key = pair.slice(0, eq), value = pair.slice(eq + 1);
-    if (!STEPPED.includes(m)) bad(`${m} takes no options`);
-    if (key !== 'steps' && m !== 'eap-gp') bad(`${m} takes only steps=K`);
-    if (key === 'steps') {
-      const k = Number(value);
-      if (!Number.isSafeInteger(k) || k < 1) bad(`steps must be an integer >= 1, got "${value}"`);
-      o.steps = k;
-    } else if (key === 'eta') {
-      const eta = Number(value);
-      if (value === '' || !Number.isFinite(eta) || eta < 0) bad(`eta must be a number >= 0, got "${value}"`);
-      o.gpEta = eta;
-    } else if (key === 'norm') {
-      if (value !== 'example' && value !== 'batch') bad(`norm must be example or batch, got "${value}"`);
-      o.gpNorm = value as 'example' | 'batch';
-    } else if (key === 'path') {
-      if (value !== 'gradpath' && value !== 'straight') bad(`path must be gradpath or straight, got "${value}"`);
-      o.gpPath = value as 'gradpath' | 'straight';
-    } else bad(`unknown key "${key}"; keys are steps, and for eap-gp norm, eta, path`);
+    if (m.options.length === 0) bad(`${m.name} takes no options`);
+    const opt = m.options.find((o) => o.variantKey === key);
+    if (!opt) bad(`unknown key "${key}": ${m.name} takes only ${m.options.map((o) => `${o.variantKey}=${o.metavar}`).join(', ')}`);
+    const v = opt!.parse(value);
+    if (v === undefined) bad(`${key} must be ${opt!.expects}, got "${value}"`);
+    given[opt!.key] = v;
   }
-  return { name: variantName(m, o), method: m, options: o };
+  const options = ownOptions(m, given) as AttributionOptions;
+  return { name: variantName(m.name, options), method: m.name, options };
 }
 
 /**

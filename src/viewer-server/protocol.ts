@@ -1,7 +1,7 @@
 /**
  * What `eapgp view`'s server sends the page (no Node imports: the page compiles this file too).
  *
- *   GET /api/catalog        Catalog
+ *   GET /api/catalog        Catalog (with the method legend: the page does not load the method registry itself)
  *   GET /api/graph/ID       a graph in the binary form of src/graph/binary.ts (header: name, cfg, meta)
  *   GET /api/results/ID     ResultsResponse (a reproduce results.json with its graphs' catalog ids)
  *   GET /api/path/ID        an `eapgp path` file (src/attribution/path-format.ts)
@@ -27,9 +27,20 @@ export interface CatalogEntry {
   from?: { results: number; task: string; method: string };
 }
 
+/** A method as the page shows it, from the method registry (src/attribution/registry.ts). */
+export interface MethodLegend {
+  name: string;
+  /** Its line's colour in the faithfulness chart. */
+  color: string;
+  /** The method it is shown beside by default (panel B when it is in panel A). */
+  counterpart?: string;
+}
+
 export interface Catalog {
   tool: string;
   entries: CatalogEntry[];
+  /** Every method this eapgp knows, in registry order. */
+  methods: MethodLegend[];
 }
 
 export interface ResultsResponse {

@@ -8,13 +8,14 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { checkPathFile } from '../attribution/path-format.js';
+import { methods } from '../attribution/registry.js';
 import { encodeGraphBinary } from '../graph/binary.js';
 import { streamGraphJson } from '../graph/json-stream.js';
 import { UserError, isUserError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import { version } from '../version.js';
 import { buildCatalog, type ServedCatalog } from './catalog.js';
-import type { Catalog } from './protocol.js';
+import type { Catalog, MethodLegend } from './protocol.js';
 import { staticAssets, type Asset } from './static.js';
 
 export const HOST = '127.0.0.1';
@@ -57,6 +58,11 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 }
 
 const errorStatus = (e: unknown): number => (isUserError(e) ? (/file not found|cannot read/.test((e as Error).message) ? 404 : 422) : 500);
+
+/** The registry's methods as the page shows them. */
+function methodLegend(): MethodLegend[] {
+  return methods().map((m) => ({ name: m.name, color: m.color, ...(m.counterpart ? { counterpart: m.counterpart } : {}) }));
+}
 
 /** Starts the server; rejects with a UserError naming the port when it is taken. */
 export async function startViewer(opts: ViewerOptions): Promise<ViewerServer> {
@@ -117,7 +123,7 @@ export async function startViewer(opts: ViewerOptions): Promise<ViewerServer> {
     const raw = req.url ?? '/';
     const path = raw.split('?')[0]!;
     if (path === '/api/catalog') {
-      const body: Catalog = { tool: `eap-gp ${version}`, entries: catalog.entries };
+      const body: Catalog = { tool: `eap-gp ${version}`, entries: catalog.entries, methods: methodLegend() };
       return sendJson(res, 200, body);
     }
     const m = /^\/api\/(graph|results|path)\/(\d{1,9})$/.exec(path);

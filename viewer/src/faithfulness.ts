@@ -5,6 +5,7 @@
  * does not have it.
  */
 import type { Results } from '../../src/reproduce/types.js';
+import type { MethodLegend } from '../../src/viewer-server/protocol.js';
 import { lineChart, type Series } from './chart.js';
 import { h, int, num } from './dom.js';
 import type { SelectMode } from './protocol.js';
@@ -23,17 +24,12 @@ export interface FaithState {
   mode: SelectMode;
   absolute: boolean;
   prune: boolean;
+  /** The catalog's methods (names and colours). */
+  legend: readonly MethodLegend[];
 }
 
-export const METHOD_COLORS: Record<string, string> = {
-  eap: '#64748b',
-  'eap-ig': '#2563eb',
-  'eap-ig-activations': '#7c3aed',
-  'clean-corrupted': '#0d9488',
-  'eap-gp': '#ea580c',
-  exact: '#111827',
-};
-const colorOf = (m: string): string => METHOD_COLORS[m] ?? '#a16207';
+/** A method's legend colour, from the method registry (sent with the catalog); amber for one it does not know. */
+const colorOf = (legend: readonly MethodLegend[], m: string): string => legend.find((x) => x.name === m)?.color ?? '#a16207';
 
 /** F at budget n on a sweep (linear in log n between the neighbouring budgets), or null outside its range. */
 export function faithAt(points: readonly { requested: number; faithfulness: number }[], n: number): number | null {
@@ -79,7 +75,7 @@ export function renderFaithfulness(el: HTMLElement, st: FaithState): void {
     const pts = sweepPoints(r);
     const strong = emphasis.includes(method);
     series.push({
-      label: method + (method === emphasis[0] ? ' (A)' : method === emphasis[1] ? ' (B)' : ''), color: colorOf(method), width: strong ? 2.6 : 1.3,
+      label: method + (method === emphasis[0] ? ' (A)' : method === emphasis[1] ? ' (B)' : ''), color: colorOf(st.legend, method), width: strong ? 2.6 : 1.3,
       dash: strong ? undefined : '4 3', x: pts.map((p) => p.requested), y: pts.map((p) => p.faithfulness),
       markers: pts.map((_, i) => i), cls: `method-${method}`,
     });
@@ -94,7 +90,7 @@ export function renderFaithfulness(el: HTMLElement, st: FaithState): void {
     logX: true, series, cls: 'faithfulness',
     hlines: [{ y: 1, label: 'F = 1 (model)', color: '#9ca3af' }, { y: 0, label: 'F = 0 (empty circuit)', color: '#d1d5db' }],
     vline: st.mode === 'file' ? null : { x: st.n, label: `n = ${int(st.n)}` },
-    point: F !== null && st.mode !== 'file' && main ? { x: st.n, y: F, label: `F ≈ ${num(F)}`, color: colorOf(main) } : null,
+    point: F !== null && st.mode !== 'file' && main ? { x: st.n, y: F, label: `F ≈ ${num(F)}`, color: colorOf(st.legend, main) } : null,
   }));
   const r = main ? task.methods[main] : undefined;
   el.append(h('dl', { class: 'kv' },

@@ -225,7 +225,7 @@ function origin(slot: Slot): Origin | null {
 
 function renderSide(): void {
   const r = state.selection;
-  renderFaithfulness(byId('faith-body'), { a: origin('A'), b: origin('B'), n: state.n, mode: state.mode, absolute: state.absolute, prune: state.prune });
+  renderFaithfulness(byId('faith-body'), { a: origin('A'), b: origin('B'), n: state.n, mode: state.mode, absolute: state.absolute, prune: state.prune, legend: state.catalog?.methods ?? [] });
   const pr: Partial<Record<Slot, PrRecord>> = {};
   for (const s of SLOTS) {
     const o = origin(s);
@@ -430,9 +430,12 @@ function renderFiles(): void {
 function defaultGraphs(): { a: number | null; b: number | null } {
   const graphs = state.catalog!.entries.filter((e) => e.kind === 'graph');
   const ok = graphs.filter((e) => !e.error);
-  const a = ok.find((e) => e.from?.method === 'eap-gp') ?? ok[0] ?? graphs[0];
+  // A: the first graph of a method read against another (the registry's counterpart); B: that counterpart's
+  const counterpartOf = (m: string): string | undefined => state.catalog!.methods.find((x) => x.name === m)?.counterpart;
+  const a = ok.find((e) => e.from && counterpartOf(e.from.method)) ?? ok[0] ?? graphs[0];
+  const counterpart = a?.from && counterpartOf(a.from.method);
   let b: CatalogEntry | undefined;
-  if (a?.from) b = ok.find((e) => e.from?.results === a.from!.results && e.from.task === a.from!.task && e.from.method === 'eap-ig');
+  if (a?.from && counterpart) b = ok.find((e) => e.from?.results === a.from!.results && e.from.task === a.from!.task && e.from.method === counterpart);
   return { a: a?.id ?? null, b: b?.id ?? null };
 }
 
