@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { attribute } from '../src/attribution/attribute.js';
+import { gradientRows } from '../src/attribution/gradients.js';
 import { bytesPerExample } from '../src/attribution/memory-plan.js';
 import { GraphLayout } from '../src/models/layout.js';
 import type { MethodName, PairBatch } from '../src/attribution/types.js';
@@ -78,9 +79,9 @@ test('the per-example estimate bounds the measured heap high-water mark (every m
       };
       for (const method of METHODS) {
         const r = await measure(s.name, reps, (model, batch) => attribute({ model, batches: [batch], method, loss, options: { steps: 2, microBatch: 2 } }));
-        const { nSrc, nDst } = new GraphLayout({ nLayers: r.dims.nLayer, nHeads: r.dims.nHead });
-        const buffers = nSrc + nDst + (method === 'eap-ig-activations' ? nSrc : 0);
-        check(method, r, bytesPerExample(r.dims, r.P, { buffers, taped: true, headCopies: method === 'eap-ig-activations' ? 'outputs' : 'none' }));
+        const layout = new GraphLayout({ nLayers: r.dims.nLayer, nHeads: r.dims.nHead });
+        const buffers = layout.nSrc + gradientRows(layout) + (method === 'eap-ig-activations' ? layout.nSrc : 0);
+        check(method, r, bytesPerExample(r.dims, r.P, { buffers, taped: true, retained: method === 'eap-gp', headCopies: method === 'eap-ig-activations' ? 'outputs' : 'none' }));
       }
       const ev = await measure(s.name, reps, (model, batch) => {
         const none = new Uint8Array(model.layout.nSrc * model.layout.nDst).fill(1);

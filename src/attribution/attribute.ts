@@ -14,7 +14,7 @@ import type { CausalLM } from '../models/model.js';
 import { UserError } from '../util/errors.js';
 import { firstNonFinite, NonFiniteError, nonFiniteName } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
-import { GradSum, contract } from './gradients.js';
+import { GradSum, contract, gradientRows } from './gradients.js';
 import type { GraphLayout } from '../models/layout.js';
 import { bytesPerExample } from './memory-plan.js';
 import { packPair, runInSlices } from './micro.js';
@@ -103,8 +103,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
         e.kernels.scale(delta.ptr, 1, corrupted.ptr, delta.size);
       }
       if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !corrFirst });
-      const G = e.empty([nDst, R, D]);
-      const grads = new GradSum(G, model.layout);
+      const grads = new GradSum(e, model.layout, R, D);
       const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts, at) => {
         const values = logits.toArray();
         const label = at?.label ?? 'a gradient point';
@@ -139,15 +138,15 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
           return model.embed(ids);
         },
       };
+      let badGradient: ReturnType<typeof contract>;
       try {
         method.run(ctx);
-        grads.finish();
+        badGradient = contract(S, delta, grads, model.layout);
       } finally {
         grads.dispose(); // the deferred per-head sums live outside the arena
       }
-      contract(S, delta, G, model.layout);
       // the scores so far are finite unless this batch broke them: only then look for where
-      if (firstNonFinite(S) >= 0) throw locateInBatch(delta, G, model.layout);
+      if (firstNonFinite(S) >= 0) throw locateInBatch(delta, badGradient, model.layout);
     });
   };
   const wholeOnly = method.needsWholeBatch?.(opts) ?? null;
@@ -156,9 +155,9 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
     const whole = a.batches[index]!;
     const first = a.batches.slice(0, index).reduce((s, b) => s + b.n, 0);
     S.fill(0);
-    const buffers = nSrc + nDst + (method.needsCorrupted ? nSrc : 0);
+    const buffers = nSrc + gradientRows(model.layout) + (method.needsCorrupted ? nSrc : 0);
     await runInSlices(e, whole, {
-      perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
+      perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, retained: !!method.retainsTape, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
       size: opts.microBatch,
       whole: wholeOnly ? `${wholeOnly.what} needs whole batches, but a batch of ${whole.n} does not fit in memory here; ${wholeOnly.instead} or a smaller --batch-size` : undefined,
       what: `${a.method} on ${model.dims.nLayer} layers × ${model.dims.nHead} heads × d ${D}, batch ${index + 1}`,
@@ -184,18 +183,14 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
  * source whose activations differ by a non-finite amount, else the first destination with a non-finite
  * gradient, else the contraction itself overflowed.
  */
-function locateInBatch(delta: Tensor, G: Tensor, layout: GraphLayout): NonFiniteError {
+function locateInBatch(delta: Tensor, badGradient: ReturnType<typeof contract>, layout: GraphLayout): NonFiniteError {
   const names = Graph.of(layout);
-  const d = delta.data(), g = G.data();
+  const d = delta.data();
   const i = firstNonFinite(d);
   if (i >= 0) {
     const u = Math.floor(i / (delta.size / delta.shape[0]!));
     return new NonFiniteError('activation', `the output of ${names.srcName(u)} in the clean or corrupted run holds ${nonFiniteName(d[i]!)}`);
   }
-  const j = firstNonFinite(g);
-  if (j >= 0) {
-    const v = Math.floor(j / (G.size / G.shape[0]!));
-    return new NonFiniteError('gradient', `the gradient at ${names.dstName(v)} holds ${nonFiniteName(g[j]!)}`);
-  }
+  if (badGradient) return new NonFiniteError('gradient', `the gradient at ${names.dstName(badGradient.dst)} holds ${nonFiniteName(badGradient.value)}`);
   return new NonFiniteError('score', 'the products of activation differences and gradients overflowed');
 }

@@ -59,6 +59,7 @@ export const eapGp: Method = {
   zeroScoresHint: (meta) => `a --gp-eta far beyond the embeddings' scale does this; --gp-eta ${meta[GP_ETA.meta!]} here`,
   points: (_L, o) => o.steps,
   needsCorruptedFinal: true,
+  retainsTape: true,
   recordsClean: true,
   run: (ctx) => runGradPath(ctx),
 };

@@ -4,10 +4,11 @@
  * per-batch buffers ([nodes, rows, D] arrays: Δ and the gradient sums) and one pass's activations, whose
  * attention probabilities grow with P² (P = the batch's padded prompt length). An example costs at most
  *
- *   4 bytes · [ buffers·P·D  +  n·LINEAR·P·D  +  (n + 1)·H·P²  +  LOGITS·V ]
+ *   4 bytes · [ buffers·P·D  +  (n + r)·LINEAR·P·D  +  (n + 1)·H·P²  +  LOGITS·V ]
  *
- * where n = layers + 2 for a taped pass (every layer's activations, one layer's gradients, and GradPath's second
- * backward pass over a retained tape) and 1 for an untaped one (a layer at a time), plus HEAD_COPIES·H·P·D
+ * where n = layers + 1 for a taped pass (every layer's activations and one layer's gradients) and 1 for an untaped
+ * one (a layer at a time), r = 1 when the tape is retained for a second backward pass (GradPath; measured: one more
+ * layer of activations, no more attention probabilities), else 0, plus HEAD_COPIES·H·P·D
  * when hooks give the heads their own values. The coefficients are upper bounds of the heap's high-water mark measured on GPT-2 shapes (test/memory-plan.test.ts
  * checks them against Heap.peakTop for several methods, shapes and prompt lengths). When the estimate is still
  * wrong, micro.ts halves the slice on an out-of-memory error and tries again.
@@ -37,6 +38,8 @@ export interface PassShape {
   buffers: number;
   /** A taped pass (forward and backward) keeps every layer's activations; an untaped one a layer at a time. */
   taped: boolean;
+  /** The tape is kept for a second backward pass (GradPath's step). */
+  retained?: boolean;
   /** Forward hooks give each head its own q/k/v inputs (edge patching) or output (activation-space IG). */
   headCopies: keyof typeof HEAD_COPIES;
 }
@@ -44,9 +47,9 @@ export interface PassShape {
 /** Upper bound of the heap bytes one example of padded length P adds (see the header). */
 export function bytesPerExample(d: Pick<ModelDims, 'nLayer' | 'nHead' | 'dModel' | 'vocabSize'>, P: number, s: PassShape): number {
   const { nLayer: L, nHead: H, dModel: D, vocabSize: V } = d;
-  const n = s.taped ? L + 2 : 1;
+  const n = s.taped ? L + 1 : 1, r = s.taped && s.retained ? 1 : 0;
   const heads = HEAD_COPIES[s.headCopies] * H * P * D;
-  return 4 * (s.buffers * P * D + n * LINEAR * P * D + (n + 1) * H * P * P + heads + LOGITS * V);
+  return 4 * (s.buffers * P * D + (n + r) * LINEAR * P * D + (n + 1) * H * P * P + heads + LOGITS * V);
 }
 
 /** Examples that fit in the heap's free room now (0 when not even one does). */

@@ -95,6 +95,8 @@ export interface Method extends MethodSpec {
   readonly kind: 'gradient';
   /** Whether the method needs the corrupted source outputs themselves (not only Δ). */
   readonly needsCorrupted?: boolean;
+  /** Whether a pass keeps its tape for a second backward pass (GradPath's step): one more layer of activations. */
+  readonly retainsTape?: boolean;
   /** Whether the method needs the corrupted run's final residual stream. */
   readonly needsCorruptedFinal?: boolean;
   /** The method's passes hook per-head values (heads' outputs): the pass holds per-head copies (memory-plan.ts). */
