@@ -25,6 +25,9 @@ import { createEngine } from '../src/engine/engine.js';
 import { fmtBytes } from '../src/engine/memory.js';
 import { makeBatch } from '../src/models/batch.js';
 import { openFamilyModel } from '../src/models/load.js';
+import { GraphLayout } from '../src/models/layout.js';
+import { gradientRows } from '../src/attribution/gradients.js';
+import { bytesPerExample } from '../src/attribution/memory-plan.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -89,6 +92,7 @@ async function one(dir: string, data: string, batch: number, layers: number | un
   const t0 = performance.now();
   const model = openFamilyModel(e, dir, layers === undefined ? { quiet: true } : { quiet: true, layers });
   const load = (performance.now() - t0) / 1000;
+  const headroomAfterLoad = e.heap.headroom; // what the passes have: the layer slots and vocabulary chunks are in
   const rows = JSON.parse(readFileSync(data, 'utf8')) as Row[];
   const bs: PairBatch[] = [];
   for (let i = 0; i < rows.length; i += batch) {
@@ -101,7 +105,7 @@ async function one(dir: string, data: string, batch: number, layers: number | un
   if (out) writeFileSync(out, Buffer.from(r.scores.buffer, r.scores.byteOffset, r.scores.byteLength));
   console.log(JSON.stringify({
     seconds, load, gemm: e.info.gemmPath, kernels: e.info.kernels, streamed: model.streamed,
-    heapTop: e.heap.peakTop, heapMax: Math.min(e.heap.maxBytes, 2 ** 32), hostLayerBytes: model.weights.hostLayerBytes,
+    heapTop: e.heap.peakTop, heapMax: Math.min(e.heap.maxBytes, 2 ** 32), headroomAfterLoad, hostLayerBytes: model.weights.hostLayerBytes,
   }));
   model.dispose();
   await e.close();
@@ -119,7 +123,10 @@ function firstError(t: Timed): string {
   return t.err.split('\n').find((l) => l.trim() && !l.startsWith('WALL') && !l.startsWith('Command exited'))?.slice(0, 200) ?? 'failed';
 }
 
-interface OneInfo { seconds: number; load: number; gemm: string; kernels: string; streamed: boolean; heapTop: number; heapMax: number; hostLayerBytes: number }
+interface OneInfo {
+  seconds: number; load: number; gemm: string; kernels: string; streamed: boolean;
+  heapTop: number; heapMax: number; headroomAfterLoad: number; hostLayerBytes: number;
+}
 
 function ours(dir: string, data: string, batch: number, layers?: number, out?: string): Timed & { info?: OneInfo } {
   const t = timed(process.execPath, [SELF, 'one', dir, data, String(batch), String(layers ?? ''), out ?? '']);
@@ -215,6 +222,14 @@ async function main(): Promise<void> {
         console.log(`  per layer: ${s(perT)}; host weights ${b(hostPer)} per layer; heap high-water ${b(f.heapTop)} of ${b(f.heapMax)} at 4 layers`);
         console.log(`  → ${WIDE_FULL_LAYERS} layers (Llama-3.1-8B): ~${s(fullT)}; peak RSS ≤ ${b(fullM)} (= ${b(rest)} fixed + ` +
           `${WIDE_FULL_LAYERS} × ${b(hostPer)} host weights + a full ${b(f.heapMax)} heap) — goal fits 24 GiB: ${fullM <= 24 * GiB ? 'yes' : 'no'}`);
+        // and the heap must hold one example's passes at 32 layers (the memory plan's estimate; the streamed
+        // weights' slots do not grow with depth)
+        const dims = { nLayer: WIDE_FULL_LAYERS, nHead: 32, dModel: 4096, vocabSize: SHAPES[WIDE]!.vocab };
+        const layout = new GraphLayout({ nLayers: WIDE_FULL_LAYERS, nHeads: 32 });
+        const P = 20, need = bytesPerExample(dims, P, { buffers: layout.nSrc + gradientRows(layout), taped: true, headCopies: 'none' });
+        const fits = Math.floor(f.headroomAfterLoad / need);
+        console.log(`  heap at ${WIDE_FULL_LAYERS} layers: one ${P}-token example's EAP-IG passes need ≤ ${b(need)}; ${b(f.headroomAfterLoad)} free ` +
+          `after loading → ${fits >= 1 ? `${fits} example${fits === 1 ? '' : 's'} per micro-batch` : 'does not fit'}`);
       }
     }
   } finally {
