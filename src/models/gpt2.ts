@@ -6,6 +6,7 @@
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
+import { DistinctNorms, projectDistinct } from './distinct-heads.js';
 import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
 import { lastRows, type Batch } from './batch.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
@@ -107,7 +108,15 @@ export class GPT2 implements CausalLM {
         // attention: per-head inputs only when a hook looks at them
         const slotNames = [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)];
         let qkv: Tensor;
-        if (slotNames.some((n) => hooks[n] || gradHooks[n])) {
+        const distinct = !tape && opts.headInputs ? opts.headInputs(l, resid) : null;
+        if (distinct) {
+          // patched runs: each distinct input normalised once, runs of heads sharing one projected together
+          const norms = new DistinctNorms(resid, distinct, { kind: 'layer', g: lw.ln1g, b: lw.ln1b, eps, unitOffset: false });
+          const W = attnW();
+          qkv = e.empty([R, 3 * D]);
+          for (const j of [0, 1, 2] as const) projectDistinct(norms, j, H, W, true, qkv, j * D, 3 * D);
+          e.kernels.addRowVector(qkv.ptr, lw.attnB.ptr, qkv.ptr, R, 3 * D);
+        } else if (slotNames.some((n) => hooks[n] || gradHooks[n])) {
           const perHead = slotNames.map((n) => {
             if (!hooks[n]) return null;
             const X = expandCopies(resid, H);

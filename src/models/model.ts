@@ -6,6 +6,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Batch } from './batch.js';
+import type { HeadInputsHook } from './distinct-heads.js';
 import type { ForwardHook, GradHook } from './hooks.js';
 import type { GraphLayout } from './layout.js';
 
@@ -27,6 +28,11 @@ export interface ForwardOptions {
   record?: SourceRecord;
   hooks?: Readonly<Partial<Record<string, ForwardHook>>>;
   gradHooks?: Readonly<Partial<Record<string, GradHook>>>;
+  /**
+   * Without a tape: the heads' q/k/v inputs as distinct values (distinct-heads.ts), instead of the stream. The
+   * q/k/v forward hooks are then not called.
+   */
+  headInputs?: HeadInputsHook;
   /** Which logits to compute: at each example's last real position [B, V] (default), at every row [R, V], or none. */
   logits?: 'last' | 'all' | 'none';
 }

@@ -18,6 +18,7 @@ import { invFrequencies, type ArchSpec } from './arch/spec.js';
 import { FamilyWeights, type HalfWeightSource } from './arch-weights.js';
 import { lastRows, type Batch } from './batch.js';
 import { activate, attention, norm, rope, rotaryTable, softcap, type RotaryTable } from './family-ops.js';
+import { DistinctNorms, projectDistinct, type HeadInputsHook } from './distinct-heads.js';
 import { headProject, headResults, sharedNorm, type SharedNorm } from './family-heads.js';
 import { expandCopies } from './head-ops.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
@@ -88,7 +89,7 @@ export class TransformerLM implements CausalLM {
     let resid = ops.identity(embed);
 
     for (let l = 0; l < L; l++) {
-      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!opts.record, hooks, gradHooks });
+      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!opts.record, hooks, gradHooks, headInputs: opts.headInputs });
       resid = tape ? layer() : e.tidy(layer);
     }
 
@@ -108,15 +109,24 @@ export class TransformerLM implements CausalLM {
     c: {
       B: number; P: number; R: number; rot: RotaryTable; padRows: Tensor | null;
       point: (name: string, v: Tensor) => Tensor; put: (u: number, v: Tensor) => void; recording: boolean;
-      hooks: NonNullable<ForwardOptions['hooks']>; gradHooks: NonNullable<ForwardOptions['gradHooks']>;
+      hooks: NonNullable<ForwardOptions['hooks']>; gradHooks: NonNullable<ForwardOptions['gradHooks']>; headInputs?: HeadInputsHook;
     },
   ): Tensor {
     const e = this.engine, w = this.weights, s = this.spec, lw = w.layer(l), lay = this.layout;
     const H = s.nHead, tape = e.tape;
     // q, k, v per query head; each head's input its own copy of the stream only when a hook looks at it
     let shared: SharedNorm | undefined;
+    // patched runs: each distinct input normalised once, runs of heads sharing one projected together
+    const distinct = !tape && c.headInputs ? c.headInputs(l, resid) : null;
+    const norms = distinct ? new DistinctNorms(resid, distinct, lw.ln1) : null;
     const slot = (name: string, which: 'q' | 'k' | 'v', bias: Tensor | null): Tensor => {
       const j = which === 'q' ? 0 : which === 'k' ? 1 : 2;
+      if (norms) {
+        const ref = w.matrix(l, which), W = typeof ref === 'function' ? ref() : ref, out = e.empty([c.R, W.shape[0]!]);
+        projectDistinct(norms, j, H, W, false, out, 0, W.shape[0]!);
+        if (bias) e.kernels.addRowVector(out.ptr, bias.ptr, out.ptr, c.R, W.shape[0]!);
+        return out;
+      }
       const fh = c.hooks[name], gh = c.gradHooks[name];
       let perHead: Tensor | null = null;
       if (fh) {
