@@ -89,9 +89,12 @@ test('the per-example estimate bounds the measured heap high-water mark (every m
         let x = 12345;
         const half = Uint8Array.from({ length: model.layout.nSrc * model.layout.nDst }, () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 30) & 1);
         widest = [patchPlan(model.layout, half)];
-        return evaluateCircuits({ model, batches: [batch], metric, circuits: [half] });
+        // prompts that differ from their second token on: no shared clean prefix to skip, the estimate's worst case
+        const corrupted = { ...batch.corrupted, ids: batch.corrupted.ids.slice() };
+        for (let b = 0; b < corrupted.B; b++) corrupted.ids[b * corrupted.P + 1] = corrupted.ids[b * corrupted.P + 1] === 11 ? 13 : 11;
+        return evaluateCircuits({ model, batches: [{ ...batch, corrupted }], metric, circuits: [half] });
       });
-      check('evaluation', ev, bytesPerExample(ev.dims, ev.P, { buffers: patchBuffers(new GraphLayout({ nLayers: ev.dims.nLayer, nHeads: ev.dims.nHead }).nSrc, widest), taped: false, headCopies: 'none' }));
+      check('evaluation', ev, bytesPerExample(ev.dims, ev.P, { buffers: patchBuffers(new GraphLayout({ nLayers: ev.dims.nLayer, nHeads: ev.dims.nHead }), widest), taped: false, headCopies: 'none' }));
       const bl = await measure(s.name, reps, (model, batch) => baselines(model, [batch], metric));
       check('baselines', bl, bytesPerExample(bl.dims, bl.P, { buffers: 0, taped: false, headCopies: 'none' }), false);
     }

@@ -17,7 +17,7 @@ import type { PairBatch } from '../src/attribution/types.js';
 import type { Engine } from '../src/engine/engine.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
-import { interventionCache, type MetricFn, type MissingEdges } from '../src/evaluation/patching.js';
+import { interventionCache, patchedLogits, sharedPrefix, type MetricFn, type MissingEdges } from '../src/evaluation/patching.js';
 import { sweep, sweepCircuits } from '../src/evaluation/sweep.js';
 import { Graph } from '../src/graph/index.js';
 import { makeBatch } from '../src/models/batch.js';
@@ -149,6 +149,33 @@ for (const name of ['llama-l2h3kv1', 'neox-l2h4']) {
     }
   });
 }
+
+test('a patched run over the rows after the shared clean prefix gives the full run\'s logits (every kernel path)', async () => {
+  for (const v of ENGINE_VARIANTS) {
+    await withEngine(v.opts, async (e) => {
+      const { model, tokenizer } = await loadModel(e, gpt2Dir, { quiet: true });
+      const task = getTask('ioi');
+      const [b] = batches(task.load(fixtureCsv('ioi'), tokenizer, { limit: 3 }), 3);
+      // example 0: prompts equal (nothing to patch but its last row); example 1: they differ at the first token
+      const ids = (x: PairBatch['clean'], b: number) => Array.from(x.ids.subarray(b * x.P, b * x.P + x.lengths[b]!));
+      const clean = [0, 1, 2].map((i) => ids(b!.clean, i)), corrupted = [0, 1, 2].map((i) => ids(b!.corrupted, i));
+      corrupted[0] = clean[0]!;
+      corrupted[1] = [clean[1]![0]! === 11 ? 13 : 11, ...corrupted[1]!.slice(1)];
+      const pair = packPair({ n: 3, clean: makeBatch(clean), corrupted: makeBatch(corrupted), labels: b!.labels });
+      const arena = e.beginArena(); // the subset's attention inputs live as long as it
+      const rows = sharedPrefix(model, pair);
+      assert.ok(rows && rows.keep.length < pair.clean.ids.length && rows.keep.length > pair.clean.lengths[1]!, 'a subset that keeps example 1 whole');
+      for (const m of circuits(model).slice(0, 8)) {
+        const full = patchedLogits({ model, batch: pair, missing: m, intervention: 'patching' });
+        const part = patchedLogits({ model, batch: pair, missing: m, intervention: 'patching', rows });
+        const scale = full.reduce((s, x) => Math.max(s, Math.abs(x)), 0);
+        full.forEach((x, i) => assert.ok(Math.abs(part[i]! - x) <= 1e-6 * scale, `${v.label}: logit ${i}: ${part[i]} vs ${x}`));
+      }
+      e.endArena(arena);
+      model.dispose();
+    });
+  }
+});
 
 test('a sweep whose budgets prune to equal circuits gives each budget the value of its circuit', async () => {
   await withEngine({ threads: 2 }, async (e) => {

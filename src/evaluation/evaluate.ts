@@ -12,7 +12,7 @@ import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { gapSpread, type GapSpread } from './degenerate.js';
 import { patchBuffers, patchPlan } from './patch-plan.js';
-import { interventionCache, meanActivations, patchedLogits, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
+import { interventionCache, meanActivations, patchedLogits, sharedPrefix, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
 
 export interface Baselines {
   /** m(M): the clean model's metric. */
@@ -135,7 +135,7 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
   // equal circuits (budgets that prune to the same circuit) run once; plans serve every batch
   const first = firstEqual(a.circuits);
   const plans = a.circuits.map((m, i) => (first[i] === i ? patchPlan(model.layout, m) : null));
-  const buffers = patchBuffers(model.layout.nSrc, plans.filter((p) => p !== null));
+  const buffers = patchBuffers(model.layout, plans.filter((p) => p !== null));
   for (const bi of indices) {
     const whole = batches[bi]!;
     const N = batches.slice(0, bi).reduce((s, b) => s + b.n, 0);
@@ -159,13 +159,15 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
         return vals.reduce((x, y) => x + y, 0);
       };
       try {
-        const cache = interventionCache(model, batch, intervention, means);
+        // a shared clean prefix is computed once (patching's rows there are the clean run's)
+        const rows = intervention === 'patching' ? sharedPrefix(model, batch) : null;
+        const cache = interventionCache(model, batch, intervention, means, rows);
         for (const [i, missing] of a.circuits.entries()) {
           if (first[i] !== i) {
             sliceSums[i] = sliceSums[first[i]!]!;
           } else {
             await nextTick();
-            sliceSums[i] = circuitSum(i, patchedLogits({ model, batch, missing, plan: plans[i]!, intervention, cache }));
+            sliceSums[i] = circuitSum(i, patchedLogits({ model, batch, missing, plan: plans[i]!, intervention, cache, rows: rows ?? undefined }));
           }
           // one run per (batch, circuit), however it is sliced (a retried slice does not count twice)
           if (last && reported < a.circuits.length) {

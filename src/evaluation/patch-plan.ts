@@ -43,8 +43,8 @@ export interface LayerPlan {
   /** The MLP input: patched at all; its share over the sources before the layer's heads starts from S then. */
   mlp: boolean;
   mlpBase: boolean;
-  /** The layer's heads (source indices) whose edge into the MLP is missing. */
-  mlpHeads: number[];
+  /** The layer's heads whose edge into the MLP is missing (added at the MLP, after they ran), as terms. */
+  mlpHeads: Terms | null;
 }
 
 export interface PatchPlan {
@@ -132,7 +132,7 @@ export function patchPlan(layout: GraphLayout, missing: MissingEdges): PatchPlan
       of,
       mlp: share !== null || mlpHeads.length > 0,
       mlpBase: share?.base ?? false,
-      mlpHeads,
+      mlpHeads: mlpHeads.length ? stack([Float32Array.from({ length: pm }, (_, u) => (mlpHeads.includes(u) ? 1 : 0))]) : null,
     });
   }
   const lc = correction(column(missing, nDst, layout.logitsSlot, layout.nSrc));
@@ -146,11 +146,12 @@ export function patchesNothing(plan: PatchPlan): boolean {
 
 /**
  * [rows, D] buffers a patched run holds beside one layer's own activations (memory-plan.ts): the intervention's
- * cache and the running differences (nSrc each), S, and in the widest layer its distinct inputs with their norms,
- * the stream's norm and the MLP's patched input.
+ * cache and the running differences (nSrc each), S, in the widest layer its distinct inputs with their norms, the
+ * stream's norm and the MLP's patched input, and a shared clean prefix's attention inputs (q, k and v of every
+ * layer, H·d_head ≤ 4/3·D in the supported families).
  */
-export function patchBuffers(nSrc: number, plans: readonly PatchPlan[]): number {
+export function patchBuffers(layout: GraphLayout, plans: readonly PatchPlan[]): number {
   let widest = 0;
   for (const p of plans) for (const l of p.layers) widest = Math.max(widest, l.count);
-  return 2 * nSrc + 1 + 2 * widest + 2;
+  return 2 * layout.nSrc + 1 + 2 * widest + 2 + 4 * layout.nLayers;
 }

@@ -10,9 +10,10 @@ import type { Tensor } from '../engine/tensor.js';
 import { recordSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import type { CausalLM } from '../models/model.js';
-import { packBatch } from '../models/batch.js';
+import { packBatch, rowStarts } from '../models/batch.js';
 import type { HeadInputsHook } from '../models/distinct-heads.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
+import type { RowSubset } from '../models/row-subset.js';
 import { patchPlan, type PatchPlan, type Terms } from './patch-plan.js';
 
 export type Intervention = 'patching' | 'zero' | 'mean';
@@ -63,15 +64,57 @@ export interface PatchedRunArgs {
   means?: Float32Array;
   /** The intervention's source outputs for this batch [nSrc, R, D] when already computed (see interventionCache). */
   cache?: Tensor;
+  /** Only these rows of the batch (sharedPrefix; the cache then holds them alone). */
+  rows?: RowSubset;
 }
 
-/** The intervention's source outputs ã for a batch [nSrc, R, D], in the current arena. */
-export function interventionCache(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array): Tensor {
+/**
+ * The rows a patched run must compute when the intervention is the corrupted run: in each example, from its first
+ * token that differs between the clean and corrupted prompts on (before it both runs compute the same, so every
+ * ã_u − a*_u is zero there and the patched run is the clean run), and its last row always. Null when that is every
+ * row. The rows left out then come from one clean run's attention inputs (row-subset.ts), kept in the current
+ * arena: end it only after the last run over the subset.
+ */
+export function sharedPrefix(model: CausalLM, batch: PairBatch): RowSubset | null {
+  const { clean: c, corrupted: x } = batch;
+  const starts = rowStarts(c), keep: number[] = [];
+  for (let b = 0; b < c.B; b++) {
+    const n = c.lengths[b]!, r0 = starts[b]!;
+    let f = 0;
+    while (f < n - 1 && c.ids[r0 + f] === x.ids[r0 + f]) f++;
+    for (let p = f; p < n; p++) keep.push(r0 + p);
+  }
+  if (keep.length === c.ids.length) return null;
+  const e = model.engine, prev = e.tape;
+  e.tape = null;
+  try {
+    const attn = e.tidy(() => {
+      const kept: Tensor[][] = [];
+      model.forward(c, { keepAttn: (l, t) => (kept[l] = t.map((v) => e.keep(v))), logits: 'none' });
+      return kept;
+    });
+    return { keep: Int32Array.from(keep), attn: (l) => attn[l]! };
+  } finally {
+    e.tape = prev;
+  }
+}
+
+/** The intervention's source outputs ã for a batch [nSrc, R, D] (R: its rows, or the subset's), in the current arena. */
+export function interventionCache(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array, rows?: RowSubset | null): Tensor {
   const e = model.engine;
   const D = model.dims.dModel;
-  const nSrc = model.layout.nSrc, R = batch.clean.ids.length;
+  const nSrc = model.layout.nSrc, R = rows ? rows.keep.length : batch.clean.ids.length;
   const out = e.empty([nSrc, R, D]);
-  if (intervention === 'patching') recordSources(e, model, batch.corrupted, out, 1);
+  if (rows) {
+    if (intervention !== 'patching') throw new Error('a row subset serves the patching intervention only');
+    const prev = e.tape;
+    e.tape = null;
+    try {
+      e.tidy(() => void model.forward(batch.corrupted, { rows, record: { buf: out, alpha: 1, write: true }, logits: 'none' }));
+    } finally {
+      e.tape = prev;
+    }
+  } else if (intervention === 'patching') recordSources(e, model, batch.corrupted, out, 1);
   else if (intervention === 'zero') e.heap.fillF32(out.ptr, out.size, 0);
   else {
     if (!means) throw new Error('the mean intervention needs dataset means');
@@ -89,7 +132,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
   const layout = model.layout, nSrc = layout.nSrc;
   const plan = a.plan ?? patchPlan(layout, a.missing);
   const input = batch.clean;
-  const R = input.ids.length, RD = R * D;
+  const R = a.rows ? a.rows.keep.length : input.ids.length, RD = R * D;
   return e.tidy(() => {
     // diff[u] = ã_u − a*_u: the intervention's values first, then minus this run's outputs as they appear
     let diff: Tensor;
@@ -97,7 +140,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
       diff = e.empty(a.cache.shape);
       k.scale(a.cache.ptr, 1, diff.ptr, diff.size);
     } else {
-      diff = interventionCache(model, batch, a.intervention, a.means);
+      diff = interventionCache(model, batch, a.intervention, a.means, a.rows);
     }
     if (diff.size !== nSrc * RD) throw new Error(`patchedLogits: the input has ${R} rows but the cache ${diff.size / (nSrc * D)} (pack both or neither)`);
     const row = (u: number): number => diff.ptr + 4 * u * RD;
@@ -109,9 +152,10 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
       sUpTo = Math.max(sUpTo, p);
       return S.ptr;
     };
-    // out[i] += Σ_u signs[i, u]·diff[k0 + u]: one product, or single additions when the signs are few
+    // out[i] += Σ_u signs[i, u]·diff[k0 + u]: one product, or single additions when there are very few (each
+    // kernel call has a fixed cost that matters at the few rows of a shared-prefix run)
     const addTerms = (t: Terms, out: number): void => {
-      if (2 * t.nnz <= t.K + t.rows) {
+      if (t.nnz <= 2) {
         for (let i = 0; i < t.rows; i++) {
           for (let u = 0; u < t.K; u++) {
             const s = t.signs[i * t.K + u]!;
@@ -153,7 +197,7 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
         const out = e.empty(x.shape);
         if (stash) k.add(x.ptr, stash, out.ptr, RD);
         else start(x.ptr, lp.mlpBase, layout.parentCount(layout.firstSlot(l)), out.ptr);
-        for (const u of lp.mlpHeads) k.axpy(1, row(u), out.ptr, RD);
+        if (lp.mlpHeads) addTerms(lp.mlpHeads, out.ptr);
         return out;
       };
     });
@@ -166,6 +210,6 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
         return out;
       };
     }
-    return model.forward(input, { hooks, headInputs, record: { buf: diff, alpha: -1, write: false }, logits: 'last' }).logits!.toArray();
+    return model.forward(input, { hooks, headInputs, rows: a.rows, record: { buf: diff, alpha: -1, write: false }, logits: 'last' }).logits!.toArray();
   });
 }
