@@ -3,7 +3,8 @@
  * source outputs ã_u (the corrupted run, zeros, or the dataset mean); in the clean run every destination input
  * becomes x_v + Σ_{u→v ∉ circuit} (ã_u − a*_u), where a*_u is u's output in this (patched) run. Edges in the
  * circuit carry the run's own activations, all others the intervention's: all edges in ⇒ the clean metric,
- * none ⇒ the corrupted one.
+ * none ⇒ the corrupted one. How the corrections are laid out: patch-plan.ts; with the corrupted run as the
+ * intervention, a run computes only the rows after each example's shared clean prefix (sharedPrefix).
  */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -14,7 +15,7 @@ import { packBatch, rowStarts } from '../models/batch.js';
 import type { HeadInputsHook } from '../models/distinct-heads.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
 import type { RowSubset } from '../models/row-subset.js';
-import { patchPlan, type PatchPlan, type Terms } from './patch-plan.js';
+import { patchesNothing, patchPlan, type PatchPlan, type Terms } from './patch-plan.js';
 
 export type Intervention = 'patching' | 'zero' | 'mean';
 
@@ -133,6 +134,8 @@ export function patchedLogits(a: PatchedRunArgs): Float32Array {
   const plan = a.plan ?? patchPlan(layout, a.missing);
   const input = batch.clean;
   const R = a.rows ? a.rows.keep.length : input.ids.length, RD = R * D;
+  // every edge in: the plain forward pass over every row, so the clean metric comes out bit for bit
+  if (patchesNothing(plan)) return e.tidy(() => model.forward(input, { logits: 'last' }).logits!.toArray());
   return e.tidy(() => {
     // diff[u] = ã_u − a*_u: the intervention's values first, then minus this run's outputs as they appear
     let diff: Tensor;
