@@ -5,7 +5,9 @@
  *   3. GPT-2-small-size forward + backward to all hook points over 16 × 96 tokens, on both paths, with peak memory,
  *   4. EAP, EAP-IG and EAP-GP on 100 IOI rows against the PyTorch oracle (when torch is installed; several minutes;
  *      EAPGP_BENCH_SKIP_ATTRIBUTION=1 skips it),
- *   5. the model families: Qwen2.5-0.5B- and Llama-3.2-1B-shaped EAP-IG against a PyTorch reference, and the
+ *   5. evaluation: a patched run over a plain forward pass, `evaluate` against the oracle, one reproduce pair and
+ *      the protocol time it implies (bench/evaluation.ts; several minutes; EAPGP_BENCH_SKIP_EVALUATION=1 skips it),
+ *   6. the model families: Qwen2.5-0.5B- and Llama-3.2-1B-shaped EAP-IG against a PyTorch reference, and the
  *      Llama-3.1-8B-width per-layer figures (bench/families.ts; many minutes; EAPGP_BENCH_SKIP_FAMILIES=1 skips it).
  * Details: node dist/bench/blas.js, node dist/bench/gemm.js, node dist/bench/forward-backward.js.
  */
@@ -76,6 +78,10 @@ try {
     console.log('');
     const attr = fileURLToPath(new URL('./attribution.js', import.meta.url));
     spawnSync(process.execPath, [attr], { stdio: 'inherit' });
+  }
+  if (process.env.EAPGP_BENCH_SKIP_EVALUATION !== '1') {
+    console.log('');
+    spawnSync(process.execPath, [fileURLToPath(new URL('./evaluation.js', import.meta.url))], { stdio: 'inherit' });
   }
   if (process.env.EAPGP_BENCH_SKIP_FAMILIES !== '1') {
     console.log('');

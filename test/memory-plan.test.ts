@@ -16,6 +16,7 @@ import { bytesPerExample } from '../src/attribution/memory-plan.js';
 import { GraphLayout } from '../src/models/layout.js';
 import type { MethodName, PairBatch } from '../src/attribution/types.js';
 import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
+import { patchBuffers, patchPlan, type PatchPlan } from '../src/evaluation/patch-plan.js';
 import type { MetricFn } from '../src/evaluation/patching.js';
 import { OutOfMemoryError } from '../src/engine/memory.js';
 import { loadModel } from '../src/models/load.js';
@@ -83,11 +84,18 @@ test('the per-example estimate bounds the measured heap high-water mark (every m
         const buffers = layout.nSrc + gradientRows(layout) + (method === 'eap-ig-activations' ? layout.nSrc : 0);
         check(method, r, bytesPerExample(r.dims, r.P, { buffers, taped: true, retained: method === 'eap-gp', headCopies: method === 'eap-ig-activations' ? 'outputs' : 'none' }));
       }
+      // edge patching with every head reading its own input where the graph allows (a random half of the edges missing)
+      let widest: PatchPlan[] = [];
       const ev = await measure(s.name, reps, (model, batch) => {
-        const none = new Uint8Array(model.layout.nSrc * model.layout.nDst).fill(1);
-        return evaluateCircuits({ model, batches: [batch], metric, circuits: [none] });
+        let x = 12345;
+        const half = Uint8Array.from({ length: model.layout.nSrc * model.layout.nDst }, () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 30) & 1);
+        widest = [patchPlan(model.layout, half)];
+        // prompts that differ from their second token on: no shared clean prefix to skip, the estimate's worst case
+        const corrupted = { ...batch.corrupted, ids: batch.corrupted.ids.slice() };
+        for (let b = 0; b < corrupted.B; b++) corrupted.ids[b * corrupted.P + 1] = corrupted.ids[b * corrupted.P + 1] === 11 ? 13 : 11;
+        return evaluateCircuits({ model, batches: [{ ...batch, corrupted }], metric, circuits: [half] });
       });
-      check('evaluation', ev, bytesPerExample(ev.dims, ev.P, { buffers: 2 * new GraphLayout({ nLayers: ev.dims.nLayer, nHeads: ev.dims.nHead }).nSrc, taped: false, headCopies: 'inputs' }));
+      check('evaluation', ev, bytesPerExample(ev.dims, ev.P, { buffers: patchBuffers(new GraphLayout({ nLayers: ev.dims.nLayer, nHeads: ev.dims.nHead }), widest), taped: false, headCopies: 'none' }));
       const bl = await measure(s.name, reps, (model, batch) => baselines(model, [batch], metric));
       check('baselines', bl, bytesPerExample(bl.dims, bl.P, { buffers: 0, taped: false, headCopies: 'none' }), false);
     }

@@ -11,7 +11,8 @@ import type { CausalLM } from '../models/model.js';
 import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { gapSpread, type GapSpread } from './degenerate.js';
-import { interventionCache, meanActivations, patchedLogits, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
+import { patchBuffers, patchPlan } from './patch-plan.js';
+import { interventionCache, meanActivations, patchedLogits, sharedPrefix, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
 
 export interface Baselines {
   /** m(M): the clean model's metric. */
@@ -131,31 +132,43 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
   // the dataset means are over every batch, also when this call runs a few of them
   const means = intervention === 'mean' ? meanActivations(model, batches) : undefined;
   const V = model.dims.vocabSize;
+  // equal circuits (budgets that prune to the same circuit) run once; plans serve every batch
+  const first = firstEqual(a.circuits);
+  const plans = a.circuits.map((m, i) => (first[i] === i ? patchPlan(model.layout, m) : null));
+  const buffers = patchBuffers(model.layout, plans.filter((p) => p !== null));
   for (const bi of indices) {
     const whole = batches[bi]!;
     const N = batches.slice(0, bi).reduce((s, b) => s + b.n, 0);
     const sums = new Float64Array(a.circuits.length);
-    // per example: the intervention's cache and the running differences, [nSrc, rows, D] each
-    const opts = sliceOptions(model, whole, 'edge patching', { buffers: 2 * model.layout.nSrc, taped: false, headCopies: 'inputs' });
+    // per example: the intervention's cache and the running differences [nSrc, rows, D], and the widest layer's inputs
+    const opts = sliceOptions(model, whole, 'edge patching', { buffers, taped: false, headCopies: 'none' });
     let done = 0, reported = 0;
     await runInSlices(e, whole, opts, async (slice) => {
       const last = done + slice.n === whole.n;
       const batch = packPair(slice); // padding rows never reach a real position: skip them
       const sliceSums = a.circuits.map(() => 0); // committed only when the whole slice has run
       const arena = e.beginArena();
+      const circuitSum = (i: number, logits: Float32Array): number => {
+        const vals = metric(logits, batch.n, V, batch.labels);
+        if (firstNonFinite(vals) >= 0) {
+          const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
+          throw new NonFiniteError(site, `${site === 'activation' ? 'the logits' : 'the metric'} of the patched run of circuit ${i + 1} of ${a.circuits.length}`, [
+            `edge patching, batch ${bi + 1} of ${batches.length} (examples ${N + 1}–${N + whole.n})`,
+          ]);
+        }
+        return vals.reduce((x, y) => x + y, 0);
+      };
       try {
-        const cache = interventionCache(model, batch, intervention, means);
+        // a shared clean prefix is computed once (patching's rows there are the clean run's)
+        const rows = intervention === 'patching' ? sharedPrefix(model, batch) : null;
+        const cache = interventionCache(model, batch, intervention, means, rows);
         for (const [i, missing] of a.circuits.entries()) {
-          await nextTick();
-          const logits = patchedLogits({ model, batch, missing, intervention, cache });
-          const vals = metric(logits, batch.n, V, batch.labels);
-          if (firstNonFinite(vals) >= 0) {
-            const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
-            throw new NonFiniteError(site, `${site === 'activation' ? 'the logits' : 'the metric'} of the patched run of circuit ${i + 1} of ${a.circuits.length}`, [
-              `edge patching, batch ${bi + 1} of ${batches.length} (examples ${N + 1}–${N + whole.n})`,
-            ]);
+          if (first[i] !== i) {
+            sliceSums[i] = sliceSums[first[i]!]!;
+          } else {
+            await nextTick();
+            sliceSums[i] = circuitSum(i, patchedLogits({ model, batch, missing, plan: plans[i]!, intervention, cache, rows: rows ?? undefined }));
           }
-          sliceSums[i] = vals.reduce((x, y) => x + y, 0);
           // one run per (batch, circuit), however it is sliced (a retried slice does not count twice)
           if (last && reported < a.circuits.length) {
             reported++;
@@ -172,6 +185,24 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
   }
 }
 
+/** Per circuit, the index of the first circuit equal to it (itself when none before is). */
+export function firstEqual(circuits: readonly MissingEdges[]): number[] {
+  const seen = new Map<number, number[]>();
+  return circuits.map((m, i) => {
+    let h = 0x811c9dc5; // FNV-1a over the mask
+    for (let j = 0; j < m.length; j++) h = Math.imul(h ^ m[j]!, 0x01000193);
+    const same = seen.get(h) ?? [];
+    for (const j of same) if (equalBytes(circuits[j]!, m)) return j;
+    seen.set(h, [...same, i]);
+    return i;
+  });
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 /** F(C) = (m(C) − m(∅)) / (m(M) − m(∅)); NaN when the clean and corrupted metrics coincide. */
 export function faithfulness(m: number, base: Baselines): number {
   const d = base.clean - base.corrupted;

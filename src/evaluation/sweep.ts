@@ -58,10 +58,19 @@ export interface SweepArgs {
 }
 
 export async function sweep(a: SweepArgs): Promise<SweepResult> {
+  return (await sweeps(a, [{ budgets: a.budgets, fractions: a.fractions }]))[0]!;
+}
+
+/**
+ * Several sweeps of one graph (e.g. a reproduction's budgets and its MIB fractions) in one evaluation: the
+ * intervention's cache is made once per batch for all of them, and a circuit that two budgets prune to runs once.
+ */
+export async function sweeps(a: Omit<SweepArgs, 'budgets' | 'fractions'>, sets: readonly Pick<SweepArgs, 'budgets' | 'fractions'>[]): Promise<SweepResult[]> {
   const base = a.base ?? baselines(a.model, a.batches, a.metric);
-  const circuits = sweepCircuits(a);
-  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
-  return sweepResult(circuits, values, base, a.fractions);
+  const circuits = sets.map((s) => sweepCircuits({ ...a, budgets: s.budgets }));
+  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.flat().map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  let at = 0;
+  return sets.map((s, i) => sweepResult(circuits[i]!, values.slice(at, (at += circuits[i]!.length)), base, s.fractions));
 }
 
 /** A circuit of the sweep: its budget, its size after pruning, and the edges it patches. */

@@ -6,9 +6,11 @@
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
+import { DistinctNorms, projectDistinct } from './distinct-heads.js';
 import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
 import { lastRows, type Batch } from './batch.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
+import { keptEntries, keptLastRows, withKeptRows } from './row-subset.js';
 import { hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
 import type { CausalLM, ForwardOptions, ForwardOutput } from './model.js';
@@ -82,10 +84,17 @@ export class GPT2 implements CausalLM {
     const e = this.engine, w = this.weights;
     const { nLayer: L, nHead: H, dModel: D, layerNormEpsilon: eps } = this.dims;
     const { B, P } = batch;
-    const { R, ids: tokenIds, pos, padRows: packedRows } = forwardInput(batch, this.dims.vocabSize, this.dims.nPositions, 'n_positions');
+    const { R: Rall, ids: allIds, pos: allPos, padRows: packedRows } = forwardInput(batch, this.dims.vocabSize, this.dims.nPositions, 'n_positions');
     const hooks = opts.hooks ?? {};
     const gradHooks = opts.gradHooks ?? {};
     const tape = e.tape;
+    // a subset of the rows (row-subset.ts): R counts the rows computed
+    const sub = opts.rows;
+    if (sub && tape) throw new Error('a forward pass over a subset of rows cannot be taped');
+    const keep = sub?.keep;
+    const R = keep ? keep.length : Rall;
+    const tokenIds = keep ? keptEntries(allIds, keep) : allIds, pos = keep ? keptEntries(allPos, keep) : allPos;
+    const keepIdx = keep ? e.fromArray(keep, [R], 'i32') : null;
     const point = hookPoints(e, opts);
     const rec = opts.record;
     const recRow = R * D;
@@ -94,7 +103,7 @@ export class GPT2 implements CausalLM {
     // input: token embeddings (a hook point) plus position embeddings (no node)
     const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => ops.gatherRows(w.wte, e.fromArray(tokenIds, [R], 'i32'))), true);
     put(0, embed);
-    const padRows = packedRows ? e.fromArray(packedRows, [R], 'i32') : null;
+    const padRows = packedRows ? e.fromArray(packedRows, [Rall], 'i32') : null;
     let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));
 
     for (let l = 0; l < L; l++) {
@@ -107,7 +116,15 @@ export class GPT2 implements CausalLM {
         // attention: per-head inputs only when a hook looks at them
         const slotNames = [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)];
         let qkv: Tensor;
-        if (slotNames.some((n) => hooks[n] || gradHooks[n])) {
+        const distinct = !tape && opts.headInputs ? opts.headInputs(l, resid) : null;
+        if (distinct) {
+          // patched runs: each distinct input normalised once, runs of heads sharing one projected together
+          const norms = new DistinctNorms(resid, distinct, { kind: 'layer', g: lw.ln1g, b: lw.ln1b, eps, unitOffset: false });
+          const W = attnW();
+          qkv = e.empty([R, 3 * D]);
+          for (const j of [0, 1, 2] as const) projectDistinct(norms, j, H, W, true, qkv, j * D, 3 * D);
+          e.kernels.addRowVector(qkv.ptr, lw.attnB.ptr, qkv.ptr, R, 3 * D);
+        } else if (slotNames.some((n) => hooks[n] || gradHooks[n])) {
           const perHead = slotNames.map((n) => {
             if (!hooks[n]) return null;
             const X = expandCopies(resid, H);
@@ -123,9 +140,13 @@ export class GPT2 implements CausalLM {
         } else {
           qkv = ops.linear(ops.layerNorm(resid, lw.ln1g, lw.ln1b, eps), attnW, lw.attnB);
         }
-        const z = padRows
-          ? ops.gatherRows(ops.attention(ops.scatterRows(qkv, padRows, B * P), B, P, H), padRows)
-          : ops.attention(qkv, B, P, H);
+        // attention over every row: those left out of a subset from the reference run
+        const all = sub ? withKeptRows(sub.attn(l)[0]!, qkv, keep!) : qkv;
+        opts.keepAttn?.(l, [all]);
+        let z = padRows
+          ? ops.gatherRows(ops.attention(ops.scatterRows(all, padRows, B * P), B, P, H), padRows)
+          : ops.attention(all, B, P, H);
+        if (keepIdx) z = ops.gatherRows(z, keepIdx);
         let attnOut: Tensor;
         const rn = hookNames.result(l);
         const firstHead = this.layout.head(l, 0);
@@ -170,7 +191,7 @@ export class GPT2 implements CausalLM {
     if (mode !== 'none') {
       let x = residFinal;
       if (mode === 'last') {
-        x = ops.gatherRows(residFinal, e.fromArray(lastRows(batch), [B], 'i32'));
+        x = ops.gatherRows(residFinal, e.fromArray(keep ? keptLastRows(batch, keep) : lastRows(batch), [B], 'i32'));
       }
       logits = ops.linear(ops.layerNorm(x, w.lnfG, w.lnfB, eps), w.unembed, null, true);
     }

@@ -6,6 +6,8 @@
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Batch } from './batch.js';
+import type { HeadInputsHook } from './distinct-heads.js';
+import type { KeepAttnHook, RowSubset } from './row-subset.js';
 import type { ForwardHook, GradHook } from './hooks.js';
 import type { GraphLayout } from './layout.js';
 
@@ -27,6 +29,15 @@ export interface ForwardOptions {
   record?: SourceRecord;
   hooks?: Readonly<Partial<Record<string, ForwardHook>>>;
   gradHooks?: Readonly<Partial<Record<string, GradHook>>>;
+  /**
+   * Without a tape: the heads' q/k/v inputs as distinct values (distinct-heads.ts), instead of the stream. The
+   * q/k/v forward hooks are then not called.
+   */
+  headInputs?: HeadInputsHook;
+  /** Without a tape: compute only these rows, the others' attention inputs from a reference run (row-subset.ts). */
+  rows?: RowSubset;
+  /** Hands each layer's attention inputs over all rows to the caller (to keep for a later `rows` run). */
+  keepAttn?: KeepAttnHook;
   /** Which logits to compute: at each example's last real position [B, V] (default), at every row [R, V], or none. */
   logits?: 'last' | 'all' | 'none';
 }

@@ -18,9 +18,11 @@ import { invFrequencies, type ArchSpec } from './arch/spec.js';
 import { FamilyWeights, type HalfWeightSource } from './arch-weights.js';
 import { lastRows, type Batch } from './batch.js';
 import { activate, attention, norm, rope, rotaryTable, softcap, type RotaryTable } from './family-ops.js';
+import { DistinctNorms, projectDistinct, type HeadInputsHook } from './distinct-heads.js';
 import { headProject, headResults, sharedNorm, type SharedNorm } from './family-heads.js';
 import { expandCopies } from './head-ops.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
+import { keptEntries, keptLastRows, withKeptRows, type KeepAttnHook, type RowSubset } from './row-subset.js';
 import { hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelDims } from './model.js';
@@ -74,21 +76,28 @@ export class TransformerLM implements CausalLM {
     const e = this.engine, s = this.spec;
     const { nLayer: L, dModel: D } = this.dims;
     const { B, P } = batch;
-    const { R, ids, pos, padRows: packedRows } = forwardInput(batch, s.vocabSize, s.nPositions, 'max_position_embeddings');
+    const { R: Rall, ids: allIds, pos: allPos, padRows: packedRows } = forwardInput(batch, s.vocabSize, s.nPositions, 'max_position_embeddings');
     const hooks = opts.hooks ?? {};
     const gradHooks = opts.gradHooks ?? {};
     const tape = e.tape;
+    // a subset of the rows (row-subset.ts): R counts the rows computed
+    const sub = opts.rows;
+    if (sub && tape) throw new Error('a forward pass over a subset of rows cannot be taped');
+    const keep = sub?.keep;
+    const R = keep ? keep.length : Rall;
+    const ids = keep ? keptEntries(allIds, keep) : allIds, pos = keep ? keptEntries(allPos, keep) : allPos;
+    const keepIdx = keep ? e.fromArray(keep, [R], 'i32') : null;
     const point = hookPoints(e, opts);
     const put = sourceRecorder(e, opts, R, D);
 
     const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => this.embed(ids)), true);
     put(0, embed);
     const rot = rotaryTable(pos, this.invFreq);
-    const padRows = packedRows ? e.fromArray(packedRows, [R], 'i32') : null;
+    const padRows = packedRows ? e.fromArray(packedRows, [Rall], 'i32') : null;
     let resid = ops.identity(embed);
 
     for (let l = 0; l < L; l++) {
-      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!opts.record, hooks, gradHooks });
+      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!opts.record, hooks, gradHooks, headInputs: opts.headInputs, sub, keepIdx, keepAttn: opts.keepAttn });
       resid = tape ? layer() : e.tidy(layer);
     }
 
@@ -96,7 +105,7 @@ export class TransformerLM implements CausalLM {
     const mode = opts.logits ?? 'last';
     let logits: Tensor | null = null;
     if (mode !== 'none') {
-      const x = mode === 'last' ? ops.gatherRows(residFinal, e.fromArray(lastRows(batch), [B], 'i32')) : residFinal;
+      const x = mode === 'last' ? ops.gatherRows(residFinal, e.fromArray(keep ? keptLastRows(batch, keep) : lastRows(batch), [B], 'i32')) : residFinal;
       logits = this.unembed(this.finalNorm(x));
     }
     return { logits, residFinal };
@@ -108,15 +117,25 @@ export class TransformerLM implements CausalLM {
     c: {
       B: number; P: number; R: number; rot: RotaryTable; padRows: Tensor | null;
       point: (name: string, v: Tensor) => Tensor; put: (u: number, v: Tensor) => void; recording: boolean;
-      hooks: NonNullable<ForwardOptions['hooks']>; gradHooks: NonNullable<ForwardOptions['gradHooks']>;
+      hooks: NonNullable<ForwardOptions['hooks']>; gradHooks: NonNullable<ForwardOptions['gradHooks']>; headInputs?: HeadInputsHook;
+      sub?: RowSubset; keepIdx: Tensor | null; keepAttn?: KeepAttnHook;
     },
   ): Tensor {
     const e = this.engine, w = this.weights, s = this.spec, lw = w.layer(l), lay = this.layout;
     const H = s.nHead, tape = e.tape;
     // q, k, v per query head; each head's input its own copy of the stream only when a hook looks at it
     let shared: SharedNorm | undefined;
+    // patched runs: each distinct input normalised once, runs of heads sharing one projected together
+    const distinct = !tape && c.headInputs ? c.headInputs(l, resid) : null;
+    const norms = distinct ? new DistinctNorms(resid, distinct, lw.ln1) : null;
     const slot = (name: string, which: 'q' | 'k' | 'v', bias: Tensor | null): Tensor => {
       const j = which === 'q' ? 0 : which === 'k' ? 1 : 2;
+      if (norms) {
+        const ref = w.matrix(l, which), W = typeof ref === 'function' ? ref() : ref, out = e.empty([c.R, W.shape[0]!]);
+        projectDistinct(norms, j, H, W, false, out, 0, W.shape[0]!);
+        if (bias) e.kernels.addRowVector(out.ptr, bias.ptr, out.ptr, c.R, W.shape[0]!);
+        return out;
+      }
       const fh = c.hooks[name], gh = c.gradHooks[name];
       let perHead: Tensor | null = null;
       if (fh) {
@@ -137,8 +156,12 @@ export class TransformerLM implements CausalLM {
     const window = s.slidingWindow !== null && (s.slidingLayers === 'all' || l % 2 === 0) ? s.slidingWindow : null;
     const shape = { B: c.B, P: c.P, H, scale: s.attnScale, softcap: s.attnSoftcap, window };
     const pad = (t: Tensor) => (c.padRows ? ops.scatterRows(t, c.padRows, c.B * c.P) : t);
-    let z = attention(pad(q), pad(k), pad(v), shape);
+    // attention over every row: those left out of a subset from the reference run
+    const all = c.sub ? [q, k, v].map((t, i) => withKeptRows(c.sub!.attn(l)[i]!, t, c.sub!.keep)) : [q, k, v];
+    c.keepAttn?.(l, all);
+    let z = attention(pad(all[0]!), pad(all[1]!), pad(all[2]!), shape);
     if (c.padRows) z = ops.gatherRows(z, c.padRows);
+    if (c.keepIdx) z = ops.gatherRows(z, c.keepIdx);
 
     const rn = hookNames.result(l);
     let attnOut: Tensor;

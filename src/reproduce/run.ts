@@ -10,7 +10,7 @@ import { usesSteps } from '../attribution/method-spec.js';
 import { getMethod } from '../attribution/registry.js';
 import { scoreEdges, type ScoreMethod } from '../attribution/score.js';
 import type { Baselines } from '../evaluation/evaluate.js';
-import { MIB_FRACTIONS, fractionBudgets, sweep } from '../evaluation/sweep.js';
+import { MIB_FRACTIONS, fractionBudgets, sweeps, type SweepResult } from '../evaluation/sweep.js';
 import { Graph, writeGraphJson } from '../graph/index.js';
 import type { CausalLM } from '../models/model.js';
 import type { TaskData } from '../tasks/prepare.js';
@@ -59,10 +59,12 @@ export async function runPair(a: PairArgs): Promise<{ result: MethodResult; seco
     unit: 'items', itemName: 'runs', quiet: a.quiet,
   });
   const common = { model, batches: data.batches, metric: data.metric, graph, select: 'greedy' as const, absolute: true, intervention: 'patching' as const, base: a.base, onRun: () => progress.add(1) };
-  let curve, fractions;
+  let curve: SweepResult, fractions: SweepResult;
   try {
-    curve = await sweep({ ...common, budgets });
-    fractions = await sweep({ ...common, budgets: fractionCounts, fractions: MIB_FRACTIONS });
+    // one evaluation for both: the corrupted run's cache once per batch, equal circuits once
+    const r = await sweeps(common, [{ budgets }, { budgets: fractionCounts, fractions: MIB_FRACTIONS }]);
+    curve = r[0]!;
+    fractions = r[1]!;
     progress.finish();
   } catch (e) {
     progress.finish(true);

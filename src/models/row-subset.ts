@@ -1,0 +1,46 @@
+/**
+ * Forward passes over a subset of a batch's rows: a seam for patched runs (src/evaluation/patching.ts), whose
+ * rows before each example's first corrupted token equal the clean run's. When the rows left out hold what a
+ * reference run of the same batch computed there, and no kept row feeds them (causal attention: they are a
+ * prefix of each example), only the kept rows are computed; attention reads the other rows' inputs from the
+ * reference run. Without a tape only. Hooks, the source record and the logits then see the kept rows alone.
+ */
+import type { Tensor } from '../engine/tensor.js';
+import { lastRows, type Batch } from './batch.js';
+
+export interface RowSubset {
+  /** The rows computed, ascending (indices into the batch's rows); each example's last real row among them. */
+  keep: Int32Array;
+  /** Layer l's attention inputs over all rows, as the reference run handed them to ForwardOptions.keepAttn. */
+  attn: (l: number) => readonly Tensor[];
+}
+
+/** Receives each layer's attention inputs over all rows (GPT-2: qkv [R, 3D]; the families: q, k, v after rope), to keep. */
+export type KeepAttnHook = (l: number, inputs: readonly Tensor[]) => void;
+
+/** The entries of `a` at the kept rows. */
+export function keptEntries(a: Int32Array, keep: Int32Array): Int32Array {
+  return Int32Array.from(keep, (r) => a[r]!);
+}
+
+/** A copy of the reference run's [R, C] values with the kept rows replaced by x [keep.length, C]. */
+export function withKeptRows(ref: Tensor, x: Tensor, keep: Int32Array): Tensor {
+  const e = x.engine, C = x.shape[x.shape.length - 1]!;
+  if (x.size !== keep.length * C || ref.size % C !== 0) throw new Error(`withKeptRows: [${x.shape}] for ${keep.length} kept rows of [${ref.shape}]`);
+  const out = e.empty(ref.shape);
+  e.kernels.scale(ref.ptr, 1, out.ptr, ref.size);
+  const o = out.data(), s = x.data();
+  for (let i = 0; i < keep.length; i++) o.set(s.subarray(i * C, (i + 1) * C), keep[i]! * C);
+  return out;
+}
+
+/** Each example's last real row as an index into the kept rows. */
+export function keptLastRows(batch: Batch, keep: Int32Array): Int32Array {
+  const at = new Map<number, number>();
+  keep.forEach((r, i) => at.set(r, i));
+  return Int32Array.from(lastRows(batch), (r, b) => {
+    const i = at.get(r);
+    if (i === undefined) throw new Error(`row subset: example ${b}'s last row ${r} is not kept`);
+    return i;
+  });
+}
