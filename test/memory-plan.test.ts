@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { attribute } from '../src/attribution/attribute.js';
+import { attribute, methodPoints } from '../src/attribution/attribute.js';
 import { gradientRows } from '../src/attribution/gradients.js';
 import { bytesPerExample } from '../src/attribution/memory-plan.js';
 import { GraphLayout } from '../src/models/layout.js';
@@ -82,7 +82,7 @@ test('the per-example estimate bounds the measured heap high-water mark (every m
         const r = await measure(s.name, reps, (model, batch) => attribute({ model, batches: [batch], method, loss, options: { steps: 2, microBatch: 2 } }));
         const layout = new GraphLayout({ nLayers: r.dims.nLayer, nHeads: r.dims.nHead });
         const buffers = layout.nSrc + gradientRows(layout) + (method === 'eap-ig-activations' ? layout.nSrc : 0);
-        check(method, r, bytesPerExample(r.dims, r.P, { buffers, taped: true, retained: method === 'eap-gp', headCopies: method === 'eap-ig-activations' ? 'outputs' : 'none' }));
+        check(method, r, bytesPerExample(r.dims, r.P, { buffers, taped: true, retained: method === 'eap-gp', passes: methodPoints(method, r.dims.nLayer, { steps: 2 }), headCopies: method === 'eap-ig-activations' ? 'outputs' : 'none' }));
       }
       // edge patching with every head reading its own input where the graph allows (a random half of the edges missing)
       let widest: PatchPlan[] = [];

@@ -157,7 +157,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
     S.fill(0);
     const buffers = nSrc + gradientRows(model.layout) + (method.needsCorrupted ? nSrc : 0);
     await runInSlices(e, whole, {
-      perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, retained: !!method.retainsTape, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
+      perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, retained: !!method.retainsTape, passes: K, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
       size: opts.microBatch,
       whole: wholeOnly ? `${wholeOnly.what} needs whole batches, but a batch of ${whole.n} does not fit in memory here; ${wholeOnly.instead} or a smaller --batch-size` : undefined,
       what: `${a.method} on ${model.dims.nLayer} layers × ${model.dims.nHead} heads × d ${D}, batch ${index + 1}`,

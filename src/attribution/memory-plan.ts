@@ -4,11 +4,13 @@
  * per-batch buffers ([nodes, rows, D] arrays: Δ and the gradient sums) and one pass's activations, whose
  * attention probabilities grow with P² (P = the batch's padded prompt length). An example costs at most
  *
- *   4 bytes · [ buffers·P·D  +  (n + r)·LINEAR·P·D  +  (n + 1)·H·P²  +  LOGITS·V ]
+ *   4 bytes · [ buffers·P·D  +  (n + r)·(LINEAR + extra)·P·D  +  L·max(0, passes − 2)·P·D  +  (n + 1)·H·P²  +  LOGITS·V ]
  *
  * where n = layers + 1 for a taped pass (every layer's activations and one layer's gradients) and 1 for an untaped
  * one (a layer at a time), r = 1 when the tape is retained for a second backward pass (GradPath; measured: one more
- * layer of activations, no more attention probabilities), else 0, plus HEAD_COPIES·H·P·D
+ * layer of activations, no more attention probabilities), else 0; extra = what the model's block keeps beyond GPT-2's
+ * fused one (ModelDims.extraActivations: the other families' wider MLPs and separate q/k/v); passes = the backward passes whose per-head
+ * input sums are deferred (head-grads.ts keeps each pass's normalised stream per layer; LINEAR has two), plus HEAD_COPIES·H·P·D
  * when hooks give the heads their own values. The coefficients are upper bounds of the heap's high-water mark measured on GPT-2 shapes (test/memory-plan.test.ts
  * checks them against Heap.peakTop for several methods, shapes and prompt lengths). When the estimate is still
  * wrong, micro.ts halves the slice on an out-of-memory error and tries again.
@@ -40,16 +42,22 @@ export interface PassShape {
   taped: boolean;
   /** The tape is kept for a second backward pass (GradPath's step). */
   retained?: boolean;
+  /** Backward passes per batch whose per-head input gradients are deferred (the method's points). */
+  passes?: number;
   /** Forward hooks give each head its own q/k/v inputs (edge patching) or output (activation-space IG). */
   headCopies: keyof typeof HEAD_COPIES;
 }
 
 /** Upper bound of the heap bytes one example of padded length P adds (see the header). */
-export function bytesPerExample(d: Pick<ModelDims, 'nLayer' | 'nHead' | 'dModel' | 'vocabSize'>, P: number, s: PassShape): number {
+export function bytesPerExample(
+  d: Pick<ModelDims, 'nLayer' | 'nHead' | 'dModel' | 'vocabSize' | 'extraActivations'>, P: number, s: PassShape,
+): number {
   const { nLayer: L, nHead: H, dModel: D, vocabSize: V } = d;
   const n = s.taped ? L + 1 : 1, r = s.taped && s.retained ? 1 : 0;
   const heads = HEAD_COPIES[s.headCopies] * H * P * D;
-  return 4 * (s.buffers * P * D + (n + r) * LINEAR * P * D + (n + 1) * H * P * P + heads + LOGITS * V);
+  const extra = d.extraActivations ?? 0;
+  const deferred = s.taped ? L * Math.max(0, (s.passes ?? 0) - 2) : 0;
+  return 4 * (s.buffers * P * D + (n + r) * (LINEAR + extra) * P * D + deferred * P * D + (n + 1) * H * P * P + heads + LOGITS * V);
 }
 
 /** Examples that fit in the heap's free room now (0 when not even one does). */

@@ -56,6 +56,11 @@ export interface ModelDims {
   dModel: number;
   nPositions: number;
   vocabSize: number;
+  /**
+   * Floats per token and layer, in units of D, that a taped pass of this model keeps beyond GPT-2's fused block
+   * (memory estimates, attribution/memory-plan.ts; 0 when absent).
+   */
+  extraActivations?: number;
 }
 
 export interface CausalLM {
