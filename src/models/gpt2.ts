@@ -10,7 +10,7 @@ import { DistinctNorms, projectDistinct } from './distinct-heads.js';
 import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
 import { lastRows, type Batch } from './batch.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
-import { keptEntries, keptLastRows, withKeptRows } from './row-subset.js';
+import { computedRows, keptLastRows, withKeptRows } from './row-subset.js';
 import { hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
 import type { CausalLM, ForwardOptions, ForwardOutput } from './model.js';
@@ -84,17 +84,13 @@ export class GPT2 implements CausalLM {
     const e = this.engine, w = this.weights;
     const { nLayer: L, nHead: H, dModel: D, layerNormEpsilon: eps } = this.dims;
     const { B, P } = batch;
-    const { R: Rall, ids: allIds, pos: allPos, padRows: packedRows } = forwardInput(batch, this.dims.vocabSize, this.dims.nPositions, 'n_positions');
+    const input = forwardInput(batch, this.dims.vocabSize, this.dims.nPositions, 'n_positions');
     const hooks = opts.hooks ?? {};
     const gradHooks = opts.gradHooks ?? {};
     const tape = e.tape;
     // a subset of the rows (row-subset.ts): R counts the rows computed
-    const sub = opts.rows;
-    if (sub && tape) throw new Error('a forward pass over a subset of rows cannot be taped');
-    const keep = sub?.keep;
-    const R = keep ? keep.length : Rall;
-    const tokenIds = keep ? keptEntries(allIds, keep) : allIds, pos = keep ? keptEntries(allPos, keep) : allPos;
-    const keepIdx = keep ? e.fromArray(keep, [R], 'i32') : null;
+    const sub = opts.rows, keep = sub?.keep;
+    const { R, ids: tokenIds, pos, keepIdx } = computedRows(e, input, sub);
     const point = hookPoints(e, opts);
     const rec = opts.record;
     const recRow = R * D;
@@ -103,7 +99,7 @@ export class GPT2 implements CausalLM {
     // input: token embeddings (a hook point) plus position embeddings (no node)
     const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => ops.gatherRows(w.wte, e.fromArray(tokenIds, [R], 'i32'))), true);
     put(0, embed);
-    const padRows = packedRows ? e.fromArray(packedRows, [Rall], 'i32') : null;
+    const padRows = input.padRows ? e.fromArray(input.padRows, [input.R], 'i32') : null;
     let resid = ops.add(embed, ops.gatherRows(w.wpe, e.fromArray(pos, [R], 'i32')));
 
     for (let l = 0; l < L; l++) {

@@ -5,8 +5,10 @@
  * prefix of each example), only the kept rows are computed; attention reads the other rows' inputs from the
  * reference run. Without a tape only. Hooks, the source record and the logits then see the kept rows alone.
  */
+import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { lastRows, type Batch } from './batch.js';
+import type { ForwardInput } from './forward-frame.js';
 
 export interface RowSubset {
   /** The rows computed, ascending (indices into the batch's rows); each example's last real row among them. */
@@ -17,6 +19,17 @@ export interface RowSubset {
 
 /** Receives each layer's attention inputs over all rows (GPT-2: qkv [R, 3D]; the families: q, k, v after rope), to keep. */
 export type KeepAttnHook = (l: number, inputs: readonly Tensor[]) => void;
+
+/**
+ * The rows a forward pass computes: all of `input`'s, or the subset's (R, token ids and positions of the kept rows,
+ * and their indices as a tensor for gathering). A subset needs a pass without a tape.
+ */
+export function computedRows(e: Engine, input: ForwardInput, sub: RowSubset | undefined): { R: number; ids: Int32Array; pos: Int32Array; keepIdx: Tensor | null } {
+  if (!sub) return { R: input.R, ids: input.ids, pos: input.pos, keepIdx: null };
+  if (e.tape) throw new Error('a forward pass over a subset of rows cannot be taped');
+  const { keep } = sub;
+  return { R: keep.length, ids: keptEntries(input.ids, keep), pos: keptEntries(input.pos, keep), keepIdx: e.fromArray(keep, [keep.length], 'i32') };
+}
 
 /** The entries of `a` at the kept rows. */
 export function keptEntries(a: Int32Array, keep: Int32Array): Int32Array {

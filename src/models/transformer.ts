@@ -22,7 +22,7 @@ import { DistinctNorms, projectDistinct, type HeadInputsHook } from './distinct-
 import { headProject, headResults, sharedNorm, type SharedNorm } from './family-heads.js';
 import { expandCopies } from './head-ops.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
-import { keptEntries, keptLastRows, withKeptRows, type KeepAttnHook, type RowSubset } from './row-subset.js';
+import { computedRows, keptLastRows, withKeptRows, type KeepAttnHook, type RowSubset } from './row-subset.js';
 import { hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
 import type { CausalLM, ForwardOptions, ForwardOutput, ModelDims } from './model.js';
@@ -90,24 +90,20 @@ export class TransformerLM implements CausalLM {
     const e = this.engine, s = this.spec;
     const { nLayer: L, dModel: D } = this.dims;
     const { B, P } = batch;
-    const { R: Rall, ids: allIds, pos: allPos, padRows: packedRows } = forwardInput(batch, s.vocabSize, s.nPositions, 'max_position_embeddings');
+    const input = forwardInput(batch, s.vocabSize, s.nPositions, 'max_position_embeddings');
     const hooks = opts.hooks ?? {};
     const gradHooks = opts.gradHooks ?? {};
     const tape = e.tape;
     // a subset of the rows (row-subset.ts): R counts the rows computed
-    const sub = opts.rows;
-    if (sub && tape) throw new Error('a forward pass over a subset of rows cannot be taped');
-    const keep = sub?.keep;
-    const R = keep ? keep.length : Rall;
-    const ids = keep ? keptEntries(allIds, keep) : allIds, pos = keep ? keptEntries(allPos, keep) : allPos;
-    const keepIdx = keep ? e.fromArray(keep, [R], 'i32') : null;
+    const sub = opts.rows, keep = sub?.keep;
+    const { R, ids, pos, keepIdx } = computedRows(e, input, sub);
     const point = hookPoints(e, opts);
     const put = sourceRecorder(e, opts, R, D);
 
     const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => this.embed(ids)), true);
     put(0, embed);
     const rot = rotaryTable(pos, this.invFreq);
-    const padRows = packedRows ? e.fromArray(packedRows, [Rall], 'i32') : null;
+    const padRows = input.padRows ? e.fromArray(input.padRows, [input.R], 'i32') : null;
     let resid = ops.identity(embed);
 
     for (let l = 0; l < L; l++) {
