@@ -19,7 +19,7 @@ import { attribute } from '../src/attribution/attribute.js';
 import { packPair } from '../src/attribution/micro.js';
 import type { PairBatch } from '../src/attribution/types.js';
 import { createEngine, type Engine } from '../src/engine/engine.js';
-import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
+import { baselines, evaluateWithBaselines } from '../src/evaluation/evaluate.js';
 import { interventionCache, patchedLogits, sharedPrefix, type MetricFn } from '../src/evaluation/patching.js';
 import { MIB_FRACTIONS, fractionBudgets, sweepCircuits, sweeps } from '../src/evaluation/sweep.js';
 import { Graph, writeGraphJson } from '../src/graph/index.js';
@@ -103,8 +103,7 @@ async function evaluate(model: CausalLM, bs: readonly PairBatch[], dir: string, 
   writeGraphJson(graphFile, g, { dModel: model.dims.dModel });
   const circuits = sweepCircuits({ graph: g, budgets: EVAL_BUDGETS, select: 'greedy', absolute: true });
   const t0 = performance.now();
-  const base = baselines(model, bs, metric);
-  const values = await evaluateCircuits({ model, batches: bs, metric, circuits: circuits.map((c) => c.missing) });
+  const { values, base } = await evaluateWithBaselines({ model, batches: bs, metric, circuits: circuits.map((c) => c.missing) });
   const ours = (performance.now() - t0) / 1000;
   let line = `evaluate, 40 rows, greedy ${EVAL_BUDGETS.join(', ')} edges (baselines + patched runs): ours ${ours.toFixed(1)} s`;
   const o = oracleEvaluate(dir, csv, graphFile);

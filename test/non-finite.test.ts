@@ -149,7 +149,15 @@ test('evaluation: non-finite baselines name the run and batch; a non-finite metr
     });
     const nanMetric: MetricFn = (_logits, B) => new Float64Array(B).fill(NaN);
     const circuits = [new Uint8Array(7 * 15)]; // every edge in: 7 sources × 15 destinations
+    // the baselines come first (the clean and corrupted runs every patched run starts from)
     await assert.rejects(evaluateCircuits({ model: good, batches: [pair()], metric: nanMetric, circuits }), (e: unknown) => {
+      assert.ok(e instanceof NonFiniteError);
+      assert.match(e.message, /^edge patching, batch 1 of 1 \(examples 1–2\): non-finite value in the metrics: the metric of the clean run/);
+      return true;
+    });
+    let calls = 0; // finite for the two baselines, then NaN
+    const laterNan: MetricFn = (_logits, B) => new Float64Array(B).fill(++calls > 2 ? NaN : 0);
+    await assert.rejects(evaluateCircuits({ model: good, batches: [pair()], metric: laterNan, circuits }), (e: unknown) => {
       assert.ok(e instanceof NonFiniteError);
       assert.equal(e.site, 'metric');
       assert.match(e.message, /^edge patching, batch 1 of 1 \(examples 1–2\): non-finite value in the metrics: the metric of the patched run of circuit 1 of 1/);

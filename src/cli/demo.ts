@@ -9,8 +9,7 @@ import { attribute } from '../attribution/attribute.js';
 import { eapGp } from '../attribution/eap-gp.js';
 import { STEPS } from '../attribution/method-spec.js';
 import { gapWarning } from '../evaluation/degenerate.js';
-import { baselines } from '../evaluation/evaluate.js';
-import { sweep } from '../evaluation/sweep.js';
+import { sweepWithBaselines } from '../evaluation/sweep.js';
 import { Graph, greedy, prune, toSvg, writeGraphJson } from '../graph/index.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
@@ -66,9 +65,9 @@ export async function demo(argv: string[]): Promise<void> {
     const attribution = clock.seconds(t0);
     graph.setScoresDense(scores);
     const t1 = performance.now();
-    const base = baselines(model, data.batches, data.metric);
+    // the baselines come from the clean and corrupted runs the patched runs start from
+    const { result, base } = await sweepWithBaselines({ model, batches: data.batches, metric: data.metric, graph, budgets: usable });
     warn(gapWarning(base));
-    const result = await sweep({ model, batches: data.batches, metric: data.metric, graph, budgets: usable, base });
     const evaluation = clock.seconds(t1);
 
     console.log(`IOI, ${data.examples} generated prompts (${data.dataPath}), EAP-GP with ${steps} steps`);

@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gapWarning } from '../evaluation/degenerate.js';
-import { baselines, baselinesOf, baselineValues, circuitMeans, evaluateCircuitBatches } from '../evaluation/evaluate.js';
-import { MIB_FRACTIONS, fractionBudgets, sweep, sweepCircuits, sweepResult, type SweepCircuit, type SweepResult } from '../evaluation/sweep.js';
+import { baselinesOf, circuitMeans, evaluateCircuitBatches } from '../evaluation/evaluate.js';
+import { MIB_FRACTIONS, fractionBudgets, sweepWithBaselines, sweepCircuits, sweepResult, type SweepCircuit, type SweepResult } from '../evaluation/sweep.js';
 import { modelSha256 } from '../shard/fingerprint.js';
 import type { MergedParts } from '../shard/merge.js';
 import { runShard } from '../shard/run.js';
@@ -104,23 +104,24 @@ export async function evaluate(argv: string[]): Promise<void> {
         },
         compute: (indices, save) => evaluateCircuitBatches(
           { model, batches: data.batches, metric: data.metric, circuits: circuits.map((c) => c.missing), intervention, onRun: () => progress.add(1) }, indices,
-          (b) => {
-            // the batch's per-example baselines, then its circuit sums: what the merge needs of it
-            const v = baselineValues(model, data.batches, data.metric, [b.index]);
-            save({ index: b.index, examples: b.examples, values: Float64Array.from([...v.clean, ...v.corrupted, ...b.sums]) });
-          },
+          // the batch's per-example baselines, then its circuit sums: what the merge needs of it
+          (b) => save({ index: b.index, examples: b.examples, values: Float64Array.from([...b.clean, ...b.corrupted, ...b.sums]) }),
         ),
       });
       progress.finish();
       return;
     }
-    const base = baselines(model, data.batches, data.metric);
-    note(gapWarning(base));
     for (const w of warnings) warn(w);
     const runs = (budgets?.length ?? 1) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });
-    const result: SweepResult = await sweep({ ...swept, base, fractions, onRun: () => progress.add(1) });
+    // the baselines come from the clean and corrupted runs the patched runs start from
+    const { result, base } = await sweepWithBaselines({ ...swept, fractions, onRun: () => progress.add(1) });
     progress.finish();
+    const gap = gapWarning(base);
+    if (gap) {
+      warn(gap);
+      warnings.push(gap);
+    }
     if (values.svg || values.dot) {
       const g = graph.clone();
       const last = budgets?.at(-1);

@@ -3,16 +3,27 @@
  * clean labels) and patched circuits m(C), each a mean over examples; faithfulness
  * F(C) = (m(C) − m(∅)) / (m(M) − m(∅)).
  */
-import { bytesPerExample, type PassShape } from '../attribution/memory-plan.js';
+import { bytesPerExample, examplesThatFit, type PassShape } from '../attribution/memory-plan.js';
 import { packPair, runInSlices, runInSlicesSync, type SliceRunOptions } from '../attribution/micro.js';
 import type { PairBatch } from '../attribution/types.js';
 import { firstNonFiniteHook } from '../models/finite-hooks.js';
 import type { CausalLM } from '../models/model.js';
+import type { Tensor } from '../engine/tensor.js';
 import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { gapSpread, type GapSpread } from './degenerate.js';
-import { patchBuffers, patchPlan } from './patch-plan.js';
-import { interventionCache, meanActivations, patchedLogits, sharedPrefix, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
+import { patchBuffers, patchesNothing, patchPlan } from './patch-plan.js';
+import { patchedFinals } from './patched-run.js';
+import { baselineLogits, meanActivations, referenceRuns, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
+
+/** Logits held at once when unembedding several circuits' last rows together: 32 MiB (at least one circuit's). */
+const UNEMBED_FLOATS = 8 << 20;
+/**
+ * Rows a stacked patched run aims for (patched-run.ts), and the most circuits in one: a product over the ~100 rows
+ * after IOI's shared clean prefix runs at two thirds of the rate it reaches over 300.
+ */
+const STACK_ROWS = 320;
+const STACK_MAX = 4;
 
 export interface Baselines {
   /** m(M): the clean model's metric. */
@@ -33,45 +44,34 @@ export function sliceOptions(model: CausalLM, whole: PairBatch, what: string, sh
   };
 }
 
-function lastLogits(model: CausalLM, b: PairBatch, which: 'clean' | 'corrupted'): Float32Array {
-  const e = model.engine;
-  const prev = e.tape;
-  e.tape = null;
-  try {
-    const p = packPair(b);
-    return e.tidy(() => model.forward(which === 'clean' ? p.clean : p.corrupted).logits!.toArray());
-  } finally {
-    e.tape = prev;
-  }
-}
-
 /** Per-example metric values of the clean and the corrupted runs, in batch order (of the batches `indices`, default all). */
 export function baselineValues(
   model: CausalLM, batches: readonly PairBatch[], metric: MetricFn, indices: readonly number[] = batches.map((_, i) => i),
 ): { clean: number[]; corrupted: number[] } {
-  const V = model.dims.vocabSize;
   const clean: number[] = [], corrupted: number[] = [];
   for (const bi of indices) {
     const whole = batches[bi]!;
     const first = batches.slice(0, bi).reduce((s, b) => s + b.n, 0);
-    const opts = sliceOptions(model, whole, 'a forward pass', { buffers: 0, taped: false, headCopies: 'none' });
-    runInSlicesSync(model.engine, whole, opts, (b) => {
-      const [c, x] = (['clean', 'corrupted'] as const).map((which) => {
-        const logits = lastLogits(model, b, which);
-        const values = metric(logits, b.n, V, b.labels);
-        if (firstNonFinite(values) >= 0) {
-          const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
-          const input = which === 'clean' ? packPair(b).clean : packPair(b).corrupted;
-          const detail = site === 'activation' ? `${firstNonFiniteHook(model, { batch: input }) ?? 'the logits'} in the ${which} run` : `the metric of the ${which} run`;
-          throw new NonFiniteError(site, detail, [`batch ${bi + 1} of ${batches.length} (examples ${first + 1}–${first + whole.n})`]);
-        }
-        return values;
-      });
+    // a forward pass and a shared clean prefix's attention inputs (q, k and v of every layer)
+    const opts = sliceOptions(model, whole, 'a forward pass', { buffers: 4 * model.dims.nLayer, taped: false, headCopies: 'none' });
+    runInSlicesSync(model.engine, whole, opts, (slice) => {
+      const b = packPair(slice), logits = baselineLogits(model, b);
+      const [c, x] = (['clean', 'corrupted'] as const).map((which) => runMetric(model, metric, b, which, logits[which], `batch ${bi + 1} of ${batches.length} (examples ${first + 1}–${first + whole.n})`));
       clean.push(...c!);
       corrupted.push(...x!);
     });
   }
   return { clean, corrupted };
+}
+
+/** The metric of the clean or corrupted run's logits of a (packed) batch, or a NonFiniteError naming where it failed. */
+function runMetric(model: CausalLM, metric: MetricFn, b: PairBatch, which: 'clean' | 'corrupted', logits: Float32Array, where: string): Float64Array {
+  const values = metric(logits, b.n, model.dims.vocabSize, b.labels);
+  if (firstNonFinite(values) < 0) return values;
+  const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
+  const input = which === 'clean' ? packPair(b).clean : packPair(b).corrupted;
+  const detail = site === 'activation' ? `${firstNonFiniteHook(model, { batch: input }) ?? 'the logits'} in the ${which} run` : `the metric of the ${which} run`;
+  throw new NonFiniteError(site, detail, [where]);
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -100,13 +100,24 @@ export interface EvaluateCircuitsArgs {
 
 /** m(C) for each circuit. The intervention's cache is computed once per batch and shared by all circuits. */
 export async function evaluateCircuits(a: EvaluateCircuitsArgs): Promise<number[]> {
+  return (await evaluateWithBaselines(a)).values;
+}
+
+/**
+ * m(C) for each circuit, and the baselines m(M) and m(∅) of the same examples, which the clean and corrupted runs
+ * every batch's patched runs start from give at no extra cost.
+ */
+export async function evaluateWithBaselines(a: EvaluateCircuitsArgs): Promise<{ values: number[]; base: Baselines }> {
   const sums = a.circuits.map(() => 0);
+  const clean: number[] = [], corrupted: number[] = [];
   let N = 0;
   await evaluateCircuitBatches(a, a.batches.map((_, i) => i), (b) => {
     b.sums.forEach((s, i) => (sums[i]! += s));
+    clean.push(...b.clean);
+    corrupted.push(...b.corrupted);
     N += b.examples;
   });
-  return circuitMeans(sums, N, a.batches.length, a.average);
+  return { values: circuitMeans(sums, N, a.batches.length, a.average), base: baselinesOf({ clean, corrupted }) };
 }
 
 /** The circuits' sums over every batch (added in batch order) as means over examples, or over batches. */
@@ -122,6 +133,9 @@ export interface CircuitBatchSums {
   index: number;
   examples: number;
   sums: Float64Array;
+  /** The batch's per-example metric of the clean and the corrupted runs (the baselines' share), in order. */
+  clean: Float64Array;
+  corrupted: Float64Array;
 }
 
 /** Runs the batches `indices` (in that order) of evaluateCircuits, handing each one's sums to `each`. */
@@ -131,7 +145,7 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
   const intervention = a.intervention ?? 'patching';
   // the dataset means are over every batch, also when this call runs a few of them
   const means = intervention === 'mean' ? meanActivations(model, batches) : undefined;
-  const V = model.dims.vocabSize;
+  const V = model.dims.vocabSize, D = model.dims.dModel;
   // equal circuits (budgets that prune to the same circuit) run once; plans serve every batch
   const first = firstEqual(a.circuits);
   const plans = a.circuits.map((m, i) => (first[i] === i ? patchPlan(model.layout, m) : null));
@@ -140,8 +154,13 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
     const whole = batches[bi]!;
     const N = batches.slice(0, bi).reduce((s, b) => s + b.n, 0);
     const sums = new Float64Array(a.circuits.length);
+    const clean: number[] = [], corrupted: number[] = [];
     // per example: the intervention's cache and the running differences [nSrc, rows, D], and the widest layer's inputs
-    const opts = sliceOptions(model, whole, 'edge patching', { buffers, taped: false, headCopies: 'none' });
+    const one = sliceOptions(model, whole, 'edge patching', { buffers, taped: false, headCopies: 'none' });
+    // circuits stacked along the batch, as many as the heap holds for the whole batch (up to STACK_MAX)
+    const stackMax = Math.min(STACK_MAX, Math.max(1, Math.floor(examplesThatFit(e.heap, one.perExample) / whole.n)));
+    const opts = { ...one, perExample: stackMax * one.perExample };
+    const where = `edge patching, batch ${bi + 1} of ${batches.length} (examples ${N + 1}–${N + whole.n})`;
     let done = 0, reported = 0;
     await runInSlices(e, whole, opts, async (slice) => {
       const last = done + slice.n === whole.n;
@@ -152,36 +171,73 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
         const vals = metric(logits, batch.n, V, batch.labels);
         if (firstNonFinite(vals) >= 0) {
           const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
-          throw new NonFiniteError(site, `${site === 'activation' ? 'the logits' : 'the metric'} of the patched run of circuit ${i + 1} of ${a.circuits.length}`, [
-            `edge patching, batch ${bi + 1} of ${batches.length} (examples ${N + 1}–${N + whole.n})`,
-          ]);
+          throw new NonFiniteError(site, `${site === 'activation' ? 'the logits' : 'the metric'} of the patched run of circuit ${i + 1} of ${a.circuits.length}`, [where]);
         }
         return vals.reduce((x, y) => x + y, 0);
       };
+      let base: [Float64Array, Float64Array];
       try {
-        // a shared clean prefix is computed once (patching's rows there are the clean run's)
-        const rows = intervention === 'patching' ? sharedPrefix(model, batch) : null;
-        const cache = interventionCache(model, batch, intervention, means, rows);
-        for (const [i, missing] of a.circuits.entries()) {
-          if (first[i] !== i) {
-            sliceSums[i] = sliceSums[first[i]!]!;
-          } else {
-            await nextTick();
-            sliceSums[i] = circuitSum(i, patchedLogits({ model, batch, missing, plan: plans[i]!, intervention, cache, rows: rows ?? undefined }));
-          }
+        // the clean and corrupted runs: the baselines, the intervention's cache and a shared clean prefix's rows
+        const ref = referenceRuns(model, batch, intervention, means);
+        base = [runMetric(model, metric, batch, 'clean', ref.clean, where), runMetric(model, metric, batch, 'corrupted', ref.corrupted, where)];
+        // the patched runs, a stack of circuits per pass, their last rows unembedded a few circuits at a time (one
+        // pass over the vocabulary matrix)
+        const n = batch.n, BV = n * V;
+        const rowsPerCircuit = ref.rows ? ref.rows.keep.length : batch.clean.ids.length;
+        const stack = Math.min(stackMax, Math.ceil(STACK_ROWS / rowsPerCircuit));
+        const pending: { circuits: number[]; x: Tensor }[] = [];
+        let pendingCount = 0;
+        const unembedPending = (): void => {
+          const logits = e.tidy(() => {
+            const x = e.empty([pendingCount * n, D]);
+            let at = 0;
+            for (const p of pending) {
+              e.kernels.scale(p.x.ptr, 1, x.ptr + 4 * at * D, p.x.size);
+              at += p.x.size / D;
+            }
+            return model.unembed(x).toArray();
+          });
+          let j = 0;
+          for (const p of pending) for (const i of p.circuits) sliceSums[i] = circuitSum(i, logits.subarray(j * BV, (j++ + 1) * BV));
+          pending.length = 0;
+          pendingCount = 0;
+        };
+        const group = Math.max(1, Math.floor(UNEMBED_FLOATS / BV));
+        const runs: number[] = [];
+        a.circuits.forEach((_, i) => {
+          if (first[i] !== i) return;
+          if (patchesNothing(plans[i]!)) sliceSums[i] = circuitSum(i, ref.clean); // every edge in: the clean run itself
+          else runs.push(i);
+        });
+        for (let r = 0; r < runs.length; r += stack) {
+          const circuits = runs.slice(r, r + stack);
+          await nextTick();
+          const x = patchedFinals({ model, input: batch.clean, plans: circuits.map((i) => plans[i]!), cache: ref.cache, rows: ref.rows ?? undefined });
+          pending.push({ circuits, x });
+          pendingCount += circuits.length;
+          if (pendingCount >= group) unembedPending();
           // one run per (batch, circuit), however it is sliced (a retried slice does not count twice)
-          if (last && reported < a.circuits.length) {
+          for (let j = 0; j < circuits.length && last && reported < runs.length; j++) {
             reported++;
             a.onRun?.();
           }
         }
+        if (pending.length) unembedPending();
+        // equal circuits and every-edge circuits count as runs too
+        while (last && reported < a.circuits.length) {
+          reported++;
+          a.onRun?.();
+        }
+        a.circuits.forEach((_, i) => (sliceSums[i] = sliceSums[first[i]!]!));
       } finally {
         e.endArena(arena);
       }
       sliceSums.forEach((s, i) => (sums[i]! += a.average === 'batches' ? s / whole.n : s));
+      clean.push(...base[0]);
+      corrupted.push(...base[1]);
       done += slice.n;
     });
-    each({ index: bi, examples: whole.n, sums });
+    each({ index: bi, examples: whole.n, sums, clean: Float64Array.from(clean), corrupted: Float64Array.from(corrupted) });
   }
 }
 

@@ -3,19 +3,19 @@
  * source outputs ã_u (the corrupted run, zeros, or the dataset mean); in the clean run every destination input
  * becomes x_v + Σ_{u→v ∉ circuit} (ã_u − a*_u), where a*_u is u's output in this (patched) run. Edges in the
  * circuit carry the run's own activations, all others the intervention's: all edges in ⇒ the clean metric,
- * none ⇒ the corrupted one. How the corrections are laid out: patch-plan.ts; with the corrupted run as the
+ * none ⇒ the corrupted one. How the corrections are laid out: patch-plan.ts; the patched pass: patched-run.ts; with the corrupted run as the
  * intervention, a run computes only the rows after each example's shared clean prefix (sharedPrefix).
  */
-import type { Engine } from '../engine/engine.js';
-import type { Tensor } from '../engine/tensor.js';
 import { recordSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
+import type { Engine } from '../engine/engine.js';
+import * as ops from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+import { lastRows, packBatch, rowStarts } from '../models/batch.js';
 import type { CausalLM } from '../models/model.js';
-import { packBatch, rowStarts } from '../models/batch.js';
-import type { HeadInputsHook } from '../models/distinct-heads.js';
-import { hookNames, type ForwardHook } from '../models/hooks.js';
 import type { RowSubset } from '../models/row-subset.js';
-import { patchesNothing, patchPlan, type PatchPlan, type Terms } from './patch-plan.js';
+import { patchedFinals } from './patched-run.js';
+import { patchesNothing, patchPlan, type PatchPlan } from './patch-plan.js';
 
 export type Intervention = 'patching' | 'zero' | 'mean';
 
@@ -73,10 +73,9 @@ export interface PatchedRunArgs {
  * The rows a patched run must compute when the intervention is the corrupted run: in each example, from its first
  * token that differs between the clean and corrupted prompts on (before it both runs compute the same, so every
  * ã_u − a*_u is zero there and the patched run is the clean run), and its last row always. Null when that is every
- * row. The rows left out then come from one clean run's attention inputs (row-subset.ts), kept in the current
- * arena: end it only after the last run over the subset.
+ * row.
  */
-export function sharedPrefix(model: CausalLM, batch: PairBatch): RowSubset | null {
+function rowsAfterSharedPrefix(batch: PairBatch): Int32Array | null {
   const { clean: c, corrupted: x } = batch;
   const starts = rowStarts(c), keep: number[] = [];
   for (let b = 0; b < c.B; b++) {
@@ -85,134 +84,139 @@ export function sharedPrefix(model: CausalLM, batch: PairBatch): RowSubset | nul
     while (f < n - 1 && c.ids[r0 + f] === x.ids[r0 + f]) f++;
     for (let p = f; p < n; p++) keep.push(r0 + p);
   }
-  if (keep.length === c.ids.length) return null;
-  const e = model.engine, prev = e.tape;
+  return keep.length === c.ids.length ? null : Int32Array.from(keep);
+}
+
+/** A forward pass without a tape (nothing here is differentiated), restoring the engine's tape after. */
+function untaped<T>(e: Engine, f: () => T): T {
+  const prev = e.tape;
   e.tape = null;
   try {
-    const attn = e.tidy(() => {
-      const kept: Tensor[][] = [];
-      model.forward(c, { keepAttn: (l, t) => (kept[l] = t.map((v) => e.keep(v))), logits: 'none' });
-      return kept;
-    });
-    return { keep: Int32Array.from(keep), attn: (l) => attn[l]! };
+    return f();
   } finally {
     e.tape = prev;
   }
 }
 
-/** The intervention's source outputs ã for a batch [nSrc, R, D] (R: its rows, or the subset's), in the current arena. */
-export function interventionCache(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array, rows?: RowSubset | null): Tensor {
+/**
+ * The clean run of a batch: its last-position logits [B, V] and, when `subset` and the prompts share a clean
+ * prefix, the rows after it (rowsAfterSharedPrefix) with the run's attention inputs over every row, kept in the
+ * current arena (row-subset.ts): end it only after the last run over the subset.
+ */
+function cleanRun(model: CausalLM, batch: PairBatch, subset: boolean): { logits: Float32Array; rows: RowSubset | null } {
+  const e = model.engine;
+  const keep = subset ? rowsAfterSharedPrefix(batch) : null;
+  let logits: Float32Array | null = null;
+  // the attention inputs are returned from the tidy, so they outlive it
+  const attn = untaped(e, () => e.tidy(() => {
+    const kept: Tensor[][] = [];
+    const keepAttn = keep ? (l: number, t: readonly Tensor[]) => void (kept[l] = t.map((v) => e.keep(v))) : undefined;
+    logits = model.forward(batch.clean, { keepAttn, logits: 'last' }).logits!.toArray();
+    return kept;
+  }));
+  return { logits: logits!, rows: keep ? { keep, attn: (l) => attn[l]! } : null };
+}
+
+/** The rows after each example's shared clean prefix (see rowsAfterSharedPrefix; null: every row), from one clean run. */
+export function sharedPrefix(model: CausalLM, batch: PairBatch): RowSubset | null {
+  return cleanRun(model, batch, true).rows;
+}
+
+/**
+ * The intervention's source outputs ã for a batch [nSrc, R, D] (R: its rows, or the subset's), in the current arena,
+ * and for the patching intervention with `logits`, the corrupted run's last-position logits from the run that
+ * records ã (over the subset: its rows before are the clean run's).
+ */
+function intervene(
+  model: CausalLM, batch: PairBatch, intervention: Intervention, means: Float32Array | undefined, rows: RowSubset | null | undefined, logits: boolean,
+): { cache: Tensor; corrupted: Float32Array | null } {
   const e = model.engine;
   const D = model.dims.dModel;
   const nSrc = model.layout.nSrc, R = rows ? rows.keep.length : batch.clean.ids.length;
   const out = e.empty([nSrc, R, D]);
-  if (rows) {
-    if (intervention !== 'patching') throw new Error('a row subset serves the patching intervention only');
-    const prev = e.tape;
-    e.tape = null;
-    try {
-      e.tidy(() => void model.forward(batch.corrupted, { rows, record: { buf: out, alpha: 1, write: true }, logits: 'none' }));
-    } finally {
-      e.tape = prev;
-    }
-  } else if (intervention === 'patching') recordSources(e, model, batch.corrupted, out, 1);
-  else if (intervention === 'zero') e.heap.fillF32(out.ptr, out.size, 0);
+  if (rows && intervention !== 'patching') throw new Error('a row subset serves the patching intervention only');
+  if (intervention === 'patching') {
+    const corrupted = untaped(e, () => e.tidy(() => {
+      const r = model.forward(batch.corrupted, { rows: rows ?? undefined, record: { buf: out, alpha: 1, write: true }, logits: logits ? 'last' : 'none' });
+      return logits ? r.logits!.toArray() : null;
+    }));
+    return { cache: out, corrupted };
+  }
+  if (intervention === 'zero') e.heap.fillF32(out.ptr, out.size, 0);
   else {
     if (!means) throw new Error('the mean intervention needs dataset means');
     const f = out.data();
     for (let u = 0; u < nSrc; u++) for (let r = 0; r < R; r++) f.set(means.subarray(u * D, (u + 1) * D), (u * R + r) * D);
   }
-  return out;
+  return { cache: out, corrupted: null };
+}
+
+/** The intervention's source outputs ã for a batch [nSrc, R, D] (R: its rows, or the subset's), in the current arena. */
+export function interventionCache(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array, rows?: RowSubset | null): Tensor {
+  return intervene(model, batch, intervention, means, rows, false).cache;
+}
+
+/**
+ * What every patched run of a batch shares, from two forward passes: the clean and corrupted runs' last-position
+ * logits (the baselines m(M) and m(∅) of the batch), the intervention's cache and, for the patching intervention,
+ * the rows after the shared clean prefix (null: every row). In the current arena: end it after the batch's runs.
+ */
+export interface ReferenceRuns {
+  clean: Float32Array;
+  corrupted: Float32Array;
+  cache: Tensor;
+  rows: RowSubset | null;
+}
+
+/**
+ * The clean and corrupted runs' last-position logits as evaluation computes them (referenceRuns): the corrupted run
+ * over the rows after the shared clean prefix, so every command's baselines are the same numbers.
+ */
+export function baselineLogits(model: CausalLM, batch: PairBatch): { clean: Float32Array; corrupted: Float32Array } {
+  const e = model.engine;
+  const arena = e.beginArena();
+  try {
+    const { logits: clean, rows } = cleanRun(model, batch, true);
+    const corrupted = untaped(e, () => e.tidy(() => model.forward(batch.corrupted, { rows: rows ?? undefined, logits: 'last' }).logits!.toArray()));
+    return { clean, corrupted };
+  } finally {
+    e.endArena(arena);
+  }
+}
+
+export function referenceRuns(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array): ReferenceRuns {
+  if (intervention !== 'patching') {
+    // the patched runs compute every row (the intervention differs from the clean run before the first corrupted token)
+    const { clean, corrupted } = baselineLogits(model, batch);
+    return { clean, corrupted, cache: intervene(model, batch, intervention, means, null, false).cache, rows: null };
+  }
+  const { logits: clean, rows } = cleanRun(model, batch, true);
+  const { cache, corrupted } = intervene(model, batch, intervention, means, rows, true);
+  return { clean, corrupted: corrupted!, cache, rows };
 }
 
 /** Last-position logits [B, V] of the clean input with the missing edges patched (see patch-plan.ts). */
 export function patchedLogits(a: PatchedRunArgs): Float32Array {
+  const e = a.model.engine;
+  return e.tidy(() => a.model.unembed(patchedFinal(a)).toArray());
+}
+
+/**
+ * The final-normed residual stream at each example's last position [B, D] of the patched run, in the current arena:
+ * the logits are model.unembed of it, which evaluation does for several circuits in one product (the vocabulary
+ * matrix read once for all of them).
+ */
+export function patchedFinal(a: PatchedRunArgs): Tensor {
   const { model, batch } = a;
-  const e: Engine = model.engine, k = e.kernels;
-  const { dModel: D } = model.dims;
-  const layout = model.layout, nSrc = layout.nSrc;
-  const plan = a.plan ?? patchPlan(layout, a.missing);
+  const e = model.engine;
+  const plan = a.plan ?? patchPlan(model.layout, a.missing);
   const input = batch.clean;
-  const R = a.rows ? a.rows.keep.length : input.ids.length, RD = R * D;
-  // every edge in: the plain forward pass over every row, so the clean metric comes out bit for bit
-  if (patchesNothing(plan)) return e.tidy(() => model.forward(input, { logits: 'last' }).logits!.toArray());
+  // every edge in: the plain forward pass over every row
+  if (patchesNothing(plan)) {
+    return e.tidy(() => model.finalNorm(ops.gatherRows(model.forward(input, { logits: 'none' }).residFinal, e.fromArray(lastRows(input), [input.B], 'i32'))));
+  }
   return e.tidy(() => {
-    // diff[u] = ã_u − a*_u: the intervention's values first, then minus this run's outputs as they appear
-    let diff: Tensor;
-    if (a.cache) {
-      diff = e.empty(a.cache.shape);
-      k.scale(a.cache.ptr, 1, diff.ptr, diff.size);
-    } else {
-      diff = interventionCache(model, batch, a.intervention, a.means, a.rows);
-    }
-    if (diff.size !== nSrc * RD) throw new Error(`patchedLogits: the input has ${R} rows but the cache ${diff.size / (nSrc * D)} (pack both or neither)`);
-    const row = (u: number): number => diff.ptr + 4 * u * RD;
-    // S = Σ_{u < sUpTo} diff[u], brought up to a destination's parent count when a correction starts from it
-    const S = e.zeros([R, D]), ones = e.fromArray(new Float32Array(nSrc).fill(1));
-    let sUpTo = 0;
-    const sumTo = (p: number): number => {
-      if (p > sUpTo) k.gemm(false, false, 1, RD, p - sUpTo, 1, ones.ptr, p - sUpTo, row(sUpTo), RD, 1, S.ptr, RD);
-      sUpTo = Math.max(sUpTo, p);
-      return S.ptr;
-    };
-    // out[i] += Σ_u signs[i, u]·diff[k0 + u]: one product, or single additions when there are very few (each
-    // kernel call has a fixed cost that matters at the few rows of a shared-prefix run)
-    const addTerms = (t: Terms, out: number): void => {
-      if (t.nnz <= 2) {
-        for (let i = 0; i < t.rows; i++) {
-          for (let u = 0; u < t.K; u++) {
-            const s = t.signs[i * t.K + u]!;
-            if (s !== 0) k.axpy(s, row(t.k0 + u), out + 4 * i * RD, RD);
-          }
-        }
-      } else {
-        const m = e.fromArray(t.signs, [t.rows, t.K]);
-        k.gemm(false, false, t.rows, RD, t.K, 1, m.ptr, t.K, row(t.k0), RD, 1, out, RD);
-      }
-    };
-    // x + S (base) or a copy of x, at `out`
-    const start = (x: number, base: boolean, p: number, out: number): void => {
-      if (base) k.add(x, sumTo(p), out, RD);
-      else k.scale(x, 1, out, RD);
-    };
-    let stash = 0; // the current layer's MLP share, in its inputs buffer
-    const headInputs: HeadInputsHook = (l, resid) => {
-      const lp = plan.layers[l]!;
-      stash = 0;
-      if (!lp.of && !lp.mlpStash) return null;
-      const p = layout.parentCount(layout.firstSlot(l));
-      const buf = e.empty([lp.count, R, D]);
-      lp.base.forEach((b, i) => {
-        const out = buf.ptr + 4 * i * RD;
-        if (lp.mlpStash && i === lp.terms!.rows - 1) {
-          if (b) k.scale(sumTo(p), 1, out, RD);
-          else e.heap.fillF32(out, RD, 0);
-        } else start(resid.ptr, b, p, out);
-      });
-      if (lp.terms) addTerms(lp.terms, buf.ptr);
-      if (lp.mlpStash) stash = buf.ptr + 4 * (lp.terms!.rows - 1) * RD;
-      return { inputs: buf, of: lp.of ?? new Int32Array(3 * model.dims.nHead).fill(-1) };
-    };
-    const hooks: Record<string, ForwardHook> = {};
-    plan.layers.forEach((lp, l) => {
-      if (!lp.mlp) return;
-      hooks[hookNames.mlpIn(l)] = (x) => {
-        const out = e.empty(x.shape);
-        if (stash) k.add(x.ptr, stash, out.ptr, RD);
-        else start(x.ptr, lp.mlpBase, layout.parentCount(layout.firstSlot(l)), out.ptr);
-        if (lp.mlpHeads) addTerms(lp.mlpHeads, out.ptr);
-        return out;
-      };
-    });
-    const lg = plan.logits;
-    if (lg) {
-      hooks[hookNames.residFinal] = (x) => {
-        const out = e.empty(x.shape);
-        start(x.ptr, lg.base, nSrc, out.ptr);
-        if (lg.terms) addTerms(lg.terms, out.ptr);
-        return out;
-      };
-    }
-    return model.forward(input, { hooks, headInputs, rows: a.rows, record: { buf: diff, alpha: -1, write: false }, logits: 'last' }).logits!.toArray();
+    const cache = a.cache ?? interventionCache(model, batch, a.intervention, a.means, a.rows);
+    return patchedFinals({ model, input, plans: [plan], cache, rows: a.rows });
   });
 }

@@ -7,7 +7,7 @@
 import type { PairBatch } from '../attribution/types.js';
 import { greedy, prune, topn, type Graph } from '../graph/index.js';
 import type { CausalLM } from '../models/model.js';
-import { baselines, evaluateCircuits, faithfulness, type Baselines } from './evaluate.js';
+import { evaluateWithBaselines, faithfulness, type Baselines } from './evaluate.js';
 import type { Intervention, MetricFn, MissingEdges } from './patching.js';
 
 export const MIB_FRACTIONS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1] as const;
@@ -54,6 +54,7 @@ export interface SweepArgs {
   /** Also report CPR/CMD (budgets must then be the MIB fractions of the edge count). */
   fractions?: readonly number[];
   onRun?: () => void;
+  /** m(M) and m(∅) when already known (e.g. shared by a task's methods); else the evaluation's own clean and corrupted runs give them. */
   base?: Baselines;
 }
 
@@ -61,16 +62,28 @@ export async function sweep(a: SweepArgs): Promise<SweepResult> {
   return (await sweeps(a, [{ budgets: a.budgets, fractions: a.fractions }]))[0]!;
 }
 
+/** A sweep and the baselines it used (a.base, or those of its own clean and corrupted runs, with their spread). */
+export async function sweepWithBaselines(a: SweepArgs): Promise<{ result: SweepResult; base: Baselines }> {
+  const r = await sweepsWithBaselines(a, [{ budgets: a.budgets, fractions: a.fractions }]);
+  return { result: r.results[0]!, base: r.base };
+}
+
 /**
  * Several sweeps of one graph (e.g. a reproduction's budgets and its MIB fractions) in one evaluation: the
  * intervention's cache is made once per batch for all of them, and a circuit that two budgets prune to runs once.
  */
 export async function sweeps(a: Omit<SweepArgs, 'budgets' | 'fractions'>, sets: readonly Pick<SweepArgs, 'budgets' | 'fractions'>[]): Promise<SweepResult[]> {
-  const base = a.base ?? baselines(a.model, a.batches, a.metric);
+  return (await sweepsWithBaselines(a, sets)).results;
+}
+
+async function sweepsWithBaselines(
+  a: Omit<SweepArgs, 'budgets' | 'fractions'>, sets: readonly Pick<SweepArgs, 'budgets' | 'fractions'>[],
+): Promise<{ results: SweepResult[]; base: Baselines }> {
   const circuits = sets.map((s) => sweepCircuits({ ...a, budgets: s.budgets }));
-  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.flat().map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  const evaluated = await evaluateWithBaselines({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.flat().map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  const { values } = evaluated, base = a.base ?? evaluated.base;
   let at = 0;
-  return sets.map((s, i) => sweepResult(circuits[i]!, values.slice(at, (at += circuits[i]!.length)), base, s.fractions));
+  return { results: sets.map((s, i) => sweepResult(circuits[i]!, values.slice(at, (at += circuits[i]!.length)), base, s.fractions)), base };
 }
 
 /** A circuit of the sweep: its budget, its size after pruning, and the edges it patches. */
