@@ -65,7 +65,7 @@ test('every method describes itself: name, kind, summary, colour, options, point
   });
   assert.deepEqual(methods().filter(usesSteps).map((m) => m.name), ['eap-ig', 'eap-ig-activations', 'eap-gp']);
   assert.deepEqual(DEFAULT_METHODS, ['eap', 'eap-ig', 'eap-gp']);
-  assert.equal(DEFAULT_VARIANTS.length, 17);
+  assert.equal(DEFAULT_VARIANTS.length, 18);
 });
 
 test('options: one object per key, valid defaults that round-trip, bad values rejected naming the option', () => {

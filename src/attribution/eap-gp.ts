@@ -72,6 +72,7 @@ export const GRADPATH_OPTIONS: readonly MethodOption[] = [GP_NORM, GP_ETA, GP_ST
 export const GRADPATH_NAMED: Readonly<Record<string, string>> = {
   paper: '',
   descent: 'step=relative:backtrack=8',
+  'descent-pinned': 'step=relative:backtrack=8:end=corrupted',
 };
 
 /** A GradPath variant's rule from resolved options. */
@@ -91,7 +92,8 @@ export const eapGp: Method = {
   reproduceByDefault: true,
   validateVariants: [
     'steps=3', 'steps=5', 'steps=10', 'steps=5:norm=batch', 'steps=5:eta=0.5', 'steps=5:eta=2',
-    'steps=5:step=relative', 'steps=5:backtrack=8', 'steps=5:objective=metric', 'steps=5:end=corrupted', 'steps=5:step=relative:backtrack=8',
+    'steps=5:step=relative', 'steps=5:backtrack=8', 'steps=5:objective=metric', 'steps=5:end=corrupted',
+    'steps=5:step=relative:backtrack=8', 'steps=5:step=relative:backtrack=8:end=corrupted',
   ],
   variantNameOrder: ['steps', 'norm', 'eta', 'step', 'backtrack', 'objective', 'end', 'path'],
   counterpart: 'eap-ig',

@@ -12,7 +12,7 @@ import { h, num } from './dom.js';
 
 export const PATH_COLORS = { straight: '#2563eb', gradpath: '#ea580c' } as const;
 /** Colours of the GradPath variants after the first. */
-const VARIANT_COLORS = ['#16a34a', '#9333ea', '#db2777', '#0891b2', '#a16207', '#4b5563'];
+const VARIANT_COLORS = ['#9333ea', '#0891b2', '#db2777', '#a16207', '#4b5563', '#65a30d']; // not the clean line's green
 
 /** One path drawn: the straight path, or a GradPath variant. */
 interface DrawnPath {
