@@ -180,6 +180,12 @@ test('metric objective: J = (metric − corrupted metric)², its gradient agains
       const own = atVertices(trace.gradpath.t, ex.gradpaths[0]!.metric, k).map((m) => (m - ex.corruptedMetric) ** 2);
       own.forEach((x, j) => assert.ok(j === 0 || x < own[j - 1]!, `(m − m′)² rises from ${own[j - 1]} to ${x} at vertex ${j}`));
     }
+    // eap-gp's own walk (its metric from the task loss) takes the same path: J summed over the batch at each step
+    const Js: number[] = [];
+    const loss = (l: Float32Array, b: number, v: number, y: unknown[]) => lossGrad(task, l, b, v, y as Label[]);
+    await attribute({ model, batches: [pb], method: 'eap-gp', loss, options: { steps: k, gpObjective: 'metric', gpEta: 1e-3, gpTrace: (_b, _j, J) => void Js.push(J) } });
+    const traced = Array.from({ length: k }, (_, j) => trace.examples.reduce((sum, ex) => sum + (atVertices(trace.gradpath.t, ex.gradpaths[0]!.metric, k)[j]! - ex.corruptedMetric) ** 2, 0));
+    Js.forEach((J, j) => assert.ok(Math.abs(J - traced[j]!) <= 1e-4 * traced[0]!, `step ${j}: eap-gp's J ${J} vs the trace's ${traced[j]}`));
   });
 });
 

@@ -32,10 +32,12 @@ Records, per example, the task metric, GradPath's objective J, their gradient no
 embeddings and the metric's slope along EAP-IG's straight line from the clean to the corrupted input and along
 GradPath (K steps, as --method eap-gp takes them with the same --gp-* options), each at P evenly spaced
 points (default 32) plus the points the methods take their gradients at. Where the gradient vanishes the path
-is saturated. --variants traces several GradPath variants into one file instead: a comma-separated list of
-${Object.keys(GRADPATH_NAMED).join(', ')} (${Object.entries(GRADPATH_NAMED).map(([k, v]) => `${k}: ${v || 'the defaults'}`).join('; ')}) or
-key=value[:key=value...] with the keys ${GRADPATH_OPTIONS.map((o) => `${o.variantKey}=${o.metavar}`).join(', ')}
-(from the defaults; e.g. --variants paper,step=relative:backtrack=8,objective=metric).
+is saturated. --variants traces several GradPath variants into one file instead (no --gp-* flags then):
+a comma-separated list, each a name or key=value[:key=value...] over the defaults, with the keys
+  ${GRADPATH_OPTIONS.map((o) => `${o.variantKey}=${o.metavar}`).join(', ')}
+and the names
+  ${Object.entries(GRADPATH_NAMED).map(([k, v]) => `${k} (${v || 'the defaults, the EAP-GP paper\'s'})`).join(', ')}
+e.g. --variants paper,descent,objective=metric:backtrack=8.
 The file and stderr report per example and in summary whether J decreased monotonically, how far each path
 got towards the corrupted run (J and metric) and the saturated share (definitions: path-format.ts). Open the
 file with eapgp view. The run's time, date and threads go to <out>.log.json (path.json → path.log.json).
