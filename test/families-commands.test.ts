@@ -189,18 +189,19 @@ for (const f of FAMILIES) {
     assert.ok(first > 0, 'the first GradPath step is a point of the grid');
     for (const ex of file.examples) {
       const what = `${f.name} row ${ex.row}`;
-      for (const path of ['straight', 'gradpath'] as const) {
-        for (const k of SERIES_KEYS) assert.ok(ex[path][k].every((x) => x !== null && Number.isFinite(x)), `${what} ${path}.${k}: finite`);
-        assert.equal(ex[path].metric[0], ex.cleanMetric, `${what} ${path}: starts at the clean input`);
+      const gradpath = ex.gradpaths[0]!;
+      for (const [path, s] of [['straight', ex.straight], ['gradpath', gradpath]] as const) {
+        for (const k of SERIES_KEYS) assert.ok(s[k].every((x) => x !== null && Number.isFinite(x)), `${what} ${path}.${k}: finite`);
+        assert.equal(s.metric[0], ex.cleanMetric, `${what} ${path}: starts at the clean input`);
       }
-      const J0 = ex.gradpath.objective[0]!;
+      const J0 = gradpath.objective[0]!;
       assert.ok(J0 > 0 && ex.straight.objective[0] === J0, `${what}: J at the clean input ${J0}`);
       // the straight path ends at the corrupted input: J = 0 and the corrupted metric
       assert.ok(ex.straight.objective.at(-1)! <= 1e-6 * J0, `${what}: J at the corrupted end ${ex.straight.objective.at(-1)}`);
       assert.ok(Math.abs(ex.straight.metric.at(-1)! - ex.corruptedMetric!) <= 1e-5 * Math.max(1, Math.abs(ex.corruptedMetric!)), `${what}: corrupted end`);
       // GradPath's first step has length η = 1 per example
-      assert.equal(ex.gradpath.distClean[0], 0);
-      assert.ok(Math.abs(ex.gradpath.distClean[first]! - 1) <= 1e-5, `${what}: first step ${ex.gradpath.distClean[first]}`);
+      assert.equal(gradpath.distClean[0], 0);
+      assert.ok(Math.abs(gradpath.distClean[first]! - 1) <= 1e-5, `${what}: first step ${gradpath.distClean[first]}`);
     }
     // the first example's clean metric is `run`'s: a plain forward pass of its prompt, logit(correct) − logit(incorrect)
     const row = readCsv(DATA).rows[0]!.values;

@@ -65,12 +65,12 @@ test('every method describes itself: name, kind, summary, colour, options, point
   });
   assert.deepEqual(methods().filter(usesSteps).map((m) => m.name), ['eap-ig', 'eap-ig-activations', 'eap-gp']);
   assert.deepEqual(DEFAULT_METHODS, ['eap', 'eap-ig', 'eap-gp']);
-  assert.equal(DEFAULT_VARIANTS.length, 12);
+  assert.equal(DEFAULT_VARIANTS.length, 18);
 });
 
 test('options: one object per key, valid defaults that round-trip, bad values rejected naming the option', () => {
   const opts = allOptions();
-  assert.deepEqual(opts.map((o) => o.key), ['steps', 'gpEta', 'gpNorm', 'gpPath', 'intervention']);
+  assert.deepEqual(opts.map((o) => o.key), ['steps', 'gpEta', 'gpNorm', 'gpStep', 'gpBacktrack', 'gpObjective', 'gpEnd', 'gpPath', 'intervention']);
   assert.equal(new Set(opts.map((o) => o.flag).filter((f) => f !== undefined)).size, opts.filter((o) => o.flag).length, 'flags unique');
   for (const o of opts) {
     assert.ok(o.valid(o.default), `${o.key}: default ${String(o.default)} invalid`);
@@ -86,7 +86,11 @@ test('options: one object per key, valid defaults that round-trip, bad values re
   userError(() => methodOptionsFrom(gp, { intervention: 'zero' }), /^--intervention applies to --method exact only, not eap-gp$/, 'intervention on eap-gp');
   userError(() => methodOptionsFrom(getMethod('eap'), { steps: '10' }), /^--steps applies to --method eap-ig, eap-ig-activations, eap-gp only, not eap$/, 'steps on eap');
   assert.deepEqual(methodOptionsFrom(getMethod('eap'), { steps: '5', 'gp-norm': 'example' }), {});
-  assert.deepEqual(methodOptionsFrom(gp, { steps: '3', 'gp-eta': '.5' }), { steps: 3, gpEta: 0.5, gpNorm: 'example', gpPath: 'gradpath' });
+  const variantDefaults = { gpStep: 'absolute', gpBacktrack: 0, gpObjective: 'logits', gpEnd: 'free' };
+  assert.deepEqual(methodOptionsFrom(gp, { steps: '3', 'gp-eta': '.5' }), { steps: 3, gpEta: 0.5, gpNorm: 'example', ...variantDefaults, gpPath: 'gradpath' });
+  assert.deepEqual(methodOptionsFrom(gp, { 'gp-backtrack': '4', 'gp-end': 'corrupted' }), { steps: 5, gpEta: 1, gpNorm: 'example', ...variantDefaults, gpBacktrack: 4, gpEnd: 'corrupted', gpPath: 'gradpath' });
+  userError(() => methodOptionsFrom(gp, { 'gp-backtrack': '1.5' }), /^--gp-backtrack must be an integer >= 0, got "1.5"$/, 'gp-backtrack');
+  userError(() => methodOptionsFrom(gp, { 'gp-objective': 'loss' }), /^--gp-objective must be logits or metric, got "loss"$/, 'gp-objective');
   // library callers pass values: the method checks its own
   userError(() => resolveOptions(getMethod('eap-ig'), { steps: 0 }), /^--steps must be an integer >= 1, got 0$/, 'resolve steps');
   userError(() => resolveOptions(gp, { gpNorm: 'row' } as unknown as AttributionOptions), /^--gp-norm must be example or batch, got row$/, 'resolve gpNorm');
@@ -98,6 +102,8 @@ test('options: one object per key, valid defaults that round-trip, bad values re
 test('defaults in one place: graph meta, help texts and the README table read the registry', () => {
   // the scores' graph JSON meta (byte layout of every scores file): steps, then the method's recorded options
   assert.deepEqual(metaFields(getMethod('eap-gp')), { steps: 5, gp_eta: 1, gp_norm: 'example' });
+  // GradPath's variant options are recorded only when set: the paper's variant writes the same meta as before them
+  assert.deepEqual(metaFields(getMethod('eap-gp'), { gpStep: 'relative', gpEnd: 'corrupted' }), { steps: 5, gp_eta: 1, gp_norm: 'example', gp_step: 'relative', gp_end: 'corrupted' });
   assert.deepEqual(metaFields(getMethod('eap-ig'), { steps: 7 }), { steps: 7 });
   assert.deepEqual(metaFields(getMethod('eap')), { steps: null });
   assert.deepEqual(metaFields(getMethod('exact'), { intervention: 'mean' }), { steps: null, intervention: 'mean' });
@@ -114,7 +120,7 @@ test('defaults in one place: graph meta, help texts and the README table read th
   assert.match(reproduceUsage, /--steps \(eap-ig, eap-ig-activations, eap-gp\) default 5/);
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   assert.ok(readme.includes(methodsTable() + '\n'), `README.md's methods table differs from the registry; it should read:\n${methodsTable()}`);
-  assert.match(methodsTable(), /^\| `eap-gp` \| .* \| `--steps` \(5\), `--gp-eta` \(1\), `--gp-norm` \(example\), validate `path=` \(gradpath\) \|$/m);
+  assert.match(methodsTable(), /^\| `eap-gp` \| .* \| `--steps` \(5\), `--gp-eta` \(1\), `--gp-norm` \(example\), `--gp-step` \(absolute\), `--gp-backtrack` \(0\), `--gp-objective` \(logits\), `--gp-end` \(free\), validate `path=` \(gradpath\) \|$/m);
 });
 
 // ---- a toy method, added through the registry alone ----

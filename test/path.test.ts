@@ -84,10 +84,10 @@ test('traces match direct computations: path ends, an interpolated point, the fi
       close(ex.corruptedMetric, corrupted[b]!, 1e-5, 'corrupted metric');
       close(ex.straight.metric[0]!, clean[b]!, 1e-5, 'straight path at t = 0');
       close(ex.straight.metric[ex.straight.metric.length - 1]!, corrupted[b]!, 1e-4, 'straight path at t = 1 (corrupted run)');
-      close(ex.gradpath.metric[0]!, clean[b]!, 1e-5, 'GradPath at t = 0');
+      close(ex.gradpaths[0]!.metric[0]!, clean[b]!, 1e-5, 'GradPath at t = 0');
       close(ex.straight.metric[at(trace.straight.t, 0.5)]!, mid[b]!, 1e-4, 'straight path at t = 0.5');
       assert.ok(ex.straight.distClean[0]! < 1e-6 && ex.straight.distCorrupted[trace.straight.t.length - 1]! < 1e-5, 'the straight path joins clean to corrupted');
-      close(ex.gradpath.distClean[at(trace.gradpath.t, 1 / 3)]!, 1, 1e-4, 'a GradPath step has length η = 1');
+      close(ex.gradpaths[0]!.distClean[at(trace.gradpath.t, 1 / 3)]!, 1, 1e-4, 'a GradPath step has length η = 1');
     }
 
     // GradPath's first step from the full logits: J = Σ_real ‖logits − logits'‖², seed 2(logits − logits')
@@ -118,10 +118,10 @@ test('traces match direct computations: path ends, an interpolated point, the fi
     const m1 = metricAt(e, model, pb!, gamma1);
     for (let b = 0; b < B; b++) {
       const ex = trace.examples[b]!;
-      close(ex.gradpath.objective[0]!, J[b]!, 1e-3, 'J at the clean input');
+      close(ex.gradpaths[0]!.objective[0]!, J[b]!, 1e-3, 'J at the clean input');
       close(ex.straight.objective[0]!, J[b]!, 1e-3, 'J on the straight path at t = 0');
       assert.ok(ex.straight.objective[ex.straight.objective.length - 1]! < 1e-6 * J[b]!, 'J vanishes at the corrupted input');
-      close(ex.gradpath.metric[at(trace.gradpath.t, 1 / 3)]!, m1[b]!, 1e-3, 'metric after the first GradPath step');
+      close(ex.gradpaths[0]!.metric[at(trace.gradpath.t, 1 / 3)]!, m1[b]!, 1e-3, 'metric after the first GradPath step');
       assert.ok(Math.abs(m1[b]! - clean[b]!) > 1e-3, 'the step changes the metric (the check is not vacuous)');
     }
 

@@ -87,7 +87,8 @@ test('variants: canonical names, defaults, and errors that say how to write them
   assert.equal(parseVariant('eap-ig').name, 'eap-ig:steps=5');
   const gp = parseVariant('eap-gp:eta=.5:norm=batch:steps=3');
   assert.equal(gp.name, 'eap-gp:steps=3:norm=batch:eta=0.5');
-  assert.deepEqual(gp.options, { steps: 3, gpEta: 0.5, gpNorm: 'batch', gpPath: 'gradpath' });
+  assert.deepEqual(gp.options, { steps: 3, gpEta: 0.5, gpNorm: 'batch', gpStep: 'absolute', gpBacktrack: 0, gpObjective: 'logits', gpEnd: 'free', gpPath: 'gradpath' });
+  assert.equal(parseVariant('eap-gp:end=corrupted:backtrack=8:step=relative').name, 'eap-gp:steps=5:step=relative:backtrack=8:end=corrupted');
   assert.equal(parseVariant('eap-gp:path=straight').options.gpPath, 'straight');
   const all = parseVariants('default,eap,eap-gp:steps=20');
   assert.equal(all.length, DEFAULT_VARIANTS.length + 1, 'eap listed twice is kept once');

@@ -450,18 +450,22 @@ test('a graph opens at the circuit its file flags; the budget box shows the budg
   assert.equal(await page.isChecked('input[name=mode][value=greedy]'), true);
 });
 
-test('the saturation view plots both paths per example and marks saturated stretches', { skip: SKIP }, async () => {
+test('the saturation view plots the straight path and each GradPath variant per example, with diagnostics, and marks saturated stretches', { skip: SKIP }, async () => {
   await page.click('#tab-path');
   await page.waitForSelector('#view-path[data-state=ready]', { timeout: WAIT });
   assert.equal(await page.$$eval('#path-charts svg.chart', (c) => c.length), 4);
   const markers = await page.$$eval('svg.path-metric .series.path-straight circle.marker', (c) => c.length);
   assert.equal(markers, 5, 'EAP-IG\'s 5 gradient points are marked');
   assert.equal(await page.$$eval('svg.path-metric .series.path-gradpath circle.marker', (c) => c.length), 5);
+  assert.equal(await page.$$eval('svg.path-metric .series.path-gradpath-1 circle.marker', (c) => c.length), 5, 'the second variant beside the first');
+  const table = await page.$$eval('#path-diagnostics tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+  assert.deepEqual(table.slice(1).map((r) => r[0]), ['GradPath paper', 'GradPath step=relative'], 'one diagnostics row per variant');
+  assert.deepEqual(table[1]!.slice(1), ['yes', 'yes', '1.00', '0.75', '0%'], 'example 1, paper: J 40 → 0 monotone, metric 3.5 → 0.5 of the way to −0.5');
   const sat = await page.textContent('#path-saturation') ?? '';
   const [ig, gp] = [...sat.matchAll(/saturated over (\d+)% of the path/g)].map((m) => Number(m[1]));
   assert.ok(ig! > 40 && gp === 0, `the straight path saturates, GradPath does not: ${sat}`);
   assert.ok(await page.$$eval('svg.path-metric rect.band', (b) => b.length) >= 1);
-  assert.match(await page.textContent('#path-summary') ?? '', /Metric: clean 3\.500, corrupted -0\.5000; end of GradPath 0\.5000\./);
+  assert.match(await page.textContent('#path-summary') ?? '', /Metric: clean 3\.500, corrupted -0\.5000; end of GradPath paper 0\.5000, step=relative 1\.500\./);
   await page.screenshot({ path: join(ARTIFACTS, 'viewer-saturation.png') });
   // example 2 crowds the charts (metrics 0.2 apart, gradient norms over 35 decades); the mean is the third case
   for (const width of [1280, 1920]) {

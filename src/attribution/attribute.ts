@@ -133,6 +133,12 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
               backwardTask(tape, logits!, undefined, { label, batch: input, embeds: p.embeds, hooks: p.hooks });
             }),
           ),
+        taskMetric: (logits) => {
+          const { values, grad } = a.loss(logits, B, V, batch.labels);
+          if (!values) throw new UserError('GradPath\'s metric objective (--gp-objective metric) needs the per-example metric values from the loss function (lossGrad gives them)');
+          for (let i = 0; i < grad.length; i++) grad[i] = -B * grad[i]!; // L = −mean_b metric_b
+          return { values, grad };
+        },
         embeddings: (which) => {
           const ids = (which === 'clean' ? batch.clean : batch.corrupted).ids;
           return model.embed(ids);

@@ -18,6 +18,8 @@ export interface MethodOption<T = unknown> {
   readonly metavar: string;
   /** The graph JSON meta field that records it, if any ('gp_eta'). */
   readonly meta?: string;
+  /** Written in the graph JSON meta only when not at its default (options added later: older outputs stay the same). */
+  readonly metaWhenSet?: boolean;
   /** Written in validate's variant names even at its default (the points of a stepped method). */
   readonly alwaysNamed?: boolean;
   readonly default: T;
@@ -75,7 +77,7 @@ export function orList(xs: readonly string[]): string {
   return xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)}`;
 }
 
-type Described = Pick<MethodOption, 'key' | 'flag' | 'variantKey' | 'metavar' | 'meta' | 'help' | 'alwaysNamed'>;
+type Described = Pick<MethodOption, 'key' | 'flag' | 'variantKey' | 'metavar' | 'meta' | 'metaWhenSet' | 'help' | 'alwaysNamed'>;
 
 /** An integer option >= min. */
 export function intOption(o: Described & { default: number; min: number }): MethodOption<number> {
@@ -118,6 +120,8 @@ export function ownOptions(m: MethodSpec, given: Readonly<Record<string, unknown
 export function metaFields(m: MethodSpec, given: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
   const own = ownOptions(m, given);
   const out: Record<string, unknown> = { steps: usesSteps(m) ? own[STEPS.key] : null };
-  for (const o of m.options) if (o.meta !== undefined && o !== STEPS) out[o.meta] = own[o.key];
+  for (const o of m.options) {
+    if (o.meta !== undefined && o !== STEPS && !(o.metaWhenSet && own[o.key] === o.default)) out[o.meta] = own[o.key];
+  }
   return out;
 }

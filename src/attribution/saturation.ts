@@ -1,7 +1,8 @@
 /**
  * The saturation view's data (`eapgp path`): per example, the task metric, GradPath's objective and their
- * gradients at many points along EAP-IG's straight path and along GradPath (see path-format.ts for the
- * grids and series). GradPath's vertices come from the same step function EAP-GP uses (eap-gp.ts).
+ * gradients at many points along EAP-IG's straight path and along one or more GradPath variants (see
+ * path-format.ts for the grids and series). GradPath's vertices come from the same walk EAP-GP takes
+ * (gradpath.ts).
  */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -10,7 +11,8 @@ import { rowStarts, type Batch } from '../models/batch.js';
 import type { MetricGrad } from '../tasks/types.js';
 import { UserError } from '../util/errors.js';
 import { nextTick } from '../util/ticks.js';
-import { finalTarget, GP_ETA, GP_NORM, gradPathObjective, gradPathStep } from './eap-gp.js';
+import { GP_BACKTRACK, GP_END, GP_ETA, GP_NORM, GP_OBJECTIVE, GP_STEP } from './eap-gp.js';
+import { finalTarget, gradPathObjective, logitsObjective, metricObjective, pinToCorrupted, stepLengths, walk, type GradPathRule } from './gradpath.js';
 import { STEPS } from './method-spec.js';
 import { SERIES_KEYS, type PathGrid, type PathSeries } from './path-format.js';
 import type { PairBatch } from './types.js';
@@ -20,11 +22,14 @@ export interface PathTraceOptions {
   steps?: number;
   /** Evenly spaced samples per path, ends included (default 32). */
   points?: number;
-  /** GradPath step size η (default 1). */
-  gpEta?: number;
-  /** GradPath step normalisation (default per example). */
-  gpNorm?: 'example' | 'batch';
+  /** The GradPath variants to trace (default: the paper's, EAP-GP's defaults). */
+  variants?: readonly GradPathRule[];
 }
+
+/** The paper's GradPath: EAP-GP's defaults. */
+export const PAPER_RULE: GradPathRule = {
+  eta: GP_ETA.default, norm: GP_NORM.default, step: GP_STEP.default, backtrack: GP_BACKTRACK.default, objective: GP_OBJECTIVE.default, end: GP_END.default,
+};
 
 export interface TraceArgs {
   model: CausalLM;
@@ -41,7 +46,8 @@ export interface ExampleTrace {
   cleanMetric: number;
   corruptedMetric: number;
   straight: PathSeries;
-  gradpath: PathSeries;
+  /** One per variant, in the order given. */
+  gradpaths: PathSeries[];
 }
 
 export interface PathTrace {
@@ -87,15 +93,14 @@ export async function tracePaths(a: TraceArgs): Promise<PathTrace> {
   const e = model.engine;
   const k = a.options?.steps ?? STEPS.default;
   const P = a.options?.points ?? 32;
-  const eta = a.options?.gpEta ?? GP_ETA.default;
-  const norm = a.options?.gpNorm ?? GP_NORM.default;
+  const variants = a.options?.variants ?? [PAPER_RULE];
   if (!Number.isInteger(k) || k < 1) throw new UserError(`--steps must be an integer >= 1, got ${k}`);
   if (!Number.isInteger(P) || P < 2) throw new UserError(`--points must be an integer >= 2, got ${P}`);
   const grids = pathGrids(k, P);
   const examples: ExampleTrace[] = [];
   for (const batch of a.batches) {
     await nextTick();
-    examples.push(...e.tidy(() => traceBatch(e, model, batch, a.metricGrad, grids, k, eta, norm)));
+    examples.push(...e.tidy(() => traceBatch(e, model, batch, a.metricGrad, grids, k, variants)));
     a.onBatch?.(examples.length);
   }
   return { ...grids, examples };
@@ -103,7 +108,7 @@ export async function tracePaths(a: TraceArgs): Promise<PathTrace> {
 
 function traceBatch(
   e: Engine, model: CausalLM, batch: PairBatch, metricGrad: TraceArgs['metricGrad'], grids: { straight: PathGrid; gradpath: PathGrid },
-  k: number, eta: number, norm: 'example' | 'batch',
+  k: number, variants: readonly GradPathRule[],
 ): ExampleTrace[] {
   const { B } = batch.clean;
   const V = model.dims.vocabSize, D = model.dims.dModel;
@@ -117,16 +122,14 @@ function traceBatch(
   const embed = (b: Batch) => model.embed(b.ids);
   const e0 = embed(batch.clean), e1 = embed(batch.corrupted);
 
-  // GradPath's vertices γ_0 = clean, γ_1..γ_k
-  const vertices: Tensor[] = [e0];
-  for (let j = 0; j < k; j++) {
-    const g = vertices[j]!;
-    vertices.push(e.tidy(() => e.record((tape) => {
-      const leaf = g.reshape(g.shape).requireGrad();
-      const out = model.forward(batch.clean, { embeds: leaf, logits: 'none' });
-      return gradPathStep(model, tape, leaf, out.residFinal, target, batch.clean, eta, norm).next;
-    })));
-  }
+  // each variant's vertices γ_0 = clean, γ_1..γ_k (bent to the corrupted input when pinned)
+  const metricAt = (logits: Float32Array) => metricGrad(logits, B, V, batch.labels);
+  const starts = rowStarts(batch.clean);
+  const paths = variants.map((rule) => {
+    const objective = rule.objective === 'logits' ? logitsObjective(model, batch.clean, target) : metricObjective(model, batch.clean, metricAt, corr.values);
+    const vertices = walk(model, batch.clean, rule, objective, e0, stepLengths(rule, k, e0, e1, starts, D), k);
+    return rule.end === 'corrupted' ? pinToCorrupted(e, vertices, e1) : vertices;
+  });
   const lerp = (x: Tensor, y: Tensor, f: number): Tensor => {
     const out = e.empty(x.shape);
     e.kernels.scale(x.ptr, 1 - f, out.ptr, out.size);
@@ -143,9 +146,10 @@ function traceBatch(
 
   const series = (): PathSeries => Object.fromEntries(SERIES_KEYS.map((key) => [key, []])) as unknown as PathSeries;
   const out: ExampleTrace[] = Array.from({ length: B }, (_, b) => ({
-    cleanMetric: clean.values[b]!, corruptedMetric: corr.values[b]!, straight: series(), gradpath: series(),
+    cleanMetric: clean.values[b]!, corruptedMetric: corr.values[b]!, straight: series(), gradpaths: variants.map(series),
   }));
-  const probe = (path: 'straight' | 'gradpath', gamma: Tensor, tangent: Tensor): void => {
+  /** Samples every series at γ (tangent dγ/dt) into `into(b)`, each example's series of the path. */
+  const probe = (into: (b: number) => PathSeries, gamma: Tensor, tangent: Tensor): void => {
     e.tidy(() => e.record((tape) => {
       const leaf = gamma.reshape(gamma.shape).requireGrad();
       const fwd = model.forward(batch.clean, { embeds: leaf, logits: 'last' });
@@ -163,23 +167,25 @@ function traceBatch(
         distClean: perExample(batch.clean, D, (i) => (gv[i]! - c0[i]!) ** 2).map(Math.sqrt),
         distCorrupted: perExample(batch.clean, D, (i) => (gv[i]! - c1[i]!) ** 2).map(Math.sqrt),
       };
-      for (let b = 0; b < B; b++) for (const key of SERIES_KEYS) out[b]![path][key].push(finite(row[key][b]!));
+      for (let b = 0; b < B; b++) for (const key of SERIES_KEYS) into(b)[key].push(finite(row[key][b]!));
     }));
   };
 
   // straight: γ(t) = clean + t·(corrupted − clean), dγ/dt = corrupted − clean
   e.tidy(() => {
     const dir = towards(e0, e1, 1);
-    for (const t of grids.straight.t) e.tidy(() => probe('straight', lerp(e0, e1, t), dir));
+    for (const t of grids.straight.t) e.tidy(() => probe((b) => out[b]!.straight, lerp(e0, e1, t), dir));
   });
   // GradPath: s = k·t steps along the polyline, dγ/dt = k·(γ_{j+1} − γ_j) on segment j
-  for (const t of grids.gradpath.t) {
-    e.tidy(() => {
-      const s = t * k;
-      const j = Math.min(Math.floor(s + 1e-9), k - 1);
-      const a0 = vertices[j]!, a1 = vertices[j + 1]!;
-      probe('gradpath', lerp(a0, a1, Math.max(0, s - j)), towards(a0, a1, k));
-    });
-  }
+  paths.forEach((vertices, v) => {
+    for (const t of grids.gradpath.t) {
+      e.tidy(() => {
+        const s = t * k;
+        const j = Math.min(Math.floor(s + 1e-9), k - 1);
+        const a0 = vertices[j]!, a1 = vertices[j + 1]!;
+        probe((b) => out[b]!.gradpaths[v]!, lerp(a0, a1, Math.max(0, s - j)), towards(a0, a1, k));
+      });
+    }
+  });
   return out;
 }

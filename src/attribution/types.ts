@@ -23,7 +23,12 @@ export interface PairBatch<Label = unknown> {
  * The task loss of a batch from its last-position logits [B, V]: L = −mean_b metric_b, with dL/dlogits.
  * Gradients of L at the destinations, times Δ, give the scores.
  */
-export type LossFn<Label = unknown> = (logits: Float32Array, B: number, V: number, labels: Label[]) => { loss: number; grad: Float32Array };
+export type LossFn<Label = unknown> = (logits: Float32Array, B: number, V: number, labels: Label[]) => {
+  loss: number;
+  grad: Float32Array;
+  /** The metric per example (lossGrad gives it): GradPath's metric objective needs it. */
+  values?: Float64Array;
+};
 
 /** A method's name in the registry (src/attribution/registry.ts). */
 export type MethodName = string;
@@ -35,6 +40,14 @@ export interface AttributionOptions {
   gpEta?: number;
   /** GradPath step normalisation: per example (default) or one norm for the whole batch. */
   gpNorm?: 'example' | 'batch';
+  /** GradPath's step length: η itself (default) or η·‖e − e′‖/k. */
+  gpStep?: 'absolute' | 'relative';
+  /** GradPath's backtracking: the most halvings of a step until J decreases (default 0: none). */
+  gpBacktrack?: number;
+  /** GradPath's objective: all logits (default) or the task metric against the corrupted run's. */
+  gpObjective?: 'logits' | 'metric';
+  /** GradPath's end: free (default) or bent to end at the corrupted embeddings. */
+  gpEnd?: 'free' | 'corrupted';
   /** Replaces GradPath by the straight corrupted→clean path at the same points (a check: gives EAP-IG's points shifted by one). */
   gpPath?: 'gradpath' | 'straight';
   /**
@@ -49,7 +62,7 @@ export interface AttributionOptions {
 }
 
 /** Options with every registered method's defaults filled in (registry.ts's resolveOptions). */
-export type ResolvedOptions = Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpPath'>> & AttributionOptions;
+export type ResolvedOptions = Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpStep' | 'gpBacktrack' | 'gpObjective' | 'gpEnd' | 'gpPath'>> & AttributionOptions;
 
 /**
  * A gradient point's forward pass, for messages: what it is (e.g. "GradPath step 2 of 5") and its input, so
@@ -86,6 +99,11 @@ export interface BatchContext {
    * logits or loss gradients stop the run (NonFiniteError), naming `at` and its first non-finite hook point.
    */
   backwardTask(tape: Tape, logits: Tensor, opts?: BackwardOptions, at?: PointSite): void;
+  /**
+   * The task metric per example and ∂values[b]/∂logits[b, :] from last-position logits [B, V] (from the loss:
+   * −B·dL/dlogits). A UserError when the loss function gives no per-example values.
+   */
+  taskMetric(logits: Float32Array): { values: Float64Array; grad: Float32Array };
   /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */
   embeddings(which: 'clean' | 'corrupted'): Tensor;
 }

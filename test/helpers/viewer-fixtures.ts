@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { diagnoseExample, summarise } from '../../src/attribution/path-diagnostics.js';
 import { PATH_FORMAT, PATH_VERSION, SERIES_KEYS, type PathFile, type PathSeries } from '../../src/attribution/path-format.js';
 import { pathGrids } from '../../src/attribution/saturation.js';
 import { referenceCircuit } from '../../src/circuits/index.js';
@@ -120,14 +121,23 @@ export function syntheticPath(): PathFile {
   const straight = (t: number): number => 3.5 - 4 * sig(20 * (t - 0.75));
   const dStraight = (t: number): number => -80 * sig(20 * (t - 0.75)) * (1 - sig(20 * (t - 0.75)));
   const gp = (t: number): number => 3.5 - 3 * t;
-  return {
+  const head = {
     format: PATH_FORMAT, version: PATH_VERSION, tool: 'test', model: 'gpt2', task: 'ioi',
-    metric: 'logit-diff', data: 'ioi.csv', dataSha256: '0'.repeat(64), steps: 5, points: 32, gpEta: 1, gpNorm: 'example',
+    metric: 'logit-diff', data: 'ioi.csv', dataSha256: '0'.repeat(64), steps: 5, points: 32,
+    gradpaths: [
+      { name: 'paper', gpEta: 1, gpNorm: 'example', gpStep: 'absolute', gpBacktrack: 0, gpObjective: 'logits', gpEnd: 'free' },
+      { name: 'step=relative', gpEta: 1, gpNorm: 'example', gpStep: 'relative', gpBacktrack: 0, gpObjective: 'logits', gpEnd: 'free' },
+    ],
     straight: grids.straight, gradpath: grids.gradpath,
-    examples: [0, 1].map((i) => ({
+  } as const satisfies Omit<PathFile, 'examples' | 'summary'>;
+  const examples = [0, 1].map((i) => {
+    const ex = {
       row: i + 1, clean: `When Mary and John went to the store, John gave a drink to (${i})`, corrupted: 'When Mary and John went to the store, Anna gave a drink to',
       cleanMetric: 3.5, corruptedMetric: i === 0 ? -0.5 : 3.3,
-      straight: series(grids.straight.t, straight, dStraight, i === 1), gradpath: series(grids.gradpath.t, gp, () => -3, i === 1),
-    })),
-  };
+      straight: series(grids.straight.t, straight, dStraight, i === 1),
+      gradpaths: [series(grids.gradpath.t, gp, () => -3, i === 1), series(grids.gradpath.t, (t) => 3.5 - 2 * t, () => -2, i === 1)],
+    };
+    return { ...ex, diagnostics: diagnoseExample({ ...head, gradpaths: [...head.gradpaths] }, ex) };
+  });
+  return { ...head, gradpaths: [...head.gradpaths], examples, summary: summarise({ gradpaths: [...head.gradpaths], examples }) };
 }
