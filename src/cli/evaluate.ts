@@ -17,14 +17,16 @@ import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
+import { INTERVENTION } from '../attribution/ablation.js';
 import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.js';
+import { optionValue } from './method-options.js';
 import { clampBudgets, graphTaskWarning, noCircuitError, parseEdgeList } from './edge-budgets.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp evaluate [--model M] --task T --data CSV [--limit N] [--batch-size B] --graph scores.json
                       [--edges 100,200,500 | --fractions] [--select greedy|topn] [--signed]
-                      [--intervention patching|zero|mean] [--metric logit-diff|prob-diff] [--json]
+                      [--intervention ${INTERVENTION.metavar}] [--metric logit-diff|prob-diff] [--json]
                       [--out results.json] [--svg F] [--dot F] [--shard i/n|auto [--shard-count N]]
 
 Selects circuits from the graph's scores (greedy by |score| by default, as in the EAP-GP paper; --signed ranks
@@ -51,8 +53,7 @@ export async function evaluate(argv: string[]): Promise<void> {
   const graphPath = requireOption(values.graph, 'graph', usage);
   const select = (values.select ?? 'greedy') as 'greedy' | 'topn';
   if (!['greedy', 'topn'].includes(select)) throw new UserError(`--select must be greedy or topn, got "${values.select}"`);
-  const intervention = (values.intervention ?? 'patching') as 'patching' | 'zero' | 'mean';
-  if (!['patching', 'zero', 'mean'].includes(intervention)) throw new UserError(`--intervention must be patching, zero or mean, got "${intervention}"`);
+  const intervention = optionValue(INTERVENTION, values);
   if (values.edges && values.fractions) throw new UserError('give either --edges or --fractions, not both');
   const requested = values.edges ? parseEdgeList(values.edges) : null;
   const shard = shardFrom(values);

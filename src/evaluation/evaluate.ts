@@ -12,7 +12,8 @@ import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { gapSpread, type GapSpread } from './degenerate.js';
 import { patchBuffers, patchPlan } from './patch-plan.js';
-import { interventionCache, meanActivations, patchedLogits, sharedPrefix, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
+import { sourceMeans, usesMeans } from './means.js';
+import { interventionCache, patchedLogits, sharedPrefix, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
 
 export interface Baselines {
   /** m(M): the clean model's metric. */
@@ -130,7 +131,7 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
   const e = model.engine;
   const intervention = a.intervention ?? 'patching';
   // the dataset means are over every batch, also when this call runs a few of them
-  const means = intervention === 'mean' ? meanActivations(model, batches) : undefined;
+  const means = usesMeans(intervention) ? sourceMeans(model, batches, intervention === 'mean-positional') : undefined;
   const V = model.dims.vocabSize;
   // equal circuits (budgets that prune to the same circuit) run once; plans serve every batch
   const first = firstEqual(a.circuits);
