@@ -107,6 +107,24 @@ test('all edges give the clean metric and no edges the intervention run, for eve
   });
 });
 
+test('under an ablation m(∅) is the fully ablated model, and all edges still give the clean metric', async () => {
+  await withEngine({ threads: 2 }, async (e) => {
+    const { model, bs, metric } = await setup(e, 'ioi');
+    const ref = fx.tasks.ioi!;
+    const { graph } = parseGraphJson(JSON.stringify(ref.graph), 'fixture', { nLayers: model.dims.nLayer, nHeads: model.dims.nHead });
+    const base = baselines(model, bs, metric);
+    for (const intervention of ['zero', 'mean-positional'] as const) {
+      const r = await sweep({ model, batches: bs, metric, graph, budgets: [5, graph.nEdges], intervention });
+      const replaced = allSourcesReplaced(model, bs, metric, intervention);
+      const scale = Math.max(Math.abs(base.clean), Math.abs(replaced));
+      assert.equal(r.baseline, base.clean);
+      assert.ok(Math.abs(r.corrupted - replaced) <= 1e-4 * scale, `${intervention}: m(∅) ${r.corrupted} vs replaced sources ${replaced}`);
+      assert.ok(Math.abs(r.corrupted - base.corrupted) > 1e-3 * scale, `${intervention}: m(∅) is not the corrupted run's`);
+      assert.ok(Math.abs(r.points[1]!.faithfulness - 1) < 1e-4, `${intervention}: every edge gives F = ${r.points[1]!.faithfulness}`);
+    }
+  });
+});
+
 for (const taskName of Object.keys(fx.tasks)) {
   test(`greedy and top-n sweeps match the oracle (${taskName})`, async () => {
     await withEngine({ threads: 2 }, async (e) => {
