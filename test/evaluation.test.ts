@@ -15,7 +15,8 @@ import { recordSources } from '../src/attribution/sources.js';
 import type { PairBatch } from '../src/attribution/types.js';
 import type { Engine } from '../src/engine/engine.js';
 import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
-import { meanActivations, type Intervention } from '../src/evaluation/patching.js';
+import { sourceMeans, usesMeans } from '../src/evaluation/means.js';
+import type { Intervention } from '../src/evaluation/patching.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep } from '../src/evaluation/sweep.js';
 import { Graph, parseGraphJson } from '../src/graph/index.js';
 import { hookNames, type ForwardHook } from '../src/models/hooks.js';
@@ -49,11 +50,13 @@ async function setup(e: Engine, taskName: string) {
 function allSourcesReplaced(model: CausalLM, bs: readonly PairBatch[], metric: (l: Float32Array, B: number, V: number, y: unknown[]) => Float64Array, intervention: Intervention): number {
   const e = model.engine;
   const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  const means = intervention === 'mean' ? meanActivations(model, bs) : null;
+  const means = usesMeans(intervention) ? sourceMeans(model, bs, intervention === 'mean-positional') : null;
+  const nSrc = model.layout.nSrc;
   let sum = 0, n = 0;
   for (const b of bs) {
     e.tidy(() => {
-      const R = b.clean.B * b.clean.P;
+      const { B, P } = b.clean;
+      const R = B * P;
       const corr = e.empty([1 + L * (H + 1), R, D]);
       if (intervention === 'patching') recordSources(e, model, b.corrupted, corr, 1);
       const value = (u: number, count: number): ForwardHook => () => {
@@ -62,7 +65,13 @@ function allSourcesReplaced(model: CausalLM, bs: readonly PairBatch[], metric: (
         for (let i = 0; i < count; i++) {
           if (intervention === 'patching') f.set(corr.data().subarray((u + i) * R * D, (u + i + 1) * R * D), i * R * D);
           else if (intervention === 'zero') f.fill(0, i * R * D, (i + 1) * R * D);
-          else for (let r = 0; r < R; r++) f.set(means!.subarray((u + i) * D, (u + i + 1) * D), (i * R + r) * D);
+          else {
+            // padded rows: position r mod P (rows past an example's end are never read by its real positions)
+            for (let r = 0; r < R; r++) {
+              const p = means!.positional ? Math.min(r % P, means!.positions - 1) : 0;
+              f.set(means!.values.subarray((p * nSrc + u + i) * D, (p * nSrc + u + i + 1) * D), (i * R + r) * D);
+            }
+          }
         }
         return t;
       };
@@ -85,7 +94,7 @@ test('all edges give the clean metric and no edges the intervention run, for eve
     const g = new Graph(model.dims.nLayer, model.dims.nHead);
     const none = new Uint8Array(g.nSrc * g.nDst), all = Uint8Array.from(g.realMask);
     const base = baselines(model, bs, metric);
-    for (const intervention of ['patching', 'zero', 'mean'] as const) {
+    for (const intervention of ['patching', 'zero', 'mean', 'mean-positional'] as const) {
       const [full, empty] = await evaluateCircuits({ model, batches: bs, metric, circuits: [none, all], intervention });
       const scale = Math.max(Math.abs(base.clean), Math.abs(base.corrupted));
       assert.ok(Math.abs(full! - base.clean) <= 1e-5 * scale, `${intervention}: all edges ${full} vs clean ${base.clean}`);
@@ -93,7 +102,26 @@ test('all edges give the clean metric and no edges the intervention run, for eve
       assert.ok(Math.abs(empty! - replaced) <= 1e-4 * Math.max(scale, Math.abs(replaced)), `${intervention}: no edges ${empty} vs replaced sources ${replaced}`);
       if (intervention === 'patching') assert.ok(Math.abs(empty! - base.corrupted) <= 1e-5 * scale, `no edges ${empty} vs corrupted ${base.corrupted}`);
     }
-    assert.notEqual(allSourcesReplaced(model, bs, metric, 'zero'), allSourcesReplaced(model, bs, metric, 'mean'));
+    const [z, m, mp] = (['zero', 'mean', 'mean-positional'] as const).map((i) => allSourcesReplaced(model, bs, metric, i));
+    assert.ok(z !== m && m !== mp && z !== mp, `zero ${z}, mean ${m}, mean-positional ${mp} differ`);
+  });
+});
+
+test('under an ablation m(∅) is the fully ablated model, and all edges still give the clean metric', async () => {
+  await withEngine({ threads: 2 }, async (e) => {
+    const { model, bs, metric } = await setup(e, 'ioi');
+    const ref = fx.tasks.ioi!;
+    const { graph } = parseGraphJson(JSON.stringify(ref.graph), 'fixture', { nLayers: model.dims.nLayer, nHeads: model.dims.nHead });
+    const base = baselines(model, bs, metric);
+    for (const intervention of ['zero', 'mean-positional'] as const) {
+      const r = await sweep({ model, batches: bs, metric, graph, budgets: [5, graph.nEdges], intervention });
+      const replaced = allSourcesReplaced(model, bs, metric, intervention);
+      const scale = Math.max(Math.abs(base.clean), Math.abs(replaced));
+      assert.equal(r.baseline, base.clean);
+      assert.ok(Math.abs(r.corrupted - replaced) <= 1e-4 * scale, `${intervention}: m(∅) ${r.corrupted} vs replaced sources ${replaced}`);
+      assert.ok(Math.abs(r.corrupted - base.corrupted) > 1e-3 * scale, `${intervention}: m(∅) is not the corrupted run's`);
+      assert.ok(Math.abs(r.points[1]!.faithfulness - 1) < 1e-4, `${intervention}: every edge gives F = ${r.points[1]!.faithfulness}`);
+    }
   });
 });
 

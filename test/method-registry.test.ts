@@ -42,7 +42,7 @@ function userError(fn: () => unknown, re: RegExp, what: string): void {
 }
 
 test('every method describes itself: name, kind, summary, colour, options, points, validate variants', () => {
-  assert.deepEqual(methodNames(), ['eap', 'eap-ig', 'eap-ig-activations', 'clean-corrupted', 'eap-gp', 'exact']);
+  assert.deepEqual(methodNames(), ['eap', 'eap-ig', 'eap-ig-activations', 'clean-corrupted', 'eap-gp', 'ifr', 'exact']);
   const colors = new Set<string>();
   for (const m of methods()) {
     assert.match(m.name, /^[a-z][a-z0-9-]*$/, m.name);
@@ -52,25 +52,26 @@ test('every method describes itself: name, kind, summary, colour, options, point
     colors.add(m.color);
     const points = m.points(12, resolveOptions(m));
     assert.ok(Number.isSafeInteger(points) && points >= 1, `${m.name}: points ${points}`);
-    if (m.kind === 'gradient') assert.equal(typeof (m as Method).run, 'function', `${m.name}: run`);
+    // a method attribute() runs takes gradient passes (run) or scores from the clean run (scoreClean), not both
+    if (m.kind === 'gradient') assert.equal([(m as Method).run, (m as Method).scoreClean].filter((f) => typeof f === 'function').length, 1, `${m.name}: run or scoreClean`);
     if (m.variantNameOrder) assert.deepEqual([...m.variantNameOrder].sort(), m.options.map((o) => o.variantKey).sort(), `${m.name}: name order`);
     if (m.counterpart) assert.ok(findMethod(m.counterpart), `${m.name}: counterpart ${m.counterpart}`);
     for (const v of m.validateVariants) assert.equal(parseVariant(v === '' ? m.name : `${m.name}:${v}`).method, m.name);
   }
   // what each method records per batch, as the scores' 1/(N·K) divides by it (GPT-2 small: L = 12)
   const K = Object.fromEntries(methods().map((m) => [m.name, m.points(12, resolveOptions(m, { steps: 5 }))]));
-  assert.deepEqual(K, { eap: 1, 'eap-ig': 5, 'eap-ig-activations': 125, 'clean-corrupted': 2, 'eap-gp': 5, exact: 1 });
+  assert.deepEqual(K, { eap: 1, 'eap-ig': 5, 'eap-ig-activations': 125, 'clean-corrupted': 2, 'eap-gp': 5, ifr: 1, exact: 1 });
   assert.deepEqual(Object.fromEntries(gradientMethods().map((m) => [m.name, [!!m.recordsClean, !!m.recordsCorrupted]])), {
-    eap: [true, false], 'eap-ig': [false, true], 'eap-ig-activations': [false, false], 'clean-corrupted': [true, false], 'eap-gp': [true, false],
+    eap: [true, false], 'eap-ig': [false, true], 'eap-ig-activations': [false, false], 'clean-corrupted': [true, false], 'eap-gp': [true, false], ifr: [false, false],
   });
   assert.deepEqual(methods().filter(usesSteps).map((m) => m.name), ['eap-ig', 'eap-ig-activations', 'eap-gp']);
   assert.deepEqual(DEFAULT_METHODS, ['eap', 'eap-ig', 'eap-gp']);
-  assert.equal(DEFAULT_VARIANTS.length, 18);
+  assert.equal(DEFAULT_VARIANTS.length, 19);
 });
 
 test('options: one object per key, valid defaults that round-trip, bad values rejected naming the option', () => {
   const opts = allOptions();
-  assert.deepEqual(opts.map((o) => o.key), ['steps', 'gpEta', 'gpNorm', 'gpStep', 'gpBacktrack', 'gpObjective', 'gpEnd', 'gpPath', 'intervention']);
+  assert.deepEqual(opts.map((o) => o.key), ['intervention', 'steps', 'gpEta', 'gpNorm', 'gpStep', 'gpBacktrack', 'gpObjective', 'gpEnd', 'gpPath']);
   assert.equal(new Set(opts.map((o) => o.flag).filter((f) => f !== undefined)).size, opts.filter((o) => o.flag).length, 'flags unique');
   for (const o of opts) {
     assert.ok(o.valid(o.default), `${o.key}: default ${String(o.default)} invalid`);
@@ -81,11 +82,12 @@ test('options: one object per key, valid defaults that round-trip, bad values re
   userError(() => methodOptionsFrom(gp, { 'gp-eta': '-1' }), /^--gp-eta must be a number >= 0, got "-1"$/, 'gp-eta');
   userError(() => methodOptionsFrom(gp, { 'gp-norm': 'row' }), /^--gp-norm must be example or batch, got "row"$/, 'gp-norm');
   userError(() => methodOptionsFrom(gp, { steps: '2.5' }), /^--steps must be an integer >= 1, got "2.5"$/, 'steps');
-  userError(() => methodOptionsFrom(getMethod('exact'), { intervention: 'half' }), /^--intervention must be patching, zero or mean, got "half"$/, 'intervention');
+  userError(() => methodOptionsFrom(getMethod('exact'), { intervention: 'half' }), /^--intervention must be patching, zero, mean or mean-positional, got "half"$/, 'intervention');
   // another method's option: an error unless it is at its default (then it changes nothing)
-  userError(() => methodOptionsFrom(gp, { intervention: 'zero' }), /^--intervention applies to --method exact only, not eap-gp$/, 'intervention on eap-gp');
+  userError(() => methodOptionsFrom(gp, { intervention: 'zero' }), /^--intervention applies to --method eap, eap-ig, eap-ig-activations, clean-corrupted, exact only, not eap-gp$/, 'intervention on eap-gp');
   userError(() => methodOptionsFrom(getMethod('eap'), { steps: '10' }), /^--steps applies to --method eap-ig, eap-ig-activations, eap-gp only, not eap$/, 'steps on eap');
-  assert.deepEqual(methodOptionsFrom(getMethod('eap'), { steps: '5', 'gp-norm': 'example' }), {});
+  assert.deepEqual(methodOptionsFrom(getMethod('eap'), { steps: '5', 'gp-norm': 'example' }), { intervention: 'patching' });
+  assert.deepEqual(methodOptionsFrom(getMethod('eap'), { intervention: 'mean-positional' }), { intervention: 'mean-positional' });
   const variantDefaults = { gpStep: 'absolute', gpBacktrack: 0, gpObjective: 'logits', gpEnd: 'free' };
   assert.deepEqual(methodOptionsFrom(gp, { steps: '3', 'gp-eta': '.5' }), { steps: 3, gpEta: 0.5, gpNorm: 'example', ...variantDefaults, gpPath: 'gradpath' });
   assert.deepEqual(methodOptionsFrom(gp, { 'gp-backtrack': '4', 'gp-end': 'corrupted' }), { steps: 5, gpEta: 1, gpNorm: 'example', ...variantDefaults, gpBacktrack: 4, gpEnd: 'corrupted', gpPath: 'gradpath' });
@@ -94,7 +96,7 @@ test('options: one object per key, valid defaults that round-trip, bad values re
   // library callers pass values: the method checks its own
   userError(() => resolveOptions(getMethod('eap-ig'), { steps: 0 }), /^--steps must be an integer >= 1, got 0$/, 'resolve steps');
   userError(() => resolveOptions(gp, { gpNorm: 'row' } as unknown as AttributionOptions), /^--gp-norm must be example or batch, got row$/, 'resolve gpNorm');
-  userError(() => getMethod('magic'), /^unknown method "magic"; choose one of eap, eap-ig, eap-ig-activations, clean-corrupted, eap-gp, exact$/, 'unknown method');
+  userError(() => getMethod('magic'), /^unknown method "magic"; choose one of eap, eap-ig, eap-ig-activations, clean-corrupted, eap-gp, ifr, exact$/, 'unknown method');
   userError(() => parseVariant('eap-ig:eta=1'), /unknown key "eta": eap-ig takes only steps=K/, 'variant key');
   userError(() => parseVariant('exact'), /unknown method "exact" in "exact"/, 'exact is no variant');
 });
@@ -104,8 +106,9 @@ test('defaults in one place: graph meta, help texts and the README table read th
   assert.deepEqual(metaFields(getMethod('eap-gp')), { steps: 5, gp_eta: 1, gp_norm: 'example' });
   // GradPath's variant options are recorded only when set: the paper's variant writes the same meta as before them
   assert.deepEqual(metaFields(getMethod('eap-gp'), { gpStep: 'relative', gpEnd: 'corrupted' }), { steps: 5, gp_eta: 1, gp_norm: 'example', gp_step: 'relative', gp_end: 'corrupted' });
-  assert.deepEqual(metaFields(getMethod('eap-ig'), { steps: 7 }), { steps: 7 });
-  assert.deepEqual(metaFields(getMethod('eap')), { steps: null });
+  assert.deepEqual(metaFields(getMethod('eap-ig'), { steps: 7 }), { steps: 7, intervention: 'patching' });
+  assert.deepEqual(metaFields(getMethod('eap'), { intervention: 'zero' }), { steps: null, intervention: 'zero' });
+  assert.deepEqual(metaFields(getMethod('ifr')), { steps: null });
   assert.deepEqual(metaFields(getMethod('exact'), { intervention: 'mean' }), { steps: null, intervention: 'mean' });
   for (const o of allOptions().filter((x) => x.flag)) {
     assert.ok(attributeUsage.includes(`[--${o.flag} ${o.metavar}]`), `attribute synopsis lacks --${o.flag}`);
@@ -116,7 +119,7 @@ test('defaults in one place: graph meta, help texts and the README table read th
   for (const m of methods()) assert.ok(attributeUsage.includes(m.summary), `attribute help lacks ${m.name}`);
   assert.ok(validateUsage.includes(variantKeysHelp()));
   assert.ok(validateUsage.includes(DEFAULT_VARIANTS.join(', ')));
-  assert.match(reproduceUsage, /--methods {4}default eap,eap-ig,eap-gp \(also eap-ig-activations, clean-corrupted, exact\)/);
+  assert.match(reproduceUsage, /--methods {4}default eap,eap-ig,eap-gp \(also eap-ig-activations, clean-corrupted, ifr, exact\)/);
   assert.match(reproduceUsage, /--steps \(eap-ig, eap-ig-activations, eap-gp\) default 5/);
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   assert.ok(readme.includes(methodsTable() + '\n'), `README.md's methods table differs from the registry; it should read:\n${methodsTable()}`);

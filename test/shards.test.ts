@@ -136,8 +136,8 @@ test('wrong merges are refused, naming the files, and write nothing', () => {
   };
   // another method, other data, another model of the same shape (seed), another shard count
   const method = runShards(['attribute', '--model', tiny, '--task', 'ioi', '--data', csv, '--batch-size', '3', '--method', 'eap-ig'], join(tmp, 'w-m.json'), 2);
-  // a part's key holds its method's own options (the registry's): eap has none, eap-ig its steps
-  refused([a[0]!, method[1]!], /parts of different runs \(method: "eap" vs "eap-ig"; options: \{\} vs \{"steps":5\}; points: 1 vs 5\)/, 'method');
+  // a part's key holds its method's own options (the registry's): eap its intervention, eap-ig its steps too
+  refused([a[0]!, method[1]!], /parts of different runs \(method: "eap" vs "eap-ig"; options: \{"intervention":"patching"\} vs \{"steps":5,"intervention":"patching"\}; points: 1 vs 5\)/, 'method');
   const data = runShards(['attribute', '--model', tiny, '--task', 'ioi', '--data', csv2, '--batch-size', '3', '--method', 'eap'], join(tmp, 'w-d.json'), 2);
   refused([a[0]!, data[1]!], /w-a\.json\.shard-0-of-2\.part and .*w-d\.json\.shard-1-of-2\.part are parts of different runs \(data_sha256: /, 'data');
   const model = runShards(['attribute', '--model', tiny2, '--task', 'ioi', '--data', csv, '--batch-size', '3', '--method', 'eap'], join(tmp, 'w-s.json'), 2);

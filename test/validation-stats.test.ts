@@ -94,7 +94,8 @@ test('variants: canonical names, defaults, and errors that say how to write them
   assert.equal(all.length, DEFAULT_VARIANTS.length + 1, 'eap listed twice is kept once');
   assert.deepEqual(all.slice(0, DEFAULT_VARIANTS.length).map((v) => v.name), [...DEFAULT_VARIANTS]);
   assert.throws(() => parseVariants('eap,magic'), /unknown method "magic" in "magic"; choose one of eap, eap-ig/);
-  assert.throws(() => parseVariant('eap:steps=5'), /"eap:steps=5": eap takes no options/);
+  assert.throws(() => parseVariant('eap:steps=5'), /"eap:steps=5": unknown key "steps": eap takes only intervention=/);
+  assert.throws(() => parseVariant('ifr:steps=5'), /"ifr:steps=5": ifr takes no options/);
   assert.throws(() => parseVariant('eap-ig:eta=1'), /eap-ig takes only steps=K/);
   assert.throws(() => parseVariant('eap-gp:steps=0'), /steps must be an integer >= 1, got "0"/);
   assert.throws(() => parseVariant('eap-gp:norm=row'), /norm must be example or batch/);

@@ -18,7 +18,9 @@ import { GradSum, contract, gradientRows } from './gradients.js';
 import type { GraphLayout } from '../models/layout.js';
 import { bytesPerExample } from './memory-plan.js';
 import { packPair, runInSlices } from './micro.js';
-import { getGradientMethod, getMethod, resolveOptions } from './registry.js';
+import { getGradientMethod, getMethod, methodsTaking, resolveOptions } from './registry.js';
+import { INTERVENTION } from './ablation.js';
+import { sourceMeans, usesMeans, writeAblated } from '../evaluation/means.js';
 import { recordSources } from './sources.js';
 import type { AttributionOptions, BatchContext, LossFn, MethodName, PairBatch } from './types.js';
 
@@ -86,23 +88,34 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
   const { nSrc, nDst } = model.layout;
   const S = new Float64Array(nSrc * nDst); // the current batch's sums
   const K = method.points(L, opts);
+  const ablation = opts.intervention;
+  if (ablation !== 'patching' && !method.options.includes(INTERVENTION)) {
+    throw new UserError(`--intervention ${ablation} applies to --method ${methodsTaking(INTERVENTION).map((m) => m.name).join(', ')} only, not ${method.name}`);
+  }
+  // the dataset means, once per run and over every batch (also when this call runs a few of them: a shard)
+  const means = usesMeans(ablation) ? sourceMeans(model, a.batches, ablation === 'mean-positional') : undefined;
   const runBatch = (padded: PairBatch, batchN: number, index: number): void => {
     // padding rows never reach a real position (causal attention), so the passes run on packed rows only
     const batch = packPair(padded);
     const { B } = batch.clean;
     const R = batch.clean.ids.length;
     if (batch.corrupted.B !== B || batch.corrupted.ids.length !== R) throw new Error('clean and corrupted batches differ in shape');
+    if (method.scoreClean) return void e.tidy(() => method.scoreClean!({ e, model, batch, opts, sums: S }));
     e.tidy(() => {
       const delta = e.empty([nSrc, R, D]);
-      // Δ = corrupted − clean: the first recording writes the buffer, the second adds to it
-      const corrFirst = !method.recordsCorrupted;
-      const corrFinal = corrFirst ? recordSources(e, model, batch.corrupted, delta, 1, { keepFinal: !!method.needsCorruptedFinal }) : null;
+      // Δ = baseline − clean: the first recording writes the buffer, the second adds to it. The baseline is the
+      // corrupted run (recorded here, or by the method's own pass at the corrupted input) or the ablated values.
+      const ablated = ablation !== 'patching';
+      const baseFirst = ablated || !method.recordsCorrupted;
+      let corrFinal: Tensor | null = null;
+      if (ablated) writeAblated(delta, ablation, means, batch.clean);
+      else if (baseFirst) corrFinal = recordSources(e, model, batch.corrupted, delta, 1, { keepFinal: !!method.needsCorruptedFinal });
       let corrupted: Tensor | null = null;
       if (method.needsCorrupted) {
         corrupted = e.empty(delta.shape);
         e.kernels.scale(delta.ptr, 1, corrupted.ptr, delta.size);
       }
-      if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !corrFirst });
+      if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !baseFirst });
       const grads = new GradSum(e, model.layout, R, D);
       const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts, at) => {
         const values = logits.toArray();
@@ -120,7 +133,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
         tape.backward([[logits, e.fromArray(grad, logits.shape)]], bopts);
       };
       const ctx: BatchContext = {
-        e, model, batch, index, opts, delta, corrupted, corruptedFinal: corrFinal, grads, backwardTask,
+        e, model, batch, index, opts, delta, corrupted, ablated, corruptedFinal: corrFinal, grads, backwardTask,
         recordClean: { buf: delta, alpha: -1, write: false },
         recordCorrupted: { buf: delta, alpha: 1, write: false },
         point: (p = {}) =>
@@ -143,10 +156,16 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
           const ids = (which === 'clean' ? batch.clean : batch.corrupted).ids;
           return model.embed(ids);
         },
+        baselineEmbeddings: () => {
+          if (!ablated) return ctx.embeddings('corrupted');
+          const x = e.empty([R, D]);
+          writeAblated(x, ablation, means, batch.clean, 0, 1);
+          return x;
+        },
       };
       let badGradient: ReturnType<typeof contract>;
       try {
-        method.run(ctx);
+        method.run!(ctx);
         badGradient = contract(S, delta, grads, model.layout);
       } finally {
         grads.dispose(); // the deferred per-head sums live outside the arena
@@ -161,9 +180,12 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
     const whole = a.batches[index]!;
     const first = a.batches.slice(0, index).reduce((s, b) => s + b.n, 0);
     S.fill(0);
-    const buffers = nSrc + gradientRows(model.layout) + (method.needsCorrupted ? nSrc : 0);
+    // a clean-run method holds the sources and a destination's inputs (a layer's q/k/v copies at most)
+    const buffers = method.scoreClean ? nSrc + 3 * model.dims.nHead + 2 : nSrc + gradientRows(model.layout) + (method.needsCorrupted ? nSrc : 0);
     await runInSlices(e, whole, {
-      perExample: bytesPerExample(model.dims, whole.clean.P, { buffers, taped: true, retained: !!method.retainsTape, passes: K, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
+      perExample: bytesPerExample(model.dims, whole.clean.P, method.scoreClean
+        ? { buffers, taped: false, headCopies: 'none' }
+        : { buffers, taped: true, retained: !!method.retainsTape, passes: K, headCopies: method.perHeadHooks ? 'outputs' : 'none' }),
       size: opts.microBatch,
       whole: wholeOnly ? `${wholeOnly.what} needs whole batches, but a batch of ${whole.n} does not fit in memory here; ${wholeOnly.instead} or a smaller --batch-size` : undefined,
       what: `${a.method} on ${model.dims.nLayer} layers × ${model.dims.nHead} heads × d ${D}, batch ${index + 1}`,

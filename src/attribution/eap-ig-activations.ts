@@ -1,10 +1,12 @@
 /**
  * EAP-IG on activations (Hanna et al.'s variant): for each group of sources — the input, all heads of a layer,
  * a layer's MLP — and k = 1..m, that group's output is held at the constant (k/m)·clean + (1 − k/m)·corrupted
- * while gradients are taken. No gradient flows through the held group (TransformerLens hook semantics).
+ * while gradients are taken. No gradient flows through the held group (TransformerLens hook semantics). Under
+ * an ablation (ablation.ts) the ablated values take the corrupted ones' place.
  */
 import type { Tensor } from '../engine/tensor.js';
 import { hookNames, type ForwardHook } from '../models/hooks.js';
+import { INTERVENTION } from './ablation.js';
 import { STEPS } from './method-spec.js';
 import type { Method } from './types.js';
 
@@ -12,7 +14,7 @@ export const eapIgActivations: Method = {
   name: 'eap-ig-activations',
   kind: 'gradient',
   summary: "Hanna et al.'s variant: each layer's outputs interpolated between corrupted and clean in turn",
-  options: [STEPS],
+  options: [STEPS, INTERVENTION],
   color: '#7c3aed',
   validateVariants: ['steps=5'],
   points: (L, o) => (2 * L + 1) * o.steps,

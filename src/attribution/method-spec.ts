@@ -41,7 +41,10 @@ export interface Comparison {
 
 export interface MethodSpec {
   readonly name: string;
-  /** `gradient`: runs through attribute(); `patching`: patches every edge (exact). */
+  /**
+   * `gradient`: runs through attribute(), batch by batch, scores divided by N·K (information flow routes too,
+   * which takes no gradients: Method.scoreClean); `patching`: patches every edge (exact).
+   */
   readonly kind: 'gradient' | 'patching';
   /** What it computes, one line (help text and the README table). */
   readonly summary: string;

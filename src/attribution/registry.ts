@@ -11,12 +11,13 @@ import { eapIgActivations } from './eap-ig-activations.js';
 import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
 import { exact } from './exact-method.js';
+import { ifr } from './ifr.js';
 import type { MethodOption, PatchingMethod } from './method-spec.js';
 import type { AttributionOptions, Method, ResolvedOptions } from './types.js';
 
 export type AnyMethod = Method | PatchingMethod;
 
-const REGISTRY: AnyMethod[] = [eap, eapIg, eapIgActivations, cleanCorrupted, eapGp, exact];
+const REGISTRY: AnyMethod[] = [eap, eapIg, eapIgActivations, cleanCorrupted, eapGp, ifr, exact];
 const BUILT_IN = new Set(REGISTRY);
 
 /** Every method, in registry order. */

@@ -8,7 +8,7 @@ import type { ForwardInput } from '../models/finite-hooks.js';
 import type { ForwardHook } from '../models/hooks.js';
 import type { BackwardOptions, Tape } from '../engine/tape.js';
 import type { GradSum } from './gradients.js';
-import type { Intervention } from '../evaluation/patching.js';
+import type { Intervention } from '../evaluation/means.js';
 import type { MethodSpec } from './method-spec.js';
 
 /** Clean and corrupted prompts of equal token lengths (per example), with the task's labels. */
@@ -57,12 +57,15 @@ export interface AttributionOptions {
   microBatch?: number;
   /** Called with the GradPath objective J at each step (for the saturation view). */
   gpTrace?: (batch: number, step: number, J: number) => void;
-  /** Exact patching: what a removed edge carries (default `patching`: the corrupted run; DESIGN.md §5). */
+  /**
+   * What a removed edge carries, and what Δ compares the clean run with: the corrupted run (default `patching`),
+   * zero, or a dataset mean (ablation.ts; exact patching and the gradient methods that take it).
+   */
   intervention?: Intervention;
 }
 
 /** Options with every registered method's defaults filled in (registry.ts's resolveOptions). */
-export type ResolvedOptions = Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpStep' | 'gpBacktrack' | 'gpObjective' | 'gpEnd' | 'gpPath'>> & AttributionOptions;
+export type ResolvedOptions = Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpStep' | 'gpBacktrack' | 'gpObjective' | 'gpEnd' | 'gpPath' | 'intervention'>> & AttributionOptions;
 
 /**
  * A gradient point's forward pass, for messages: what it is (e.g. "GradPath step 2 of 5") and its input, so
@@ -80,10 +83,12 @@ export interface BatchContext {
   batch: PairBatch;
   index: number;
   opts: ResolvedOptions;
-  /** Corrupted minus clean source outputs [nSrc, R, D]. */
+  /** Corrupted (or ablated) minus clean source outputs [nSrc, R, D]. */
   delta: Tensor;
-  /** Corrupted source outputs [nSrc, R, D], when the method asked for them. */
+  /** Corrupted (or ablated) source outputs [nSrc, R, D], when the method asked for them. */
   corrupted: Tensor | null;
+  /** Δ's baseline is an ablation (zero or a mean; ablation.ts), not the corrupted run: that run is never made. */
+  ablated: boolean;
   /** The corrupted run's residual stream before ln_f [R, D], when the method asked for it. */
   corruptedFinal: Tensor | null;
   /** Gradient sums of this batch. */
@@ -106,9 +111,25 @@ export interface BatchContext {
   taskMetric(logits: Float32Array): { values: Float64Array; grad: Float32Array };
   /** Token embeddings wte[ids] of the clean or corrupted prompts [R, D] (in the current arena). */
   embeddings(which: 'clean' | 'corrupted'): Tensor;
+  /**
+   * The input node's value in Δ's baseline [R, D]: the corrupted prompts' token embeddings, or their ablated
+   * value (zero, the mean token embedding, the per-position one).
+   */
+  baselineEmbeddings(): Tensor;
 }
 
-/** A gradient method: its description (method-spec.ts) and its passes over a batch. */
+/** What a method that scores from the clean run alone sees of a batch (Method.scoreClean). */
+export interface CleanContext {
+  e: Engine;
+  model: CausalLM;
+  /** The batch, packed (its rows are the real tokens only). */
+  batch: PairBatch;
+  opts: ResolvedOptions;
+  /** This batch's unnormalised scores [nSrc, nDst], to add to (zero off the graph's edges). */
+  sums: Float64Array;
+}
+
+/** A method attribute() runs batch by batch: its description (method-spec.ts) and its passes over a batch. */
 export interface Method extends MethodSpec {
   readonly kind: 'gradient';
   /** Whether the method needs the corrupted source outputs themselves (not only Δ). */
@@ -123,5 +144,11 @@ export interface Method extends MethodSpec {
   readonly recordsClean?: boolean;
   /** The method records the corrupted activations itself, during a pass at the corrupted input. */
   readonly recordsCorrupted?: boolean;
-  run(ctx: BatchContext): void;
+  /** Gradient passes over a batch, gradients into ctx.grads (contracted with Δ afterwards). */
+  run?(ctx: BatchContext): void;
+  /**
+   * Instead of run: scores from the clean run alone, without Δ or gradients (information flow routes), added
+   * into ctx.sums. The corrupted prompts are not run.
+   */
+  scoreClean?(ctx: CleanContext): void;
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gapWarning } from '../evaluation/degenerate.js';
 import { baselinesOf, circuitMeans, evaluateCircuitBatches } from '../evaluation/evaluate.js';
-import { MIB_FRACTIONS, fractionBudgets, sweepWithBaselines, sweepCircuits, sweepResult, type SweepCircuit, type SweepResult } from '../evaluation/sweep.js';
+import { MIB_FRACTIONS, emptyCircuit, fractionBudgets, sweepWithBaselines, sweepCircuits, sweepResult, type SweepCircuit, type SweepResult } from '../evaluation/sweep.js';
 import { modelSha256 } from '../shard/fingerprint.js';
 import type { MergedParts } from '../shard/merge.js';
 import { runShard } from '../shard/run.js';
@@ -17,19 +17,23 @@ import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
+import { INTERVENTION } from '../attribution/ablation.js';
 import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.js';
+import { optionValue } from './method-options.js';
 import { clampBudgets, graphTaskWarning, noCircuitError, parseEdgeList } from './edge-budgets.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp evaluate [--model M] --task T --data CSV [--limit N] [--batch-size B] --graph scores.json
                       [--edges 100,200,500 | --fractions] [--select greedy|topn] [--signed]
-                      [--intervention patching|zero|mean] [--metric logit-diff|prob-diff] [--json]
+                      [--intervention ${INTERVENTION.metavar}] [--metric logit-diff|prob-diff] [--json]
                       [--out results.json] [--svg F] [--dot F] [--shard i/n|auto [--shard-count N]]
 
 Selects circuits from the graph's scores (greedy by |score| by default, as in the EAP-GP paper; --signed ranks
 by score), prunes them, and evaluates each by edge patching: m(C), and faithfulness
-F = (m(C) − m(∅)) / (m(M) − m(∅)). --fractions uses the MIB edge fractions and adds CPR and CMD. Without
+F = (m(C) − m(∅)) / (m(M) − m(∅)). --intervention: what a missing edge carries — the corrupted run (m(∅) is
+its metric), zero, the dataset mean or the per-position mean of each source over the clean prompts (m(∅) is
+then the fully ablated model's metric, from the empty circuit). --fractions uses the MIB edge fractions and adds CPR and CMD. Without
 --edges or --fractions, the graph file's own in_graph flags are evaluated (a file that flags none, as attribute
 writes them, is an error). Budgets above the graph's edge count are clamped to it, with a note. --svg / --dot
 draw the circuit of the last budget (a standalone SVG, or Graphviz DOT). --metric: the task metric's other form
@@ -51,8 +55,7 @@ export async function evaluate(argv: string[]): Promise<void> {
   const graphPath = requireOption(values.graph, 'graph', usage);
   const select = (values.select ?? 'greedy') as 'greedy' | 'topn';
   if (!['greedy', 'topn'].includes(select)) throw new UserError(`--select must be greedy or topn, got "${values.select}"`);
-  const intervention = (values.intervention ?? 'patching') as 'patching' | 'zero' | 'mean';
-  if (!['patching', 'zero', 'mean'].includes(intervention)) throw new UserError(`--intervention must be patching, zero or mean, got "${intervention}"`);
+  const intervention = optionValue(INTERVENTION, values);
   if (values.edges && values.fractions) throw new UserError('give either --edges or --fractions, not both');
   const requested = values.edges ? parseEdgeList(values.edges) : null;
   const shard = shardFrom(values);
@@ -87,12 +90,15 @@ export async function evaluate(argv: string[]): Promise<void> {
     const budgets = values.fractions ? fractionBudgets(graph.nEdges) : requested && clampBudgets(requested, graph.nEdges, (l) => console.error(`note: ${l}`));
     const fractions = values.fractions ? MIB_FRACTIONS : undefined;
     const swept = { model, batches: data.batches, metric: data.metric, graph, budgets, select, absolute: !values.signed, intervention };
+    // under an ablation m(∅) is the empty circuit's run (the fully ablated model), evaluated with the circuits
+    const ablated = intervention !== 'patching';
     if (shard) {
       for (const w of warnings) warn(w);
       const circuits = sweepCircuits(swept);
-      const progress = createProgress({ label: 'evaluating circuits', total: circuits.length * shardRange(shard, data.batches.length).size, unit: 'items', itemName: 'runs', quiet: values.quiet });
+      const masks = [...circuits.map((c) => c.missing), ...(ablated ? [emptyCircuit(graph)] : [])];
+      const progress = createProgress({ label: 'evaluating circuits', total: masks.length * shardRange(shard, data.batches.length).size, unit: 'items', itemName: 'runs', quiet: values.quiet });
       const render: EvaluateRender = {
-        task: data.task.name, examples: data.examples, warnings, fractions: fractions ?? null,
+        task: data.task.name, examples: data.examples, warnings, fractions: fractions ?? null, ablated,
         circuits: circuits.map(({ requested, edges, nodes }) => ({ requested, edges, nodes })),
       };
       await runShard({
@@ -103,7 +109,7 @@ export async function evaluate(argv: string[]): Promise<void> {
           budgets, select, signed: !!values.signed, intervention, fractions: !!values.fractions, circuits: render.circuits,
         },
         compute: (indices, save) => evaluateCircuitBatches(
-          { model, batches: data.batches, metric: data.metric, circuits: circuits.map((c) => c.missing), intervention, onRun: () => progress.add(1) }, indices,
+          { model, batches: data.batches, metric: data.metric, circuits: masks, intervention, onRun: () => progress.add(1) }, indices,
           // the batch's per-example baselines, then its circuit sums: what the merge needs of it
           (b) => save({ index: b.index, examples: b.examples, values: Float64Array.from([...b.clean, ...b.corrupted, ...b.sums]) }),
         ),
@@ -112,7 +118,7 @@ export async function evaluate(argv: string[]): Promise<void> {
       return;
     }
     for (const w of warnings) warn(w);
-    const runs = (budgets?.length ?? 1) * data.batches.length;
+    const runs = ((budgets?.length ?? 1) + (ablated ? 1 : 0)) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });
     // the baselines come from the clean and corrupted runs the patched runs start from
     const { result, base } = await sweepWithBaselines({ ...swept, fractions, onRun: () => progress.add(1) });
@@ -148,12 +154,14 @@ interface EvaluateRender {
   warnings: string[];
   fractions: readonly number[] | null;
   circuits: Pick<SweepCircuit, 'requested' | 'edges' | 'nodes'>[];
+  /** Under an ablation the empty circuit runs last: its sums give m(∅). */
+  ablated?: boolean;
 }
 
 /** The evaluation's output from the parts of a sharded run (eapgp merge): the sums added in batch order, as evaluate adds them. */
 export function mergeEvaluate(merged: MergedParts, out: string): void {
   const render = merged.header.render as unknown as EvaluateRender;
-  const C = render.circuits.length;
+  const C = render.circuits.length + (render.ablated ? 1 : 0);
   const clean: number[] = [], corrupted: number[] = [];
   const sums = new Array<number>(C).fill(0);
   let N = 0;
@@ -165,12 +173,13 @@ export function mergeEvaluate(merged: MergedParts, out: string): void {
     r.values.subarray(2 * n).forEach((s, i) => (sums[i]! += s));
     N += n;
   }
-  const base = baselinesOf({ clean, corrupted });
+  const means = circuitMeans(sums, N, merged.records.length);
+  const base = render.ablated ? { clean: baselinesOf({ clean, corrupted }).clean, corrupted: means.at(-1)! } : baselinesOf({ clean, corrupted });
   const warnings = [...render.warnings];
   const gap = gapWarning(base);
   if (gap) warnings.push(gap);
   for (const w of warnings) warn(w);
-  const result = sweepResult(render.circuits, circuitMeans(sums, N, merged.records.length), base, render.fractions ?? undefined);
+  const result = sweepResult(render.circuits, means.slice(0, render.circuits.length), base, render.fractions ?? undefined);
   writeEvaluation({ ...result, warnings }, { out, task: render.task, examples: render.examples });
 }
 

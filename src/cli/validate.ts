@@ -28,7 +28,8 @@ import { keyDifferences } from '../shard/partial.js';
 import { runShard } from '../shard/run.js';
 import { SHARD_OPTIONS, shardFrom, shardRange } from '../shard/spec.js';
 import { attributeKey } from './attribute.js';
-import { exact as exactMethod, INTERVENTION } from '../attribution/exact-method.js';
+import { INTERVENTION } from '../attribution/ablation.js';
+import { exact as exactMethod } from '../attribution/exact-method.js';
 import { variantKeysHelp } from '../attribution/method-docs.js';
 
 /** Generated prompts when neither --data nor --limit says otherwise. */

@@ -14,7 +14,8 @@ import { nextTick } from '../util/ticks.js';
 import { gapSpread, type GapSpread } from './degenerate.js';
 import { patchBuffers, patchesNothing, patchPlan } from './patch-plan.js';
 import { patchedFinals } from './patched-run.js';
-import { baselineLogits, meanActivations, referenceRuns, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
+import { sourceMeans, usesMeans } from './means.js';
+import { baselineLogits, referenceRuns, type Intervention, type MetricFn, type MissingEdges } from './patching.js';
 
 /** Logits held at once when unembedding several circuits' last rows together: 32 MiB (at least one circuit's). */
 const UNEMBED_FLOATS = 8 << 20;
@@ -144,7 +145,7 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
   const e = model.engine;
   const intervention = a.intervention ?? 'patching';
   // the dataset means are over every batch, also when this call runs a few of them
-  const means = intervention === 'mean' ? meanActivations(model, batches) : undefined;
+  const means = usesMeans(intervention) ? sourceMeans(model, batches, intervention === 'mean-positional') : undefined;
   const V = model.dims.vocabSize, D = model.dims.dModel;
   // equal circuits (budgets that prune to the same circuit) run once; plans serve every batch
   const first = firstEqual(a.circuits);

@@ -1,23 +1,23 @@
 /**
  * Evaluation by edge patching (DESIGN.md §5; EAP-IG's evaluate_graph). One run caches the intervention's
- * source outputs ã_u (the corrupted run, zeros, or the dataset mean); in the clean run every destination input
+ * source outputs ã_u (the corrupted run, zeros, or a dataset mean: means.ts); in the clean run every destination input
  * becomes x_v + Σ_{u→v ∉ circuit} (ã_u − a*_u), where a*_u is u's output in this (patched) run. Edges in the
  * circuit carry the run's own activations, all others the intervention's: all edges in ⇒ the clean metric,
  * none ⇒ the corrupted one. How the corrections are laid out: patch-plan.ts; the patched pass: patched-run.ts; with the corrupted run as the
  * intervention, a run computes only the rows after each example's shared clean prefix (sharedPrefix).
  */
-import { recordSources } from '../attribution/sources.js';
 import type { PairBatch } from '../attribution/types.js';
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { lastRows, packBatch, rowStarts } from '../models/batch.js';
+import { lastRows, rowStarts } from '../models/batch.js';
 import type { CausalLM } from '../models/model.js';
 import type { RowSubset } from '../models/row-subset.js';
+import { writeAblated, type Intervention, type SourceMeans } from './means.js';
 import { patchedFinals } from './patched-run.js';
 import { patchesNothing, patchPlan, type PatchPlan } from './patch-plan.js';
 
-export type Intervention = 'patching' | 'zero' | 'mean';
+export { INTERVENTIONS, type Intervention } from './means.js';
 
 /** Per-example task metric from last-position logits [B, V]. */
 export type MetricFn = (logits: Float32Array, B: number, V: number, labels: unknown[]) => Float64Array;
@@ -28,32 +28,6 @@ export type MetricFn = (logits: Float32Array, B: number, V: number, labels: unkn
  */
 export type MissingEdges = Uint8Array;
 
-/** Source outputs averaged over every real position of every clean example: [nSrc, D] (for `mean`). */
-export function meanActivations(model: CausalLM, batches: readonly PairBatch[]): Float32Array {
-  const e = model.engine;
-  const D = model.dims.dModel;
-  const n = model.layout.nSrc;
-  const sum = new Float64Array(n * D);
-  let count = 0;
-  for (const b of batches) {
-    const clean = packBatch(b.clean); // every row a real position
-    const R = clean.ids.length;
-    e.tidy(() => {
-      const buf = e.empty([n, R, D]);
-      recordSources(e, model, clean, buf, 1);
-      const v = buf.data();
-      for (let u = 0; u < n; u++) {
-        for (let r = 0; r < R; r++) {
-          const o = (u * R + r) * D;
-          for (let d = 0; d < D; d++) sum[u * D + d]! += v[o + d]!;
-        }
-      }
-    });
-    count += R;
-  }
-  return Float32Array.from(sum, (x) => x / count);
-}
-
 export interface PatchedRunArgs {
   model: CausalLM;
   batch: PairBatch;
@@ -61,8 +35,8 @@ export interface PatchedRunArgs {
   /** patchPlan(layout, missing), when already made (one serves every batch). */
   plan?: PatchPlan;
   intervention: Intervention;
-  /** [nSrc, D] dataset means, for the `mean` intervention. */
-  means?: Float32Array;
+  /** Dataset means, for the `mean` and `mean-positional` interventions (means.ts). */
+  means?: SourceMeans;
   /** The intervention's source outputs for this batch [nSrc, R, D] when already computed (see interventionCache). */
   cache?: Tensor;
   /** Only these rows of the batch (sharedPrefix; the cache then holds them alone). */
@@ -128,7 +102,7 @@ export function sharedPrefix(model: CausalLM, batch: PairBatch): RowSubset | nul
  * records ã (over the subset: its rows before are the clean run's).
  */
 function intervene(
-  model: CausalLM, batch: PairBatch, intervention: Intervention, means: Float32Array | undefined, rows: RowSubset | null | undefined, logits: boolean,
+  model: CausalLM, batch: PairBatch, intervention: Intervention, means: SourceMeans | undefined, rows: RowSubset | null | undefined, logits: boolean,
 ): { cache: Tensor; corrupted: Float32Array | null } {
   const e = model.engine;
   const D = model.dims.dModel;
@@ -142,17 +116,12 @@ function intervene(
     }));
     return { cache: out, corrupted };
   }
-  if (intervention === 'zero') e.heap.fillF32(out.ptr, out.size, 0);
-  else {
-    if (!means) throw new Error('the mean intervention needs dataset means');
-    const f = out.data();
-    for (let u = 0; u < nSrc; u++) for (let r = 0; r < R; r++) f.set(means.subarray(u * D, (u + 1) * D), (u * R + r) * D);
-  }
+  writeAblated(out, intervention, means, batch.clean);
   return { cache: out, corrupted: null };
 }
 
 /** The intervention's source outputs ã for a batch [nSrc, R, D] (R: its rows, or the subset's), in the current arena. */
-export function interventionCache(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array, rows?: RowSubset | null): Tensor {
+export function interventionCache(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: SourceMeans, rows?: RowSubset | null): Tensor {
   return intervene(model, batch, intervention, means, rows, false).cache;
 }
 
@@ -184,7 +153,7 @@ export function baselineLogits(model: CausalLM, batch: PairBatch): { clean: Floa
   }
 }
 
-export function referenceRuns(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: Float32Array): ReferenceRuns {
+export function referenceRuns(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: SourceMeans): ReferenceRuns {
   if (intervention !== 'patching') {
     // the patched runs compute every row (the intervention differs from the clean run before the first corrupted token)
     const { clean, corrupted } = baselineLogits(model, batch);
