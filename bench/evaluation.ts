@@ -3,7 +3,7 @@
  * 2 threads, circuits selected greedily by |EAP score|:
  *   1. one patched run over one plain forward pass of the same 20 rows, for circuits of several sizes (goal ≤ 1.5×):
  *      as evaluation runs it (the rows after each example's shared clean prefix) and over every row;
- *   2. `evaluate` of 40 rows at 5 budgets — the baselines and the patched runs, what the oracle times — against the
+ *   2. `evaluate` of 40 rows at 5 budgets — the baselines and the patched runs (one evaluation gives both), what the oracle times — against the
  *      PyTorch oracle in the same run (goal ≤ 0.25×; EAPGP_ORACLE names its directory), with the largest
  *      difference of the two m(C) and whether the pruned circuits agree;
  *   3. one reproduce pair at 100 rows (EAP-GP attribution, then the sweeps over the reproduction's budgets and the

@@ -17,6 +17,8 @@ import type { PairBatch } from '../src/attribution/types.js';
 import type { Engine } from '../src/engine/engine.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
+import { patchedFinals } from '../src/evaluation/patched-run.js';
+import { patchesNothing, patchPlan } from '../src/evaluation/patch-plan.js';
 import { interventionCache, patchedLogits, sharedPrefix, type MetricFn, type MissingEdges } from '../src/evaluation/patching.js';
 import { sweep, sweepCircuits } from '../src/evaluation/sweep.js';
 import { Graph } from '../src/graph/index.js';
@@ -197,4 +199,36 @@ test('a sweep whose budgets prune to equal circuits gives each budget the value 
     }
     model.dispose();
   });
+});
+
+test('circuits stacked along the batch: circuit c of a stacked run equals its run alone, with and without a shared prefix (every kernel path)', async () => {
+  for (const v of ENGINE_VARIANTS) {
+    await withEngine(v.opts, async (e) => {
+      const { model, tokenizer } = await loadModel(e, gpt2Dir, { quiet: true });
+      const task = getTask('ioi');
+      const pair = packPair(batches(task.load(fixtureCsv('ioi'), tokenizer, { limit: 3 }), 3)[0]!);
+      const plans = circuits(model).slice(2, 9).map((m) => patchPlan(model.layout, m)).filter((p) => !patchesNothing(p));
+      const arena = e.beginArena();
+      try {
+        for (const rows of [sharedPrefix(model, pair), null]) {
+          assert.ok(rows === null || rows.keep.length < pair.clean.ids.length, 'the IOI prompts share a clean prefix');
+          const cache = interventionCache(model, pair, 'patching', undefined, rows);
+          const D = model.dims.dModel, n = pair.n;
+          const alone = plans.map((p) => patchedFinals({ model, input: pair.clean, plans: [p], cache, rows: rows ?? undefined }).toArray());
+          // reversed, so that a block read at the wrong offset gives another circuit's values
+          const stacked = patchedFinals({ model, input: pair.clean, plans: [...plans].reverse(), cache, rows: rows ?? undefined }).toArray();
+          assert.equal(stacked.length, plans.length * n * D);
+          const scale = alone.flatMap((a) => Array.from(a)).reduce((s, x) => Math.max(s, Math.abs(x)), 0);
+          plans.forEach((_, i) => {
+            const block = stacked.subarray((plans.length - 1 - i) * n * D, (plans.length - i) * n * D);
+            alone[i]!.forEach((x, j) => assert.ok(Math.abs(block[j]! - x) <= 1e-6 * scale, `${v.label} ${rows ? 'subset' : 'every row'}: circuit ${i} value ${j}: ${block[j]} vs ${x}`));
+          });
+          assert.ok(alone.some((a) => a.some((x, j) => Math.abs(x - alone[0]![j]!) > 1e-3 * scale)), 'the circuits differ');
+        }
+      } finally {
+        e.endArena(arena);
+        model.dispose();
+      }
+    });
+  }
 });

@@ -4,8 +4,9 @@
  * clean prefix a product over one circuit's rows runs well below the machine's peak). In every copy, each
  * destination's input becomes x_v + Σ_{u→v missing in c} d_u with d_u = ã_u − a*_u (patching.ts, patch-plan.ts):
  * the differences d are [nSrc, C·R, D], circuit c's block of source u at (u·C + c)·R·D, so one circuit's
- * corrections read its blocks with a stride. Heads that read the same input in every circuit share one
- * normalised, projected input (distinct-heads.ts); with C = 1 this is the single-circuit run.
+ * corrections read its blocks with a stride. The q/k/v inputs are given per circuit's block of rows
+ * (distinct-heads.ts: each block's distinct inputs normalised and projected on their own, no copies); every other
+ * product of the pass runs once over all C·R rows. With C = 1 this is the single-circuit run.
  */
 import type { Engine } from '../engine/engine.js';
 import * as ops from '../engine/ops.js';
@@ -40,19 +41,12 @@ export function stackBatch(b: Batch, C: number): Batch {
   return { ...b, B: C * b.B, ids: rep(b.ids), lengths: rep(b.lengths) };
 }
 
-/** The row subset of C stacked copies of a batch of `rows` rows: each copy's kept rows, the reference's attention inputs repeated. */
+/** The row subset of C stacked copies of a batch of `rows` rows: each copy's kept rows, the reference's rows elsewhere. */
 export function stackRows(sub: RowSubset, rows: number, C: number): RowSubset {
   if (C === 1) return sub;
   const keep = new Int32Array(C * sub.keep.length);
   for (let c = 0; c < C; c++) for (let i = 0; i < sub.keep.length; i++) keep[c * sub.keep.length + i] = c * rows + sub.keep[i]!;
-  // the copies are made in the caller's arena (the forward pass frees each layer's when the layer ends)
-  const attn = (l: number): Tensor[] => sub.attn(l).map((t) => {
-    if (t.shape[0] !== rows) throw new Error(`stackRows: attention input [${t.shape}] of layer ${l} does not have ${rows} rows`);
-    const e = t.engine, out = e.empty([C * rows, ...t.shape.slice(1)]);
-    for (let c = 0; c < C; c++) e.kernels.scale(t.ptr, 1, out.ptr + 4 * c * t.size, t.size);
-    return out;
-  });
-  return { keep, attn };
+  return { keep, attn: sub.attn, copies: C };
 }
 
 /** The final-normed residual stream at each example's last position, [C·B, D] (circuit c's examples at rows c·B …), in the current arena. */
@@ -68,12 +62,17 @@ export function patchedFinals(a: StackedRunArgs): Tensor {
     // diff[u] = ã_u − a*_u in every copy: the intervention's values first, minus this run's outputs as they appear
     const diff = e.empty([nSrc, C * R, D]);
     if (C === 1) k.scale(a.cache.ptr, 1, diff.ptr, diff.size);
-    else for (let u = 0; u < nSrc; u++) for (let c = 0; c < C; c++) k.scale(a.cache.ptr + 4 * u * RD, 1, diff.ptr + 4 * (u * LD + c * RD), RD);
+    else {
+      // each source's C blocks at once: the outer product ones[C] ⊗ ã_u (one call per source, not per block)
+      const ones = e.fromArray(new Float32Array(C).fill(1));
+      for (let u = 0; u < nSrc; u++) k.gemm(false, false, C, RD, 1, 1, ones.ptr, 1, a.cache.ptr + 4 * u * RD, RD, 0, diff.ptr + 4 * u * LD, RD);
+    }
     const circuits = plans.map((plan, c) => new CircuitCorrections(e, plan, diff.ptr + 4 * c * RD, LD, R, D, nSrc, 3 * model.dims.nHead));
     const block = (t: Tensor, c: number): number => t.ptr + 4 * c * RD;
     const headInputs: HeadInputsHook = (l, resid) => {
       const own = circuits.map((cc, c) => cc.headInputs(l, block(resid, c), layout.parentCount(layout.firstSlot(l))));
-      return C === 1 ? own[0]! : stackInputs(e, own, resid, R, D, 3 * model.dims.nHead);
+      if (C === 1) return own[0]!;
+      return own.every((d) => d === null) ? null : { blocks: own };
     };
     const hooks: Record<string, ForwardHook> = {};
     for (let l = 0; l < layout.nLayers; l++) {
@@ -189,39 +188,4 @@ class CircuitCorrections {
     this.#start(x, lg.base, this.nSrc, out);
     if (lg.terms) this.#addTerms(lg.terms, out);
   }
-}
-
-/**
- * The circuits' head inputs of one layer as one stacked set: (slot, head) pairs that read the same input in every
- * circuit share a row of [U, C·R, D], whose block c is circuit c's input (or its stream); pairs that read the
- * stream in every circuit read the stacked stream itself.
- */
-function stackInputs(e: Engine, own: readonly (DistinctHeadInputs | null)[], resid: Tensor, R: number, D: number, slots: number): DistinctHeadInputs | null {
-  // every head reads the stream (a circuit's MLP share, if any, stays in its own buffer)
-  if (own.every((d) => d === null || d.of.every((i) => i < 0))) return null;
-  const RD = R * D, C = own.length;
-  const ofIn = (c: number, s: number): number => own[c]?.of[s] ?? -1;
-  const ids = new Map<string, number>(), firstSlot: number[] = [];
-  const of = new Int32Array(slots);
-  for (let s = 0; s < slots; s++) {
-    const key = own.map((_, c) => ofIn(c, s)).join(',');
-    if (own.every((_, c) => ofIn(c, s) < 0)) {
-      of[s] = -1;
-      continue;
-    }
-    let id = ids.get(key);
-    if (id === undefined) {
-      ids.set(key, (id = firstSlot.length));
-      firstSlot.push(s);
-    }
-    of[s] = id;
-  }
-  const inputs = e.empty([firstSlot.length, C * R, D]);
-  firstSlot.forEach((s, i) => {
-    for (let c = 0; c < C; c++) {
-      const j = ofIn(c, s), src = j < 0 ? resid.ptr + 4 * c * RD : own[c]!.inputs!.ptr + 4 * j * RD;
-      e.kernels.scale(src, 1, inputs.ptr + 4 * (i * C * RD + c * RD), RD);
-    }
-  });
-  return { inputs, of };
 }

@@ -16,15 +16,30 @@ export interface DistinctHeadInputs {
 }
 
 /**
+ * A layer's head inputs: one set over every row, or one per equal block of rows (a batch stacked from copies
+ * of its examples, each block with its own inputs over its rows; null: the block's heads read its stream).
+ */
+export type HeadInputs = DistinctHeadInputs | { blocks: readonly (DistinctHeadInputs | null)[] };
+
+/**
  * Called once per layer with the residual stream before the block (ForwardOptions.headInputs); null = every
  * head reads the stream. The inputs must stay valid until the layer's q, k and v are projected.
  */
-export type HeadInputsHook = (l: number, resid: Tensor) => DistinctHeadInputs | null;
+export type HeadInputsHook = (l: number, resid: Tensor) => HeadInputs | null;
 
-/** The normalised distinct inputs of one layer, each computed when a slot first needs it. */
+/** The normalised distinct inputs of one layer (per block of rows when given so), each computed when a slot first needs it. */
 export class DistinctNorms {
   readonly #y = new Map<number, Tensor>();
-  constructor(readonly resid: Tensor, readonly d: DistinctHeadInputs, readonly norm: NormParams) {}
+  readonly d: DistinctHeadInputs;
+  /** Per block of rows, when the inputs come per block. */
+  readonly blocks: DistinctNorms[] | null = null;
+  constructor(readonly resid: Tensor, d: HeadInputs, readonly norm: NormParams) {
+    if ('blocks' in d) {
+      const n = d.blocks.length, rows = resid.shape[0]! / n, slots = d.blocks.find((b) => b)?.of.length ?? 0;
+      this.blocks = d.blocks.map((b, c) => new DistinctNorms(resid.rows(c * rows, rows), b ?? { inputs: null, of: new Int32Array(slots).fill(-1) }, norm));
+      this.d = { inputs: null, of: new Int32Array(slots).fill(-1) };
+    } else this.d = d;
+  }
 
   /** norm(input i) [R, D] (i = −1: the stream's). */
   get(i: number): Tensor {
@@ -48,6 +63,11 @@ export class DistinctNorms {
 export function projectDistinct(
   norms: DistinctNorms, j: 0 | 1 | 2, H: number, W: Tensor, inMajor: boolean, out: Tensor, col0: number, ld: number,
 ): void {
+  if (norms.blocks) {
+    const rows = out.shape[0]! / norms.blocks.length;
+    norms.blocks.forEach((b, c) => projectDistinct(b, j, H, W, inMajor, out.rows(c * rows, rows), col0, ld));
+    return;
+  }
   const { resid, d } = norms;
   const k = resid.engine.kernels, D = resid.shape[resid.shape.length - 1]!, R = resid.size / D, dh = (inMajor ? D : W.shape[0]!) / H;
   for (let h0 = 0; h0 < H;) {

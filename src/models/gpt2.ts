@@ -137,7 +137,7 @@ export class GPT2 implements CausalLM {
           qkv = ops.linear(ops.layerNorm(resid, lw.ln1g, lw.ln1b, eps), attnW, lw.attnB);
         }
         // attention over every row: those left out of a subset from the reference run
-        const all = sub ? withKeptRows(sub.attn(l)[0]!, qkv, keep!) : qkv;
+        const all = sub ? withKeptRows(sub.attn(l)[0]!, qkv, keep!, sub.copies) : qkv;
         opts.keepAttn?.(l, [all]);
         let z = padRows
           ? ops.gatherRows(ops.attention(ops.scatterRows(all, padRows, B * P), B, P, H), padRows)

@@ -15,6 +15,11 @@ export interface RowSubset {
   keep: Int32Array;
   /** Layer l's attention inputs over all rows, as the reference run handed them to ForwardOptions.keepAttn. */
   attn: (l: number) => readonly Tensor[];
+  /**
+   * The batch is this many copies of the reference run's examples, one after the other (stacked patched runs):
+   * the rows left out of copy c are the reference's rows (default 1).
+   */
+  copies?: number;
 }
 
 /** Receives each layer's attention inputs over all rows (GPT-2: qkv [R, 3D]; the families: q, k, v after rope), to keep. */
@@ -36,12 +41,15 @@ export function keptEntries(a: Int32Array, keep: Int32Array): Int32Array {
   return Int32Array.from(keep, (r) => a[r]!);
 }
 
-/** A copy of the reference run's [R, C] values with the kept rows replaced by x [keep.length, C]. */
-export function withKeptRows(ref: Tensor, x: Tensor, keep: Int32Array): Tensor {
+/**
+ * The reference run's [R, C] values, `copies` times one after the other, with the kept rows (indices into the
+ * copies' rows) replaced by x [keep.length, C].
+ */
+export function withKeptRows(ref: Tensor, x: Tensor, keep: Int32Array, copies = 1): Tensor {
   const e = x.engine, C = x.shape[x.shape.length - 1]!;
   if (x.size !== keep.length * C || ref.size % C !== 0) throw new Error(`withKeptRows: [${x.shape}] for ${keep.length} kept rows of [${ref.shape}]`);
-  const out = e.empty(ref.shape);
-  e.kernels.scale(ref.ptr, 1, out.ptr, ref.size);
+  const out = e.empty([copies * ref.shape[0]!, ...ref.shape.slice(1)]);
+  for (let c = 0; c < copies; c++) e.kernels.scale(ref.ptr, 1, out.ptr + 4 * c * ref.size, ref.size);
   const o = out.data(), s = x.data();
   for (let i = 0; i < keep.length; i++) o.set(s.subarray(i * C, (i + 1) * C), keep[i]! * C);
   return out;

@@ -167,7 +167,7 @@ export class TransformerLM implements CausalLM {
     const shape = { B: c.B, P: c.P, H, scale: s.attnScale, softcap: s.attnSoftcap, window };
     const pad = (t: Tensor) => (c.padRows ? ops.scatterRows(t, c.padRows, c.B * c.P) : t);
     // attention over every row: those left out of a subset from the reference run
-    const all = c.sub ? [q, k, v].map((t, i) => withKeptRows(c.sub!.attn(l)[i]!, t, c.sub!.keep)) : [q, k, v];
+    const all = c.sub ? [q, k, v].map((t, i) => withKeptRows(c.sub!.attn(l)[i]!, t, c.sub!.keep, c.sub!.copies)) : [q, k, v];
     c.keepAttn?.(l, all);
     let z = attention(pad(all[0]!), pad(all[1]!), pad(all[2]!), shape);
     if (c.padRows) z = ops.gatherRows(z, c.padRows);
