@@ -23,7 +23,7 @@ export interface ExactArgs {
 
 export async function exactScores(a: ExactArgs): Promise<Scores> {
   const { edges, circuits } = exactCircuits(a.model.layout);
-  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', intervention: a.intervention, onRun: a.onRun });
+  const values = await evaluateCircuits({ model: a.model, batches: a.batches, metric: a.metric, circuits, average: 'batches', intervention: a.intervention, stack: false, onRun: a.onRun });
   return exactScoresFrom(a.model.layout, edges, values, a.batches.reduce((s, b) => s + b.n, 0));
 }
 

@@ -88,7 +88,7 @@ export async function scoreEdgeBatches(a: ScoreEdgesArgs, indices: readonly numb
       const all = exactCircuits(model.layout).circuits;
       const circuits = edges ? [all[0]!, ...all.slice(1 + edges.start, 1 + edges.end)] : all;
       progress = a.progress?.({ label: `${a.method} patching`, total: circuits.length * indices.length, itemName: 'runs' });
-      await evaluateCircuitBatches({ model, batches, metric: a.metric, circuits, average: 'batches', intervention: a.options?.intervention, onRun: () => progress?.add(1) }, indices,
+      await evaluateCircuitBatches({ model, batches, metric: a.metric, circuits, average: 'batches', intervention: a.options?.intervention, stack: false, onRun: () => progress?.add(1) }, indices,
         (b) => each({ index: b.index, examples: b.examples, values: b.sums }));
     } else {
       progress = a.progress?.({ label: `${a.method} attribution`, total: indices.reduce((s, i) => s + batches[i]!.n, 0), itemName: 'examples' });

@@ -98,6 +98,12 @@ export interface EvaluateCircuitsArgs {
   average?: 'examples' | 'batches';
   /** Called after each (batch, circuit) run. */
   onRun?: () => void;
+  /**
+   * Stack circuits along the batch and unembed their last rows together (default true). A stacked circuit's m(C) can differ in the last bits from its
+   * run alone (a BLAS product rounds a row by where it sits among the product's rows), so callers whose circuit
+   * lists differ between runs that must agree bit for bit (exact patching's shards over edges) turn it off.
+   */
+  stack?: boolean;
 }
 
 /** m(C) for each circuit. The intervention's cache is computed once per batch and shared by all circuits. */
@@ -160,7 +166,7 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
     // per example: the intervention's cache and the running differences [nSrc, rows, D], and the widest layer's inputs
     const one = sliceOptions(model, whole, 'edge patching', { buffers, taped: false, headCopies: 'none' });
     // circuits stacked along the batch, as many as the heap holds for the whole batch (up to STACK_MAX)
-    const stackMax = Math.min(STACK_MAX, Math.max(1, Math.floor(examplesThatFit(e.heap, one.perExample) / whole.n)));
+    const stackMax = a.stack === false ? 1 : Math.min(STACK_MAX, Math.max(1, Math.floor(examplesThatFit(e.heap, one.perExample) / whole.n)));
     const opts = { ...one, perExample: stackMax * one.perExample };
     const where = `edge patching, batch ${bi + 1} of ${batches.length} (examples ${N + 1}–${N + whole.n})`;
     let done = 0, reported = 0;
@@ -204,7 +210,8 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
           pending.length = 0;
           pendingCount = 0;
         };
-        const group = Math.max(1, Math.floor(UNEMBED_FLOATS / BV));
+        // unembedded together only with stacking (a product rounds a row by its place among the rows too)
+        const group = a.stack === false ? 1 : Math.max(1, Math.floor(UNEMBED_FLOATS / BV));
         const runs: number[] = [];
         a.circuits.forEach((_, i) => {
           if (first[i] !== i) return;

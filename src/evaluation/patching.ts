@@ -61,6 +61,22 @@ function rowsAfterSharedPrefix(batch: PairBatch): Int32Array | null {
   return keep.length === c.ids.length ? null : Int32Array.from(keep);
 }
 
+/**
+ * The corrupted run's logits with the rows of examples whose clean and corrupted prompts are identical taken from
+ * the clean run: the same input gives the same output exactly, also where the subset pass would round differently.
+ */
+function sameWhereIdentical(batch: PairBatch, clean: Float32Array, corrupted: Float32Array): Float32Array {
+  const { clean: c, corrupted: x } = batch;
+  const starts = rowStarts(c), V = clean.length / c.B;
+  for (let b = 0; b < c.B; b++) {
+    const r0 = starts[b]!, n = c.lengths[b]!;
+    let same = true;
+    for (let p = 0; p < n && same; p++) same = c.ids[r0 + p] === x.ids[r0 + p];
+    if (same) corrupted.set(clean.subarray(b * V, (b + 1) * V), b * V);
+  }
+  return corrupted;
+}
+
 /** A forward pass without a tape (nothing here is differentiated), restoring the engine's tape after. */
 function untaped<T>(e: Engine, f: () => T): T {
   const prev = e.tape;
@@ -147,7 +163,7 @@ export function baselineLogits(model: CausalLM, batch: PairBatch): { clean: Floa
   try {
     const { logits: clean, rows } = cleanRun(model, batch, true);
     const corrupted = untaped(e, () => e.tidy(() => model.forward(batch.corrupted, { rows: rows ?? undefined, logits: 'last' }).logits!.toArray()));
-    return { clean, corrupted };
+    return { clean, corrupted: sameWhereIdentical(batch, clean, corrupted) };
   } finally {
     e.endArena(arena);
   }
@@ -161,7 +177,7 @@ export function referenceRuns(model: CausalLM, batch: PairBatch, intervention: I
   }
   const { logits: clean, rows } = cleanRun(model, batch, true);
   const { cache, corrupted } = intervene(model, batch, intervention, means, rows, true);
-  return { clean, corrupted: corrupted!, cache, rows };
+  return { clean, corrupted: sameWhereIdentical(batch, clean, corrupted!), cache, rows };
 }
 
 /** Last-position logits [B, V] of the clean input with the missing edges patched (see patch-plan.ts). */
