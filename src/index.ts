@@ -22,6 +22,7 @@ export { exactScores } from './attribution/exact.js';
 export type { AttributionOptions, BatchContext, Method, MethodName, PairBatch } from './attribution/types.js';
 export { baselines, evaluateCircuits, faithfulness } from './evaluation/evaluate.js';
 export { sweep, MIB_FRACTIONS, HANNA_BUDGETS, fractionBudgets, type SweepResult } from './evaluation/sweep.js';
+export { mibAreas, mibEvaluateCircuits, mibEvaluateImportances, mibItemCount, type MibResult } from './evaluation/mib.js';
 export { batches, getTask, lossGrad, taskNames } from './tasks/index.js';
 export { generate, writeDataset } from './tasks/generators/index.js';
 export { referenceCircuit, overlap, rocSweep } from './circuits/index.js';

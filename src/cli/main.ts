@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   view: { summary: 'open graphs, reproduce results and path traces in the local web viewer', load: async () => (await import('./view.js')).view },
   path: { summary: 'metric and gradients along the EAP-IG and GradPath paths, for the saturation view', load: async () => (await import('./path.js')).path },
   reproduce: { summary: 'the paper\'s evaluation in one resumable run: every task × method, report.md, plots, results.json', load: async () => (await import('./reproduce.js')).reproduce },
+  mib: { summary: 'the MIB circuit track: export a submission folder; CPR and CMD as MIB computes them', load: async () => (await import('./mib.js')).mib },
   merge: { summary: 'the output of a sharded run (--shard i/n) from its parts, the same bytes as one run', load: async () => (await import('./merge.js')).merge },
   validate: { summary: 'exact patching of every edge as ground truth; rank agreement, precision and faithfulness of each method', load: async () => (await import('./validate.js')).validate },
   demo: { summary: 'the tour: an IOI circuit found by EAP-GP on the built-in model, evaluated, drawn (runs/demo)', load: async () => (await import('./demo.js')).demo },

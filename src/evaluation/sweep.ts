@@ -2,7 +2,8 @@
  * Faithfulness over edge budgets: for each budget, select (greedy or top-n, by |score| unless signed), prune,
  * and evaluate the circuit by edge patching. The MIB summary integrates over edge fractions
  * {0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100}%: CPR = area under F, CMD = area under |1 − F| (trapezoids on
- * the fraction axis, so both lie in [0, 1] for F in [0, 1]).
+ * the fraction axis, so both lie in [0, 1] for F in [0, 1]). This is the EAP-GP paper's protocol over MIB's points;
+ * MIB's own (top-n at int(p·E) edges, CPR from the signed ranking, nine given circuits) is in mib.ts.
  */
 import type { PairBatch } from '../attribution/types.js';
 import { greedy, prune, topn, type Graph } from '../graph/index.js';

@@ -11,7 +11,8 @@
  * Our own extras (method, steps, model, task, data hash, time, ...) go only under "meta", which EAP-IG ignores.
  *
  * Reading also accepts older EAP-IG files: nodes as bare booleans, and "score": null (an unscored edge of
- * old EAP-IG) which reads as 0, the score current EAP-IG gives an edge it never scored. Python's bare NaN /
+ * old EAP-IG) which reads as 0, the score current EAP-IG gives an edge it never scored; and MIB's circuit
+ * files, whose edges may carry no "score" at all (read as 0, as MIB's load_graph_from_json does). Python's bare NaN /
  * Infinity are accepted and written. Scores are float32: they are written as the shortest decimal that reads
  * back to the same float32, so a round trip is bit-exact.
  */
@@ -45,6 +46,8 @@ export interface WriteGraphOptions {
   cfg?: Record<string, unknown>;
   /** Our own metadata, written under "meta". */
   meta?: Record<string, unknown>;
+  /** Write each edge's score (default); false writes in_graph flags only, as MIB's circuit files are. */
+  scores?: boolean;
 }
 
 const CORE_CFG = ['n_layers', 'n_heads', 'parallel_attn_mlp', 'd_model'];
@@ -163,7 +166,7 @@ export class EdgeReader {
     if (!isObj(info)) throw new UserError(`${file}: edge "${name}": expected {"score": number, "in_graph": bool}`);
     let s = info['score'];
     s = fromPySentinel(s) ?? s;
-    if (s === null) s = 0;
+    if (s === null || s === undefined) s = 0;
     if (typeof s !== 'number') throw new UserError(`${file}: edge "${name}": score must be a number, got ${JSON.stringify(s) ?? 'nothing'}`);
     const flag = info['in_graph'];
     if (typeof flag !== 'boolean') {
@@ -214,12 +217,14 @@ export function* graphJsonChunks(g: Graph, opts: WriteGraphOptions = {}): Genera
   const dstNames = Array.from({ length: g.nDst }, (_, v) => g.dstName(v));
   let buf: string[] = [];
   let first = true;
+  const withScores = opts.scores ?? true;
   const flat = g.edgeFlatIndices();
   for (let i = 0; i < flat.length; i++) {
     const f = flat[i]!;
     const u = Math.floor(f / g.nDst);
     const v = f - u * g.nDst;
-    buf.push(`${first ? '' : ', '}"${srcNames[u]}->${dstNames[v]}": {"score": ${formatFloat32(s[f]!)}, "in_graph": ${flags[f] ? 'true' : 'false'}}`);
+    const score = withScores ? `"score": ${formatFloat32(s[f]!)}, ` : '';
+    buf.push(`${first ? '' : ', '}"${srcNames[u]}->${dstNames[v]}": {${score}"in_graph": ${flags[f] ? 'true' : 'false'}}`);
     first = false;
     if (buf.length === 8192) {
       yield buf.join('');
