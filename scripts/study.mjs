@@ -5,7 +5,7 @@
  *
  * For each model (models/default and every models/testbeds/<name>) and each task (ioi, greater-than):
  *   eapgp path      the straight path's saturated share and GradPath's diagnostics per variant (16 prompts)
- *   eapgp validate  exact patching and every method of METHODS against it (--limit prompts, seed 1)
+ *   eapgp validate  exact patching and every method of METHODS against it (--limit prompts, --seed)
  * then writes OUT/tables.md (the tables docs/validation.md shows) and OUT/study.json (the same numbers).
  *
  *   npm run study                        everything (runs that already have their output are kept: resumable)
@@ -13,7 +13,9 @@
  *   npm run study -- --only deep8 --fresh  one model, its runs redone
  *   npm run study -- --collect           only rebuild the tables from OUT
  *
- * Options: --out DIR (default runs/study), --threads N (default 2). Each run's own command line is in its
+ *   npm run study -- --only sharp --seed 2 --out runs/study-seed2   the check on a second prompt set
+ *
+ * Options: --out DIR (default runs/study), --threads N (default 2), --seed S (the prompts, default 1). Each run's own command line is in its
  * results.json / path.json; the numbers do not depend on the thread count.
  */
 import { spawnSync } from 'node:child_process';
@@ -43,22 +45,23 @@ const PATH_EXAMPLES = 16;
 const { values } = parseArgs({
   options: {
     out: { type: 'string', default: 'runs/study' }, limit: { type: 'string', default: '40' },
-    threads: { type: 'string', default: '2' }, only: { type: 'string' }, fresh: { type: 'boolean' }, collect: { type: 'boolean' },
+    threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '1' }, only: { type: 'string' }, fresh: { type: 'boolean' }, collect: { type: 'boolean' },
   },
 });
 const out = values.out;
 
-/** models/default, then the testbeds in name order. */
-function models() {
+/** models/default, then the testbeds in name order (--only picks the ones to run; the tables take every one). */
+function models(all = false) {
   const tb = join(root, 'models', 'testbeds');
   const names = existsSync(tb) ? readdirSync(tb).filter((n) => existsSync(join(tb, n, 'config.json'))).sort() : [];
   return [{ name: 'default', dir: 'models/default' }, ...names.map((n) => ({ name: n, dir: `models/testbeds/${n}` }))]
-    .filter((m) => !values.only || values.only.split(',').includes(m.name));
+    .filter((m) => all || !values.only || values.only.split(',').includes(m.name));
 }
 
 function eapgp(args) {
   console.error(`$ eapgp ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // validate's tables go to its summary.md (and ours to tables.md): only progress and errors are shown
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`eapgp ${args[0]} failed (exit ${r.status})`);
 }
 
@@ -69,13 +72,13 @@ function run(m, task) {
   const threads = ['--threads', values.threads];
   const csv = join(dir, 'path-data.csv');
   if (!existsSync(join(root, dir, 'path.json'))) {
-    // PATH_EXAMPLES prompts from the task's generator, seed 1 (validate generates its own --limit with seed 1)
-    if (!existsSync(join(root, csv))) eapgp(['tasks', 'make', task, '--n', String(PATH_EXAMPLES), '--seed', '1', '--out', csv]);
+    // PATH_EXAMPLES prompts from the task's generator (validate generates its own --limit from the same seed)
+    if (!existsSync(join(root, csv))) eapgp(['tasks', 'make', task, '--n', String(PATH_EXAMPLES), '--seed', values.seed, '--out', csv]);
     eapgp(['path', '--model', m.dir, '--task', task, '--data', csv, '--limit', String(PATH_EXAMPLES), '--variants', PATH_VARIANTS,
       '--quiet', ...threads, '--out', join(dir, 'path.json')]);
   }
   if (!existsSync(join(root, dir, 'results.json'))) {
-    eapgp(['validate', '--model', m.dir, '--task', task, '--limit', values.limit, '--seed', '1', '--variants', METHODS.map((x) => x[0]).join(','),
+    eapgp(['validate', '--model', m.dir, '--task', task, '--limit', values.limit, '--seed', values.seed, '--variants', METHODS.map((x) => x[0]).join(','),
       '--quiet', ...threads, '--out', dir]);
   }
 }
@@ -86,7 +89,7 @@ const label = (name) => METHODS.find((x) => x[0] === name)?.[1] ?? name;
 
 function collect() {
   const rows = [];
-  for (const m of models()) {
+  for (const m of models(true)) {
     for (const task of TASKS) {
       const dir = join(root, out, m.name, task);
       if (!existsSync(join(dir, 'results.json')) || !existsSync(join(dir, 'path.json'))) continue;
