@@ -83,6 +83,28 @@ function run(m, task) {
   }
 }
 
+/**
+ * Where on the straight path the saturation sits, from path.json's per-example slopes on the P even samples
+ * (the definition of path-format.ts's saturated share): its share over t < ½ only, and |slope| at the clean
+ * input relative to the mean |slope| (the median over the examples). EAP takes its gradient at t = 0, so saturation there is what hurts it.
+ */
+function cleanEnd(p) {
+  const P = p.points;
+  const at = Array.from({ length: P }, (_, i) => p.straight.t.findIndex((t) => Math.abs(t - i / (P - 1)) < 1e-9));
+  let first = 0;
+  const ratios = [];
+  for (const ex of p.examples) {
+    const s = at.map((j) => Math.abs(ex.straight.slope[j] ?? 0));
+    const mean = s.reduce((a, b) => a + b, 0) / P;
+    first += s.filter((v, i) => i / (P - 1) < 0.5 && v < 0.1 * mean).length / s.filter((_, i) => i / (P - 1) < 0.5).length;
+    ratios.push(mean > 0 ? s[0] / mean : 0);
+  }
+  ratios.sort((a, b) => a - b);
+  const h = ratios.length >> 1;
+  const median = ratios.length % 2 ? ratios[h] : (ratios[h - 1] + ratios[h]) / 2;
+  return { saturatedFirstHalf: first / p.examples.length, cleanSlopeRatio: median };
+}
+
 const f = (x, d) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 const pct = (x) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(0)} %`);
 const label = (name) => METHODS.find((x) => x[0] === name)?.[1] ?? name;
@@ -97,17 +119,17 @@ function collect() {
       const p = JSON.parse(readFileSync(join(dir, 'path.json'), 'utf8'));
       rows.push({ model: m.name, task, edges: v.edges, examples: v.examples, baseline: v.baseline, exact: v.exact.faithfulness,
         variants: v.variants.map((x) => ({ name: x.name, spearman: x.spearman, kendall: x.kendall, precision: x.precision, cpr: x.faithfulness.cpr, cmd: x.faithfulness.cmd })),
-        path: p.summary });
+        path: p.summary, straight: cleanEnd(p) });
     }
   }
   const md = [];
   md.push('## Saturation and EAP per testbed', '',
-    '| model | task | edges | m(M) | m(∅) | straight path saturated | EAP Spearman | EAP-IG 5 Spearman | exact CPR |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    '| model | task | edges | m(M) | m(∅) | straight path saturated | saturated, t < ½ | \\|slope\\| at clean / mean (median) | EAP Spearman | EAP-IG 5 Spearman | EAP CPR | exact CPR |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     const eap = r.variants.find((x) => x.name === 'eap');
     const ig = r.variants.find((x) => x.name === 'eap-ig:steps=5');
-    md.push(`| ${r.model} | ${r.task} | ${r.edges} | ${f(r.baseline.clean, 3)} | ${f(r.baseline.corrupted, 3)} | ${pct(r.path.straight.saturated)} | ${f(eap?.spearman, 4)} | ${f(ig?.spearman, 4)} | ${f(r.exact.cpr, 4)} |`);
+    md.push(`| ${r.model} | ${r.task} | ${r.edges} | ${f(r.baseline.clean, 3)} | ${f(r.baseline.corrupted, 3)} | ${pct(r.path.straight.saturated)} | ${pct(r.straight.saturatedFirstHalf)} | ${f(r.straight.cleanSlopeRatio, 2)} | ${f(eap?.spearman, 4)} | ${f(ig?.spearman, 4)} | ${f(eap?.cpr, 4)} | ${f(r.exact.cpr, 4)} |`);
   }
   md.push('', '## GradPath diagnostics (eapgp path, 16 prompts)', '',
     '| model | task | variant | J monotone | J end < start | J fraction (median) | metric fraction (median) | saturated |',
