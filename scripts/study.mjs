@@ -10,13 +10,14 @@
  *
  *   npm run study                        everything (runs that already have their output are kept: resumable)
  *   npm run study -- --limit 40          prompts per validate run (default 40)
- *   npm run study -- --only deep8 --fresh  one model, its runs redone
+ *   npm run study -- --only deep6 --fresh  one model, its runs redone
  *   npm run study -- --collect           only rebuild the tables from OUT
  *
  *   npm run study -- --only sharp --seed 2 --out runs/study-seed2   the check on a second prompt set
  *
- * Options: --out DIR (default runs/study), --threads N (default 2), --seed S (the prompts, default 1). Each run's own command line is in its
- * results.json / path.json; the numbers do not depend on the thread count.
+ * Options: --out DIR (default runs/study), --threads N (default 2), --seed S (the prompts, default 1).
+ * Each run's own command line is in its results.json / path.log.json; the numbers do not depend on the thread
+ * count.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +46,8 @@ const PATH_EXAMPLES = 16;
 const { values } = parseArgs({
   options: {
     out: { type: 'string', default: 'runs/study' }, limit: { type: 'string', default: '40' },
-    threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '1' }, only: { type: 'string' }, fresh: { type: 'boolean' }, collect: { type: 'boolean' },
+    threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '1' },
+    only: { type: 'string' }, fresh: { type: 'boolean' }, collect: { type: 'boolean' },
   },
 });
 const out = values.out;
@@ -78,31 +80,38 @@ function run(m, task) {
       '--quiet', ...threads, '--out', join(dir, 'path.json')]);
   }
   if (!existsSync(join(root, dir, 'results.json'))) {
-    eapgp(['validate', '--model', m.dir, '--task', task, '--limit', values.limit, '--seed', values.seed, '--variants', METHODS.map((x) => x[0]).join(','),
-      '--quiet', ...threads, '--out', dir]);
+    eapgp(['validate', '--model', m.dir, '--task', task, '--limit', values.limit, '--seed', values.seed,
+      '--variants', METHODS.map((x) => x[0]).join(','), '--quiet', ...threads, '--out', dir]);
   }
 }
 
 /**
  * Where on the straight path the saturation sits, from path.json's per-example slopes on the P even samples
- * (the definition of path-format.ts's saturated share): its share over t < ½ only, and |slope| at the clean
- * input relative to the mean |slope| (the median over the examples). EAP takes its gradient at t = 0, so saturation there is what hurts it.
+ * t = i/(P−1), as path-diagnostics.ts's saturatedShare defines saturated (|slope| < 10 % of the mean |slope|;
+ * examples with a missing value are left out, as there): the share over t < ½ only, and |slope| at the clean
+ * input over the mean |slope| (median over the examples). EAP takes its gradient at t = 0.
  */
 function cleanEnd(p) {
   const P = p.points;
   const at = Array.from({ length: P }, (_, i) => p.straight.t.findIndex((t) => Math.abs(t - i / (P - 1)) < 1e-9));
-  let first = 0;
+  const half = at.filter((_, i) => i / (P - 1) < 0.5).length;
+  const firstHalf = [];
   const ratios = [];
   for (const ex of p.examples) {
-    const s = at.map((j) => Math.abs(ex.straight.slope[j] ?? 0));
-    const mean = s.reduce((a, b) => a + b, 0) / P;
-    first += s.filter((v, i) => i / (P - 1) < 0.5 && v < 0.1 * mean).length / s.filter((_, i) => i / (P - 1) < 0.5).length;
-    ratios.push(mean > 0 ? s[0] / mean : 0);
+    const s = at.map((j) => (j >= 0 ? ex.straight.slope[j] : null));
+    if (s.some((x) => x === null || x === undefined)) continue;
+    const mags = s.map(Math.abs);
+    const mean = mags.reduce((a, b) => a + b, 0) / P;
+    firstHalf.push(mean === 0 ? 1 : mags.filter((v, i) => i / (P - 1) < 0.5 && v < 0.1 * mean).length / half);
+    ratios.push(mean === 0 ? 0 : mags[0] / mean);
   }
+  if (ratios.length === 0) return { saturatedFirstHalf: null, cleanSlopeRatio: null };
   ratios.sort((a, b) => a - b);
   const h = ratios.length >> 1;
-  const median = ratios.length % 2 ? ratios[h] : (ratios[h - 1] + ratios[h]) / 2;
-  return { saturatedFirstHalf: first / p.examples.length, cleanSlopeRatio: median };
+  return {
+    saturatedFirstHalf: firstHalf.reduce((a, b) => a + b, 0) / firstHalf.length,
+    cleanSlopeRatio: ratios.length % 2 ? ratios[h] : (ratios[h - 1] + ratios[h]) / 2,
+  };
 }
 
 const f = (x, d) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
