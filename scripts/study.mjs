@@ -21,7 +21,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -69,17 +69,17 @@ function eapgp(args) {
 
 function run(m, task) {
   const dir = join(out, m.name, task);
-  if (values.fresh) rmSync(join(root, dir), { recursive: true, force: true });
-  mkdirSync(join(root, dir), { recursive: true });
+  if (values.fresh) rmSync(resolve(root, dir), { recursive: true, force: true });
+  mkdirSync(resolve(root, dir), { recursive: true });
   const threads = ['--threads', values.threads];
   const csv = join(dir, 'path-data.csv');
-  if (!existsSync(join(root, dir, 'path.json'))) {
+  if (!existsSync(resolve(root, dir, 'path.json'))) {
     // PATH_EXAMPLES prompts from the task's generator (validate generates its own --limit from the same seed)
-    if (!existsSync(join(root, csv))) eapgp(['tasks', 'make', task, '--n', String(PATH_EXAMPLES), '--seed', values.seed, '--out', csv]);
+    if (!existsSync(resolve(root, csv))) eapgp(['tasks', 'make', task, '--n', String(PATH_EXAMPLES), '--seed', values.seed, '--out', csv]);
     eapgp(['path', '--model', m.dir, '--task', task, '--data', csv, '--limit', String(PATH_EXAMPLES), '--variants', PATH_VARIANTS,
       '--quiet', ...threads, '--out', join(dir, 'path.json')]);
   }
-  if (!existsSync(join(root, dir, 'results.json'))) {
+  if (!existsSync(resolve(root, dir, 'results.json'))) {
     eapgp(['validate', '--model', m.dir, '--task', task, '--limit', values.limit, '--seed', values.seed,
       '--variants', METHODS.map((x) => x[0]).join(','), '--quiet', ...threads, '--out', dir]);
   }
@@ -122,7 +122,7 @@ function collect() {
   const rows = [];
   for (const m of models(true)) {
     for (const task of TASKS) {
-      const dir = join(root, out, m.name, task);
+      const dir = resolve(root, out, m.name, task);
       if (!existsSync(join(dir, 'results.json')) || !existsSync(join(dir, 'path.json'))) continue;
       const v = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
       const p = JSON.parse(readFileSync(join(dir, 'path.json'), 'utf8'));
@@ -158,9 +158,9 @@ function collect() {
     }
   }
   md.push('', `Methods: ${METHODS.map(([spec, name]) => `${name} = \`${spec}\``).join('; ')}.`, '');
-  mkdirSync(join(root, out), { recursive: true });
-  writeFileSync(join(root, out, 'tables.md'), md.join('\n'));
-  writeFileSync(join(root, out, 'study.json'), JSON.stringify(rows, null, 2) + '\n');
+  mkdirSync(resolve(root, out), { recursive: true });
+  writeFileSync(resolve(root, out, 'tables.md'), md.join('\n'));
+  writeFileSync(resolve(root, out, 'study.json'), JSON.stringify(rows, null, 2) + '\n');
   console.error(`wrote ${join(out, 'tables.md')} and ${join(out, 'study.json')} (${rows.length} model × task runs)`);
 }
 
