@@ -17,16 +17,17 @@ const ROOT = fileURLToPath(new URL('../../models/testbeds/', import.meta.url));
 
 /** Each testbed's recipe as the study describes it. */
 const EXPECTED: Record<string, {
-  layers: number; heads: number; steps: number; lr: number; weightDecay: number; tasks: string[];
+  layers: number; heads: number; steps: number; lr: number; weightDecay: number; seed: number; tasks: string[];
   /** Least share of prompts with a positive metric, per task (IOI was learned only partly by two-task, 71.5 % at training, and sharp, 81 %). */
   positive: Record<string, number>;
 }> = {
   deep6: {
-    layers: 6, heads: 4, steps: 2000, lr: 0.005, weightDecay: 0.1, tasks: ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy'],
+    layers: 6, heads: 4, steps: 2000, lr: 0.005, weightDecay: 0.1, seed: 0, tasks: ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy'],
     positive: { ioi: 0.75, 'greater-than': 0.9 },
   },
-  sharp: { layers: 4, heads: 4, steps: 4000, lr: 0.01, weightDecay: 0, tasks: ['ioi', 'greater-than'], positive: { ioi: 0.6, 'greater-than': 0.9 } },
-  'two-task': { layers: 4, heads: 4, steps: 2500, lr: 0.01, weightDecay: 0, tasks: ['ioi', 'greater-than'], positive: { ioi: 0.5, 'greater-than': 0.9 } },
+  sharp: { layers: 4, heads: 4, steps: 4000, lr: 0.01, weightDecay: 0, seed: 0, tasks: ['ioi', 'greater-than'], positive: { ioi: 0.6, 'greater-than': 0.9 } },
+  'sharp-seed1': { layers: 4, heads: 4, steps: 4000, lr: 0.01, weightDecay: 0, seed: 1, tasks: ['ioi', 'greater-than'], positive: { ioi: 0.75, 'greater-than': 0.9 } },
+  'two-task': { layers: 4, heads: 4, steps: 2500, lr: 0.01, weightDecay: 0, seed: 0, tasks: ['ioi', 'greater-than'], positive: { ioi: 0.5, 'greater-than': 0.9 } },
 };
 
 interface Training {
@@ -60,6 +61,7 @@ for (const [name, want] of Object.entries(EXPECTED)) {
     assert.equal(t.steps, want.steps);
     assert.equal(t.lr, want.lr);
     assert.equal(t.weight_decay, want.weightDecay);
+    assert.equal(t.seed, want.seed);
     assert.equal(t.embedding_norm.norm, 3.5);
     assert.equal(training.embedding_norm.norm, 3.5);
     assert.match(t.command, new RegExp(`--layers ${want.layers} `));
