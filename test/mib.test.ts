@@ -225,7 +225,11 @@ test('mib evaluate: an importance file and its nine exported circuits, as MIB ev
   const pts = circ.curves.cpr.points;
   assert.equal(pts.length, 10);
   assert.deepEqual(pts.slice(0, 9).map((p) => p.edges), imp.curves.cmd.points.slice(0, 9).map((p) => p.edges));
-  pts.slice(0, 9).forEach((p, i) => close(p.faithfulness, imp.curves.cmd.points[i]!.faithfulness, 1e-9, `circuit ${i}`));
+  // two evaluations with other circuits beside them: a circuit's m(C) may differ by the rounding of its place in a
+  // stacked pass (≤ 1e-6 of the metric scale, see test/patched-runs.test.ts), which F divides by the gap
+  const fTol = (1e-6 * Math.max(Math.abs(imp.baseline), Math.abs(imp.corrupted))) / Math.abs(imp.baseline - imp.corrupted);
+  assert.ok(fTol < 1e-4, `the data leave F a meaningful tolerance (${fTol})`);
+  pts.slice(0, 9).forEach((p, i) => close(p.faithfulness, imp.curves.cmd.points[i]!.faithfulness, fTol, `circuit ${i}`));
   assert.equal(pts[9]!.faithfulness, 1);
   assert.equal(pts[9]!.metric, null);
   close(circ.cmd, mibAreas(pts.map((p) => p.faithfulness)).areaFrom1, 1e-12, 'CMD');
