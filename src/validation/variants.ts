@@ -8,6 +8,7 @@
 import { ownOptions, usesSteps } from '../attribution/method-spec.js';
 import { findMethod, gradientMethods } from '../attribution/registry.js';
 import type { AttributionOptions, Method, MethodName } from '../attribution/types.js';
+import { INTERVENTION } from '../attribution/ablation.js';
 import { UserError } from '../util/errors.js';
 
 export interface Variant {
@@ -68,6 +69,13 @@ export function parseVariant(spec: string): Variant {
     const v = opt!.parse(value);
     if (v === undefined) bad(`${key} must be ${opt!.expects}, got "${value}"`);
     given[opt!.key] = v;
+  }
+  // the ground truth is exact patching with the corrupted run: an ablated variant would be scored against the
+  // effects of another intervention (and its circuits evaluated under patching)
+  const ablation = given[INTERVENTION.key];
+  if (ablation !== undefined && ablation !== INTERVENTION.default) {
+    bad(`validate compares with exact patching under the corrupted run, so ${INTERVENTION.variantKey}=${String(ablation)} would be measured against another intervention's effects; ` +
+      `score an ablation with attribute --intervention ${String(ablation)} and evaluate --intervention ${String(ablation)} instead`);
   }
   const options = ownOptions(m, given) as AttributionOptions;
   return { name: variantName(m.name, options), method: m.name, options };
