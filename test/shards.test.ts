@@ -69,16 +69,16 @@ test('attribute: 1, 2 and 3 shards merged are the single run, byte for byte, in 
   assert.equal(meta.method, 'eap-gp');
 });
 
-test('evaluate --fractions: 2 and 3 shards merged are the single run (the metrics equal: 0 ulp apart)', () => {
+for (const intervention of ['patching', 'mean-positional']) test(`evaluate --fractions --intervention ${intervention}: 2 and 3 shards merged are the single run (the metrics equal: 0 ulp apart)`, () => {
   const graph = attrSingle();
-  const EVAL = ['evaluate', '--task', 'ioi', '--data', csv, '--batch-size', '3', '--graph', graph, '--fractions'];
-  const single = join(tmp, 'eval-single.json');
+  const EVAL = ['evaluate', '--task', 'ioi', '--data', csv, '--batch-size', '3', '--graph', graph, '--fractions', '--intervention', intervention];
+  const single = join(tmp, `eval-single-${intervention}.json`);
   const printed = eapgp([...EVAL, '--out', single, '--quiet']);
   assert.equal(printed.code, 0, printed.err);
   const want = JSON.parse(readFileSync(single, 'utf8'));
   for (const n of [2, 3]) {
-    const files = runShards(EVAL, join(tmp, `eval-${n}.json`), n);
-    const merged = join(tmp, `eval-merged-${n}.json`);
+    const files = runShards(EVAL, join(tmp, `eval-${intervention}-${n}.json`), n);
+    const merged = join(tmp, `eval-merged-${intervention}-${n}.json`);
     const r = eapgp(['merge', ...[...files].reverse(), '--out', merged]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, printed.out, 'merge prints the table evaluate prints');

@@ -167,7 +167,7 @@ function runGradPath(ctx: BatchContext): void {
           // path step: J and its gradient at the embeddings, without the per-destination work
           const { J, g } = objective.taped(tape, leaf, out);
           trace(j, J);
-          return checked(nextPoint(e, objective, rule, leaf, g, J, len, starts, D).next, j);
+          return checked(nextPoint(e, objective, rule, leaf, g, J, len, starts, D), j);
         }),
       );
       if (next) gamma = next;

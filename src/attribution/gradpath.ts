@@ -167,13 +167,6 @@ export function stepAlong(e: Engine, gamma: Tensor, g: Tensor, len: number | Flo
   return out;
 }
 
-/** One GradPath step and what it cost: the untaped forward passes of backtracking, and the examples that stayed. */
-export interface Step {
-  next: Tensor;
-  trials: number;
-  stayed: number;
-}
-
 /**
  * The next point from γ (with J(γ) per example and g = ∂ΣJ/∂γ): a step of `len` along −g/‖g‖; with
  * backtracking, an example whose J does not decrease has its step halved (up to rule.backtrack times, one
@@ -182,19 +175,17 @@ export interface Step {
 export function nextPoint(
   e: Engine, objective: GradPathObjective, rule: GradPathRule, gamma: Tensor, g: Tensor, J: Float64Array,
   len: Float64Array, starts: Int32Array, D: number,
-): Step {
-  if (rule.backtrack === 0) return { next: stepAlong(e, gamma, g, len, rule.norm, starts, D), trials: 0, stayed: 0 };
+): Tensor {
+  if (rule.backtrack === 0) return stepAlong(e, gamma, g, len, rule.norm, starts, D);
   const B = starts.length - 1;
   const next = e.empty(gamma.shape);
   e.kernels.scale(gamma.ptr, 1, next.ptr, next.size);
   const tryLen = Float64Array.from(len);
   const open = new Set(Array.from({ length: B }, (_, b) => b));
-  let trials = 0;
   for (let h = 0; h <= rule.backtrack && open.size > 0; h++) {
     e.tidy(() => {
       const cand = stepAlong(e, gamma, g, tryLen, rule.norm, starts, D);
       const Jc = objective.at(cand);
-      trials++;
       for (const b of [...open]) {
         if (Jc[b]! < J[b]!) {
           const first = starts[b]! * D;
@@ -206,7 +197,7 @@ export function nextPoint(
       }
     });
   }
-  return { next, trials, stayed: open.size };
+  return next;
 }
 
 /** Options of walk(): a recording of the first pass's activations, a callback with J at each step, a check of each vertex. */
@@ -230,7 +221,7 @@ export function walk(
       const out = model.forward(batch, { embeds: leaf, logits: objective.logits, record: j === 0 ? o.record : undefined });
       const { J, g } = objective.taped(tape, leaf, out);
       o.trace?.(j, J);
-      const { next } = nextPoint(e, objective, rule, leaf, g, J, len, starts, D);
+      const next = nextPoint(e, objective, rule, leaf, g, J, len, starts, D);
       return o.check ? o.check(next, j) : next;
     })));
   }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gapWarning } from '../evaluation/degenerate.js';
 import { baselinesOf, circuitMeans, evaluateCircuitBatches } from '../evaluation/evaluate.js';
-import { MIB_FRACTIONS, emptyCircuit, fractionBudgets, sweepWithBaselines, sweepCircuits, sweepResult, type SweepCircuit, type SweepResult } from '../evaluation/sweep.js';
+import { MIB_FRACTIONS, fractionBudgets, sweepWithBaselines, sweepCircuits, sweepResult, type SweepCircuit, type SweepResult } from '../evaluation/sweep.js';
 import { modelSha256 } from '../shard/fingerprint.js';
 import type { MergedParts } from '../shard/merge.js';
 import { runShard } from '../shard/run.js';
@@ -90,15 +90,12 @@ export async function evaluate(argv: string[]): Promise<void> {
     const budgets = values.fractions ? fractionBudgets(graph.nEdges) : requested && clampBudgets(requested, graph.nEdges, (l) => console.error(`note: ${l}`));
     const fractions = values.fractions ? MIB_FRACTIONS : undefined;
     const swept = { model, batches: data.batches, metric: data.metric, graph, budgets, select, absolute: !values.signed, intervention };
-    // under an ablation m(∅) is the empty circuit's run (the fully ablated model), evaluated with the circuits
-    const ablated = intervention !== 'patching';
     if (shard) {
       for (const w of warnings) warn(w);
       const circuits = sweepCircuits(swept);
-      const masks = [...circuits.map((c) => c.missing), ...(ablated ? [emptyCircuit(graph)] : [])];
-      const progress = createProgress({ label: 'evaluating circuits', total: masks.length * shardRange(shard, data.batches.length).size, unit: 'items', itemName: 'runs', quiet: values.quiet });
+      const progress = createProgress({ label: 'evaluating circuits', total: circuits.length * shardRange(shard, data.batches.length).size, unit: 'items', itemName: 'runs', quiet: values.quiet });
       const render: EvaluateRender = {
-        task: data.task.name, examples: data.examples, warnings, fractions: fractions ?? null, ablated,
+        task: data.task.name, examples: data.examples, warnings, fractions: fractions ?? null,
         circuits: circuits.map(({ requested, edges, nodes }) => ({ requested, edges, nodes })),
       };
       await runShard({
@@ -109,7 +106,7 @@ export async function evaluate(argv: string[]): Promise<void> {
           budgets, select, signed: !!values.signed, intervention, fractions: !!values.fractions, circuits: render.circuits,
         },
         compute: (indices, save) => evaluateCircuitBatches(
-          { model, batches: data.batches, metric: data.metric, circuits: masks, intervention, onRun: () => progress.add(1) }, indices,
+          { model, batches: data.batches, metric: data.metric, circuits: circuits.map((c) => c.missing), intervention, onRun: () => progress.add(1) }, indices,
           // the batch's per-example baselines, then its circuit sums: what the merge needs of it
           (b) => save({ index: b.index, examples: b.examples, values: Float64Array.from([...b.clean, ...b.corrupted, ...b.sums]) }),
         ),
@@ -118,7 +115,7 @@ export async function evaluate(argv: string[]): Promise<void> {
       return;
     }
     for (const w of warnings) warn(w);
-    const runs = ((budgets?.length ?? 1) + (ablated ? 1 : 0)) * data.batches.length;
+    const runs = (budgets?.length ?? 1) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });
     // the baselines come from the clean and corrupted runs the patched runs start from
     const { result, base } = await sweepWithBaselines({ ...swept, fractions, onRun: () => progress.add(1) });
@@ -154,14 +151,12 @@ interface EvaluateRender {
   warnings: string[];
   fractions: readonly number[] | null;
   circuits: Pick<SweepCircuit, 'requested' | 'edges' | 'nodes'>[];
-  /** Under an ablation the empty circuit runs last: its sums give m(∅). */
-  ablated?: boolean;
 }
 
 /** The evaluation's output from the parts of a sharded run (eapgp merge): the sums added in batch order, as evaluate adds them. */
 export function mergeEvaluate(merged: MergedParts, out: string): void {
   const render = merged.header.render as unknown as EvaluateRender;
-  const C = render.circuits.length + (render.ablated ? 1 : 0);
+  const C = render.circuits.length;
   const clean: number[] = [], corrupted: number[] = [];
   const sums = new Array<number>(C).fill(0);
   let N = 0;
@@ -173,13 +168,12 @@ export function mergeEvaluate(merged: MergedParts, out: string): void {
     r.values.subarray(2 * n).forEach((s, i) => (sums[i]! += s));
     N += n;
   }
-  const means = circuitMeans(sums, N, merged.records.length);
-  const base = render.ablated ? { clean: baselinesOf({ clean, corrupted }).clean, corrupted: means.at(-1)! } : baselinesOf({ clean, corrupted });
+  const base = baselinesOf({ clean, corrupted });
   const warnings = [...render.warnings];
   const gap = gapWarning(base);
   if (gap) warnings.push(gap);
   for (const w of warnings) warn(w);
-  const result = sweepResult(render.circuits, means.slice(0, render.circuits.length), base, render.fractions ?? undefined);
+  const result = sweepResult(render.circuits, circuitMeans(sums, N, merged.records.length), base, render.fractions ?? undefined);
   writeEvaluation({ ...result, warnings }, { out, task: render.task, examples: render.examples });
 }
 

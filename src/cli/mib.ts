@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { basename, join } from 'node:path';
 import { gapWarning } from '../evaluation/degenerate.js';
 import {
-  MIB_CIRCUIT_FRACTIONS, MIB_EDGE_COUNTS, MIB_LEADERBOARD, MIB_TASKS, mibEvaluateCircuits, mibEvaluateImportances, mibImportanceRuns,
+  MIB_CIRCUIT_FRACTIONS, MIB_EDGE_COUNTS, MIB_LEADERBOARD, MIB_TASKS, mibEvaluateCircuits, mibEvaluateImportances, MIB_IMPORTANCE_RUNS,
   mibItemCount, mibTaskName, type MibCurve, type MibResult,
 } from '../evaluation/mib.js';
 import { graphForCfg } from '../graph/json.js';
@@ -236,7 +236,7 @@ async function mibEvaluate(argv: string[]): Promise<void> {
     const ourTask = mibTaskName(data.task.name) ?? data.task.name;
     if (folderTask !== null && folderTask !== ourTask) warnings.push(`${dir} is a ${folderTask} folder but --task is ${data.task.name}`);
     for (const w of warnings) warn(w);
-    const runs = (sub.mode === 'importances' ? mibImportanceRuns(intervention) : MIB_CIRCUIT_FRACTIONS.length + (intervention !== 'patching' ? 1 : 0)) * data.batches.length;
+    const runs = (sub.mode === 'importances' ? MIB_IMPORTANCE_RUNS : MIB_CIRCUIT_FRACTIONS.length) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });
     const common = { model, batches: data.batches, metric: data.metric, intervention, logScale: !!values['log-scale'], onRun: () => progress.add(1) };
     const result = sub.mode === 'importances'

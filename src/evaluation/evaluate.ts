@@ -9,6 +9,9 @@ import type { PairBatch } from '../attribution/types.js';
 import { firstNonFiniteHook } from '../models/finite-hooks.js';
 import type { CausalLM } from '../models/model.js';
 import type { Tensor } from '../engine/tensor.js';
+import { Graph } from '../graph/index.js';
+import type { Batch } from '../models/batch.js';
+import type { GraphLayout } from '../models/layout.js';
 import { firstNonFinite, NonFiniteError } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { gapSpread, type GapSpread } from './degenerate.js';
@@ -30,7 +33,10 @@ const STACK_MAX = 8;
 export interface Baselines {
   /** m(M): the clean model's metric. */
   clean: number;
-  /** m(∅): the corrupted input's metric with the clean labels. */
+  /**
+   * m(∅): the corrupted input's metric with the clean labels; under an ablation, evaluation's m(∅) is the empty
+   * circuit's run (the fully ablated model, as EAP-IG's evaluate_graph gives it for an empty graph).
+   */
   corrupted: number;
   /** Spread of the per-example m_i(M) − m_i(∅) (see degenerate.ts), when computed from the examples. */
   spread?: GapSpread;
@@ -58,7 +64,8 @@ export function baselineValues(
     const opts = sliceOptions(model, whole, 'a forward pass', { buffers: 4 * model.dims.nLayer, taped: false, headCopies: 'none' });
     runInSlicesSync(model.engine, whole, opts, (slice) => {
       const b = packPair(slice), logits = baselineLogits(model, b);
-      const [c, x] = (['clean', 'corrupted'] as const).map((which) => runMetric(model, metric, b, which, logits[which], `batch ${bi + 1} of ${batches.length} (examples ${first + 1}–${first + whole.n})`));
+      const where = `batch ${bi + 1} of ${batches.length} (examples ${first + 1}–${first + whole.n})`;
+      const [c, x] = (['clean', 'corrupted'] as const).map((which) => checkedMetric(model, metric, b, logits[which], `the ${which} run`, where, b[which]));
       clean.push(...c!);
       corrupted.push(...x!);
     });
@@ -66,14 +73,17 @@ export function baselineValues(
   return { clean, corrupted };
 }
 
-/** The metric of the clean or corrupted run's logits of a (packed) batch, or a NonFiniteError naming where it failed. */
-function runMetric(model: CausalLM, metric: MetricFn, b: PairBatch, which: 'clean' | 'corrupted', logits: Float32Array, where: string): Float64Array {
+/**
+ * The metric of a run's last-position logits on a packed batch, or a NonFiniteError naming the run (`run`, e.g.
+ * "the clean run") and, when the logits are not finite and `input` is given, the first non-finite hook point of
+ * that input's forward pass.
+ */
+function checkedMetric(model: CausalLM, metric: MetricFn, b: PairBatch, logits: Float32Array, run: string, where: string, input?: Batch): Float64Array {
   const values = metric(logits, b.n, model.dims.vocabSize, b.labels);
   if (firstNonFinite(values) < 0) return values;
   const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
-  const input = which === 'clean' ? packPair(b).clean : packPair(b).corrupted;
-  const detail = site === 'activation' ? `${firstNonFiniteHook(model, { batch: input }) ?? 'the logits'} in the ${which} run` : `the metric of the ${which} run`;
-  throw new NonFiniteError(site, detail, [where]);
+  const hook = site === 'activation' && input ? firstNonFiniteHook(model, { batch: input }) : null;
+  throw new NonFiniteError(site, site === 'metric' ? `the metric of ${run}` : hook ? `${hook} in ${run}` : `the logits of ${run}`, [where]);
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -157,7 +167,9 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
   // equal circuits (budgets that prune to the same circuit) run once; plans serve every batch
   const first = firstEqual(a.circuits);
   const plans = a.circuits.map((m, i) => (first[i] === i ? patchPlan(model.layout, m) : null));
-  const buffers = patchBuffers(model.layout, plans.filter((p) => p !== null));
+  // under an ablation m(∅) is the empty circuit's run, one more per batch
+  const emptyPlan = intervention === 'patching' ? null : patchPlan(model.layout, emptyCircuit(model.layout));
+  const buffers = patchBuffers(model.layout, [...plans, emptyPlan].filter((p) => p !== null));
   for (const bi of indices) {
     const whole = batches[bi]!;
     const N = batches.slice(0, bi).reduce((s, b) => s + b.n, 0);
@@ -175,19 +187,19 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
       const batch = packPair(slice); // padding rows never reach a real position: skip them
       const sliceSums = a.circuits.map(() => 0); // committed only when the whole slice has run
       const arena = e.beginArena();
-      const circuitSum = (i: number, logits: Float32Array): number => {
-        const vals = metric(logits, batch.n, V, batch.labels);
-        if (firstNonFinite(vals) >= 0) {
-          const site = firstNonFinite(logits) >= 0 ? 'activation' : 'metric';
-          throw new NonFiniteError(site, `${site === 'activation' ? 'the logits' : 'the metric'} of the patched run of circuit ${i + 1} of ${a.circuits.length}`, [where]);
-        }
-        return vals.reduce((x, y) => x + y, 0);
-      };
+      const circuitSum = (i: number, logits: Float32Array): number =>
+        checkedMetric(model, metric, batch, logits, `the patched run of circuit ${i + 1} of ${a.circuits.length}`, where).reduce((x, y) => x + y, 0);
       let base: [Float64Array, Float64Array];
       try {
         // the clean and corrupted runs: the baselines, the intervention's cache and a shared clean prefix's rows
         const ref = referenceRuns(model, batch, intervention, means);
-        base = [runMetric(model, metric, batch, 'clean', ref.clean, where), runMetric(model, metric, batch, 'corrupted', ref.corrupted, where)];
+        const corrupted = ref.corrupted ?? e.tidy(() => model.unembed(patchedFinals({ model, input: batch.clean, plans: [emptyPlan!], cache: ref.cache })).toArray());
+        base = [
+          checkedMetric(model, metric, batch, ref.clean, 'the clean run', where, batch.clean),
+          ref.corrupted
+            ? checkedMetric(model, metric, batch, corrupted, 'the corrupted run', where, batch.corrupted)
+            : checkedMetric(model, metric, batch, corrupted, 'the fully ablated run (the empty circuit)', where),
+        ];
         // the patched runs, a stack of circuits per pass, their last rows unembedded a few circuits at a time (one
         // pass over the vocabulary matrix)
         const n = batch.n, BV = n * V;
@@ -248,6 +260,11 @@ export async function evaluateCircuitBatches(a: EvaluateCircuitsArgs, indices: r
     });
     each({ index: bi, examples: whole.n, sums, clean: Float64Array.from(clean), corrupted: Float64Array.from(corrupted) });
   }
+}
+
+/** The empty circuit of a graph layout: every real edge missing. */
+function emptyCircuit(layout: GraphLayout): MissingEdges {
+  return Uint8Array.from(Graph.of(layout).realMask, (x) => (x ? 1 : 0));
 }
 
 /** Per circuit, the index of the first circuit equal to it (itself when none before is). */

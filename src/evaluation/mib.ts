@@ -27,7 +27,7 @@ import type { CausalLM } from '../models/model.js';
 import type { PairBatch } from '../attribution/types.js';
 import { evaluateWithBaselines, faithfulness, type Baselines } from './evaluate.js';
 import type { Intervention, MetricFn, MissingEdges } from './patching.js';
-import { MIB_FRACTIONS, emptyCircuit, interventionBaselines, missingEdges } from './sweep.js';
+import { MIB_FRACTIONS, missingEdges } from './sweep.js';
 
 /** The nine circuit sizes of a multi-circuit submission: at most 0.1 % … 50 % of the edges. */
 export const MIB_CIRCUIT_FRACTIONS = MIB_FRACTIONS.slice(0, 9);
@@ -130,19 +130,13 @@ export interface MibEvaluateArgs {
  * circuit pruned to no edges is m(∅) itself, as EAP-IG's evaluate_graph runs an empty circuit as the
  * corrupted input (so F = 0 exactly, not a patched run's float32 rounding of it).
  */
-async function evaluateMasks(a: MibEvaluateArgs, circuits: readonly { edges: number; missing: MissingEdges }[], empty: MissingEdges): Promise<{ values: number[]; base: Baselines }> {
-  const ablated = (a.intervention ?? 'patching') !== 'patching';
-  const masks = circuits.map((c) => c.missing);
-  const all = ablated ? [...masks, empty] : masks;
-  const r = await evaluateWithBaselines({ model: a.model, batches: a.batches, metric: a.metric, circuits: all, intervention: a.intervention, onRun: a.onRun });
-  const base = interventionBaselines(r.base, a.intervention, ablated ? r.values.at(-1) : undefined);
-  return { values: circuits.map((c, i) => (c.edges === 0 ? base.corrupted : r.values[i]!)), base };
+async function evaluateMasks(a: MibEvaluateArgs, circuits: readonly { edges: number; missing: MissingEdges }[]): Promise<{ values: number[]; base: Baselines }> {
+  const r = await evaluateWithBaselines({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  return { values: circuits.map((c, i) => (c.edges === 0 ? r.base.corrupted : r.values[i]!)), base: r.base };
 }
 
-/** Number of patched runs per batch `mibEvaluateImportances` makes (two curves of ten, the empty circuit under an ablation). */
-export function mibImportanceRuns(intervention: Intervention | undefined): number {
-  return 2 * MIB_FRACTIONS.length + ((intervention ?? 'patching') !== 'patching' ? 1 : 0);
-}
+/** Number of patched runs per batch `mibEvaluateImportances` makes (two curves of ten). */
+export const MIB_IMPORTANCE_RUNS = 2 * MIB_FRACTIONS.length;
 
 /** CPR and CMD of an importance file: top-n by signed score (CPR) and by |score| (CMD) at int(p · E) edges, pruned. */
 export async function mibEvaluateImportances(a: MibEvaluateArgs & { graph: Graph }): Promise<MibResult> {
@@ -155,7 +149,7 @@ export async function mibEvaluateImportances(a: MibEvaluateArgs & { graph: Graph
       return { fraction: p, requested, edges: c.edges, nodes: c.nodes, missing: missingEdges(g) };
     }),
   );
-  const { values, base } = await evaluateMasks(a, curves.flat(), emptyCircuit(a.graph));
+  const { values, base } = await evaluateMasks(a, curves.flat());
   const [signed, absolute] = curves.map((cs, k): MibCurve => {
     const points = cs.map(({ missing: _, ...c }, i): MibPoint => {
       const m = values[k * cs.length + i]!;
@@ -176,7 +170,7 @@ export async function mibEvaluateCircuits(a: MibEvaluateArgs & { circuits: reado
     const { nodes, edges: prunedEdges } = prune(g);
     return { file, edges, nodes, prunedEdges, missing: missingEdges(g) };
   });
-  const { values, base } = await evaluateMasks(a, cs.map((c) => ({ edges: c.prunedEdges, missing: c.missing })), emptyCircuit(a.circuits[0]!.graph));
+  const { values, base } = await evaluateMasks(a, cs.map((c) => ({ edges: c.prunedEdges, missing: c.missing })));
   const fs = values.map((m) => faithfulness(m, base));
   // sort as MIB does (by count, then F) and carry each circuit's details along
   const order = mibCircuitOrder(cs.map((c) => c.edges), fs);

@@ -43,6 +43,17 @@ export interface PatchedRunArgs {
   rows?: RowSubset;
 }
 
+/** Per example, the position of its first token that differs between the clean and corrupted prompts (its length when none does). */
+function firstDifferences(batch: PairBatch): Int32Array {
+  const { clean: c, corrupted: x } = batch;
+  const starts = rowStarts(c);
+  return Int32Array.from(c.lengths, (n, b) => {
+    let f = 0;
+    while (f < n && c.ids[starts[b]! + f] === x.ids[starts[b]! + f]) f++;
+    return f;
+  });
+}
+
 /**
  * The rows a patched run must compute when the intervention is the corrupted run: in each example, from its first
  * token that differs between the clean and corrupted prompts on (before it both runs compute the same, so every
@@ -50,14 +61,10 @@ export interface PatchedRunArgs {
  * row.
  */
 function rowsAfterSharedPrefix(batch: PairBatch): Int32Array | null {
-  const { clean: c, corrupted: x } = batch;
-  const starts = rowStarts(c), keep: number[] = [];
-  for (let b = 0; b < c.B; b++) {
-    const n = c.lengths[b]!, r0 = starts[b]!;
-    let f = 0;
-    while (f < n - 1 && c.ids[r0 + f] === x.ids[r0 + f]) f++;
-    for (let p = f; p < n; p++) keep.push(r0 + p);
-  }
+  const c = batch.clean, starts = rowStarts(c), keep: number[] = [];
+  firstDifferences(batch).forEach((f, b) => {
+    for (let p = Math.min(f, c.lengths[b]! - 1); p < c.lengths[b]!; p++) keep.push(starts[b]! + p);
+  });
   return keep.length === c.ids.length ? null : Int32Array.from(keep);
 }
 
@@ -66,14 +73,10 @@ function rowsAfterSharedPrefix(batch: PairBatch): Int32Array | null {
  * the clean run: the same input gives the same output exactly, also where the subset pass would round differently.
  */
 function sameWhereIdentical(batch: PairBatch, clean: Float32Array, corrupted: Float32Array): Float32Array {
-  const { clean: c, corrupted: x } = batch;
-  const starts = rowStarts(c), V = clean.length / c.B;
-  for (let b = 0; b < c.B; b++) {
-    const r0 = starts[b]!, n = c.lengths[b]!;
-    let same = true;
-    for (let p = 0; p < n && same; p++) same = c.ids[r0 + p] === x.ids[r0 + p];
-    if (same) corrupted.set(clean.subarray(b * V, (b + 1) * V), b * V);
-  }
+  const V = clean.length / batch.n;
+  firstDifferences(batch).forEach((f, b) => {
+    if (f === batch.clean.lengths[b]) corrupted.set(clean.subarray(b * V, (b + 1) * V), b * V);
+  });
   return corrupted;
 }
 
@@ -142,13 +145,15 @@ export function interventionCache(model: CausalLM, batch: PairBatch, interventio
 }
 
 /**
- * What every patched run of a batch shares, from two forward passes: the clean and corrupted runs' last-position
- * logits (the baselines m(M) and m(∅) of the batch), the intervention's cache and, for the patching intervention,
- * the rows after the shared clean prefix (null: every row). In the current arena: end it after the batch's runs.
+ * What every patched run of a batch shares: the clean run's last-position logits (m(M) of the batch), the
+ * intervention's cache and, for the patching intervention, the corrupted run's logits (m(∅)) from the pass that
+ * records the cache and the rows after the shared clean prefix (null: every row). Under an ablation the corrupted
+ * prompts are not run: m(∅) is the empty circuit's patched run (evaluate.ts). In the current arena: end it after
+ * the batch's runs.
  */
 export interface ReferenceRuns {
   clean: Float32Array;
-  corrupted: Float32Array;
+  corrupted: Float32Array | null;
   cache: Tensor;
   rows: RowSubset | null;
 }
@@ -172,8 +177,7 @@ export function baselineLogits(model: CausalLM, batch: PairBatch): { clean: Floa
 export function referenceRuns(model: CausalLM, batch: PairBatch, intervention: Intervention, means?: SourceMeans): ReferenceRuns {
   if (intervention !== 'patching') {
     // the patched runs compute every row (the intervention differs from the clean run before the first corrupted token)
-    const { clean, corrupted } = baselineLogits(model, batch);
-    return { clean, corrupted, cache: intervene(model, batch, intervention, means, null, false).cache, rows: null };
+    return { clean: cleanRun(model, batch, false).logits, corrupted: null, cache: intervene(model, batch, intervention, means, null, false).cache, rows: null };
   }
   const { logits: clean, rows } = cleanRun(model, batch, true);
   const { cache, corrupted } = intervene(model, batch, intervention, means, rows, true);

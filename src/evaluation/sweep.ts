@@ -34,21 +34,6 @@ export interface SweepResult {
   cmd?: number;
 }
 
-/**
- * The empty circuit (every real edge missing). Under an ablation its run is the fully ablated model, not the
- * corrupted run: m(∅) is that run's metric, as EAP-IG's evaluate_graph gives it for an empty graph.
- */
-export function emptyCircuit(g: Graph): MissingEdges {
-  return Uint8Array.from(g.realMask, (x) => (x ? 1 : 0));
-}
-
-/** The baselines under `intervention`: m(∅) from the empty circuit's run (`empty`) unless it is the corrupted run. */
-export function interventionBaselines(base: Baselines, intervention: Intervention | undefined, empty: number | undefined): Baselines {
-  if ((intervention ?? 'patching') === 'patching') return base;
-  if (empty === undefined) throw new Error('an ablation needs the empty circuit\'s metric');
-  return { clean: base.clean, corrupted: empty }; // the per-example spread was the corrupted run's
-}
-
 /** The circuit currently flagged in `g`, as a missing-edge mask. */
 export function missingEdges(g: Graph): MissingEdges {
   const real = g.realMask, inG = g.inGraph;
@@ -96,11 +81,8 @@ async function sweepsWithBaselines(
   a: Omit<SweepArgs, 'budgets' | 'fractions'>, sets: readonly Pick<SweepArgs, 'budgets' | 'fractions'>[],
 ): Promise<{ results: SweepResult[]; base: Baselines }> {
   const circuits = sets.map((s) => sweepCircuits({ ...a, budgets: s.budgets }));
-  const ablated = (a.intervention ?? 'patching') !== 'patching';
-  const masks = [...circuits.flat().map((c) => c.missing), ...(ablated ? [emptyCircuit(a.graph)] : [])];
-  const evaluated = await evaluateWithBaselines({ model: a.model, batches: a.batches, metric: a.metric, circuits: masks, intervention: a.intervention, onRun: a.onRun });
-  const { values } = evaluated;
-  const base = interventionBaselines(a.base ?? evaluated.base, a.intervention, ablated ? values.at(-1) : undefined);
+  const evaluated = await evaluateWithBaselines({ model: a.model, batches: a.batches, metric: a.metric, circuits: circuits.flat().map((c) => c.missing), intervention: a.intervention, onRun: a.onRun });
+  const { values } = evaluated, base = a.base ?? evaluated.base;
   let at = 0;
   return { results: sets.map((s, i) => sweepResult(circuits[i]!, values.slice(at, (at += circuits[i]!.length)), base, s.fractions)), base };
 }
