@@ -133,7 +133,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
         tape.backward([[logits, e.fromArray(grad, logits.shape)]], bopts);
       };
       const ctx: BatchContext = {
-        e, model, batch, index, opts, delta, corrupted, ablated, corruptedFinal: corrFinal, grads, backwardTask,
+        e, model, batch, index, opts, delta, corrupted, ablated, corruptedFinal: corrFinal, grads, sums: S, backwardTask,
         recordClean: { buf: delta, alpha: -1, write: false },
         recordCorrupted: { buf: delta, alpha: 1, write: false },
         point: (p = {}) =>
@@ -141,7 +141,8 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
             e.record((tape) => {
               const input = p.tokens === 'corrupted' ? batch.corrupted : batch.clean;
               const record = p.recordClean ? ctx.recordClean : p.recordCorrupted ? ctx.recordCorrupted : undefined;
-              const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, record, gradHooks: grads.hooks, logits: 'last' });
+              const gradHooks = p.gradHooks ? { ...(p.grads ?? grads).hooks, ...p.gradHooks } : (p.grads ?? grads).hooks;
+              const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, record, gradHooks, logits: 'last' });
               const label = p.label ?? (p.embeds ? 'an interpolated input' : `the ${p.tokens ?? 'clean'} input`);
               backwardTask(tape, logits!, undefined, { label, batch: input, embeds: p.embeds, hooks: p.hooks });
             }),
@@ -165,8 +166,9 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
       };
       let badGradient: ReturnType<typeof contract>;
       try {
-        method.run!(ctx);
+        const after = method.run!(ctx);
         badGradient = contract(S, delta, grads, model.layout);
+        after?.();
       } finally {
         grads.dispose(); // the deferred per-head sums live outside the arena
       }

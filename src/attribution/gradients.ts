@@ -183,3 +183,39 @@ function t64Block(S: Float64Array, rows: number, nDst: number, d0: number, cols:
   for (let u = 0; u < rows; u++) out.set(S.subarray(u * nDst + d0, u * nDst + d0 + cols), u * cols);
   return out;
 }
+
+/**
+ * S[u, v] += weight·|Σ_{rows of example b, d} Δ[u]·G[v]| for every example b (rows bounds[b] … bounds[b + 1]) over
+ * real edges u → v, skipping destinations `skip` marks: per-example absolute contributions (AtP*'s GradDrop). One
+ * layer's destinations at a time (the logits with the last); each example's products summed in float64.
+ */
+export function contractPerExample(
+  S: Float64Array, delta: Tensor, grads: GradSum, layout: GraphLayout, bounds: Int32Array, weight: number, skip: (dst: number) => boolean,
+): void {
+  const e = delta.engine, L = layout.nLayers, H = layout.nHeads, nDst = layout.nDst, D = delta.size / delta.shape[0]! / grads.R;
+  const RD = grads.R * D, slots = 3 * H + 1;
+  for (let l = 0; l < L; l++) {
+    e.tidy(() => {
+      const d0 = l * slots, cols = (l === L - 1 ? nDst : (l + 1) * slots) - d0;
+      const parents = Int32Array.from({ length: cols }, (_, j) => layout.parentCount(d0 + j));
+      const rows = Math.max(...parents);
+      const G = e.empty([cols, RD]);
+      grads.formInto(G.ptr, d0, cols);
+      const tmp = e.empty([rows, cols]), acc = new Float64Array(rows * cols);
+      for (let b = 0; b + 1 < bounds.length; b++) {
+        acc.fill(0);
+        const end = bounds[b + 1]! * D;
+        for (let k0 = bounds[b]! * D; k0 < end; k0 += K_CHUNK) {
+          const k = Math.min(K_CHUNK, end - k0);
+          e.kernels.gemm(false, true, rows, cols, k, 1, delta.ptr + 4 * k0, RD, G.ptr + 4 * k0, RD, 0, tmp.ptr, cols);
+          const t = tmp.data();
+          for (let i = 0; i < acc.length; i++) acc[i]! += t[i]!;
+        }
+        for (let j = 0; j < cols; j++) {
+          if (skip(d0 + j)) continue;
+          for (let u = 0; u < parents[j]!; u++) S[u * nDst + d0 + j]! += weight * Math.abs(acc[u * cols + j]!);
+        }
+      }
+    });
+  }
+}

@@ -5,6 +5,7 @@
  * registerMethod adds one at run time (plug-ins, tests).
  */
 import { UserError } from '../util/errors.js';
+import { atpStar } from './atp-star.js';
 import { cleanCorrupted } from './clean-corrupted.js';
 import { eapGp } from './eap-gp.js';
 import { eapIgActivations } from './eap-ig-activations.js';
@@ -17,7 +18,7 @@ import type { AttributionOptions, Method, ResolvedOptions } from './types.js';
 
 export type AnyMethod = Method | PatchingMethod;
 
-const REGISTRY: AnyMethod[] = [eap, eapIg, eapIgActivations, cleanCorrupted, eapGp, ifr, exact];
+const REGISTRY: AnyMethod[] = [eap, eapIg, eapIgActivations, cleanCorrupted, eapGp, atpStar, ifr, exact];
 const BUILT_IN = new Set(REGISTRY);
 
 /** Every method, in registry order. */

@@ -5,7 +5,7 @@ import type { CausalLM } from '../models/model.js';
 import type { Batch } from '../models/batch.js';
 import type { SourceRecord } from '../models/model.js';
 import type { ForwardInput } from '../models/finite-hooks.js';
-import type { ForwardHook } from '../models/hooks.js';
+import type { ForwardHook, GradHook } from '../models/hooks.js';
 import type { BackwardOptions, Tape } from '../engine/tape.js';
 import type { GradSum } from './gradients.js';
 import type { Intervention } from '../evaluation/means.js';
@@ -46,6 +46,10 @@ export interface AttributionOptions {
   gpBacktrack?: number;
   /** GradPath's objective: all logits (default) or the task metric against the corrupted run's. */
   gpObjective?: 'logits' | 'metric';
+  /** AtP*: query and key edges scored by the exact change of the attention pattern (default on). */
+  qkFix?: 'on' | 'off';
+  /** AtP*: GradDrop, the mean over dropped layers of |score| (default on). */
+  gradDrop?: 'on' | 'off';
   /** GradPath's end: free (default) or bent to end at the corrupted embeddings. */
   gpEnd?: 'free' | 'corrupted';
   /** Replaces GradPath by the straight corrupted→clean path at the same points (a check: gives EAP-IG's points shifted by one). */
@@ -65,7 +69,7 @@ export interface AttributionOptions {
 }
 
 /** Options with every registered method's defaults filled in (registry.ts's resolveOptions). */
-export type ResolvedOptions = Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpStep' | 'gpBacktrack' | 'gpObjective' | 'gpEnd' | 'gpPath' | 'intervention'>> & AttributionOptions;
+export type ResolvedOptions = Required<Pick<AttributionOptions, 'steps' | 'gpEta' | 'gpNorm' | 'gpStep' | 'gpBacktrack' | 'gpObjective' | 'gpEnd' | 'gpPath' | 'qkFix' | 'gradDrop' | 'intervention'>> & AttributionOptions;
 
 /**
  * A gradient point's forward pass, for messages: what it is (e.g. "GradPath step 2 of 5") and its input, so
@@ -93,8 +97,19 @@ export interface BatchContext {
   corruptedFinal: Tensor | null;
   /** Gradient sums of this batch. */
   grads: GradSum;
-  /** One forward + backward pass of the task loss, gradients into `grads`. */
-  point(p?: { tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; recordClean?: boolean; recordCorrupted?: boolean; label?: string }): void;
+  /**
+   * This batch's unnormalised scores [nSrc, nDst]: the contraction adds Σ Δ·G into them after `run`; a method may
+   * add its own terms, or replace some edges' sums in the function its `run` returns.
+   */
+  sums: Float64Array;
+  /**
+   * One forward + backward pass of the task loss, gradients into `grads` (or into `p.grads`, a method's own sum),
+   * with `gradHooks` watching besides.
+   */
+  point(p?: {
+    tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; gradHooks?: Record<string, GradHook>; grads?: GradSum;
+    recordClean?: boolean; recordCorrupted?: boolean; label?: string;
+  }): void;
   /** Subtracts this run's source outputs from Δ: for a method whose pass runs the clean input anyway. */
   recordClean: SourceRecord;
   /** Adds this run's source outputs to Δ: for a method whose pass runs the corrupted input anyway. */
@@ -144,8 +159,11 @@ export interface Method extends MethodSpec {
   readonly recordsClean?: boolean;
   /** The method records the corrupted activations itself, during a pass at the corrupted input. */
   readonly recordsCorrupted?: boolean;
-  /** Gradient passes over a batch, gradients into ctx.grads (contracted with Δ afterwards). */
-  run?(ctx: BatchContext): void;
+  /**
+   * Gradient passes over a batch, gradients into ctx.grads (contracted with Δ afterwards). May return a function
+   * to call after the contraction (AtP* replaces its query/key edges' sums there).
+   */
+  run?(ctx: BatchContext): void | (() => void);
   /**
    * Instead of run: scores from the clean run alone, without Δ or gradients (information flow routes), added
    * into ctx.sums. The corrupted prompts are not run.

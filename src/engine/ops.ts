@@ -3,6 +3,7 @@
  * an input requires a gradient and a tape is recording, records how to send the gradient back. Gradients of
  * weights (leaves with requiresGrad) come out of the same backward functions.
  */
+import { maskScores, watchBackward, type AttentionWatch } from './attention-watch.js';
 import type { Engine } from './engine.js';
 import type { Grads } from './tape.js';
 import type { Tensor } from './tensor.js';
@@ -157,14 +158,42 @@ export function sumFirst(x: Tensor): Tensor {
   });
 }
 
-/** Causal multi-head attention on GPT-2's fused qkv [B·P, 3D] → z [B·P, D]. */
-export function attention(qkv: Tensor, B: number, P: number, H: number): Tensor {
+/**
+ * Causal multi-head attention on GPT-2's fused qkv [B·P, 3D] → z [B·P, D]. A watcher (attention-watch.ts) sees
+ * the scores and pattern, and in the backward pass their gradients; without one the fused kernels run alone.
+ */
+export function attention(qkv: Tensor, B: number, P: number, H: number, watch?: AttentionWatch): Tensor {
   const e = qkv.engine, D = cols(qkv) / 3, dh = D / H;
   const scale = 1 / Math.sqrt(dh);
   const z = e.empty([B * P, D]);
   const probs = e.empty([B, H, P, P]);
   e.kernels.attention(qkv.ptr, z.ptr, probs.ptr, B, P, H, dh, scale);
+  if (watch?.scores) {
+    e.tidy(() => {
+      const s = e.empty([B, H, P, P]), PP = P * P;
+      for (let b = 0; b < B; b++) {
+        const q = qkv.ptr + 4 * b * P * 3 * D;
+        e.kernels.gemmBatched(false, true, P, P, dh, scale, q, 3 * D, dh, q + 4 * D, 3 * D, dh, 0, s.ptr + 4 * b * H * PP, P, PP, H);
+      }
+      maskScores(s.data(), B * H * P, P, null);
+      watch.scores!(s);
+    });
+  }
+  watch?.pattern?.(probs);
   return rec(e, [qkv], z, (g, grads) => {
+    if (grads.watching && (watch?.patternGrad || watch?.scoresGrad)) {
+      // dA = dz·vᵀ per example and head (the fused backward forms it internally and keeps it to itself)
+      const dA = e.emptyDetached([B, H, P, P]), PP = P * P;
+      for (let b = 0; b < B; b++) {
+        const v = qkv.ptr + 4 * (b * P * 3 * D + 2 * D);
+        e.kernels.gemmBatched(false, true, P, P, dh, 1, g.ptr + 4 * b * P * D, D, dh, v, 3 * D, dh, 0, dA.ptr + 4 * b * H * PP, P, PP, H);
+      }
+      try {
+        watchBackward(e, watch!, probs, dA);
+      } finally {
+        dA.dispose();
+      }
+    }
     const tmp = e.emptyDetached(qkv.shape);
     e.kernels.attentionBackward(g.ptr, qkv.ptr, probs.ptr, tmp.ptr, B, P, H, dh, scale);
     grads.give(qkv, tmp);

@@ -6,6 +6,7 @@
  * product and the soft-cap. Products, norms and activations go to the kernels; rotary, the attention mask and
  * soft-max, and the soft-cap run here on float32 arrays. No parameter gradients: these models are analysed, not trained.
  */
+import { watchBackward, type AttentionWatch } from '../engine/attention-watch.js';
 import type { Engine } from '../engine/engine.js';
 import { ActivationKind } from '../engine/kernels.js';
 import type { Grads } from '../engine/tape.js';
@@ -137,9 +138,10 @@ export interface AttentionShape {
 
 /**
  * Causal attention on q, k, v [B·P, H·dh] (k and v per query head) → z [B·P, H·dh]:
- * z_h = softmax(mask(cap(q_h·k_hᵀ·scale)))·v_h.
+ * z_h = softmax(mask(cap(q_h·k_hᵀ·scale)))·v_h. A watcher sees the scores (capped and masked) and the pattern,
+ * and in the backward pass their gradients.
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): Tensor {
+export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape, watch?: AttentionWatch): Tensor {
   const e = q.engine, kn = e.kernels, { B, P, H } = s, W = cols(q), dh = W / H;
   const z = e.empty(q.shape);
   const probs = e.empty([B, H, P, P]);
@@ -149,6 +151,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): T
     kn.gemmBatched(false, true, P, P, dh, s.scale, q.ptr + bo(b), W, dh, k.ptr + bo(b), W, dh, 0, probs.ptr + 4 * b * H * PP, P, PP, H);
   }
   const A = probs.data(), T = capped?.data();
+  const scores = watch?.scores ? e.empty([B, H, P, P]) : null, S = scores?.data();
   for (let row = 0; row < B * H * P; row++) {
     const i = row % P, o = row * P;
     const lo = s.window ? Math.max(0, i - s.window + 1) : 0;
@@ -163,10 +166,18 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): T
       A[o + j] = a;
       if (a > max) max = a;
     }
+    if (S) {
+      for (let j = 0; j < P; j++) S[o + j] = j >= lo && j <= i ? A[o + j]! : -Infinity;
+    }
     let sum = 0;
     for (let j = lo; j <= i; j++) sum += A[o + j] = Math.exp(A[o + j]! - max);
     for (let j = 0; j < P; j++) A[o + j] = j >= lo && j <= i ? A[o + j]! / sum : 0;
   }
+  if (scores) {
+    watch!.scores!(scores);
+    scores.dispose();
+  }
+  watch?.pattern?.(probs);
   for (let b = 0; b < B; b++) {
     kn.gemmBatched(false, false, P, dh, P, 1, probs.ptr + 4 * b * H * PP, P, PP, v.ptr + bo(b), W, dh, 0, z.ptr + bo(b), W, dh, H);
   }
@@ -180,6 +191,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape): T
       kn.gemmBatched(false, true, P, P, dh, 1, g.ptr + bo(b), W, dh, v.ptr + bo(b), W, dh, 0, sb, P, PP, H);
       if (dv) kn.gemmBatched(true, false, P, dh, P, 1, pb, P, PP, g.ptr + bo(b), W, dh, 0, dv.ptr + bo(b), W, dh, H);
     }
+    // dS holds dA = dz·vᵀ here, the pattern's gradient
+    if (grads.watching && (watch?.patternGrad || watch?.scoresGrad)) watchBackward(e, watch!, probs, dS);
     const D = dS.data(), A = probs.data(), T = capped?.data();
     for (let row = 0; row < B * H * P; row++) {
       const o = row * P;

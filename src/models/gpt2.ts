@@ -11,9 +11,9 @@ import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
 import { lastRows, type Batch } from './batch.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
 import { computedRows, keptLastRows, withKeptRows } from './row-subset.js';
-import { hookNames } from './hooks.js';
+import { attentionWatch, hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
-import type { CausalLM, ForwardOptions, ForwardOutput } from './model.js';
+import type { AttentionQK, CausalLM, ForwardOptions, ForwardOutput } from './model.js';
 import { WeightStore, type WeightSource, type WeightStoreOptions } from './weights.js';
 
 /** The architecture numbers the forward pass needs. */
@@ -76,6 +76,22 @@ export class GPT2 implements CausalLM {
     return this.#gram;
   }
 
+  attentionQK(l: number, x: Tensor): AttentionQK {
+    const e = this.engine, k = e.kernels, lw = this.weights.layer(l);
+    const { dModel: D, nHead: H, layerNormEpsilon: eps } = this.dims, n = x.size / D;
+    const y = e.empty([n, D]), st = e.empty([2, n]), W = this.weights.matrix(l, 'attn.c_attn.weight');
+    k.layerNorm(x.ptr, lw.ln1g.ptr, lw.ln1b.ptr, y.ptr, st.ptr, st.ptr + 4 * n, n, D, eps);
+    // c_attn's first 2D columns are the queries and keys
+    const q = e.empty([n, D]), kk = e.empty([n, D]);
+    k.gemm(false, false, n, D, D, 1, y.ptr, D, W.ptr, 3 * D, 0, q.ptr, D);
+    k.gemm(false, false, n, D, D, 1, y.ptr, D, W.ptr + 4 * D, 3 * D, 0, kk.ptr, D);
+    k.addRowVector(q.ptr, lw.attnB.ptr, q.ptr, n, D);
+    k.addRowVector(kk.ptr, lw.attnB.ptr + 4 * D, kk.ptr, n, D);
+    y.dispose();
+    st.dispose();
+    return { q, k: kk, scale: 1 / Math.sqrt(D / H), softcap: null, window: null };
+  }
+
   /**
    * One forward pass. Inside `engine.record`, every op is taped: afterwards `tape.backward([[logits, dLoss/dlogits]])`
    * delivers gradients to `gradHooks` and returns the gradient of the embeddings.
@@ -106,6 +122,7 @@ export class GPT2 implements CausalLM {
       // Without a tape nothing needs a layer's intermediates afterwards: free them as each layer ends, so a
       // forward pass holds one layer at a time (hooks must copy what they keep). With a tape, backward needs them.
       const layer = (): Tensor => {
+        resid = point(hookNames.residPre(l), resid);
         const lw = w.layer(l);
         const attnW = () => w.matrix(l, 'attn.c_attn.weight');
         const projW = () => w.matrix(l, 'attn.c_proj.weight');
@@ -139,9 +156,10 @@ export class GPT2 implements CausalLM {
         // attention over every row: those left out of a subset from the reference run
         const all = sub ? withKeptRows(sub.attn(l)[0]!, qkv, keep!, sub.copies) : qkv;
         opts.keepAttn?.(l, [all]);
+        const watch = attentionWatch(l, hooks, gradHooks, !!tape);
         let z = padRows
-          ? ops.gatherRows(ops.attention(ops.scatterRows(all, padRows, B * P), B, P, H), padRows)
-          : ops.attention(all, B, P, H);
+          ? ops.gatherRows(ops.attention(ops.scatterRows(all, padRows, B * P), B, P, H, watch), padRows)
+          : ops.attention(all, B, P, H, watch);
         if (keepIdx) z = ops.gatherRows(z, keepIdx);
         let attnOut: Tensor;
         const rn = hookNames.result(l);

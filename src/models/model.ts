@@ -63,6 +63,21 @@ export interface ModelDims {
   extraActivations?: number;
 }
 
+/**
+ * Layer l's queries and keys, per query head, for residual-stream rows that are not a forward pass's (AtP*'s QK
+ * fix recomputes the pattern with one input patched): q and k [rows, H·dh] (head h at columns h·dh; with
+ * grouped-query attention each query head its own key copy; rotary applied at the rows' positions), and how the
+ * scores are formed from them: softmax over visible keys of cap(scale·q·k) (soft-capped when `softcap` is set).
+ */
+export interface AttentionQK {
+  q: Tensor;
+  k: Tensor;
+  scale: number;
+  softcap: number | null;
+  /** Keys j visible from query i only when i − j < window, or null (causal only). */
+  window: number | null;
+}
+
 export interface CausalLM {
   readonly engine: Engine;
   readonly dims: ModelDims;
@@ -90,5 +105,7 @@ export interface CausalLM {
    * unembedding bias, no soft-cap); null otherwise. Owned by the model.
    */
   unembedGram(): Tensor | null;
+  /** Layer l's attention queries and keys from the rows x [n, D] at positions pos [n] (no tape; see AttentionQK). */
+  attentionQK(l: number, x: Tensor, pos: Int32Array): AttentionQK;
   dispose(): void;
 }

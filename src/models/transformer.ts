@@ -23,9 +23,9 @@ import { headProject, headResults, sharedNorm, type SharedNorm } from './family-
 import { expandCopies } from './head-ops.js';
 import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
 import { computedRows, keptLastRows, withKeptRows, type KeepAttnHook, type RowSubset } from './row-subset.js';
-import { hookNames } from './hooks.js';
+import { attentionWatch, hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
-import type { CausalLM, ForwardOptions, ForwardOutput, ModelDims } from './model.js';
+import type { AttentionQK, CausalLM, ForwardOptions, ForwardOutput, ModelDims } from './model.js';
 
 export interface TransformerOptions {
   stream?: boolean;
@@ -86,6 +86,20 @@ export class TransformerLM implements CausalLM {
     return this.#gram;
   }
 
+  /** Layer l's sliding window (Gemma 2 alternates: HF's layer 0 is sliding), or null. */
+  private attnWindow(l: number): number | null {
+    const s = this.spec;
+    return s.slidingWindow !== null && (s.slidingLayers === 'all' || l % 2 === 0) ? s.slidingWindow : null;
+  }
+
+  attentionQK(l: number, x: Tensor, pos: Int32Array): AttentionQK {
+    const w = this.weights, s = this.spec, lw = w.layer(l), H = s.nHead;
+    const shared = sharedNorm(x, lw.ln1), rot = rotaryTable(pos, this.invFreq);
+    const project = (which: 'q' | 'k', bias: Tensor | null, groups: number, slot: 0 | 1) =>
+      rope(headProject({ resid: x, perHead: null, norm: lw.ln1, shared, W: w.matrix(l, which), bias, H, groups, slot, onGrad: null }), rot, H);
+    return { q: project('q', lw.qb, H, 0), k: project('k', lw.kb, s.nKvHead, 1), scale: s.attnScale, softcap: s.attnSoftcap, window: this.attnWindow(l) };
+  }
+
   forward(batch: Batch, opts: ForwardOptions = {}): ForwardOutput {
     const e = this.engine, s = this.spec;
     const { nLayer: L, dModel: D } = this.dims;
@@ -131,6 +145,7 @@ export class TransformerLM implements CausalLM {
       sub?: RowSubset; keepIdx: Tensor | null; keepAttn?: KeepAttnHook;
     },
   ): Tensor {
+    resid = c.point(hookNames.residPre(l), resid);
     const e = this.engine, w = this.weights, s = this.spec, lw = w.layer(l), lay = this.layout;
     const H = s.nHead, tape = e.tape;
     // q, k, v per query head; each head's input its own copy of the stream only when a hook looks at it
@@ -163,13 +178,12 @@ export class TransformerLM implements CausalLM {
     const v = slot(hookNames.vInput(l), 'v', lw.vb);
     q = rope(q, c.rot, H);
     k = rope(k, c.rot, H);
-    const window = s.slidingWindow !== null && (s.slidingLayers === 'all' || l % 2 === 0) ? s.slidingWindow : null;
-    const shape = { B: c.B, P: c.P, H, scale: s.attnScale, softcap: s.attnSoftcap, window };
+    const shape = { B: c.B, P: c.P, H, scale: s.attnScale, softcap: s.attnSoftcap, window: this.attnWindow(l) };
     const pad = (t: Tensor) => (c.padRows ? ops.scatterRows(t, c.padRows, c.B * c.P) : t);
     // attention over every row: those left out of a subset from the reference run
     const all = c.sub ? [q, k, v].map((t, i) => withKeptRows(c.sub!.attn(l)[i]!, t, c.sub!.keep, c.sub!.copies)) : [q, k, v];
     c.keepAttn?.(l, all);
-    let z = attention(pad(all[0]!), pad(all[1]!), pad(all[2]!), shape);
+    let z = attention(pad(all[0]!), pad(all[1]!), pad(all[2]!), shape, attentionWatch(l, c.hooks, c.gradHooks, !!tape));
     if (c.padRows) z = ops.gatherRows(z, c.padRows);
     if (c.keepIdx) z = ops.gatherRows(z, c.keepIdx);
 
