@@ -22,7 +22,7 @@ const ARCH = fileURLToPath(new URL('../../test/fixtures/arch/', import.meta.url)
 
 /** The pattern of layer l recomputed from its input x [R, D] with attentionQK, per example, padded [B, H, P, P]. */
 function recomputed(model: CausalLM, l: number, x: Tensor, batch: Batch): Float64Array {
-  const e = model.engine, H = model.dims.nHead, { B, P } = batch;
+  const H = model.dims.nHead, { B, P } = batch;
   const starts = [0];
   for (let b = 0; b < B; b++) starts.push(starts[b]! + (batch.packed ? batch.lengths[b]! : P));
   const pos = new Int32Array(x.shape[0]!);

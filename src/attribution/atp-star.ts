@@ -25,7 +25,7 @@
  *
  * Cost per batch, beyond EAP's (one corrupted forward pass, one clean forward + backward, one contraction):
  *   QK fix    per layer, every parent's patched input normalised and projected to all heads' q and k
- *             (parents · rows · D · 2D multiply-adds: on GPT-2 small about 6 clean forward passes' worth), and
+ *             (parents · rows · D · 2D multiply-adds: on GPT-2 small 870 parents, about 12 forward passes' worth), and
  *             per parent, head and example two patterns of len² · d_head;
  *   GradDrop  L forward + backward passes instead of the one (the first records the clean run), each contracted per
  *             example (L times EAP's contraction), and the QK fix's patterns dotted with every pass's ∂L_ℓ/∂A.
@@ -160,7 +160,7 @@ function fixLayer(ctx: BatchContext, l: number, x: Float32Array, dA: PatternGrad
       const pattern = new Patterns(ctx, base.scale, base.softcap, base.window, dh, bounds);
       const A0 = Array.from({ length: B }, (_, b) => pattern.of(base.q, 0, base.k, 0, b));
       // parents in chunks: their patched inputs x + Δ_u projected together
-      const chunk = Math.max(1, Math.min(parents, Math.floor(2 ** 22 / (R * D))));
+      const chunk = Math.max(1, Math.min(parents, Math.floor(2 ** 20 / (R * D)))); // ≤ 4 MiB per [c·R, D] buffer
       for (let u0 = 0; u0 < parents; u0 += chunk) {
         e.tidy(() => {
           const c = Math.min(chunk, parents - u0);
