@@ -30,6 +30,9 @@ export type LossFn<Label = unknown> = (logits: Float32Array, B: number, V: numbe
   values?: Float64Array;
 };
 
+/** What attribution scores: edges (DESIGN.md §4), source nodes, or each output dimension of a source (nodes.ts). */
+export type AttributionLevel = 'edge' | 'node' | 'neuron';
+
 /** A method's name in the registry (src/attribution/registry.ts). */
 export type MethodName = string;
 
