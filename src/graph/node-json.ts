@@ -19,7 +19,7 @@ import { writeAllSync, writeAtomicSync } from '../util/atomic-write.js';
 import { parseJsonFile } from '../util/json.js';
 import { EdgeReader, checkMeta, checkSection, graphForCfg, graphJsonChunks, NOT_A_GRAPH, type ReadGraphOptions } from './json.js';
 import { NodeGraph, type NodeLevel } from './node-graph.js';
-import { formatFloat32, fromPySentinel, pyDumps, pyString, quotePyNonFinite, restorePyNonFinite } from './pyjson.js';
+import { formatFloat32, fromPySentinel, pyString, quotePyNonFinite, restorePyNonFinite } from './pyjson.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
