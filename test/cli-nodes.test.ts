@@ -4,10 +4,12 @@
  * are UserErrors naming the fix.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { levelsTable } from '../src/attribution/method-docs.js';
 import { readGraphJson } from '../src/graph/json.js';
 import { readNodeGraphJson } from '../src/graph/node-json.js';
 import { assertUserError, eapgp, makeModel, makeTaskData } from './helpers/cli.js';
@@ -61,6 +63,12 @@ test('node options and graphs that do not go together are UserErrors', () => {
   assertUserError(eapgp(['evaluate', ...common, '--graph', join(tmp, 'node.json')]), /flags no node.*--nodes 5,10,20/);
   assertUserError(eapgp(['evaluate', ...common, '--graph', join(tmp, 'neuron.json'), '--nodes', '2']), /neuron-level graph: give --neurons/);
   assertUserError(eapgp(['evaluate', ...common, '--graph', join(tmp, 'edge.json'), '--nodes', '2']), /edge graph: give --edges/);
-  assertUserError(eapgp(['attribute', ...common, '--method', 'exact', '--level', 'node', '--out', join(tmp, 'x.json')]), /takes a gradient method/);
+  assertUserError(eapgp(['attribute', ...common, '--method', 'exact', '--level', 'node', '--out', join(tmp, 'x.json')]), /--level node takes a method with gradients at the nodes' outputs \(eap, eap-ig.*\); exact has none: use --level edge/);
+  assertUserError(eapgp(['attribute', ...common, '--method', 'ifr', '--level', 'neuron', '--out', join(tmp, 'x.json')]), /ifr has none: use --level edge/);
   assertUserError(eapgp(['attribute', ...common, '--method', 'eap', '--level', 'nodes', '--out', join(tmp, 'x.json')]), /--level must be edge, node or neuron/);
+});
+
+test("the README's levels table is the registry's", () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  assert.ok(readme.includes(levelsTable() + '\n'), `README.md's levels table differs from the registry; it should read:\n${levelsTable()}`);
 });

@@ -6,9 +6,9 @@ import { methodPoints } from '../attribution/attribute.js';
 import { attributeNodes, parseLevel } from '../attribution/nodes.js';
 import { NodeGraph } from '../graph/node-graph.js';
 import { writeNodeGraphJson } from '../graph/node-json.js';
-import { methodsHelp, optionsHelp, optionSynopsis } from '../attribution/method-docs.js';
+import { methodsHelp, optionsHelp, optionSynopsis, scoresNodes } from '../attribution/method-docs.js';
 import { metaFields, ownOptions } from '../attribution/method-spec.js';
-import { findMethod, getMethod } from '../attribution/registry.js';
+import { findMethod, getMethod, methods } from '../attribution/registry.js';
 import { scoreEdgeBatches, scoreEdges, type ScoreEdgesArgs, type ScoreMethod } from '../attribution/score.js';
 import type { AttributionOptions } from '../attribution/types.js';
 import type { CausalLM } from '../models/model.js';
@@ -42,7 +42,7 @@ the sidecar <out>.log.json (scores.json → scores.log.json), so scores.json is 
 inputs and options. --level node scores each source node instead (input, heads, MLPs: Δ·∂L/∂(node output)
 summed over positions and d_model, from the method's own gradient passes; = the sum of its outgoing edges'
 scores), --level neuron each d_model dimension of each node's output, as EAP-IG's attribute_node; the file is
-EAP-IG's node/neuron graph JSON (gradient methods but ifr; no --shard).
+EAP-IG's node/neuron graph JSON (the README's levels table says which methods; no --shard).
 METHOD (DESIGN.md §4):
 ${methodsHelp()}
 Method options (another method's option is an error unless at its default):
@@ -70,7 +70,9 @@ export async function attribute(argv: string[]): Promise<void> {
 
   const shard = shardFrom(values);
   const level = parseLevel(values.level ?? 'edge');
-  if (level !== 'edge' && m.kind !== 'gradient') throw new UserError(`--level ${level} takes a gradient method; ${method} patches edges (use --level edge)`);
+  if (level !== 'edge' && !scoresNodes(m)) {
+    throw new UserError(`--level ${level} takes a method with gradients at the nodes' outputs (${methods().filter(scoresNodes).map((x) => x.name).join(', ')}); ${method} has none: use --level edge`);
+  }
   if (level !== 'edge' && shard) throw new UserError(`--level ${level} runs without --shard (node scores are small: one run holds them)`);
 
   checkOutputFile(out, 'out', 'scores.json');
