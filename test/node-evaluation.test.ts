@@ -2,7 +2,7 @@
  * Evaluation by node and neuron patching (src/evaluation/node-patching.ts), on every kernel path:
  *   - all nodes ⇒ the clean metric, no nodes ⇒ the corrupted metric (baselines computed by evaluate.ts);
  *   - node patching of a selection = edge patching of the edges between its nodes (the edge evaluator, a separate
- *     code path), for the corrupted run and for zero ablation;
+ *     code path), for the corrupted run and for zero and mean ablation;
  *   - a neuron mask over the input node alone = the clean run with per-dimension mixed token embeddings;
  *   - top-n node / neuron selection and thresholds (counts, ties, unscored nodes kept).
  */
@@ -63,7 +63,7 @@ for (const { label, opts } of ENGINE_VARIANTS) {
   });
 }
 
-test('node patching equals edge patching of the edges between the kept nodes (corrupted run and zero ablation)', async () => {
+test('node patching equals edge patching of the edges between the kept nodes (corrupted run, zero and mean ablation)', async () => {
   await withEngine({ threads: 2 }, async (e) => {
     const { model, bs, metric } = await setup(e);
     // scores that keep a mix of heads, MLPs and the input
@@ -73,7 +73,7 @@ test('node patching equals edge patching of the edges between the kept nodes (co
     const edges = g.inducedEdges();
     const missing = new Uint8Array(edges.nSrc * edges.nDst);
     edges.forEachEdge((u, v) => (missing[u * edges.nDst + v] = edges.edgeInGraph(u, v) ? 0 : 1));
-    for (const intervention of ['patching', 'zero'] as const) {
+    for (const intervention of ['patching', 'zero', 'mean'] as const) {
       const [viaEdges] = await evaluateCircuits({ model, batches: bs, metric, circuits: [missing], intervention });
       const viaNodes = evaluateNodeMasks({ model, batches: bs, metric, masks: [g.keepMask()], intervention });
       const scale = Math.max(Math.abs(viaNodes.base.clean), Math.abs(viaNodes.base.corrupted));
