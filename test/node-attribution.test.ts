@@ -4,7 +4,7 @@
  *     sum of the gradients at u's readers), on sequential and parallel (GPT-NeoX) blocks;
  *   - neuron scores sum over d to the node scores, and micro-batches do not change them;
  *   - against the PyTorch oracle's gradients at the node outputs (test/fixtures/nodes-l2h4d64.json, gen-nodes.py):
- *     EAP and EAP-IG node and neuron scores within 1e-4 of max |score|;
+ *     EAP, EAP-IG, clean-corrupted and EAP-GP node and neuron scores within 1e-4 of max |score|;
  *   - information flow routes (no gradients) refuses --level node.
  */
 import assert from 'node:assert/strict';
