@@ -61,6 +61,7 @@ export const atpStar: Method = {
   validateVariants: ['', 'graddrop=off'],
   points: (L, o) => (o.gradDrop === 'on' ? L : 1),
   recordsClean: true,
+  edgesOnly: 'its QK fix rescores edges into query and key inputs, and GradDrop takes |·| per edge',
   run: (ctx) => (ctx.opts.gradDrop === 'on' ? gradDrop(ctx) : plain(ctx)),
 };
 

@@ -15,6 +15,7 @@ import { UserError } from '../util/errors.js';
 import { firstNonFinite, NonFiniteError, nonFiniteName } from '../util/finite.js';
 import { nextTick } from '../util/ticks.js';
 import { GradSum, contract, gradientRows } from './gradients.js';
+import { contractNodes } from './node-contract.js';
 import type { GraphLayout } from '../models/layout.js';
 import { bytesPerExample } from './memory-plan.js';
 import { packPair, runInSlices } from './micro.js';
@@ -22,7 +23,7 @@ import { getGradientMethod, getMethod, methodsTaking, resolveOptions } from './r
 import { INTERVENTION } from './ablation.js';
 import { sourceMeans, usesMeans, writeAblated } from '../evaluation/means.js';
 import { recordSources } from './sources.js';
-import type { AttributionOptions, BatchContext, LossFn, MethodName, PairBatch } from './types.js';
+import type { AttributionLevel, AttributionOptions, BatchContext, LossFn, MethodName, PairBatch } from './types.js';
 
 export interface Scores {
   /** Row-major [nSrc, nDst] signed scores (float64 sums of float32 contractions). */
@@ -42,9 +43,14 @@ export interface AttributeArgs {
   options?: AttributionOptions;
   /** Called after each batch with the number of examples done. */
   onBatch?: (examplesDone: number) => void;
+  /**
+   * `edge` (default): sums over edges [nSrc, nDst]; `node` or `neuron`: per source and output dimension
+   * [nSrc, D] from the same passes (node-contract.ts; nodes.ts sums them over D).
+   */
+  level?: AttributionLevel;
 }
 
-/** One batch's unnormalised contribution to the scores, row-major [nSrc, nDst] float64 (zero off the edges). */
+/** One batch's unnormalised contribution to the scores, row-major [nSrc, nDst] float64 (zero off the edges), or [nSrc, D] at the node and neuron levels. */
 export interface BatchScores {
   index: number;
   examples: number;
@@ -86,7 +92,10 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
   const opts = resolveOptions(method, a.options);
   const { nLayer: L, dModel: D, vocabSize: V } = model.dims;
   const { nSrc, nDst } = model.layout;
-  const S = new Float64Array(nSrc * nDst); // the current batch's sums
+  const nodes = (a.level ?? 'edge') !== 'edge';
+  if (nodes && method.scoreClean) throw new UserError(`--level ${a.level} needs gradients at the nodes' outputs; ${method.name} takes none (use --level edge)`);
+  if (nodes && method.edgesOnly) throw new UserError(`${method.name} has no --level ${a.level}: ${method.edgesOnly} (use --level edge)`);
+  const S = new Float64Array(nSrc * (nodes ? D : nDst)); // the current batch's sums
   const K = method.points(L, opts);
   const ablation = opts.intervention;
   if (ablation !== 'patching' && !method.options.includes(INTERVENTION)) {
@@ -167,8 +176,13 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
       let badGradient: ReturnType<typeof contract>;
       try {
         const after = method.run!(ctx);
-        badGradient = contract(S, delta, grads, model.layout);
-        after?.();
+        if (nodes) {
+          contractNodes(S, delta, grads, model.layout);
+          badGradient = null;
+        } else {
+          badGradient = contract(S, delta, grads, model.layout);
+          after?.();
+        }
       } finally {
         grads.dispose(); // the deferred per-head sums live outside the arena
       }

@@ -1,6 +1,6 @@
 /**
  * The registry as text: the command line's option synopsis and help, validate's variant keys, and the README's
- * methods table (a test checks that the README holds exactly methodsTable()).
+ * methods and levels tables (tests check that the README holds exactly methodsTable() and levelsTable()).
  */
 import type { MethodOption } from './method-spec.js';
 import { allOptions, gradientMethods, methods, methodsTaking } from './registry.js';
@@ -38,6 +38,21 @@ export function methodsTable(): string {
   const rows = methods().map((m) => {
     const opts = m.options.map((o) => (o.flag !== undefined ? `${code(`--${o.flag}`)} (${String(o.default)})` : `validate ${code(`${o.variantKey}=`)} (${String(o.default)})`));
     return `| ${code(m.name)} | ${m.summary} | ${opts.join(', ') || '—'} |`;
+  });
+  return [...head, ...rows].join('\n');
+}
+
+/** Whether a method scores nodes and neurons (nodes.ts): it takes gradients at the nodes' outputs. */
+export function scoresNodes(m: ReturnType<typeof methods>[number]): boolean {
+  return m.kind === 'gradient' && !m.scoreClean && !m.edgesOnly;
+}
+
+/** The README's table of what each method scores at each `--level`. */
+export function levelsTable(): string {
+  const head = ['| method | `--level edge` | `--level node` | `--level neuron` |', '|---|---|---|---|'];
+  const rows = methods().map((m) => {
+    const n = scoresNodes(m) ? 'yes' : '—';
+    return `| ${code(m.name)} | yes | ${n} | ${n} |`;
   });
   return [...head, ...rows].join('\n');
 }

@@ -30,6 +30,9 @@ export type LossFn<Label = unknown> = (logits: Float32Array, B: number, V: numbe
   values?: Float64Array;
 };
 
+/** What attribution scores: edges (DESIGN.md §4), source nodes, or each output dimension of a source (nodes.ts). */
+export type AttributionLevel = 'edge' | 'node' | 'neuron';
+
 /** A method's name in the registry (src/attribution/registry.ts). */
 export type MethodName = string;
 
@@ -169,4 +172,6 @@ export interface Method extends MethodSpec {
    * into ctx.sums. The corrupted prompts are not run.
    */
   scoreClean?(ctx: CleanContext): void;
+  /** Why the method scores edges only (no `--level node|neuron`), when it does. */
+  readonly edgesOnly?: string;
 }

@@ -1,11 +1,14 @@
-/** `eapgp attribute`: edge scores of a task dataset with one method, written as EAP-IG graph JSON. */
+/** `eapgp attribute`: edge (or node, neuron) scores of a task dataset with one method, written as EAP-IG graph JSON. */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { methodPoints } from '../attribution/attribute.js';
-import { methodsHelp, optionsHelp, optionSynopsis } from '../attribution/method-docs.js';
+import { attributeNodes, parseLevel } from '../attribution/nodes.js';
+import { NodeGraph } from '../graph/node-graph.js';
+import { writeNodeGraphJson } from '../graph/node-json.js';
+import { methodsHelp, optionsHelp, optionSynopsis, scoresNodes } from '../attribution/method-docs.js';
 import { metaFields, ownOptions } from '../attribution/method-spec.js';
-import { findMethod, getMethod } from '../attribution/registry.js';
+import { findMethod, getMethod, methods } from '../attribution/registry.js';
 import { scoreEdgeBatches, scoreEdges, type ScoreEdgesArgs, type ScoreMethod } from '../attribution/score.js';
 import type { AttributionOptions } from '../attribution/types.js';
 import type { CausalLM } from '../models/model.js';
@@ -18,6 +21,7 @@ import { SHARD_OPTIONS, shardFrom, shardRange } from '../shard/spec.js';
 import { modelSpecOrDefault } from '../models/default-model.js';
 import { loadModel } from '../models/load.js';
 import { createProgress } from '../util/progress.js';
+import { UserError } from '../util/errors.js';
 import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
 import { identicalRowsWarning } from '../tasks/prepare.js';
@@ -29,13 +33,16 @@ import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
                        ${optionSynopsis()}
-                       [--verbs CSV] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
+                       [--level edge|node|neuron] [--verbs CSV] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
                        [--threads N] [--gemm auto|blas|wasm] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
 EAP-IG graph JSON with our metadata under "meta"; the run's time, date, thread count and GEMM path go to
 the sidecar <out>.log.json (scores.json → scores.log.json), so scores.json is byte-identical for the same
-inputs and options.
+inputs and options. --level node scores each source node instead (input, heads, MLPs: Δ·∂L/∂(node output)
+summed over positions and d_model, from the method's own gradient passes; = the sum of its outgoing edges'
+scores), --level neuron each d_model dimension of each node's output, as EAP-IG's attribute_node; the file is
+EAP-IG's node/neuron graph JSON (the README's levels table says which methods; no --shard).
 METHOD (DESIGN.md §4):
 ${methodsHelp()}
 Method options (another method's option is an error unless at its default):
@@ -50,7 +57,7 @@ resumes from its last finished batch (<out>.shard-i-of-n.part.state/).`;
 export async function attribute(argv: string[]): Promise<void> {
   const { values } = parse('attribute', argv, {
     ...ENGINE_OPTIONS, ...TASK_OPTIONS, model: { type: 'string' as const }, method: { type: 'string' as const },
-    ...methodOptionFlags(), out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, ...SHARD_OPTIONS,
+    ...methodOptionFlags(), out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, level: { type: 'string' as const }, ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
   const m = getMethod(requireOption(values.method, 'method', usage));
@@ -62,6 +69,11 @@ export async function attribute(argv: string[]): Promise<void> {
   const splitsEdges = m.kind === 'patching';
 
   const shard = shardFrom(values);
+  const level = parseLevel(values.level ?? 'edge');
+  if (level !== 'edge' && !scoresNodes(m)) {
+    throw new UserError(`--level ${level} takes a method with gradients at the nodes' outputs (${methods().filter(scoresNodes).map((x) => x.name).join(', ')}); ${method} has none: use --level edge`);
+  }
+  if (level !== 'edge' && shard) throw new UserError(`--level ${level} runs without --shard (node scores are small: one run holds them)`);
 
   checkOutputFile(out, 'out', 'scores.json');
   const clock = new RunClock();
@@ -83,6 +95,21 @@ export async function attribute(argv: string[]): Promise<void> {
         examples: data.examples, batch_size: data.batches[0]!.clean.B,
       },
     };
+    if (level !== 'edge') {
+      const progress = createProgress({ label: `${method} ${level} attribution`, total: data.examples, unit: 'items', itemName: 'examples', quiet: values.quiet });
+      const r = await attributeNodes({ model, batches: data.batches, method, loss: data.loss, options: options as AttributionOptions, level, onBatch: (n) => progress.set(n) });
+      progress.finish();
+      const g = NodeGraph.fromScores(model.layout, config.dModel, level, r.nodes, r.neurons);
+      writeNodeGraphJson(out, g, { meta: { ...render.meta, level } });
+      const seconds = clock.seconds(t0);
+      writeRunLog(runLogPath(out), makeRunLog({
+        describes: [basename(out)], tool: `eap-gp ${version}`, command: givenCommand('attribute', argv), clock,
+        seconds: { attribution: seconds, total: clock.seconds() }, engine: engine.info,
+      }));
+      const what = level === 'node' ? `${r.nSrc} nodes` : `${r.nSrc} nodes × ${r.dModel} dimensions`;
+      console.error(`wrote ${out}: ${what} scored by ${method} on ${data.examples} examples in ${seconds.toFixed(2)} s`);
+      return;
+    }
     if (shard) {
       const nEdges = model.layout.nEdges;
       const partial = await runShard({

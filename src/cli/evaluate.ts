@@ -22,12 +22,14 @@ import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.j
 import { optionValue } from './method-options.js';
 import { clampBudgets, graphTaskWarning, noCircuitError, parseEdgeList } from './edge-budgets.js';
 import { checkOutputFile } from './output-paths.js';
+import { evaluateNodeGraph, isNodeGraphFile } from './evaluate-nodes.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp evaluate [--model M] --task T --data CSV [--limit N] [--batch-size B] --graph scores.json
                       [--edges 100,200,500 | --fractions] [--select greedy|topn] [--signed]
                       [--intervention ${INTERVENTION.metavar}] [--metric logit-diff|prob-diff] [--json]
                       [--out results.json] [--svg F] [--dot F] [--shard i/n|auto [--shard-count N]]
+       eapgp evaluate ... --graph nodes.json [--nodes 5,10,20 | --neurons 100,1000] [--signed] [--intervention I]
 
 Selects circuits from the graph's scores (greedy by |score| by default, as in the EAP-GP paper; --signed ranks
 by score), prunes them, and evaluates each by edge patching: m(C), and faithfulness
@@ -40,7 +42,11 @@ draw the circuit of the last budget (a standalone SVG, or Graphviz DOT). --metri
 (see eapgp tasks list). Warnings (on stderr, and under "warnings" in --json / --out): rows whose clean and
 corrupted prompts are identical, a gap m(M) − m(∅) too small for F to mean anything, a graph scored on another
 task. --shard i/n: the i-th of n slices of the batches (from 0), written to <out>.shard-i-of-n.part;
-\`eapgp merge\` makes --out from all n, the same bytes as one run (docs/scale-out.md).`;
+\`eapgp merge\` makes --out from all n, the same bytes as one run (docs/scale-out.md).
+A node- or neuron-level graph (attribute --level node|neuron, or EAP-IG's) is evaluated by node patching: a node
+in the circuit keeps its output, one out of it takes the intervention's, seen alike by every reader (per
+d_model dimension at the neuron level); --nodes / --neurons select the top-n by |score| (--signed: by score),
+else the file's own flags.`;
 
 export async function evaluate(argv: string[]): Promise<void> {
   const { values } = parse('evaluate', argv, {
@@ -48,7 +54,7 @@ export async function evaluate(argv: string[]): Promise<void> {
     edges: { type: 'string' as const }, fractions: { type: 'boolean' as const }, select: { type: 'string' as const },
     signed: { type: 'boolean' as const }, intervention: { type: 'string' as const }, json: { type: 'boolean' as const },
     out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, svg: { type: 'string' as const }, dot: { type: 'string' as const },
-    ...SHARD_OPTIONS,
+    nodes: { type: 'string' as const }, neurons: { type: 'string' as const }, ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
   const spec = modelSpecOrDefault(values.model);
@@ -56,6 +62,22 @@ export async function evaluate(argv: string[]): Promise<void> {
   const select = (values.select ?? 'greedy') as 'greedy' | 'topn';
   if (!['greedy', 'topn'].includes(select)) throw new UserError(`--select must be greedy or topn, got "${values.select}"`);
   const intervention = optionValue(INTERVENTION, values);
+  if (isNodeGraphFile(graphPath)) {
+    checkOutputFile(values.out, 'out', 'results.json');
+    const engine = await engineFrom(values);
+    try {
+      return await evaluateNodeGraph({
+        graphPath, values, intervention,
+        load: async () => {
+          const { model, tokenizer, config } = await loadModel(engine, spec, { quiet: values.quiet });
+          return { model, config, data: loadTaskData(values, tokenizer, usage) };
+        },
+      });
+    } finally {
+      await engine.close();
+    }
+  }
+  if (values.nodes || values.neurons) throw new UserError(`--${values.nodes ? 'nodes' : 'neurons'} selects from a node- or neuron-level graph (eapgp attribute --level node|neuron); ${graphPath} is an edge graph: give --edges`);
   if (values.edges && values.fractions) throw new UserError('give either --edges or --fractions, not both');
   const requested = values.edges ? parseEdgeList(values.edges) : null;
   const shard = shardFrom(values);

@@ -16,3 +16,6 @@ export { toSvg, type SvgOptions } from './svg.js';
 export { formatFloat32 } from './pyjson.js';
 export { streamGraphJson, type StreamGraphOptions } from './json-stream.js';
 export { encodeGraphBinary, decodeGraphBinary, type GraphBinaryHeader } from './binary.js';
+export { NodeGraph, type NodeLevel } from './node-graph.js';
+export { topnNodes, thresholdNodes, type NodeCounts } from './node-selection.js';
+export { readNodeGraphJson, parseNodeGraphJson, writeNodeGraphJson, nodeGraphJsonString, isNodeGraphText, type NodeGraphFile } from './node-json.js';

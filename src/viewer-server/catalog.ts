@@ -6,6 +6,7 @@
 import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { RESULTS_VERSION, type Results } from '../reproduce/types.js';
+import { isNodeGraphText } from '../graph/node-json.js';
 import { isUserError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import type { CatalogEntry, EntryKind, ResultsResponse } from './protocol.js';
@@ -18,7 +19,10 @@ export interface ServedCatalog {
   results: Map<number, ResultsResponse>;
 }
 
-/** The kind of a file from its first bytes: reproduce and path files say so in "format"; anything else is a graph. */
+/**
+ * The kind of a file from its first bytes: reproduce and path files say so in "format"; a graph whose first nodes
+ * carry scores or neurons is a node-level graph; anything else is an edge graph.
+ */
 export function sniffKind(file: string): EntryKind {
   const fd = openSync(file, 'r');
   try {
@@ -26,7 +30,8 @@ export function sniffKind(file: string): EntryKind {
     const n = readSync(fd, buf, 0, buf.length, 0);
     const head = buf.toString('utf8', 0, n);
     const m = /"format"\s*:\s*"eapgp-(reproduce|path)"/.exec(head);
-    return m === null ? 'graph' : m[1] === 'path' ? 'path' : 'results';
+    if (m === null) return isNodeGraphText(head) ? 'nodes' : 'graph';
+    return m[1] === 'path' ? 'path' : 'results';
   } finally {
     closeSync(fd);
   }

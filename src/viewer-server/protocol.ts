@@ -5,12 +5,13 @@
  *   GET /api/graph/ID       a graph in the binary form of src/graph/binary.ts (header: name, cfg, meta)
  *   GET /api/results/ID     ResultsResponse (a reproduce results.json with its graphs' catalog ids)
  *   GET /api/path/ID        an `eapgp path` file (src/attribution/path-format.ts)
+ *   GET /api/nodes/ID       NodeGraphResponse: a node- or neuron-level graph (attribute --level node|neuron)
  * Errors come as JSON {"error": message} with a 4xx/5xx status. Files are addressed by catalog id only: the
  * server never turns a request into a file path.
  */
 import type { Results } from '../reproduce/types.js';
 
-export type EntryKind = 'graph' | 'results' | 'path';
+export type EntryKind = 'graph' | 'results' | 'path' | 'nodes';
 
 export interface CatalogEntry {
   id: number;
@@ -52,3 +53,31 @@ export interface ResultsResponse {
 export interface ApiError {
   error: string;
 }
+
+/** One source node of a node-level graph as the page draws it. */
+export interface NodeView {
+  name: string;
+  /** −1 for the input. */
+  layer: number;
+  /** The head, or −1 for an MLP or the input. */
+  head: number;
+  /** Its score; at the neuron level without node scores, the sum of its neuron scores; null when unscored. */
+  score: number | null;
+  inGraph: boolean;
+}
+
+/** A node- or neuron-level graph: every source node, and at the neuron level its top neurons by |score|. */
+export interface NodeGraphResponse {
+  name: string;
+  level: 'node' | 'neuron';
+  nLayers: number;
+  nHeads: number;
+  dModel: number;
+  nodes: NodeView[];
+  /** The neurons of largest |score| (at most NODE_VIEW_TOP_NEURONS), largest first; empty at the node level. */
+  topNeurons: { node: string; dim: number; score: number }[];
+  meta: Record<string, unknown> | null;
+}
+
+/** How many neurons the page lists. */
+export const NODE_VIEW_TOP_NEURONS = 40;

@@ -15,6 +15,7 @@ import { UserError, isUserError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import { version } from '../version.js';
 import { buildCatalog, type ServedCatalog } from './catalog.js';
+import { nodeGraphResponse } from './node-response.js';
 import type { Catalog, MethodLegend } from './protocol.js';
 import { staticAssets, type Asset } from './static.js';
 
@@ -93,7 +94,7 @@ export async function startViewer(opts: ViewerOptions): Promise<ViewerServer> {
     const file = catalog.files.get(id);
     if (entry === undefined || (file === undefined && entry.error === undefined)) return sendJson(res, 404, { error: `no file with id ${id}` });
     if (entry.error !== undefined) return sendJson(res, 404, { error: entry.error });
-    const kind = what === 'graph' ? 'graph' : what === 'results' ? 'results' : 'path';
+    const kind = what === 'graph' ? 'graph' : what === 'results' ? 'results' : what === 'nodes' ? 'nodes' : 'path';
     if (entry.kind !== kind) return sendJson(res, 400, { error: `${entry.path} is a ${entry.kind} file, not a ${kind} file` });
     try {
       if (kind === 'graph') {
@@ -101,6 +102,7 @@ export async function startViewer(opts: ViewerOptions): Promise<ViewerServer> {
         return send(res, 200, 'application/octet-stream', body);
       }
       if (kind === 'results') return sendJson(res, 200, catalog.results.get(id));
+      if (kind === 'nodes') return sendJson(res, 200, nodeGraphResponse(file!, entry.name));
       let text: string;
       try {
         text = readFileSync(file!, 'utf8');
@@ -126,7 +128,7 @@ export async function startViewer(opts: ViewerOptions): Promise<ViewerServer> {
       const body: Catalog = { tool: `eap-gp ${version}`, entries: catalog.entries, methods: methodLegend() };
       return sendJson(res, 200, body);
     }
-    const m = /^\/api\/(graph|results|path)\/(\d{1,9})$/.exec(path);
+    const m = /^\/api\/(graph|results|path|nodes)\/(\d{1,9})$/.exec(path);
     if (m !== null) {
       void api(res, m[1]!, Number(m[2]));
       return;

@@ -1,6 +1,6 @@
 /** The page's requests to the `eapgp view` server (see src/viewer-server/protocol.ts). */
 import type { PathFile } from '../../src/attribution/path-format.js';
-import type { Catalog, ResultsResponse } from '../../src/viewer-server/protocol.js';
+import type { Catalog, NodeGraphResponse, ResultsResponse } from '../../src/viewer-server/protocol.js';
 
 /** GET a JSON resource; a failed request throws an Error carrying the server's message. */
 async function getJson<T>(url: string): Promise<T> {
@@ -24,3 +24,4 @@ async function getJson<T>(url: string): Promise<T> {
 export const fetchCatalog = (): Promise<Catalog> => getJson('/api/catalog');
 export const fetchResults = (id: number): Promise<ResultsResponse> => getJson(`/api/results/${id}`);
 export const fetchPath = (id: number): Promise<PathFile> => getJson(`/api/path/${id}`);
+export const fetchNodes = (id: number): Promise<NodeGraphResponse> => getJson(`/api/nodes/${id}`);

@@ -6,7 +6,7 @@
 import type { PathFile } from '../../src/attribution/path-format.js';
 import type { PrRecord } from '../../src/reproduce/types.js';
 import type { Catalog, CatalogEntry, ResultsResponse } from '../../src/viewer-server/protocol.js';
-import { fetchCatalog, fetchPath, fetchResults } from './api.js';
+import { fetchCatalog, fetchNodes, fetchPath, fetchResults } from './api.js';
 import { drawPanel, type PanelBox } from './circuit-view.js';
 import { renderDetails } from './details-view.js';
 import { byId, bytes, h, int, num, onWidthChange } from './dom.js';
@@ -14,6 +14,7 @@ import { combinedSvg, download, svgToPng } from './export.js';
 import { renderFaithfulness, type Origin } from './faithfulness.js';
 import { renderOverlap } from './overlap-view.js';
 import { renderPathView } from './path-view.js';
+import { renderNodeView } from './node-view.js';
 import type { DetailsTarget, GraphSummary, ReferenceChoice, SelectMode, SelectParams, SelectionResult, Slot } from './protocol.js';
 import { SelectionClient } from './selection-client.js';
 
@@ -561,12 +562,45 @@ function wirePathControls(): void {
   });
 }
 
-function showTab(tab: 'circuit' | 'path'): void {
+function showTab(tab: 'circuit' | 'path' | 'nodes'): void {
   byId('view-circuit').hidden = tab !== 'circuit';
   byId('view-path').hidden = tab !== 'path';
+  byId('view-nodes').hidden = tab !== 'nodes';
   byId('tab-circuit').classList.toggle('active', tab === 'circuit');
   byId('tab-path').classList.toggle('active', tab === 'path');
+  byId('tab-nodes').classList.toggle('active', tab === 'nodes');
   if (tab === 'path') void showPath();
+  if (tab === 'nodes') void showNodes();
+}
+
+// ------------------------------------------------------------------ node graphs
+
+const nodesState = { id: null as number | null };
+
+async function showNodes(): Promise<void> {
+  const msg = byId('nodes-msg'), body = byId('nodes-body'), summary = byId('nodes-summary');
+  msg.className = 'panel-msg';
+  const id = nodesState.id;
+  if (id === null) {
+    msg.textContent = 'No node graph was given. Make one with eapgp attribute --level node (or neuron) --out nodes.json, then open it with eapgp view.';
+    body.replaceChildren();
+    summary.replaceChildren();
+    return;
+  }
+  const e = entry(id)!;
+  try {
+    if (e.error) throw new Error(e.error);
+    msg.textContent = `Loading ${e.name}…`;
+    renderNodeView(summary, body, await fetchNodes(id));
+    msg.textContent = '';
+    byId('view-nodes').dataset.state = 'ready';
+  } catch (err) {
+    msg.className = 'panel-msg error';
+    msg.textContent = `Could not open ${e.path}: ${(err as Error).message}`;
+    body.replaceChildren();
+    summary.replaceChildren();
+    byId('view-nodes').dataset.state = 'error';
+  }
 }
 
 // ------------------------------------------------------------------ start
@@ -610,6 +644,15 @@ async function start(): Promise<void> {
   pathState.id = paths[0]?.id ?? null;
   byId('tab-circuit').addEventListener('click', () => showTab('circuit'));
   byId('tab-path').addEventListener('click', () => showTab('path'));
+  byId('tab-nodes').addEventListener('click', () => showTab('nodes'));
+  const nodeFiles = cat.entries.filter((e) => e.kind === 'nodes');
+  const nodeSelect = byId<HTMLSelectElement>('nodes-file');
+  nodeSelect.replaceChildren(...nodeFiles.map((e) => h('option', { value: e.id }, e.name + (e.error ? ' (cannot open)' : ''))));
+  nodesState.id = nodeFiles[0]?.id ?? null;
+  nodeSelect.addEventListener('change', () => {
+    nodesState.id = Number(nodeSelect.value);
+    void showNodes();
+  });
   const { a, b } = defaultGraphs();
   byId<HTMLSelectElement>('graph-a').value = a === null ? '' : String(a);
   byId<HTMLSelectElement>('graph-b').value = b === null ? '' : String(b);
@@ -617,7 +660,7 @@ async function start(): Promise<void> {
   setGraph('A', a);
   setGraph('B', b);
   renderSide();
-  showTab(a === null && paths.length > 0 ? 'path' : 'circuit');
+  showTab(a === null && paths.length > 0 ? 'path' : a === null && nodeFiles.length > 0 ? 'nodes' : 'circuit');
 }
 
 start().catch((e: Error) => banner(`The viewer failed to start: ${e.message}`, true));
