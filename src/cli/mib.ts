@@ -22,7 +22,7 @@ import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.j
 import { optionValue } from './method-options.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
-import { identicalRowsWarning } from '../tasks/prepare.js';
+import { droppedRowsWarning, identicalRowsWarning } from '../tasks/prepare.js';
 
 export const usage = `usage: eapgp mib export --graph G.json [--graph G2.json ...] [--task T[,T2...]] --model-name M[,M2...]
                       --out DIR [--importances | --circuits [--select topn|greedy] [--signed]] [--force]
@@ -236,8 +236,7 @@ async function mibEvaluate(argv: string[]): Promise<void> {
     const data = loadTaskData(values, tokenizer, usage);
     const ourTask = mibTaskName(data.task.name) ?? data.task.name;
     if (folderTask !== null && folderTask !== ourTask) warnings.push(`${dir} is a ${folderTask} folder but --task is ${data.task.name}`);
-    const same = identicalRowsWarning(data);
-    if (same) warnings.push(same);
+    for (const w of [identicalRowsWarning(data), droppedRowsWarning(data)]) if (w) warnings.push(w);
     for (const w of warnings) warn(w);
     const runs = (sub.mode === 'importances' ? MIB_IMPORTANCE_RUNS : MIB_CIRCUIT_FRACTIONS.length) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });

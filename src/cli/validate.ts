@@ -13,7 +13,7 @@ import { DEFAULT_VARIANTS, validationVariants } from '../validation/variants.js'
 import { version } from '../version.js';
 import { gapWarning } from '../evaluation/degenerate.js';
 import { baselinesUnder } from '../evaluation/evaluate.js';
-import { identicalRowsWarning } from '../tasks/prepare.js';
+import { droppedRowsWarning, identicalRowsWarning } from '../tasks/prepare.js';
 import { ENGINE_OPTIONS, engineFrom, parse, warn } from './args.js';
 import { givenCommand, recordedCommand } from './command-line.js';
 import { checkOutputDir } from './output-paths.js';
@@ -108,7 +108,7 @@ export async function validate(argv: string[]): Promise<void> {
     const exact = values['exact-from'] === undefined ? undefined : exactFromParts(values['exact-from'], exactKey(), model.layout);
     // before the long part: exact patching of every edge
     const base = await baselinesUnder(model, data.batches, data.metric, intervention);
-    const warnings = [identicalRowsWarning(data), gapWarning(base)].filter((w): w is string => w !== null);
+    const warnings = [identicalRowsWarning(data), droppedRowsWarning(data), gapWarning(base)].filter((w): w is string => w !== null);
     warnings.forEach(warn);
     const result = await runValidation({
       model, batches: data.batches, metric: data.metric, loss: data.loss, variants, intervention, base, topN, exact,

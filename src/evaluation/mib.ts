@@ -45,9 +45,9 @@ export const MIB_LEADERBOARD = [
   'arithmetic-addition_llama3', 'arithmetic-subtraction_llama3', 'arc-easy_gemma2', 'arc-easy_llama3', 'arc-challenge_llama3',
 ] as const;
 
-/** MIB's task name for one of ours or one of its own spellings (arc_easy, arc-easy), or null. */
+/** MIB's task name for one of ours (ioi, mib-arc-easy) or one of its own spellings (arc_easy, arc-easy), or null. */
 export function mibTaskName(task: string): string | null {
-  const t = task.toLowerCase().replace(/_/g, '-');
+  const t = task.toLowerCase().replace(/_/g, '-').replace(/^mib-/, '');
   return (MIB_TASKS as readonly string[]).includes(t) ? t : null;
 }
 
