@@ -16,9 +16,10 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { cachedPath, dataCacheDir, fileState, filesOfGroups, requireCached } from '../src/data/cache.js';
-import { dataBaseUrl, DEFAULT_DATA_URL, fetchFiles, fileUrl } from '../src/data/fetch.js';
-import { DATA_FILES, type DataFile } from '../src/data/manifest.js';
+import { cachedPath, dataCacheDir, fileState, filesOfGroups, readRecord, requireCached } from '../src/data/cache.js';
+import { dataBaseUrl, DEFAULT_DATA_URL, describeFiles, fetchFiles, fileUrl, hubBaseUrl } from '../src/data/fetch.js';
+import { DATA_FILES, isPinned, type DataFile } from '../src/data/manifest.js';
+import { MIB_DATA_GROUPS } from '../src/data/mib-files.js';
 import { isUserError } from '../src/util/errors.js';
 import { fixtureCsv, published } from './helpers/data.js';
 
@@ -32,8 +33,10 @@ interface Route {
   body: Buffer;
   /** 'drop': send half, then cut the connection; 'redirect': 302 to /moved<path>. */
   mode?: 'drop' | 'redirect';
+  headers?: Record<string, string>;
 }
 const routes = new Map<string, Route>();
+const MIB_GROUPS = MIB_DATA_GROUPS.map((g) => g.name);
 const requests: string[] = [];
 
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -43,7 +46,7 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   const route = routes.get(moved ? url.slice('/moved'.length) : url);
   if (!route) return void res.writeHead(404).end('404: Not Found');
   if (route.mode === 'redirect' && !moved) return void res.writeHead(302, { location: `/moved${url}` }).end();
-  res.writeHead(200, { 'content-length': route.body.length });
+  res.writeHead(200, { 'content-length': route.body.length, ...route.headers });
   if (route.mode === 'drop') {
     res.write(route.body.subarray(0, route.body.length >> 1));
     setTimeout(() => res.socket?.destroy(), 20);
@@ -72,7 +75,8 @@ after(async () => {
 });
 
 /** Serves `body` where `f` is fetched from. */
-const serve = (f: DataFile, body: Buffer, mode?: Route['mode']): void => void routes.set(decodeURI(new URL(fileUrl(base, f)).pathname), { body, mode });
+const serve = (f: DataFile, body: Buffer, mode?: Route['mode'], headers?: Record<string, string>): void =>
+  void routes.set(decodeURI(new URL(fileUrl(base, f)).pathname), { body, mode, headers });
 
 /** The CLI in a child process (asynchronously: the server answers from this process), killed after 60 s. */
 function eapgp(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -107,21 +111,35 @@ function ownFile(group: string, file: string, body: Buffer, path = `data/${file}
 
 test('the manifest: every task CSV, sva\'s verb list, the reference tables and the circuits, each pinned', () => {
   const groups = [...new Set(DATA_FILES.map((f) => f.group))];
-  assert.deepEqual(groups, ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy', 'reference', 'circuits']);
+  assert.deepEqual(groups, ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy', 'reference', 'circuits', ...MIB_GROUPS]);
   for (const t of groups.slice(0, 6)) {
     assert.ok(DATA_FILES.some((f) => f.group === t && f.file === `${t}/eapig-faithfulness_gpt2.csv` && f.tokenizer === 'gpt2'), t);
     assert.ok(DATA_FILES.some((f) => f.group === t && f.file === `${t}/eapig-faithfulness_pythia.csv` && f.tokenizer === 'neox'), t);
   }
   assert.ok(DATA_FILES.some((f) => f.file === 'sva/eapig-faithfulness_combined_verb_list.csv'));
   assert.equal(new Set(DATA_FILES.map((f) => f.file)).size, DATA_FILES.length, 'no two files at one place');
-  for (const f of DATA_FILES) {
+  for (const f of DATA_FILES.filter((x) => !x.group.startsWith('mib-'))) {
+    assert.ok(isPinned(f), f.file);
     assert.match(f.source.commit, /^[0-9a-f]{40}$/, f.file);
-    assert.match(f.sha256, /^[0-9a-f]{64}$/, f.file);
-    assert.ok(Number.isSafeInteger(f.size) && f.size > 0, f.file);
+    assert.match(f.sha256!, /^[0-9a-f]{64}$/, f.file);
+    assert.ok(Number.isSafeInteger(f.size) && f.size! > 0, f.file);
   }
+  // MIB's datasets: validation and test of each task, from the hub's main revision, trusted on first use
+  const mib = DATA_FILES.filter((x) => x.group.startsWith('mib-'));
+  assert.equal(mib.length, 2 * MIB_GROUPS.length);
+  for (const f of mib) assert.ok(!isPinned(f) && f.source.host === 'huggingface-dataset' && f.source.commit === 'main' && f.source.repo.startsWith('mib-bench/'), f.file);
+  assert.deepEqual(filesOfGroups(['mib-ioi']).map((f) => [f.file, fileUrl(hubBaseUrl({}), f)]), [
+    ['mib/ioi/validation.json', 'https://huggingface.co/datasets/mib-bench/ioi/resolve/main/validation.json'],
+    ['mib/ioi/test.json', 'https://huggingface.co/datasets/mib-bench/ioi/resolve/main/test.json'],
+  ]);
+  assert.deepEqual(filesOfGroups(['mib-mcqa']).map((f) => [f.file, fileUrl('http://mirror', f)]), [
+    ['mib/mcqa/validation.jsonl', 'http://mirror/datasets/mib-bench/copycolors_mcqa/resolve/main/4_answer_choices/validation.jsonl'],
+    ['mib/mcqa/test.jsonl', 'http://mirror/datasets/mib-bench/copycolors_mcqa/resolve/main/4_answer_choices/test.jsonl'],
+  ]);
+  assert.equal(hubBaseUrl({ HF_ENDPOINT: 'http://hub.example//' }), 'http://hub.example');
   assert.equal(fileUrl(DEFAULT_DATA_URL, DATA_FILES[0]!), 'https://raw.githubusercontent.com/hannamw/eap-ig-faithfulness/d42fea6aa2c7acca39007c9c94923770669cb9ae/data/ioi/gpt2.csv');
   assert.deepEqual(filesOfGroups(['all']), [...DATA_FILES]);
-  assert.throws(() => filesOfGroups(['ioi', 'iio']), (e: unknown) => isUserError(e) && /unknown data "iio"; choose among ioi, greater-than, .*circuits, all/.test((e as Error).message));
+  assert.throws(() => filesOfGroups(['ioi', 'iio']), (e: unknown) => isUserError(e) && /unknown data "iio"; choose among ioi, greater-than, .*circuits, mib-ioi, .*, mib-arc-challenge, all/.test((e as Error).message));
 });
 
 test('cache directory: $EAPGP_CACHE, else $XDG_CACHE_HOME/eap-gp, else ~/.cache/eap-gp; base URL: $EAPGP_DATA_URL', () => {
@@ -175,6 +193,32 @@ test('readers of the cache: a missing or altered file is an error naming the fet
   assert.equal(requireCached(f.file, 'my data', env, [f]), cachedPath(cacheDir, f));
 });
 
+test('a file trusted on first use (MIB): saved as served, its sha256 and the hub\'s revision recorded; later reads check it', async () => {
+  const body = readFileSync(fixtureCsv('ioi'));
+  const f: DataFile = { group: 'mine-hub', file: 'hub/t.jsonl', source: { repo: 'org/data', commit: 'main', host: 'huggingface-dataset' }, path: 'sub/t.jsonl' };
+  serve(f, body, undefined, { 'x-repo-commit': 'f'.repeat(40) });
+  const cacheDir = newCache();
+  requests.length = 0;
+  const first = await fetchFiles([f], { cacheDir, baseUrl: 'http://127.0.0.1:9/not-github', hubUrl: base, quiet: true });
+  assert.deepEqual([first.downloaded, requests], [[f], ['/datasets/org/data/resolve/main/sub/t.jsonl']]);
+  assert.ok(readFileSync(cachedPath(cacheDir, f)).equals(body));
+  assert.deepEqual(readRecord(cacheDir, f), { url: `${base}/datasets/org/data/resolve/main/sub/t.jsonl`, revision: 'f'.repeat(40), size: body.length, sha256: sha256(body) });
+  assert.deepEqual(filesUnder(cacheDir), ['hub/t.jsonl', 'hub/t.jsonl.recorded.json']);
+  assert.equal(fileState(cacheDir, f), 'cached');
+  assert.equal(describeFiles([f], cacheDir), `1 file, ${(body.length / 1024).toFixed(1)} KiB`);
+  requests.length = 0;
+  assert.deepEqual((await fetchFiles([f], { cacheDir, baseUrl: base, hubUrl: base, quiet: true })).cached, [f]);
+  assert.deepEqual(requests, [], 'cached: not downloaded again');
+  // an edit, or a lost record, reads as differing: readers refuse it, the next fetch downloads and records again
+  const env = { EAPGP_CACHE: cacheDir };
+  writeFileSync(cachedPath(cacheDir, f), Buffer.concat([body.subarray(0, 5), Buffer.from('#'), body.subarray(6)]));
+  assert.throws(() => requireCached(f.file, 'my data', env, [f]), (e: unknown) => isUserError(e) && /hub.t\.jsonl is not the copy its first download recorded \(.*t\.jsonl\.recorded\.json is missing, or the size or sha256 differs\); fetch it again with `eapgp data fetch mine-hub`/.test((e as Error).message));
+  assert.deepEqual((await fetchFiles([f], { cacheDir, baseUrl: base, hubUrl: base, quiet: true })).downloaded, [f]);
+  assert.equal(requireCached(f.file, 'my data', env, [f]), cachedPath(cacheDir, f));
+  rmSync(join(cacheDir, 'hub', 't.jsonl.recorded.json'));
+  assert.equal(fileState(cacheDir, f), 'differs');
+});
+
 test('data list on an empty cache: every group missing, and the command that fetches them', async () => {
   const list = await eapgp(['data', 'list'], { EAPGP_CACHE: newCache() });
   assert.equal(list.code, 0, list.stderr);
@@ -206,7 +250,7 @@ test('eapgp data fetch circuits: the pinned ACDC files from the server into the 
   assert.match(list.stdout, /^ioi +1 +256\.2 KiB +missing$/m);
   assert.match(list.stdout, /^reference +53 +.* +missing$/m);
   assert.match(list.stdout, /^circuits +2 +140\.6 KiB +cached$/m);
-  assert.match(list.stdout, /to fetch what is missing or differs: eapgp data fetch ioi greater-than sva gender-bias capital-country hypernymy reference$/m);
+  assert.match(list.stdout, new RegExp(`to fetch what is missing or differs: eapgp data fetch ioi greater-than sva gender-bias capital-country hypernymy reference ${MIB_GROUPS.join(' ')}$`, 'm'));
   const files = await eapgp(['data', 'list', '--files'], { EAPGP_CACHE: cache });
   assert.match(files.stdout, /^circuits +.*ground-truth-circuits.acdc_canonical_ioi_layout\.gv +102\.8 KiB +cached$/m);
   assert.match(files.stdout, /^sva +.*sva.eapig-faithfulness_combined_verb_list\.csv +37\.4 KiB +missing$/m);
@@ -216,10 +260,10 @@ test('eapgp data fetch circuits: the pinned ACDC files from the server into the 
 test('a corrupted download (same size, other bytes; or another size): an error naming the file, exit 1, nothing in the cache', async () => {
   const [ioi] = filesOfGroups(['ioi']);
   const [gt] = filesOfGroups(['greater-than']);
-  serve(ioi!, Buffer.alloc(ioi!.size, 'x'));
+  serve(ioi!, Buffer.alloc(ioi!.size!, 'x'));
   serve(gt!, readFileSync(fixtureCsv('greater-than')));
   const cache = newCache();
-  for (const [group, f, what] of [['ioi', ioi!, `sha256 ${sha256(Buffer.alloc(ioi!.size, 'x'))}`], ['greater-than', gt!, `${readFileSync(fixtureCsv('greater-than')).length} bytes, sha256 ${sha256(readFileSync(fixtureCsv('greater-than')))}`]] as const) {
+  for (const [group, f, what] of [['ioi', ioi!, `sha256 ${sha256(Buffer.alloc(ioi!.size!, 'x'))}`], ['greater-than', gt!, `${readFileSync(fixtureCsv('greater-than')).length} bytes, sha256 ${sha256(readFileSync(fixtureCsv('greater-than')))}`]] as const) {
     const r = await eapgp(['data', 'fetch', group], { EAPGP_CACHE: cache, EAPGP_DATA_URL: base });
     assert.equal(r.code, 1, group);
     assert.ok(r.stderr.includes(`eapgp: ${f.file}: the file served at ${fileUrl(base, f)} is not the published one (${what}; pinned: ${f.size} bytes, sha256 ${f.sha256}`), r.stderr);
@@ -234,8 +278,8 @@ test('a corrupted download (same size, other bytes; or another size): an error n
 test('the server dies mid-download: an error saying to retry, no partial or temporary file', async () => {
   const [sva, verbs] = ['sva/eapig-faithfulness_gpt2.csv', 'sva/eapig-faithfulness_combined_verb_list.csv'].map((f) => filesOfGroups(['sva']).find((x) => x.file === f));
   // the verb list arrives whole; the big CSV is cut in half
-  serve(sva!, Buffer.alloc(sva!.size, 'y'), 'drop');
-  serve(verbs!, Buffer.alloc(verbs!.size, 'z'));
+  serve(sva!, Buffer.alloc(sva!.size!, 'y'), 'drop');
+  serve(verbs!, Buffer.alloc(verbs!.size!, 'z'));
   const cache = newCache();
   const r = await eapgp(['data', 'fetch', 'sva'], { EAPGP_CACHE: cache, EAPGP_DATA_URL: base });
   assert.equal(r.code, 1);
@@ -262,7 +306,7 @@ test('no server (connection refused) or a 404: a clear error saying what to fetc
 
   const bad = await eapgp(['data', 'fetch', 'everything'], { EAPGP_CACHE: cache });
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /unknown data "everything"; choose among ioi, greater-than, sva, gender-bias, capital-country, hypernymy, reference, circuits, all/);
+  assert.match(bad.stderr, /unknown data "everything"; choose among ioi, greater-than, sva, gender-bias, capital-country, hypernymy, reference, circuits, mib-ioi, mib-mcqa, mib-arithmetic-addition, mib-arithmetic-subtraction, mib-arc-easy, mib-arc-challenge, all/);
   const sub = await eapgp(['data', 'get'], { EAPGP_CACHE: cache });
   assert.equal(sub.code, 1);
   assert.match(sub.stderr, /data: unknown subcommand "get"; use fetch or list/);

@@ -1,7 +1,7 @@
 /**
  * Degenerate data is flagged wherever faithfulness is reported: rows whose clean and corrupted prompts are the
  * same, and a gap m(M) − m(∅) too small for F to mean anything (src/evaluation/degenerate.ts), in evaluate (on
- * stderr and in its JSON), validate (summary.md, results.json) and reproduce (its log, report.md,
+ * stderr and in its JSON), mib evaluate (the same rule, stderr and JSON), validate (summary.md, results.json) and reproduce (its log, report.md,
  * results.json). Data and models come from the project's own generators.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +11,9 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gapSpread, gapWarning, minMeaningfulGap, MIN_GAP_EFFECT_SIZE, MIN_GAP_STANDARD_ERRORS } from '../src/evaluation/degenerate.js';
+import { createEngine } from '../src/engine/engine.js';
+import { baselineValues } from '../src/evaluation/evaluate.js';
+import { loadModel } from '../src/models/load.js';
 import { getTask } from '../src/tasks/index.js';
 import { identicalRowsWarning, prepareTaskData } from '../src/tasks/prepare.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
@@ -97,6 +100,47 @@ test('evaluate warns on stderr and in its JSON; data the model solves gets no wa
   assert.equal(ok.code, 0, ok.err);
   assert.deepEqual(JSON.parse(ok.out).warnings, []);
   assert.doesNotMatch(ok.err, /warning/);
+});
+
+test('mib evaluate warns by evaluate\'s rule: a nonzero gap too small for its per-example spread, and identical rows', async () => {
+  const graph = join(tmp, 'mib-g.json'), sub = join(tmp, 'mib');
+  assert.equal(eapgp(['attribute', '--model', random, '--task', 'ioi', '--data', ioi, '--method', 'eap', '--quiet', '--out', graph]).code, 0);
+  assert.equal(eapgp(['mib', 'export', '--graph', graph, '--model-name', 'tiny', '--out', sub]).code, 0);
+  const mib = (data: string, out?: string) => {
+    const r = eapgp(['mib', 'evaluate', '--model', random, '--task', 'ioi', '--data', data, '--submission', join(sub, 'ioi_tiny'), '--quiet', '--json', ...(out ? ['--out', out] : [])]);
+    assert.equal(r.code, 0, r.err);
+    const doc = JSON.parse(r.out) as { baseline: number; corrupted: number; spread: { sd: number; n: number }; warnings: string[] };
+    for (const w of doc.warnings) assert.ok(r.err.includes(`warning: ${w}`), 'each warning is also on stderr');
+    return doc;
+  };
+  const doc = mib(ioi, join(tmp, 'mib.json'));
+  assert.deepEqual(JSON.parse(readFileSync(join(tmp, 'mib.json'), 'utf8')), doc);
+  assert.equal(doc.spread.n, 10);
+  const gap = doc.baseline - doc.corrupted;
+  // a random model: the gap is not 0 (the old check passed it) but below what its spread allows
+  assert.ok(gap !== 0 && Math.abs(gap) < minMeaningfulGap(doc.spread), `gap ${gap}, threshold ${minMeaningfulGap(doc.spread)}`);
+  assert.equal(doc.warnings.length, 1);
+  assert.match(doc.warnings[0]!, /^m\(M\) − m\(∅\) = .* is too small for its spread over the examples \(per-example sd .*, n = 10;/);
+  // the same data through evaluate --fractions: the same baselines, so the same sentence
+  const ev = eapgp(['evaluate', '--model', random, '--task', 'ioi', '--data', ioi, '--graph', graph, '--fractions', '--quiet', '--json']);
+  assert.equal(ev.code, 0, ev.err);
+  assert.deepEqual((JSON.parse(ev.out) as { warnings: string[] }).warnings, doc.warnings);
+  assert.match(mib(twins).warnings[0]!, /^2 of 10 rows .* \(rows 3, 5\)/);
+  // the spread is the sample sd of the per-example gaps, by hand from the clean and corrupted runs' values
+  const e = await createEngine({ threads: 2 });
+  try {
+    const { model, tokenizer } = await loadModel(e, random, { quiet: true });
+    const d = prepareTaskData(getTask('ioi'), ioi, tokenizer);
+    const v = baselineValues(model, d.batches, d.metric);
+    const gaps = v.clean.map((c, i) => c - v.corrupted[i]!);
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    const sd = Math.sqrt(gaps.reduce((a, g) => a + (g - mean) ** 2, 0) / (gaps.length - 1));
+    assert.ok(Math.abs(doc.spread.sd - sd) <= 1e-5 * sd, `sd ${doc.spread.sd} vs ${sd}`);
+    assert.ok(Math.abs(gap - mean) <= 1e-5 * sd, `gap ${gap} vs ${mean}`);
+    model.dispose();
+  } finally {
+    await e.close();
+  }
 });
 
 test('validate writes the warnings into summary.md and results.json', () => {

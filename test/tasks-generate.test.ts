@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { formatCsv, generate, generators, writeDataset } from '../src/tasks/generators/index.js';
-import { getTask, taskNames, type Label, type TaskExample } from '../src/tasks/index.js';
+import { getTask, mibTaskNames, taskNames, type Label, type TaskExample } from '../src/tasks/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { readCsv } from '../src/util/csv.js';
 import { isUserError } from '../src/util/errors.js';
@@ -170,7 +170,8 @@ test('eapgp tasks list names every task with its metric and columns', () => {
   const r = eapgp(['tasks', 'list']);
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
-  assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]), [...taskNames, 'custom']);
+  assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]), [...taskNames, 'custom', ...mibTaskNames]);
+  assert.match(lines.at(-1)!, /^mib-arc-challenge\s+logit-diff\s+prompt,choices\.label,answerKey,symbol_counterfactual\.prompt,.*MIB circuit track, its own JSON files \(eapgp data fetch mib-arc-challenge/);
   assert.match(lines[0]!, /^ioi\s+logit-diff\s+clean,corrupted,correct_idx,incorrect_idx\s+\S/);
   assert.match(lines[1]!, /^greater-than\s+prob-diff\s+/);
 });

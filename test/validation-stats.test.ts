@@ -96,9 +96,9 @@ test('variants: canonical names, defaults, and errors that say how to write them
   assert.throws(() => parseVariants('eap,magic'), /unknown method "magic" in "magic"; choose one of eap, eap-ig/);
   assert.throws(() => parseVariant('eap:steps=5'), /"eap:steps=5": unknown key "steps": eap takes only intervention=/);
   assert.throws(() => parseVariant('ifr:steps=5'), /"ifr:steps=5": ifr takes no options/);
-  // the ground truth is exact patching under the corrupted run: an ablated variant is refused, patching accepted
-  assert.throws(() => parseVariant('eap:intervention=zero'), /"eap:intervention=zero": validate compares with exact patching under the corrupted run.*attribute --intervention zero and evaluate --intervention zero/);
-  assert.throws(() => parseVariant('eap-ig:steps=5:intervention=mean'), /intervention=mean would be measured against another intervention's effects/);
+  // a variant runs under the validation's intervention (patching by default): one naming another is refused
+  assert.throws(() => parseVariant('eap:intervention=zero'), /"eap:intervention=zero": validate runs under --intervention patching .*give --intervention zero to validate under it/);
+  assert.equal(parseVariant('eap:intervention=zero', 'zero').name, 'eap:intervention=zero');
   assert.equal(parseVariant('eap:intervention=patching').name, 'eap');
   assert.throws(() => parseVariant('eap-ig:eta=1'), /eap-ig takes only steps=K/);
   assert.throws(() => parseVariant('eap-gp:steps=0'), /steps must be an integer >= 1, got "0"/);

@@ -24,7 +24,7 @@ import { createProgress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 import { makeRunLog, RunClock, runLogPath, writeRunLog } from '../util/run-log.js';
 import { version } from '../version.js';
-import { identicalRowsWarning } from '../tasks/prepare.js';
+import { droppedRowsWarning, identicalRowsWarning } from '../tasks/prepare.js';
 import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.js';
 import { givenCommand } from './command-line.js';
 import { methodOptionFlags, methodOptionsFrom } from './method-options.js';
@@ -33,7 +33,7 @@ import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
                        ${optionSynopsis()}
-                       [--level edge|node|neuron] [--verbs CSV] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
+                       [--level edge|node|neuron] [--verbs CSV] [--counterfactual TYPE] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
                        [--threads N] [--gemm auto|blas|wasm] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
@@ -47,7 +47,9 @@ METHOD (DESIGN.md §4):
 ${methodsHelp()}
 Method options (another method's option is an error unless at its default):
 ${optionsHelp()}
-Tasks: ioi, greater-than, sva, gender-bias, capital-country, hypernymy (EAP-IG CSV formats). --metric: the task
+Tasks: ioi, greater-than, sva, gender-bias, capital-country, hypernymy (EAP-IG CSV formats); custom; MIB's
+mib-ioi, mib-mcqa, mib-arithmetic-addition, mib-arithmetic-subtraction, mib-arc-easy, mib-arc-challenge (its own
+files, --data FILE or a cached split, validation|test; --counterfactual TYPE; docs/mib.md). --metric: the task
 metric's other form (see eapgp tasks list; default the task's own, DESIGN.md §6).
 --shard i/n: run the i-th of n contiguous slices of the batches (of the edges for exact; i from 0) and write the partial result
 <out>.shard-i-of-n.part; \`eapgp merge\` makes scores.json from all n, the same bytes as one run. --shard auto takes
@@ -82,6 +84,7 @@ export async function attribute(argv: string[]): Promise<void> {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadTaskData(values, tokenizer, usage);
     warn(identicalRowsWarning(data));
+    warn(droppedRowsWarning(data));
     const t0 = performance.now();
     const scoreArgs: ScoreEdgesArgs = {
       model, batches: data.batches, method, loss: data.loss, metric: data.metric, options: options as AttributionOptions,

@@ -16,7 +16,7 @@ import { loadModel } from '../models/load.js';
 import { writeFileAtomicSync } from '../util/atomic-write.js';
 import { UserError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
-import { identicalRowsWarning } from '../tasks/prepare.js';
+import { droppedRowsWarning, identicalRowsWarning } from '../tasks/prepare.js';
 import { INTERVENTION } from '../attribution/ablation.js';
 import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.js';
 import { optionValue } from './method-options.js';
@@ -109,6 +109,7 @@ export async function evaluate(argv: string[]): Promise<void> {
       note(graphTaskWarning(graphPath, graphTask, data.task.name));
     }
     note(identicalRowsWarning(data));
+    note(droppedRowsWarning(data));
     const budgets = values.fractions ? fractionBudgets(graph.nEdges) : requested && clampBudgets(requested, graph.nEdges, (l) => console.error(`note: ${l}`));
     const fractions = values.fractions ? MIB_FRACTIONS : undefined;
     const swept = { model, batches: data.batches, metric: data.metric, graph, budgets, select, absolute: !values.signed, intervention };

@@ -22,6 +22,7 @@ import { ENGINE_OPTIONS, engineFrom, parse, requireOption, warn } from './args.j
 import { optionValue } from './method-options.js';
 import { checkOutputFile } from './output-paths.js';
 import { TASK_OPTIONS, loadTaskData } from './task-data.js';
+import { droppedRowsWarning, identicalRowsWarning } from '../tasks/prepare.js';
 
 export const usage = `usage: eapgp mib export --graph G.json [--graph G2.json ...] [--task T[,T2...]] --model-name M[,M2...]
                       --out DIR [--importances | --circuits [--select topn|greedy] [--signed]] [--force]
@@ -235,6 +236,7 @@ async function mibEvaluate(argv: string[]): Promise<void> {
     const data = loadTaskData(values, tokenizer, usage);
     const ourTask = mibTaskName(data.task.name) ?? data.task.name;
     if (folderTask !== null && folderTask !== ourTask) warnings.push(`${dir} is a ${folderTask} folder but --task is ${data.task.name}`);
+    for (const w of [identicalRowsWarning(data), droppedRowsWarning(data)]) if (w) warnings.push(w);
     for (const w of warnings) warn(w);
     const runs = (sub.mode === 'importances' ? MIB_IMPORTANCE_RUNS : MIB_CIRCUIT_FRACTIONS.length) * data.batches.length;
     const progress = createProgress({ label: 'evaluating circuits', total: runs, unit: 'items', itemName: 'runs', quiet: values.quiet });
@@ -243,7 +245,8 @@ async function mibEvaluate(argv: string[]): Promise<void> {
       ? await mibEvaluateImportances({ ...common, graph: first })
       : await mibEvaluateCircuits({ ...common, circuits: graphs.map((g) => ({ file: basename(g.file), graph: g.read.graph })) });
     progress.finish();
-    const gap = gapWarning({ clean: result.baseline, corrupted: result.corrupted });
+    // evaluate's rule: the gap against the spread of the per-example gaps (under an ablation, to the fully ablated run)
+    const gap = gapWarning({ clean: result.baseline, corrupted: result.corrupted, spread: result.spread });
     if (gap) {
       warn(gap);
       warnings.push(gap);

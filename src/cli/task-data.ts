@@ -14,9 +14,13 @@ export const TASK_OPTIONS = {
   'batch-size': { type: 'string' as const },
   verbs: { type: 'string' as const },
   metric: { type: 'string' as const },
+  counterfactual: { type: 'string' as const },
 };
 
-/** --task, --data, --limit, --batch-size, --verbs and --metric (a metric form of the task, e.g. prob-diff). */
+/**
+ * --task, --data, --limit, --batch-size, --verbs, --metric (a metric form of the task, e.g. prob-diff) and
+ * --counterfactual (MIB's tasks: the counterfactual type of the corrupted prompts).
+ */
 export function loadTaskData(values: Record<string, unknown>, tokenizer: Tokenizer, usage: string): TaskData {
   const task = getTask(requireOption(values.task, 'task', usage));
   const dataPath = requireOption(values.data, 'data', usage);
@@ -26,5 +30,6 @@ export function loadTaskData(values: Record<string, unknown>, tokenizer: Tokeniz
     batchSize: intOption(values['batch-size'], 'batch-size') ?? 20,
     verbs: values.verbs as string | undefined,
     metric: values.metric as string | undefined,
+    counterfactual: values.counterfactual as string | undefined,
   });
 }

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generate, generators, writeDataset } from '../tasks/generators/index.js';
-import { getTask, taskNames, VERB_LIST_NAMES } from '../tasks/index.js';
+import { getTask, mibTaskNames, taskNames, VERB_LIST_NAMES } from '../tasks/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { UserError } from '../util/errors.js';
 import { intOption, parse, requireOption } from './args.js';
@@ -18,17 +18,22 @@ make   writes N examples of TASK in the format --task TASK --data FILE.csv reads
        whose answer is not one token, or whose clean and corrupted lengths differ, are dropped and counted.
 
 Task "custom" needs no code: a CSV with columns clean, corrupted, answer, wrong (a token id or a list
-like "[339, 673]") and optionally metric (logit-diff, the default, or prob-diff).`;
+like "[339, 673]") and optionally metric (logit-diff, the default, or prob-diff).
+MIB's tasks (mib-ioi, mib-mcqa, mib-arithmetic-addition, -subtraction, mib-arc-easy, -challenge) read the
+benchmark's own files (docs/mib.md); they have no generator.`;
 
 const CUSTOM_DESCRIPTION = 'your own CSV: logit or probability difference of answer vs wrong (no generator)';
 
 function list(): void {
-  const rows = [...taskNames, 'custom'].map((name) => {
+  const rows = [...taskNames, 'custom', ...mibTaskNames].map((name) => {
     const t = getTask(name);
     const metric = name === 'custom' ? 'logit-diff|prob-diff' : t.metricKind;
     const generated = generators.find((g) => g.name === name)?.description;
+    const other = `[also --metric ${t.metricForms.slice(1).join(', ')}]`;
     // the default metric in its column; the other form (--metric) after the description
-    const description = generated === undefined ? CUSTOM_DESCRIPTION : `${generated} [also --metric ${t.metricForms.slice(1).join(', ')}]`;
+    const description = generated !== undefined ? `${generated} ${other}`
+      : mibTaskNames.includes(name) ? `MIB circuit track, its own JSON files (eapgp data fetch ${name}, then --data validation|test; or --data FILE; --counterfactual TYPE) ${other}`
+      : CUSTOM_DESCRIPTION;
     return [name, metric, t.columns.join(','), description];
   });
   const w = [0, 1, 2].map((k) => Math.max(...rows.map((r) => r[k]!.length)));

@@ -9,11 +9,11 @@ import { makeRunLog, RunClock, writeRunLog } from '../util/run-log.js';
 import { formatMarkdown, formatText, toJson, variantSeconds, type ValidationMeta } from '../validation/report.js';
 import { faithfulnessChart } from '../validation/chart.js';
 import { validate as runValidation } from '../validation/runner.js';
-import { DEFAULT_VARIANTS, parseVariants } from '../validation/variants.js';
+import { DEFAULT_VARIANTS, validationVariants } from '../validation/variants.js';
 import { version } from '../version.js';
 import { gapWarning } from '../evaluation/degenerate.js';
-import { baselines } from '../evaluation/evaluate.js';
-import { identicalRowsWarning } from '../tasks/prepare.js';
+import { baselinesUnder } from '../evaluation/evaluate.js';
+import { droppedRowsWarning, identicalRowsWarning } from '../tasks/prepare.js';
 import { ENGINE_OPTIONS, engineFrom, parse, warn } from './args.js';
 import { givenCommand, recordedCommand } from './command-line.js';
 import { checkOutputDir } from './output-paths.js';
@@ -31,12 +31,14 @@ import { attributeKey } from './attribute.js';
 import { INTERVENTION } from '../attribution/ablation.js';
 import { exact as exactMethod } from '../attribution/exact-method.js';
 import { variantKeysHelp } from '../attribution/method-docs.js';
+import { optionValue } from './method-options.js';
 
 /** Generated prompts when neither --data nor --limit says otherwise. */
 const DEFAULT_N = 20;
 
 export const usage = `usage: eapgp validate [--model M] --task T [--data CSV [--verbs CSV] | --seed S] [--limit N] [--batch-size B]
-                      [--metric logit-diff|prob-diff] [--variants LIST] [--top 5,10,50] [--out DIR] [--timings] [--json] [--quiet]
+                      [--metric logit-diff|prob-diff] [--variants LIST] [--intervention ${INTERVENTION.metavar}]
+                      [--top 5,10,50] [--out DIR] [--timings] [--json] [--quiet]
                       [--shard i/n|auto [--shard-count N] | --exact-from DIR] [--threads N] [--gemm auto|blas|wasm]
 
 Scores every edge by exact patching (one patched forward pass per edge and batch: small models only) and
@@ -49,6 +51,10 @@ and the attribution time. Without --data, --limit prompts (default ${DEFAULT_N})
 --variants: comma-separated method[:key=value]... (keys: ${variantKeysHelp()});
 "default" stands for:
   ${DEFAULT_VARIANTS.join(', ')}
+--intervention: what a removed edge carries, in exact patching (the ground truth), in every variant and in the
+circuits' evaluation (m(∅) is then the fully ablated model): the corrupted run (patching, the default), zero,
+the dataset mean or the per-position mean. Without it, the one the variants name (e.g. eap:intervention=zero);
+under an ablation "default" keeps the methods that take one.
 --out DIR writes results.json, summary.md, faithfulness.svg and exact.json (the exact scores as EAP-IG graph
 JSON, usable with evaluate --graph), byte-identical for the same inputs and options, and results.log.json
 (the times, date, threads and GEMM path); --timings also puts the times in summary.md. --json prints the
@@ -69,11 +75,11 @@ export async function validate(argv: string[]): Promise<void> {
   const { values } = parse('validate', argv, {
     ...ENGINE_OPTIONS, ...TASK_OPTIONS, ...GENERATED_OPTIONS, model: { type: 'string' as const }, variants: { type: 'string' as const },
     top: { type: 'string' as const }, out: { type: 'string' as const }, json: { type: 'boolean' as const }, quiet: { type: 'boolean' as const },
-    timings: { type: 'boolean' as const }, 'exact-from': { type: 'string' as const }, ...SHARD_OPTIONS,
+    timings: { type: 'boolean' as const }, intervention: { type: 'string' as const }, 'exact-from': { type: 'string' as const }, ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
   const spec = modelSpecOrDefault(values.model);
-  const variants = parseVariants(values.variants ?? 'default');
+  const { intervention, variants } = validationVariants(values.variants ?? 'default', values.intervention === undefined ? undefined : optionValue(INTERVENTION, values));
   const topN = values.top === undefined ? undefined : parseTop(values.top);
   checkOutputDir(values.out, 'out');
   const shard = shardFrom(values);
@@ -87,13 +93,13 @@ export async function validate(argv: string[]): Promise<void> {
     const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadOrGenerateTaskData(values, tokenizer, usage, DEFAULT_N);
     // the parts of sharded exact patching are attribute --method exact's, under the name validate writes
-    const exactKey = (): Record<string, unknown> => attributeKey({ model, dir, method: exactMethod.name, options: {}, data, verbs: values.verbs });
+    const exactKey = (): Record<string, unknown> => attributeKey({ model, dir, method: exactMethod.name, options: { intervention }, data, verbs: values.verbs });
     if (shard) {
       const nEdges = model.layout.nEdges;
-      const scoreArgs = { model, batches: data.batches, method: exactMethod.name, loss: data.loss, metric: data.metric, progress: (p: Parameters<NonNullable<ScoreEdgesArgs['progress']>>[0]) => createProgress({ ...p, unit: 'items', quiet: values.quiet }) };
+      const scoreArgs = { model, batches: data.batches, method: exactMethod.name, options: { intervention }, loss: data.loss, metric: data.metric, progress: (p: Parameters<NonNullable<ScoreEdgesArgs['progress']>>[0]) => createProgress({ ...p, unit: 'items', quiet: values.quiet }) };
       await runShard({
         out: join(values.out!, 'exact.json'), shard, command: 'attribute', batches: data.batches.length, edges: nEdges, key: exactKey(),
-        render: { dModel: config.dModel, meta: { tool: `eap-gp ${version}`, method: exactMethod.name, intervention: INTERVENTION.default, model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash, examples: data.examples, batch_size: data.batches[0]!.clean.B } },
+        render: { dModel: config.dModel, meta: { tool: `eap-gp ${version}`, method: exactMethod.name, intervention, model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash, examples: data.examples, batch_size: data.batches[0]!.clean.B } },
         compute: (indices, save) => scoreEdgeBatches(scoreArgs, indices, save, shardRange(shard, nEdges)),
       });
       console.error(`when every shard has finished: eapgp validate <the same options> --exact-from ${values.out} --out ${values.out}`);
@@ -101,10 +107,11 @@ export async function validate(argv: string[]): Promise<void> {
     }
     const exact = values['exact-from'] === undefined ? undefined : exactFromParts(values['exact-from'], exactKey(), model.layout);
     // before the long part: exact patching of every edge
-    const warnings = [identicalRowsWarning(data), gapWarning(baselines(model, data.batches, data.metric))].filter((w): w is string => w !== null);
+    const base = await baselinesUnder(model, data.batches, data.metric, intervention);
+    const warnings = [identicalRowsWarning(data), droppedRowsWarning(data), gapWarning(base)].filter((w): w is string => w !== null);
     warnings.forEach(warn);
     const result = await runValidation({
-      model, batches: data.batches, metric: data.metric, loss: data.loss, variants, topN, exact,
+      model, batches: data.batches, metric: data.metric, loss: data.loss, variants, intervention, base, topN, exact,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     });
     const meta: ValidationMeta = {
@@ -119,7 +126,7 @@ export async function validate(argv: string[]): Promise<void> {
       // every file is complete before the next starts (atomic renames), and nothing is written before this point
       writeGraphJson(join(values.out, 'exact.json'), exact, {
         dModel: config.dModel,
-        meta: { tool: meta.tool, method: exactMethod.name, model: spec, task: meta.task, metric: meta.metric, data: meta.data, data_sha256: meta.dataSha256, examples: result.examples, batch_size: meta.batchSize },
+        meta: { tool: meta.tool, method: exactMethod.name, intervention, model: spec, task: meta.task, metric: meta.metric, data: meta.data, data_sha256: meta.dataSha256, examples: result.examples, batch_size: meta.batchSize },
       });
       writeFileAtomicSync(join(values.out, chart), faithfulnessChart(result, `${meta.task}: faithfulness of greedy circuits (${result.examples} examples, ${result.edges} edges)`));
       const timing = values.timings ? { gemm: engine.info.gemmPath, threads: engine.info.threads } : undefined;

@@ -4,14 +4,18 @@
  * tokenizer (data/<task>/pythia.csv), with the companion files our loaders read, its published result tables, and
  * ACDC's canonical IOI and Greater-Than circuits (Conmy et al. 2023). Each file is pinned by repository,
  * commit, path, size and sha256; in the cache it sits at `file`, a layout `reproduce --data-dir` also reads
- * (<task>/eapig-faithfulness_gpt2.csv and _pythia.csv, sva's verb list next to them).
+ * (<task>/eapig-faithfulness_gpt2.csv and _pythia.csv, sva's verb list next to them). The MIB benchmark's task
+ * data (mib-files.ts) comes from the Hugging Face hub, trusted on first use.
  */
 import type { TokenizerKind } from '../tokenizer/types.js';
+import { MIB_DATA_GROUPS, MIB_FILES } from './mib-files.js';
 
-/** A public repository at a fixed commit. */
+/** A public repository at a fixed commit (or, for files trusted on first use, a branch: mib-files.ts). */
 export interface DataSource {
   repo: string;
   commit: string;
+  /** Where the repository lives: GitHub (the default) or a dataset on the Hugging Face hub. */
+  host?: 'github' | 'huggingface-dataset';
 }
 
 /** One pinned file. */
@@ -23,8 +27,9 @@ export interface DataFile {
   source: DataSource;
   /** Its path in the repository. */
   path: string;
-  size: number;
-  sha256: string;
+  /** Size and sha256 of the published bytes; absent for a file trusted on first use (mib-files.ts). */
+  size?: number;
+  sha256?: string;
   /** For a CSV of token ids: the tokenizer its ids are of (files for any tokenizer have none). */
   tokenizer?: PublishedKind;
 }
@@ -45,6 +50,7 @@ export const DATA_GROUPS: readonly { name: string; about: string }[] = [
   { name: 'hypernymy', about: 'Hypernymy task CSVs for GPT-2 and Pythia (198 rows each)' },
   { name: 'reference', about: "the EAP-IG paper's published result tables (baselines, faithfulness curves, overlaps)" },
   { name: 'circuits', about: "ACDC's canonical IOI and Greater-Than circuits (Graphviz)" },
+  ...MIB_DATA_GROUPS,
 ];
 
 type Row = [group: string, file: string, source: DataSource, path: string, size: number, sha256: string, tokenizer?: PublishedKind];
@@ -120,8 +126,14 @@ const ROWS: readonly Row[] = [
   ['circuits', 'ground-truth-circuits/acdc_canonical_ioi_layout.gv', ACDC, 'experiments/results/canonical_circuits/ioi/layout.gv', 105238, '40da8e519c154391fdbe9f8a111484d77d273ac08ee3d8aff258d60744dfee0c'],
 ];
 
-export const DATA_FILES: readonly DataFile[] = ROWS.map(([group, file, source, path, size, sha256, tokenizer]) =>
-  tokenizer === undefined ? { group, file, source, path, size, sha256 } : { group, file, source, path, size, sha256, tokenizer });
+export const DATA_FILES: readonly DataFile[] = [
+  ...ROWS.map(([group, file, source, path, size, sha256, tokenizer]): DataFile =>
+    tokenizer === undefined ? { group, file, source, path, size, sha256 } : { group, file, source, path, size, sha256, tokenizer }),
+  ...MIB_FILES,
+];
+
+/** Whether the file's bytes are pinned (size and sha256 in the manifest), or trusted on first use. */
+export const isPinned = (f: DataFile): f is DataFile & { size: number; sha256: string } => f.size !== undefined && f.sha256 !== undefined;
 
 /** The published file name of a task's CSV for a tokenizer: gpt2 → _gpt2.csv, neox (Pythia) → _pythia.csv. */
 export const csvNameFor = (kind: PublishedKind): string => `eapig-faithfulness_${kind === 'neox' ? 'pythia' : 'gpt2'}.csv`;

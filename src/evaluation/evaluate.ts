@@ -92,6 +92,15 @@ export function baselines(model: CausalLM, batches: readonly PairBatch[], metric
   return baselinesOf(baselineValues(model, batches, metric));
 }
 
+/**
+ * m(M) and m(∅) as evaluation under `intervention` reports them: the clean and corrupted runs under patching;
+ * under an ablation m(∅) is the empty circuit's run (the fully ablated model), with the spread of its gaps.
+ */
+export async function baselinesUnder(model: CausalLM, batches: readonly PairBatch[], metric: MetricFn, intervention: Intervention = 'patching'): Promise<Baselines> {
+  if (intervention === 'patching') return baselines(model, batches, metric);
+  return (await evaluateWithBaselines({ model, batches, metric, circuits: [], intervention })).base;
+}
+
 /** The baselines of per-example values (all of them, in batch order). */
 export function baselinesOf(v: { clean: readonly number[]; corrupted: readonly number[] }): Baselines {
   return { clean: mean(v.clean), corrupted: mean(v.corrupted), spread: gapSpread(v.clean, v.corrupted) };

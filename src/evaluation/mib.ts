@@ -25,6 +25,7 @@
 import { prune, topn, type Graph } from '../graph/index.js';
 import type { CausalLM } from '../models/model.js';
 import type { PairBatch } from '../attribution/types.js';
+import type { GapSpread } from './degenerate.js';
 import { evaluateWithBaselines, faithfulness, type Baselines } from './evaluate.js';
 import type { Intervention, MetricFn, MissingEdges } from './patching.js';
 import { MIB_FRACTIONS, missingEdges } from './sweep.js';
@@ -44,9 +45,9 @@ export const MIB_LEADERBOARD = [
   'arithmetic-addition_llama3', 'arithmetic-subtraction_llama3', 'arc-easy_gemma2', 'arc-easy_llama3', 'arc-challenge_llama3',
 ] as const;
 
-/** MIB's task name for one of ours or one of its own spellings (arc_easy, arc-easy), or null. */
+/** MIB's task name for one of ours (ioi, mib-arc-easy) or one of its own spellings (arc_easy, arc-easy), or null. */
 export function mibTaskName(task: string): string | null {
-  const t = task.toLowerCase().replace(/_/g, '-');
+  const t = task.toLowerCase().replace(/_/g, '-').replace(/^mib-/, '');
   return (MIB_TASKS as readonly string[]).includes(t) ? t : null;
 }
 
@@ -110,6 +111,8 @@ export interface MibResult {
   /** m(M) and m(∅). */
   baseline: number;
   corrupted: number;
+  /** Spread of the per-example m_i(M) − m_i(∅), for the gap warning (degenerate.ts). */
+  spread?: GapSpread;
   /** CPR = the signed curve's area under F; CMD = the absolute curve's area from 1 (the same curve for circuits). */
   cpr: number;
   cmd: number;
@@ -157,7 +160,7 @@ export async function mibEvaluateImportances(a: MibEvaluateArgs & { graph: Graph
     });
     return { absolute: k === 1, points, ...mibAreas(points.map((p) => p.faithfulness), { logScale: a.logScale }) };
   });
-  return { mode: 'importances', logScale: !!a.logScale, baseline: base.clean, corrupted: base.corrupted, cpr: signed!.areaUnder, cmd: absolute!.areaFrom1, curves: { cpr: signed!, cmd: absolute! } };
+  return { mode: 'importances', logScale: !!a.logScale, baseline: base.clean, corrupted: base.corrupted, spread: base.spread, cpr: signed!.areaUnder, cmd: absolute!.areaFrom1, curves: { cpr: signed!, cmd: absolute! } };
 }
 
 /** CPR and CMD of given circuits (MIB's nine-file submission): each as flagged and pruned, sorted by size, F = 1 appended. */
@@ -179,5 +182,5 @@ export async function mibEvaluateCircuits(a: MibEvaluateArgs & { circuits: reado
   }));
   points.push({ fraction: 1, requested: null, edges: total, nodes: a.circuits[0]!.graph.nSrc, metric: null, faithfulness: 1 });
   const curve: MibCurve = { absolute: null, points, ...mibAreas(points.map((p) => p.faithfulness), { logScale: a.logScale }) };
-  return { mode: 'circuits', logScale: !!a.logScale, baseline: base.clean, corrupted: base.corrupted, cpr: curve.areaUnder, cmd: curve.areaFrom1, curves: { cpr: curve, cmd: curve } };
+  return { mode: 'circuits', logScale: !!a.logScale, baseline: base.clean, corrupted: base.corrupted, spread: base.spread, cpr: curve.areaUnder, cmd: curve.areaFrom1, curves: { cpr: curve, cmd: curve } };
 }

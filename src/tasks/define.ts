@@ -9,20 +9,26 @@ import type { Label, LogitDiffLabel, MetricForm, Task } from './types.js';
  * default scores each label in its own form (metric.ts), exactly as before forms existed.
  */
 export function defineTask<L extends Label>(loader: TaskLoader<L>, metricKind: MetricForm): Task<L> {
+  return taskOf({ name: loader.name, columns: loader.columns, load: (csvPath, tokenizer, opts) => loadTask(loader, csvPath, tokenizer, opts) }, metricKind);
+}
+
+/** How a task reads its data, whatever the file format: what `taskOf` builds a Task from. */
+export type TaskReader<L extends Label> = Pick<Task<L>, 'name' | 'columns' | 'load' | 'resolveData' | 'counterfactuals'>;
+
+/** A task from its reader, with both metric forms (see defineTask). */
+export function taskOf<L extends Label>(reader: TaskReader<L>, metricKind: MetricForm): Task<L> {
   const forms: readonly MetricForm[] = [metricKind, metricKind === 'logit-diff' ? 'prob-diff' : 'logit-diff'];
   const build = (active: MetricForm): Task<L> => {
     const isDefault = active === metricKind;
     return {
-      name: loader.name,
-      columns: loader.columns,
+      ...reader,
       metricKind: active,
       metricForms: forms,
-      load: (csvPath, tokenizer, opts) => loadTask(loader, csvPath, tokenizer, opts),
       metric: isDefault ? taskMetric : (logits, B, V, labels) => taskMetric(logits, B, V, labels, active),
       metricGrad: isDefault ? taskMetricGrad : (logits, B, V, labels) => taskMetricGrad(logits, B, V, labels, active),
       withMetric(form) {
         if (!(forms as readonly string[]).includes(form)) {
-          throw new UserError(`task ${loader.name} has no metric "${form}"; choose ${forms.join(' (default) or ')}`);
+          throw new UserError(`task ${reader.name} has no metric "${form}"; choose ${forms.join(' (default) or ')}`);
         }
         return build(form as MetricForm);
       },

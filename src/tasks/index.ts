@@ -11,6 +11,7 @@ import { genderBias } from './gender-bias.js';
 import { greaterThan } from './greater-than.js';
 import { hypernymy } from './hypernymy.js';
 import { ioi } from './ioi.js';
+import { MIB_TASKS_DEFINED, mibTaskNames } from './mib.js';
 import { sva } from './sva.js';
 import type { Task } from './types.js';
 
@@ -19,6 +20,7 @@ export { batches, GPT2_PAD_ID } from './batch.js';
 export { lossGrad, taskMetric, taskMetricGrad } from './metric.js';
 export { svaVerbIds, VERB_LIST_NAMES } from './sva.js';
 export { yearTokenIds } from './greater-than.js';
+export { mibTaskNames } from './mib.js';
 
 const TASKS: readonly Task[] = [ioi, greaterThan, sva, genderBias, capitalCountry, hypernymy];
 
@@ -27,7 +29,8 @@ export const taskNames: readonly string[] = TASKS.map((t) => t.name);
 
 /** The task called `name`; a UserError listing the known names otherwise. */
 export function getTask(name: string): Task {
-  const t = [...TASKS, custom].find((x) => x.name === name); // custom: any CSV, not one of the six
-  if (!t) throw new UserError(`unknown task "${name}"; choose one of ${taskNames.join(', ')}`);
+  // custom (any CSV) and MIB's tasks (its files) are not among the six: they have no generators
+  const t = [...TASKS, custom, ...MIB_TASKS_DEFINED].find((x) => x.name === name);
+  if (!t) throw new UserError(`unknown task "${name}"; choose one of ${[...taskNames, 'custom', ...mibTaskNames].join(', ')}`);
   return t;
 }

@@ -24,6 +24,8 @@ export interface TaskData {
   loss: LossFn;
   /** Data rows (1-based) whose clean and corrupted prompts are the same tokens: they carry no signal. */
   identicalRows: number[];
+  /** Data rows the task's loader dropped, and why (MIB's tasks: the rows MIB's filter drops). */
+  dropped: { row: number; why: string }[];
 }
 
 export interface PrepareOptions {
@@ -35,12 +37,17 @@ export interface PrepareOptions {
   verbs?: string;
   /** A metric form of the task (default: its DESIGN.md §6 form). */
   metric?: string;
+  /** MIB's tasks: the counterfactual type of the corrupted prompts. */
+  counterfactual?: string;
 }
 
 /** Loads `dataPath` with `task` (see the module comment). Bad input throws a UserError naming file and row. */
-export function prepareTaskData(task: Task, dataPath: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): TaskData {
+export function prepareTaskData(task: Task, data: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): TaskData {
   const t = opts.metric === undefined ? task : task.withMetric(opts.metric);
-  const examples = t.load(dataPath, tokenizer, { limit: opts.limit, verbs: opts.verbs });
+  if (opts.counterfactual !== undefined && !t.counterfactuals) throw new UserError(`--counterfactual applies to MIB's tasks only; drop it for --task ${t.name}`);
+  const dataPath = t.resolveData?.(data) ?? data;
+  const dropped: TaskData['dropped'] = [];
+  const examples = t.load(dataPath, tokenizer, { limit: opts.limit, verbs: opts.verbs, counterfactual: opts.counterfactual, onDrop: (row, why) => dropped.push({ row, why }) });
   if (examples.length === 0) throw new UserError(`${dataPath}: no examples to run`);
   const dataHash = createHash('sha256').update(readFileSync(dataPath)).digest('hex');
   return {
@@ -49,7 +56,15 @@ export function prepareTaskData(task: Task, dataPath: string, tokenizer: Tokeniz
     metric: (logits, B, V, labels) => t.metric(logits, B, V, labels as Label[]),
     loss: (logits, B, V, labels) => lossGrad(t, logits, B, V, labels as Label[]),
     identicalRows: examples.filter((e) => e.clean.every((id, i) => id === e.corrupted[i])).map((e) => e.row),
+    dropped,
   };
+}
+
+/** A warning naming the rows the task's loader dropped and why (the first few), else null. */
+export function droppedRowsWarning(d: Pick<TaskData, 'dropped' | 'examples' | 'dataPath'>): string | null {
+  if (d.dropped.length === 0) return null;
+  const shown = d.dropped.slice(0, 3).map((x) => `row ${x.row}: ${x.why}`).join('; ');
+  return `${d.dropped.length} row${d.dropped.length === 1 ? '' : 's'} of ${d.dataPath} dropped, ${d.examples} kept (${shown}${d.dropped.length > 3 ? '; …' : ''})`;
 }
 
 /**

@@ -74,6 +74,10 @@ export interface LoadOptions {
   limit?: number;
   /** sva only: the verb-list CSV (columns sing, plur); default: the one next to the data CSV. */
   verbs?: string;
+  /** MIB's tasks only: the counterfactual type whose prompt is the corrupted input (default: the task's, mib.ts). */
+  counterfactual?: string;
+  /** Told of each data row (1-based) a task's loader drops and why (MIB's tasks drop the rows MIB's filter drops). */
+  onDrop?: (row: number, why: string) => void;
 }
 
 /** Per-example metric values and their gradients with respect to the logits. */
@@ -110,6 +114,10 @@ export interface Task<L extends Label = Label> {
   withMetric(form: string): Task<L>;
   /** Reads and tokenizes the CSV. Bad input throws a UserError naming the file, row and column. */
   load(csvPath: string, tokenizer: Tokenizer, opts?: LoadOptions): TaskExample<L>[];
+  /** The file `--data` names, when a task reads more than paths (MIB's tasks: a split of the data cache). */
+  resolveData?(data: string): string;
+  /** Whether the task takes LoadOptions.counterfactual (MIB's tasks). */
+  counterfactuals?: boolean;
   /**
    * Per-example metric (EAP-IG "loss=False, mean=False") from last-real-position logits [B, V] (row-major),
    * computed in float64.

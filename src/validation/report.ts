@@ -39,7 +39,7 @@ export const VALIDATION_VERSION = 2;
 /** The JSON document (dense exact scores are left out: --out writes them as EAP-IG graph JSON). */
 export function toJson(r: ValidationResult, meta: ValidationMeta): object {
   return {
-    format: VALIDATION_FORMAT, version: VALIDATION_VERSION, ...meta,
+    format: VALIDATION_FORMAT, version: VALIDATION_VERSION, ...meta, intervention: r.intervention,
     edges: r.edges, examples: r.examples, baseline: r.baseline, topN: r.topN, budgets: r.budgets, fractions: r.fractions,
     exact: { faithfulness: r.exact.faithfulness },
     variants: r.variants.map((v) => ({
@@ -94,7 +94,8 @@ function markdownTable({ header, rows }: { header: string[]; rows: string[][] })
 }
 
 function preamble(r: ValidationResult, meta: ValidationMeta): string {
-  return `task ${meta.task} (${meta.metric}), model ${meta.model}, ${r.examples} examples (${meta.data}), ${r.edges} edges: ` +
+  const under = r.intervention === 'patching' ? '' : `, under ${r.intervention} ablation (exact patching, variants and circuits; m(∅) the fully ablated model)`;
+  return `task ${meta.task} (${meta.metric}), model ${meta.model}, ${r.examples} examples (${meta.data}), ${r.edges} edges${under}: ` +
     `m(M) = ${r.baseline.clean.toPrecision(6)}, m(∅) = ${r.baseline.corrupted.toPrecision(6)}`;
 }
 

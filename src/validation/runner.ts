@@ -6,11 +6,14 @@
  *   - the faithfulness curve of its circuits (greedy by |score|, pruned, edge patching) over the MIB edge
  *     fractions, with CPR and CMD; the exact scores' own curve is the reference;
  *   - its attribution time.
+ * Under an ablation (`intervention` zero, mean or mean-positional) the ground truth is exact patching under that
+ * ablation (a removed edge carries the ablated value), the variants are scored under it, and the circuits are
+ * evaluated under it with m(∅) the fully ablated model.
  */
 import { scoreEdges, type ScoreMethod } from '../attribution/score.js';
 import type { LossFn, PairBatch } from '../attribution/types.js';
-import { baselines, type Baselines } from '../evaluation/evaluate.js';
-import type { MetricFn } from '../evaluation/patching.js';
+import { baselinesUnder, type Baselines } from '../evaluation/evaluate.js';
+import type { Intervention, MetricFn } from '../evaluation/patching.js';
 import { MIB_FRACTIONS, fractionBudgets, sweep, type SweepResult } from '../evaluation/sweep.js';
 import { Graph } from '../graph/index.js';
 import type { CausalLM } from '../models/model.js';
@@ -47,6 +50,9 @@ export interface ValidationResult {
   /** Real edges of the graph (the length of every ranking compared). */
   edges: number;
   examples: number;
+  /** What a removed edge carries, in exact patching and every circuit's evaluation (the variants take it too). */
+  intervention: Intervention;
+  /** m(M) and m(∅) (under an ablation, the fully ablated model's run). */
   baseline: Baselines;
   /** n values of precision@n. */
   topN: number[];
@@ -63,6 +69,10 @@ export interface ValidateArgs {
   metric: MetricFn;
   loss: LossFn;
   variants: readonly Variant[];
+  /** The intervention of exact patching and of the circuits' evaluation (default patching); the variants' own (variants.ts). */
+  intervention?: Intervention;
+  /** m(M) and m(∅) under that intervention when already computed (baselinesUnder). */
+  base?: Baselines;
   /** n values of precision@n (default precisionBudgets of the edge count). */
   topN?: readonly number[];
   /** Exact patching's scores when already computed (the merged parts of a sharded run): not recomputed, 0 s. */
@@ -96,17 +106,22 @@ export async function validate(a: ValidateArgs): Promise<ValidationResult> {
     });
     return { scores, seconds: (performance.now() - t0) / 1000 };
   };
-  const exact = a.exact ? { scores: a.exact, seconds: 0 } : await timed('exact patching', exactMethod.name);
+  const intervention = a.intervention ?? 'patching';
+  for (const v of a.variants) {
+    const own = v.options.intervention ?? 'patching';
+    if (own !== intervention) throw new Error(`validate: variant ${v.name} runs under ${own}, the validation under ${intervention}`);
+  }
+  const exact = a.exact ? { scores: a.exact, seconds: 0 } : await timed('exact patching', exactMethod.name, { intervention });
   const truth = atEdges(exact.scores, edges).map(Math.abs);
   const scored: { v: Variant; scores: Float64Array; seconds: number }[] = [];
   for (const v of a.variants) scored.push({ v, ...(await timed(`${v.name} attribution`, v.method, v.options)) });
 
-  const base = baselines(model, batches, metric);
+  const base = a.base ?? (await baselinesUnder(model, batches, metric, intervention));
   const sweeps = a.progress?.({ label: 'faithfulness sweeps', total: (a.variants.length + 1) * budgets.length * batches.length, itemName: 'runs' });
   const curve = (scores: Float64Array): Promise<SweepResult> => {
     const g = graph.clone();
     g.setScoresDense(scores);
-    return sweep({ model, batches, metric, graph: g, budgets, fractions, base, onRun: () => sweeps?.add(1) });
+    return sweep({ model, batches, metric, graph: g, budgets, fractions, base, intervention, onRun: () => sweeps?.add(1) });
   };
   const exactCurve = await curve(exact.scores);
   const variants: VariantResult[] = [];
@@ -120,5 +135,5 @@ export async function validate(a: ValidateArgs): Promise<ValidationResult> {
     });
   }
   sweeps?.finish();
-  return { edges: graph.nEdges, examples, baseline: base, topN, budgets, fractions, exact: { seconds: exact.seconds, scores: exact.scores, faithfulness: exactCurve }, variants };
+  return { edges: graph.nEdges, examples, intervention, baseline: base, topN, budgets, fractions, exact: { seconds: exact.seconds, scores: exact.scores, faithfulness: exactCurve }, variants };
 }

@@ -4,11 +4,16 @@
  * e.g. `steps` for the stepped methods, and for eap-gp `norm`, `eta` and `path`). Its name is the canonical
  * spelling: the steps always, the other options only where they differ from their defaults:
  *   eap · clean-corrupted · eap-ig:steps=10 · eap-gp:steps=5:norm=batch · eap-gp:steps=5:eta=0.5
+ * A validation runs under one intervention (patching, or an ablation: validate --intervention, or the one the
+ * variants name): exact patching, every variant and every circuit's evaluation use it, so an ablated variant is
+ * measured against the effects of its own ablation; a method that takes no intervention (eap-gp, ifr) has no
+ * place in an ablated validation.
  */
 import { ownOptions, usesSteps } from '../attribution/method-spec.js';
 import { findMethod, gradientMethods } from '../attribution/registry.js';
 import type { AttributionOptions, Method, MethodName } from '../attribution/types.js';
 import { INTERVENTION } from '../attribution/ablation.js';
+import type { Intervention } from '../evaluation/means.js';
 import { UserError } from '../util/errors.js';
 
 export interface Variant {
@@ -47,8 +52,8 @@ export function relevantOptions(v: Variant): Record<string, unknown> {
 
 const HOW = 'write variants as method[:key=value]..., e.g. eap,eap-ig:steps=10,eap-gp:steps=5:norm=batch:eta=0.5';
 
-/** Parses one variant spec (see the module comment); a UserError names the spec and the problem. */
-export function parseVariant(spec: string): Variant {
+/** A spec's method and the options it writes (only those). */
+function parseGiven(spec: string): { m: Method; given: Record<string, unknown> } {
   const [name, ...pairs] = spec.trim().split(':');
   const found = findMethod(name ?? '');
   if (!name || found?.kind !== 'gradient') {
@@ -70,28 +75,71 @@ export function parseVariant(spec: string): Variant {
     if (v === undefined) bad(`${key} must be ${opt!.expects}, got "${value}"`);
     given[opt!.key] = v;
   }
-  // the ground truth is exact patching with the corrupted run: an ablated variant would be scored against the
-  // effects of another intervention (and its circuits evaluated under patching)
-  const ablation = given[INTERVENTION.key];
-  if (ablation !== undefined && ablation !== INTERVENTION.default) {
-    bad(`validate compares with exact patching under the corrupted run, so ${INTERVENTION.variantKey}=${String(ablation)} would be measured against another intervention's effects; ` +
-      `score an ablation with attribute --intervention ${String(ablation)} and evaluate --intervention ${String(ablation)} instead`);
+  return { m, given };
+}
+
+/**
+ * Parses one variant spec (see the module comment) for a validation under `intervention` (default patching):
+ * the variant takes that intervention, since its ground truth (exact patching) and its circuits' evaluation run
+ * under it. A variant that names another one, or a method that takes none under an ablation, is a UserError.
+ */
+export function parseVariant(spec: string, intervention: Intervention = 'patching'): Variant {
+  const { m, given } = parseGiven(spec);
+  const named = given[INTERVENTION.key];
+  if (named !== undefined && named !== intervention) {
+    throw new UserError(`--variants: "${spec}": validate runs under --intervention ${intervention} (its exact patching and circuits), so ${INTERVENTION.variantKey}=${String(named)} ` +
+      `would be measured against another intervention's effects; give --intervention ${String(named)} to validate under it (one intervention per run)`);
+  }
+  if (intervention !== 'patching') {
+    if (!m.options.includes(INTERVENTION)) {
+      throw new UserError(`--variants: "${spec}": ${m.name} takes no intervention, so it cannot be compared with exact patching under --intervention ${intervention}; ` +
+        `leave it out (methods that take one: ${gradientMethods().filter(takesIntervention).map((x) => x.name).join(', ')})`);
+    }
+    given[INTERVENTION.key] = intervention;
   }
   const options = ownOptions(m, given) as AttributionOptions;
   return { name: variantName(m.name, options), method: m.name, options };
 }
 
+const takesIntervention = (m: Method): boolean => m.options.includes(INTERVENTION);
+
+/** The intervention a list of specs names (patching when none does); two different ones are a UserError. */
+function namedIntervention(specs: readonly string[]): Intervention {
+  const named = new Map<string, string>();
+  for (const s of specs) {
+    if (s === 'default') continue;
+    const i = parseGiven(s).given[INTERVENTION.key];
+    if (i !== undefined && !named.has(String(i))) named.set(String(i), s);
+  }
+  if (named.size > 1) {
+    const [[a, sa], [b, sb]] = [...named.entries()] as [string, string][];
+    throw new UserError(`--variants: "${sa}" names ${INTERVENTION.variantKey}=${a} and "${sb}" ${INTERVENTION.variantKey}=${b}; validate runs under one intervention (its exact patching and circuits): validate each separately`);
+  }
+  return (named.keys().next().value ?? 'patching') as Intervention;
+}
+
 /**
- * Parses a comma-separated list; `default` stands for DEFAULT_VARIANTS. Duplicates (same canonical name) are
- * kept once, in first-seen order; an empty list is a UserError.
+ * Parses a comma-separated list under `intervention`; `default` stands for DEFAULT_VARIANTS (under an ablation,
+ * those of the methods that take one). Duplicates (same canonical name) are kept once, in first-seen order; an
+ * empty list is a UserError.
  */
-export function parseVariants(list: string): Variant[] {
+export function parseVariants(list: string, intervention: Intervention = 'patching'): Variant[] {
+  return validationVariants(list, intervention).variants;
+}
+
+/**
+ * The intervention of a validation and its variants: `intervention` (validate --intervention) when given, else
+ * the one the specs name (e.g. eap:intervention=zero), else patching. Every variant runs under it.
+ */
+export function validationVariants(list: string, intervention?: Intervention): { intervention: Intervention; variants: Variant[] } {
   const specs = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (specs.length === 0) throw new UserError(`--variants: no variant given (${HOW}, or "default")`);
+  const under = intervention ?? namedIntervention(specs);
+  const defaults = under === 'patching' ? DEFAULT_VARIANTS : DEFAULT_VARIANTS.filter((s) => takesIntervention(findMethod(s.split(':')[0]!) as Method));
   const out = new Map<string, Variant>();
-  for (const s of specs.flatMap((s) => (s === 'default' ? DEFAULT_VARIANTS : [s]))) {
-    const v = parseVariant(s);
+  for (const s of specs.flatMap((s) => (s === 'default' ? defaults : [s]))) {
+    const v = parseVariant(s, under);
     if (!out.has(v.name)) out.set(v.name, v);
   }
-  return [...out.values()];
+  return { intervention: under, variants: [...out.values()] };
 }
