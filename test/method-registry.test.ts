@@ -42,7 +42,7 @@ function userError(fn: () => unknown, re: RegExp, what: string): void {
 }
 
 test('every method describes itself: name, kind, summary, colour, options, points, validate variants', () => {
-  assert.deepEqual(methodNames(), ['eap', 'eap-ig', 'eap-ig-activations', 'clean-corrupted', 'eap-gp', 'atp-star', 'ifr', 'exact']);
+  assert.deepEqual(methodNames(), ['eap', 'eap-ig', 'eap-ig-activations', 'clean-corrupted', 'eap-gp', 'atp-star', 'ifr', 'relp', 'ugs', 'exact']);
   const colors = new Set<string>();
   for (const m of methods()) {
     assert.match(m.name, /^[a-z][a-z0-9-]*$/, m.name);
@@ -53,30 +53,35 @@ test('every method describes itself: name, kind, summary, colour, options, point
     const points = m.points(12, resolveOptions(m));
     assert.ok(Number.isSafeInteger(points) && points >= 1, `${m.name}: points ${points}`);
     // a method attribute() runs takes gradient passes (run) or scores from the clean run (scoreClean), not both
-    if (m.kind === 'gradient') assert.equal([(m as Method).run, (m as Method).scoreClean].filter((f) => typeof f === 'function').length, 1, `${m.name}: run or scoreClean`);
+    if (m.kind === 'gradient') assert.equal([(m as Method).run, (m as Method).scoreClean, (m as Method).learn].filter((f) => typeof f === 'function').length, 1, `${m.name}: run, scoreClean or learn`);
     if (m.variantNameOrder) assert.deepEqual([...m.variantNameOrder].sort(), m.options.map((o) => o.variantKey).sort(), `${m.name}: name order`);
     if (m.counterpart) assert.ok(findMethod(m.counterpart), `${m.name}: counterpart ${m.counterpart}`);
     for (const v of m.validateVariants) assert.equal(parseVariant(v === '' ? m.name : `${m.name}:${v}`).method, m.name);
   }
   // what each method records per batch, as the scores' 1/(N·K) divides by it (GPT-2 small: L = 12)
   const K = Object.fromEntries(methods().map((m) => [m.name, m.points(12, resolveOptions(m, { steps: 5 }))]));
-  assert.deepEqual(K, { eap: 1, 'eap-ig': 5, 'eap-ig-activations': 125, 'clean-corrupted': 2, 'eap-gp': 5, 'atp-star': 12, ifr: 1, exact: 1 });
+  assert.deepEqual(K, { eap: 1, 'eap-ig': 5, 'eap-ig-activations': 125, 'clean-corrupted': 2, 'eap-gp': 5, 'atp-star': 12, ifr: 1, relp: 1, ugs: 1, exact: 1 });
   assert.deepEqual(Object.fromEntries(gradientMethods().map((m) => [m.name, [!!m.recordsClean, !!m.recordsCorrupted]])), {
     eap: [true, false], 'eap-ig': [false, true], 'eap-ig-activations': [false, false], 'clean-corrupted': [true, false], 'eap-gp': [true, false], 'atp-star': [true, false], ifr: [false, false],
+    relp: [true, false], ugs: [false, false],
   });
   assert.deepEqual(methods().filter(usesSteps).map((m) => m.name), ['eap-ig', 'eap-ig-activations', 'eap-gp']);
   assert.deepEqual(DEFAULT_METHODS, ['eap', 'eap-ig', 'eap-gp']);
-  assert.equal(DEFAULT_VARIANTS.length, 21);
+  assert.equal(DEFAULT_VARIANTS.length, 24);
 });
 
 test('options: one object per key, valid defaults that round-trip, bad values rejected naming the option', () => {
   const opts = allOptions();
-  assert.deepEqual(opts.map((o) => o.key), ['intervention', 'steps', 'gpEta', 'gpNorm', 'gpStep', 'gpBacktrack', 'gpObjective', 'gpEnd', 'gpPath', 'qkFix', 'gradDrop']);
+  assert.deepEqual(opts.map((o) => o.key), [
+    'intervention', 'steps', 'gpEta', 'gpNorm', 'gpStep', 'gpBacktrack', 'gpObjective', 'gpEnd', 'gpPath', 'qkFix', 'gradDrop', 'relpAttention',
+    'ugsLambda', 'ugsLr', 'ugsNodeReg', 'ugsSamples', 'ugsInit', 'ugsEpochs', 'ugsSeed',
+  ]);
   assert.equal(new Set(opts.map((o) => o.flag).filter((f) => f !== undefined)).size, opts.filter((o) => o.flag).length, 'flags unique');
   for (const o of opts) {
     assert.ok(o.valid(o.default), `${o.key}: default ${String(o.default)} invalid`);
     assert.equal(o.parse(String(o.default)), o.default, `${o.key}: default round-trips`);
-    for (const bad of ['', 'x', '-1', 'NaN']) assert.equal(o.parse(bad), undefined, `${o.key} takes "${bad}"`);
+    // (-1 is a valid initial UGS logit)
+    for (const bad of ['', 'x', 'NaN', ...(o.valid(-1) ? [] : ['-1'])]) assert.equal(o.parse(bad), undefined, `${o.key} takes "${bad}"`);
   }
   const gp = getMethod('eap-gp');
   userError(() => methodOptionsFrom(gp, { 'gp-eta': '-1' }), /^--gp-eta must be a number >= 0, got "-1"$/, 'gp-eta');
@@ -84,7 +89,7 @@ test('options: one object per key, valid defaults that round-trip, bad values re
   userError(() => methodOptionsFrom(gp, { steps: '2.5' }), /^--steps must be an integer >= 1, got "2.5"$/, 'steps');
   userError(() => methodOptionsFrom(getMethod('exact'), { intervention: 'half' }), /^--intervention must be patching, zero, mean or mean-positional, got "half"$/, 'intervention');
   // another method's option: an error unless it is at its default (then it changes nothing)
-  userError(() => methodOptionsFrom(gp, { intervention: 'zero' }), /^--intervention applies to --method eap, eap-ig, eap-ig-activations, clean-corrupted, atp-star, exact only, not eap-gp$/, 'intervention on eap-gp');
+  userError(() => methodOptionsFrom(gp, { intervention: 'zero' }), /^--intervention applies to --method eap, eap-ig, eap-ig-activations, clean-corrupted, atp-star, relp, exact only, not eap-gp$/, 'intervention on eap-gp');
   userError(() => methodOptionsFrom(getMethod('eap'), { steps: '10' }), /^--steps applies to --method eap-ig, eap-ig-activations, eap-gp only, not eap$/, 'steps on eap');
   assert.deepEqual(methodOptionsFrom(getMethod('eap'), { steps: '5', 'gp-norm': 'example' }), { intervention: 'patching' });
   assert.deepEqual(methodOptionsFrom(getMethod('eap'), { intervention: 'mean-positional' }), { intervention: 'mean-positional' });
@@ -96,7 +101,7 @@ test('options: one object per key, valid defaults that round-trip, bad values re
   // library callers pass values: the method checks its own
   userError(() => resolveOptions(getMethod('eap-ig'), { steps: 0 }), /^--steps must be an integer >= 1, got 0$/, 'resolve steps');
   userError(() => resolveOptions(gp, { gpNorm: 'row' } as unknown as AttributionOptions), /^--gp-norm must be example or batch, got row$/, 'resolve gpNorm');
-  userError(() => getMethod('magic'), /^unknown method "magic"; choose one of eap, eap-ig, eap-ig-activations, clean-corrupted, eap-gp, atp-star, ifr, exact$/, 'unknown method');
+  userError(() => getMethod('magic'), /^unknown method "magic"; choose one of eap, eap-ig, eap-ig-activations, clean-corrupted, eap-gp, atp-star, ifr, relp, ugs, exact$/, 'unknown method');
   userError(() => parseVariant('eap-ig:eta=1'), /unknown key "eta": eap-ig takes only steps=K/, 'variant key');
   userError(() => parseVariant('exact'), /unknown method "exact" in "exact"/, 'exact is no variant');
 });
@@ -109,6 +114,12 @@ test('defaults in one place: graph meta, help texts and the README table read th
   assert.deepEqual(metaFields(getMethod('eap-ig'), { steps: 7 }), { steps: 7, intervention: 'patching' });
   assert.deepEqual(metaFields(getMethod('eap'), { intervention: 'zero' }), { steps: null, intervention: 'zero' });
   assert.deepEqual(metaFields(getMethod('ifr')), { steps: null });
+  assert.deepEqual(metaFields(getMethod('relp'), { relpAttention: 'detach' }), { steps: null, relp_attention: 'detach', intervention: 'patching' });
+  assert.deepEqual(metaFields(getMethod('ugs'), { ugsLambda: 0.01 }), {
+    steps: null, ugs_lambda: 0.01, ugs_lr: 'mib', ugs_node_reg: 'mib', ugs_samples: 12, ugs_init: 1, ugs_epochs: 1, ugs_seed: 0,
+  });
+  userError(() => methodOptionsFrom(getMethod('ugs'), { 'ugs-lr': 'fast' }), /^--ugs-lr must be a number >= 0 or mib, got "fast"$/, 'ugs-lr');
+  assert.deepEqual(methodOptionsFrom(getMethod('ugs'), { 'ugs-lr': '0.5', 'ugs-init': '-0.5' }).ugsLr, 0.5);
   assert.deepEqual(metaFields(getMethod('exact'), { intervention: 'mean' }), { steps: null, intervention: 'mean' });
   for (const o of allOptions().filter((x) => x.flag)) {
     assert.ok(attributeUsage.includes(`[--${o.flag} ${o.metavar}]`), `attribute synopsis lacks --${o.flag}`);
@@ -119,7 +130,7 @@ test('defaults in one place: graph meta, help texts and the README table read th
   for (const m of methods()) assert.ok(attributeUsage.includes(m.summary), `attribute help lacks ${m.name}`);
   assert.ok(validateUsage.includes(variantKeysHelp()));
   assert.ok(validateUsage.includes(DEFAULT_VARIANTS.join(', ')));
-  assert.match(reproduceUsage, /--methods {4}default eap,eap-ig,eap-gp \(also eap-ig-activations, clean-corrupted, atp-star, ifr, exact\)/);
+  assert.match(reproduceUsage, /--methods {4}default eap,eap-ig,eap-gp \(also eap-ig-activations, clean-corrupted, atp-star, ifr, relp, ugs, exact\)/);
   assert.match(reproduceUsage, /--steps \(eap-ig, eap-ig-activations, eap-gp\) default 5/);
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   assert.ok(readme.includes(methodsTable() + '\n'), `README.md's methods table differs from the registry; it should read:\n${methodsTable()}`);

@@ -44,11 +44,11 @@ test('variants under an ablation: they take it, default keeps the methods that c
   assert.equal(validationVariants('eap,eap-gp').intervention, 'patching');
   const under = parseVariants('default', 'mean-positional');
   assert.ok(under.length > 0 && under.length < DEFAULT_VARIANTS.length);
-  assert.deepEqual([...new Set(under.map((v) => v.method))], ['eap', 'clean-corrupted', 'atp-star', 'eap-ig', 'eap-ig-activations']);
+  assert.deepEqual([...new Set(under.map((v) => v.method))], ['eap', 'clean-corrupted', 'atp-star', 'relp', 'eap-ig', 'eap-ig-activations']);
   assert.ok(under.every((v) => v.options.intervention === 'mean-positional'));
   assert.throws(() => validationVariants('eap:intervention=zero,eap-ig:intervention=mean'), /"eap:intervention=zero" names intervention=zero and "eap-ig:intervention=mean" intervention=mean; validate runs under one intervention/);
   assert.throws(() => validationVariants('eap:intervention=mean', 'zero'), /validate runs under --intervention zero .*give --intervention mean to validate under it/);
-  assert.throws(() => parseVariant('eap-gp', 'zero'), /"eap-gp": eap-gp takes no intervention, so it cannot be compared with exact patching under --intervention zero; leave it out \(methods that take one: eap, eap-ig, eap-ig-activations, clean-corrupted\)/);
+  assert.throws(() => parseVariant('eap-gp', 'zero'), /"eap-gp": eap-gp takes no intervention, so it cannot be compared with exact patching under --intervention zero; leave it out \(methods that take one: eap, eap-ig, eap-ig-activations, clean-corrupted, atp-star, relp\)/);
 });
 
 test('validate --intervention mean-positional: exact.json is exact patching under it, m(∅) the fully ablated model, every curve under it', async () => {

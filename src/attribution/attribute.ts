@@ -101,6 +101,11 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
   if (ablation !== 'patching' && !method.options.includes(INTERVENTION)) {
     throw new UserError(`--intervention ${ablation} applies to --method ${methodsTaking(INTERVENTION).map((m) => m.name).join(', ')} only, not ${method.name}`);
   }
+  // a learning method's state lives over the whole run: every batch, in order
+  const learner = method.learn?.(model, opts) ?? null;
+  if (learner && (indices.length !== a.batches.length || indices.some((b, i) => b !== i))) {
+    throw new UserError(`${method.name} learns its scores over every batch in order: it cannot run some batches alone (a shard); run it without sharding`);
+  }
   // the dataset means, once per run and over every batch (also when this call runs a few of them: a shard)
   const means = usesMeans(ablation) ? sourceMeans(model, a.batches, ablation === 'mean-positional') : undefined;
   const runBatch = (padded: PairBatch, batchN: number, index: number): void => {
@@ -110,6 +115,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
     const R = batch.clean.ids.length;
     if (batch.corrupted.B !== B || batch.corrupted.ids.length !== R) throw new Error('clean and corrupted batches differ in shape');
     if (method.scoreClean) return void e.tidy(() => method.scoreClean!({ e, model, batch, opts, sums: S }));
+    if (learner) return void e.tidy(() => learner.step({ e, model, batch, opts, sums: S }));
     e.tidy(() => {
       const delta = e.empty([nSrc, R, D]);
       // Δ = baseline − clean: the first recording writes the buffer, the second adds to it. The baseline is the
@@ -153,7 +159,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
               const gradHooks = p.gradHooks ? { ...(p.grads ?? grads).hooks, ...p.gradHooks } : (p.grads ?? grads).hooks;
               const { logits } = model.forward(input, { embeds: p.embeds, hooks: p.hooks, record, gradHooks, logits: 'last' });
               const label = p.label ?? (p.embeds ? 'an interpolated input' : `the ${p.tokens ?? 'clean'} input`);
-              backwardTask(tape, logits!, undefined, { label, batch: input, embeds: p.embeds, hooks: p.hooks });
+              backwardTask(tape, logits!, p.relevance ? { relevance: p.relevance } : undefined, { label, batch: input, embeds: p.embeds, hooks: p.hooks });
             }),
           ),
         taskMetric: (logits) => {
@@ -217,6 +223,11 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
         throw err;
       }
     });
+    if (learner && index === a.batches.length - 1) {
+      // the learned scores, times N·K: the total's normalisation gives them back
+      const NK = a.batches.reduce((s, b) => s + b.n, 0) * K, learned = learner.scores();
+      for (let i = 0; i < S.length; i++) S[i] = learned[i]! * NK;
+    }
     each({ index, examples: whole.n, sums: S });
   }
   return K;

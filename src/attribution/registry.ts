@@ -13,12 +13,14 @@ import { eapIg } from './eap-ig.js';
 import { eap } from './eap.js';
 import { exact } from './exact-method.js';
 import { ifr } from './ifr.js';
+import { relp } from './relp.js';
+import { ugs } from './ugs.js';
 import type { MethodOption, PatchingMethod } from './method-spec.js';
 import type { AttributionOptions, Method, ResolvedOptions } from './types.js';
 
 export type AnyMethod = Method | PatchingMethod;
 
-const REGISTRY: AnyMethod[] = [eap, eapIg, eapIgActivations, cleanCorrupted, eapGp, atpStar, ifr, exact];
+const REGISTRY: AnyMethod[] = [eap, eapIg, eapIgActivations, cleanCorrupted, eapGp, atpStar, ifr, relp, ugs, exact];
 const BUILT_IN = new Set(REGISTRY);
 
 /** Every method, in registry order. */

@@ -6,7 +6,7 @@ import type { Batch } from '../models/batch.js';
 import type { SourceRecord } from '../models/model.js';
 import type { ForwardInput } from '../models/finite-hooks.js';
 import type { ForwardHook, GradHook } from '../models/hooks.js';
-import type { BackwardOptions, Tape } from '../engine/tape.js';
+import type { BackwardOptions, RelevanceRules, Tape } from '../engine/tape.js';
 import type { GradSum } from './gradients.js';
 import type { Intervention } from '../evaluation/means.js';
 import type { MethodSpec } from './method-spec.js';
@@ -112,6 +112,8 @@ export interface BatchContext {
   point(p?: {
     tokens?: 'clean' | 'corrupted'; embeds?: Tensor; hooks?: Record<string, ForwardHook>; gradHooks?: Record<string, GradHook>; grads?: GradSum;
     recordClean?: boolean; recordCorrupted?: boolean; label?: string;
+    /** Relevance coefficients by these LRP rules instead of gradients (engine/relevance.ts; RelP). */
+    relevance?: RelevanceRules;
   }): void;
   /** Subtracts this run's source outputs from Δ: for a method whose pass runs the clean input anyway. */
   recordClean: SourceRecord;
@@ -174,4 +176,16 @@ export interface Method extends MethodSpec {
   scoreClean?(ctx: CleanContext): void;
   /** Why the method scores edges only (no `--level node|neuron`), when it does. */
   readonly edgesOnly?: string;
+  /**
+   * Instead of run: scores learned over the whole run (UGS). The learner sees every batch in order (ctx.sums is
+   * not read) and gives the scores after the last one; a run of some batches only (a shard) is refused.
+   */
+  learn?(model: CausalLM, opts: ResolvedOptions): Learner;
+}
+
+/** A method's state over one run of every batch (Method.learn). */
+export interface Learner {
+  step(ctx: CleanContext): void;
+  /** The scores [nSrc, nDst] after the last batch (zero off the graph's edges; not divided by N·K). */
+  scores(): Float64Array;
 }

@@ -5,6 +5,7 @@
  */
 import { maskScores, watchBackward, type AttentionWatch } from './attention-watch.js';
 import type { Engine } from './engine.js';
+import { identityRule, layerNormBack, zeroQueryKeyColumns } from './relevance.js';
 import type { Grads } from './tape.js';
 import type { Tensor } from './tensor.js';
 
@@ -93,7 +94,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
   k.layerNorm(x.ptr, gamma.ptr, beta.ptr, out.ptr, mean, rstd, R, D, eps);
   return rec(e, [x, gamma, beta], out, (g, grads) => {
     const sx = grads.slot(x);
-    if (sx) k.layerNormBackward(g.ptr, x.ptr, gamma.ptr, mean, rstd, sx.g.ptr, !sx.fresh, 0, R, D);
+    if (sx) layerNormBack(e, grads.relevance, g.ptr, x.ptr, gamma.ptr, mean, rstd, sx.g.ptr, !sx.fresh, 0, R, D);
     const sg = grads.slot(gamma), sb = grads.slot(beta);
     if (sg || sb) {
       if (sg?.fresh) zeroFill(e, sg.g);
@@ -111,7 +112,8 @@ export function gelu(x: Tensor): Tensor {
   e.kernels.gelu(x.ptr, out.ptr, x.size);
   return rec(e, [x], out, (g, grads) => {
     const sx = grads.slot(x);
-    if (sx) e.kernels.geluBackward(x.ptr, g.ptr, sx.g.ptr, x.size, !sx.fresh);
+    if (sx && grads.relevance?.activation) identityRule(x, out, g, sx.g, !sx.fresh);
+    else if (sx) e.kernels.geluBackward(x.ptr, g.ptr, sx.g.ptr, x.size, !sx.fresh);
   });
 }
 
@@ -196,6 +198,7 @@ export function attention(qkv: Tensor, B: number, P: number, H: number, watch?: 
     }
     const tmp = e.emptyDetached(qkv.shape);
     e.kernels.attentionBackward(g.ptr, qkv.ptr, probs.ptr, tmp.ptr, B, P, H, dh, scale);
+    if (grads.relevance?.attention) zeroQueryKeyColumns(e, tmp, B * P, D);
     grads.give(qkv, tmp);
   });
 }

@@ -17,6 +17,20 @@ export interface Grads {
   give(t: Tensor, g: Tensor): void;
   /** False when this backward pass ignores gradient watchers (ops may then skip work done only for them). */
   readonly watching: boolean;
+  /** The propagation rules ops apply instead of their gradient (relevance.ts); null: the gradient. */
+  readonly relevance: RelevanceRules | null;
+}
+
+/** Which LRP rules a relevance backward pass applies (relevance.ts); a rule switched off keeps the gradient. */
+export interface RelevanceRules {
+  /** LN-rule: a norm's 1/σ is a constant. */
+  readonly norm: boolean;
+  /** Identity-rule: an activation passes dy·act(x)/x. */
+  readonly activation: boolean;
+  /** Half-rule: each factor of a gated activation gets half its gradient. */
+  readonly gate: boolean;
+  /** AH-rule: the attention pattern is a constant (no gradient to queries and keys). */
+  readonly attention: boolean;
 }
 
 export interface BackwardOptions {
@@ -24,6 +38,8 @@ export interface BackwardOptions {
   retain?: boolean;
   /** Call the gradient watchers (default true). */
   watch?: boolean;
+  /** Send relevance by these rules instead of gradients (relevance.ts); default: gradients. */
+  relevance?: RelevanceRules;
 }
 
 export type BackwardFn = (gradOut: Tensor, grads: Grads) => void;
@@ -75,6 +91,7 @@ export class Tape {
     let moved = false;
     const sink: Grads = {
       watching,
+      relevance: opts.relevance ?? null,
       slot: (t) => {
         if (!t.requiresGrad) return null;
         const have = grads.get(t);

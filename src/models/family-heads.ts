@@ -86,6 +86,7 @@ export function headProject(a: HeadProjectArgs): Tensor {
     if (deferTo) {
       deferTo.deposit({
         head0: a.slot * H, heads: H, dout: g, out, resid, rstd: st.ptr + 4 * R, norm, W: a.W, inMajor: false, bias,
+        lnRule: !!grads.relevance?.norm,
       });
     }
     if (!X && (!watch || deferTo)) {
@@ -99,7 +100,7 @@ export function headProject(a: HeadProjectArgs): Tensor {
         gs.dispose();
         Wg.dispose();
       } else k.gemm(false, false, R, D, HD, 1, g.ptr, HD, W.ptr, D, 0, dy.ptr, D);
-      normRowsBackward(e, norm, dy.ptr, resid.ptr, st, sr.g.ptr, !sr.fresh, 0, R, D);
+      normRowsBackward(e, norm, dy.ptr, resid.ptr, st, sr.g.ptr, !sr.fresh, 0, R, D, grads.relevance);
       dy.dispose();
       return;
     }
@@ -107,13 +108,13 @@ export function headProject(a: HeadProjectArgs): Tensor {
     const dX = e.emptyDetached([H, R, D]);
     k.gemmBatched(false, false, R, D, dh, 1, g.ptr, HD, dh, W.ptr, D, dh * D, 0, dX.ptr, D, R * D, H);
     if (X) {
-      normRowsBackward(e, norm, dX.ptr, X.ptr, st, dX.ptr, false, 0, H * R, D);
+      normRowsBackward(e, norm, dX.ptr, X.ptr, st, dX.ptr, false, 0, H * R, D, grads.relevance);
       watch?.(dX);
       grads.give(X, dX);
       return;
     }
     if (sr?.fresh) e.heap.fillF32(sr.g.ptr, sr.g.size, 0);
-    normRowsBackward(e, norm, dX.ptr, resid.ptr, st, dX.ptr, false, sr ? sr.g.ptr : 0, H * R, D);
+    normRowsBackward(e, norm, dX.ptr, resid.ptr, st, dX.ptr, false, sr ? sr.g.ptr : 0, H * R, D, grads.relevance);
     watch!(dX);
     dX.dispose();
   });

@@ -9,7 +9,8 @@
 import { watchBackward, type AttentionWatch } from '../engine/attention-watch.js';
 import type { Engine } from '../engine/engine.js';
 import { ActivationKind } from '../engine/kernels.js';
-import type { Grads } from '../engine/tape.js';
+import { identityRule, layerNormBack, rmsNormBack } from '../engine/relevance.js';
+import type { Grads, RelevanceRules } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
 
 function rec(e: Engine, inputs: Tensor[], out: Tensor, bw: (g: Tensor, grads: Grads) => void): Tensor {
@@ -44,16 +45,18 @@ export function normRows(e: Engine, p: NormParams, x: number, y: number, rows: n
 /**
  * dx of norm at x given dy and the saved statistics (the row statistics repeat every `statRows` rows, for
  * per-head gradients of one shared input): writes or adds (accumulate) into dx, and if dxAcc ≠ 0 adds dx there too.
+ * Under relevance rules with the LN-rule, the rule's dx instead (engine/relevance.ts).
  */
 export function normRowsBackward(
   e: Engine, p: NormParams, dy: number, x: number, st: Tensor, dx: number, accumulate: boolean, dxAcc: number, rows: number, D: number,
+  rules: RelevanceRules | null = null,
 ): void {
   const statRows = st.size / 2, off = p.unitOffset ? 1 : 0, rstd = st.ptr + 4 * statRows;
   // with repeating statistics, one call per repeat: each reads the same x and adds into the same dxAcc rows
   for (let r0 = 0; r0 < rows; r0 += statRows) {
     const o = 4 * r0 * D;
-    if (p.kind === 'layer') e.kernels.layerNormBackward(dy + o, x, p.g.ptr, st.ptr, rstd, dx + o, accumulate, dxAcc, statRows, D);
-    else e.kernels.rmsNormBackward(dy + o, x, p.g.ptr, off, rstd, dx + o, accumulate, dxAcc, statRows, D);
+    if (p.kind === 'layer') layerNormBack(e, rules, dy + o, x, p.g.ptr, st.ptr, rstd, dx + o, accumulate, dxAcc, statRows, D);
+    else rmsNormBack(e, rules, dy + o, x, p.g.ptr, off, rstd, dx + o, accumulate, dxAcc, statRows, D);
   }
 }
 
@@ -64,7 +67,7 @@ export function norm(x: Tensor, p: NormParams): Tensor {
   const st = normRows(e, p, x.ptr, out.ptr, R, D);
   return rec(e, [x], out, (g, grads) => {
     const sx = grads.slot(x);
-    if (sx) normRowsBackward(e, p, g.ptr, x.ptr, st, sx.g.ptr, !sx.fresh, 0, R, D);
+    if (sx) normRowsBackward(e, p, g.ptr, x.ptr, st, sx.g.ptr, !sx.fresh, 0, R, D, grads.relevance);
   });
 }
 
@@ -183,8 +186,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, s: AttentionShape, wa
   }
   return rec(e, [q, k, v], z, (g, grads) => {
     const dS = e.emptyDetached([B, H, P, P]);
-    const dq = q.requiresGrad ? e.emptyDetached(q.shape) : null;
-    const dk = k.requiresGrad ? e.emptyDetached(k.shape) : null;
+    // the AH-rule (engine/relevance.ts): the pattern is a constant, nothing reaches q or k
+    const pattern = !grads.relevance?.attention;
+    const dq = pattern && q.requiresGrad ? e.emptyDetached(q.shape) : null;
+    const dk = pattern && k.requiresGrad ? e.emptyDetached(k.shape) : null;
     const dv = v.requiresGrad ? e.emptyDetached(v.shape) : null;
     for (let b = 0; b < B; b++) {
       const sb = dS.ptr + 4 * b * H * PP, pb = probs.ptr + 4 * b * H * PP;
@@ -238,9 +243,38 @@ export function activate(kind: Activation, x: Tensor, up: Tensor | null = null):
     const gx = x.requiresGrad ? e.emptyDetached(x.shape) : null;
     const gu = up?.requiresGrad ? e.emptyDetached(up.shape) : null;
     if (!gx && !gu) return;
-    e.kernels.activationBackward(k, x.ptr, up ? up.ptr : 0, g.ptr, gx ? gx.ptr : 0, gu ? gu.ptr : 0, n);
+    const rules = grads.relevance;
+    if (rules?.activation || (up && rules?.gate)) relevanceBackward(e, k, x, up, out, g, gx, gu, rules);
+    else e.kernels.activationBackward(k, x.ptr, up ? up.ptr : 0, g.ptr, gx ? gx.ptr : 0, gu ? gu.ptr : 0, n);
     if (gx) grads.give(x, gx);
     if (gu) grads.give(up!, gu);
+  });
+}
+
+/**
+ * activate's backward under relevance rules: the Identity-rule's act(x)/x̃ for act'(x), and with the Half-rule
+ * half of each factor's share of a gated product (engine/relevance.ts).
+ */
+function relevanceBackward(
+  e: Engine, k: ActivationKind, x: Tensor, up: Tensor | null, out: Tensor, g: Tensor, gx: Tensor | null, gu: Tensor | null, rules: RelevanceRules,
+): void {
+  const half = up && rules.gate ? 0.5 : 1, n = x.size;
+  if (!rules.activation) {
+    e.kernels.activationBackward(k, x.ptr, up ? up.ptr : 0, g.ptr, gx ? gx.ptr : 0, gu ? gu.ptr : 0, n);
+    if (gx) e.kernels.scale(gx.ptr, half, gx.ptr, n);
+    if (gu) e.kernels.scale(gu.ptr, half, gu.ptr, n);
+    return;
+  }
+  if (!up) return void (gx && identityRule(x, out, g, gx, false));
+  e.tidy(() => {
+    const act = e.empty(x.shape); // act(gate) alone: out holds act(gate)·up
+    e.kernels.activation(k, x.ptr, 0, act.ptr, n);
+    if (gx) identityRule(x, act, g, gx, false, half, up);
+    if (gu) {
+      e.kernels.activation(k, x.ptr, 0, gu.ptr, n);
+      const U = gu.data(), G = g.data();
+      for (let i = 0; i < n; i++) U[i] = Math.fround(Math.fround(U[i]! * G[i]!) * half);
+    }
   });
 }
 

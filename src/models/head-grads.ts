@@ -38,6 +38,8 @@ export interface HeadGradPass {
   W: WeightRef;
   inMajor: boolean;
   bias: Tensor | null;
+  /** The LN-rule (engine/relevance.ts): the norm's rstd a constant, so the pass adds no x̂ term (Wt = 0). */
+  lnRule?: boolean;
 }
 
 /** One projection group's pass-independent vectors and sums. */
@@ -95,7 +97,7 @@ export class LayerHeadGrads {
       this.passes.push(pass);
     }
     const wt = e.emptyDetached([p.heads, R]);
-    k.headGradDeposit(p.dout.ptr, p.rstd, p.out.ptr, g.cvec.ptr, g.offs.ptr, g.U.ptr, g.A.ptr, wt.ptr, R, C, C / p.heads, 1 / D, !first);
+    k.headGradDeposit(p.dout.ptr, p.rstd, p.out.ptr, g.cvec.ptr, g.offs.ptr, g.U.ptr, g.A.ptr, wt.ptr, R, C, C / p.heads, p.lnRule ? 0 : 1 / D, !first);
     pass.wt.set(p.head0, wt);
   }
 

@@ -9,6 +9,7 @@
 import type { Grads } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
 import { writeCopies, type WeightRef } from '../engine/ops.js';
+import { layerNormBack } from '../engine/relevance.js';
 import type { LayerHeadGrads } from './head-grads.js';
 import type { GradHook } from './hooks.js';
 
@@ -89,6 +90,7 @@ export function qkvProject(a: QkvArgs): Tensor {
       deferTo.deposit({
         head0: 0, heads: 3 * H, dout: g, out: qkv, resid, rstd: shared!.rstd,
         norm: { kind: 'layer', g: lnG, b: lnB, eps, unitOffset: false }, W: a.W, inMajor: true, bias: b,
+        lnRule: !!grads.relevance?.norm,
       });
     }
     let sharedGrad: Tensor | null = null; // Σ over slots without per-head needs of dLN, for one LayerNorm backward
@@ -119,7 +121,7 @@ export function qkvProject(a: QkvArgs): Tensor {
         // per head: dLN_h = dqkv_h · W_hᵀ, then each head's own LayerNorm backward (in place)
         k.gemmBatched(false, true, R, D, dh, 1, g.ptr + 4 * j * D, D3, dh, W.ptr + 4 * j * D, D3, dh, 0, dX.ptr, D, R * D, H);
         const st = perStats[j]!;
-        k.layerNormBackward(dX.ptr, X.ptr, lnG.ptr, st.mean, st.rstd, dX.ptr, false, 0, H * R, D);
+        layerNormBack(e, grads.relevance, dX.ptr, X.ptr, lnG.ptr, st.mean, st.rstd, dX.ptr, false, 0, H * R, D);
         watch?.(dX);
         grads.give(X, dX);
         continue;
@@ -135,8 +137,8 @@ export function qkvProject(a: QkvArgs): Tensor {
       const scratch = e.emptyDetached([H, R, D]);
       k.gemmBatched(false, true, R, D, dh, 1, g.ptr + 4 * j * D, D3, dh, W.ptr + 4 * j * D, D3, dh, 0, scratch.ptr, D, R * D, H);
       for (let h = 0; h < H; h++) {
-        k.layerNormBackward(
-          scratch.ptr + 4 * h * R * D, resid.ptr, lnG.ptr, st.mean, st.rstd,
+        layerNormBack(
+          e, grads.relevance, scratch.ptr + 4 * h * R * D, resid.ptr, lnG.ptr, st.mean, st.rstd,
           dX.ptr + 4 * h * R * D, false, sr ? sr.g.ptr : 0, R, D,
         );
       }
@@ -146,7 +148,7 @@ export function qkvProject(a: QkvArgs): Tensor {
     }
     if (sharedGrad) {
       const st = shared!;
-      k.layerNormBackward(sharedGrad.ptr, resid.ptr, lnG.ptr, st.mean, st.rstd, sr!.g.ptr, !residFresh, 0, R, D);
+      layerNormBack(e, grads.relevance, sharedGrad.ptr, resid.ptr, lnG.ptr, st.mean, st.rstd, sr!.g.ptr, !residFresh, 0, R, D);
       sharedGrad.dispose();
     } else if (sr && residFresh) {
       e.heap.fillF32(sr.g.ptr, sr.g.size, 0);
