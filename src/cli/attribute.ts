@@ -67,7 +67,7 @@ export async function attribute(argv: string[]): Promise<void> {
   const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
-    const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
+    const { model, tokenizer, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadTaskData(values, tokenizer, usage);
     warn(identicalRowsWarning(data));
     const t0 = performance.now();
@@ -75,14 +75,7 @@ export async function attribute(argv: string[]): Promise<void> {
       model, batches: data.batches, method, loss: data.loss, metric: data.metric, options: options as AttributionOptions,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     };
-    const render: ScoresRender = {
-      dModel: config.dModel,
-      meta: {
-        tool: `eap-gp ${version}`, method, ...metaFields(m, options),
-        model: spec, model_dir: dir, family: model.family, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
-        examples: data.examples, batch_size: data.batches[0]!.clean.B,
-      },
-    };
+    const render = attributeRender({ method, options, spec, dir, model, data });
     if (shard) {
       const nEdges = model.layout.nEdges;
       const partial = await runShard({
@@ -115,6 +108,19 @@ export async function attribute(argv: string[]): Promise<void> {
 export interface ScoresRender {
   dModel: number;
   meta: Record<string, unknown>;
+}
+
+/** What attribute records beside the scores (the discovery site records the same for the same run). */
+export function attributeRender(o: { method: ScoreMethod; options: Record<string, unknown>; spec: string; dir: string; model: CausalLM; data: TaskData }): ScoresRender {
+  const { data } = o;
+  return {
+    dModel: o.model.dims.dModel,
+    meta: {
+      tool: `eap-gp ${version}`, method: o.method, ...metaFields(getMethod(o.method), o.options),
+      model: o.spec, model_dir: o.dir, family: o.model.family, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
+      examples: data.examples, batch_size: data.batches[0]!.clean.B,
+    },
+  };
 }
 
 /** Writes the scored graph as attribute does (also for eapgp merge): the same scores give the same bytes. */
