@@ -1,0 +1,174 @@
+/**
+ * The discovery site (npm run build:site) end to end in real Chromium (Debian's chromium via playwright-core):
+ * the page loads with the registry's methods; EAP-IG and EAP-GP on the built-in model give the graph JSON that
+ * `eapgp attribute` writes for the same prompts (same wasm kernels, so the scores are compared exactly, within
+ * 1e-6 relative); a random model served with the hub's URL layout and headers is downloaded, cached, and loaded
+ * again without a request; 404, an unsupported architecture and a too large config give readable errors; with
+ * the server stopped the page still loads and runs the built-in model from its caches.
+ * Without Chromium the tests skip, unless EAPGP_REQUIRE_BROWSER=1 (CI), where that is a failure.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { methodNames } from '../src/attribution/registry.js';
+import { makeRandomModel } from '../src/models/make-model.js';
+import { withGeneratedCsv } from '../src/tasks/generated.js';
+import { startSite, type SiteServer } from '../src/viewer-server/site.js';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CHROMIUM = (process.env['EAPGP_CHROMIUM'] ? [process.env['EAPGP_CHROMIUM']] : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']).find((p) => existsSync(p));
+const REQUIRED = process.env['EAPGP_REQUIRE_BROWSER'] === '1';
+const SKIP = CHROMIUM ? false : 'Chromium not found (apt-get install chromium, or set EAPGP_CHROMIUM); set EAPGP_REQUIRE_BROWSER=1 to fail instead';
+const RUN = 180_000;
+
+const tmp = mkdtempSync(join(tmpdir(), 'eapgp-site-'));
+let site: SiteServer | null = null;
+let hub: Server | null = null;
+let hubUrl = '';
+/** Requests the hub server answered, by path. */
+const hubRequests: string[] = [];
+let browser: Browser | null = null;
+let ctx: BrowserContext;
+let page: Page;
+
+if (!CHROMIUM && REQUIRED) test('Chromium is installed (EAPGP_REQUIRE_BROWSER=1)', () => assert.fail('no Chromium found (/usr/bin/chromium or EAPGP_CHROMIUM)'));
+
+/** A server with the hub's layout: /{owner}/{name}/resolve/{rev}/{file}, with its headers (ETag, x-repo-commit, CORS). */
+async function startHub(repos: Record<string, string>): Promise<void> {
+  hub = createServer((req, res) => {
+    hubRequests.push(req.url ?? '');
+    const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'ETag, x-repo-commit, Content-Length', 'Cross-Origin-Resource-Policy': 'cross-origin' };
+    const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
+    const dir = m ? repos[m[1]!] : undefined;
+    const file = dir && join(dir, decodeURIComponent(m![3]!));
+    if (!file || !existsSync(file)) return void res.writeHead(404, { ...cors, 'x-error-code': 'EntryNotFound' }).end('Entry not found');
+    const body = readFileSync(file);
+    res.writeHead(200, { ...cors, 'Content-Type': 'application/octet-stream', 'Content-Length': body.length, ETag: `"${body.length}-${m![3]}"`, 'x-repo-commit': '0123456789abcdef0123456789abcdef01234567' }).end(body);
+  });
+  await new Promise<void>((ok) => hub!.listen(0, '127.0.0.1', ok));
+  const a = hub.address();
+  hubUrl = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+}
+
+before(async () => {
+  if (!CHROMIUM) return;
+  const tiny = makeRandomModel({ layers: 2, heads: 2, dModel: 32, seed: 3, gpt2TokenizerFiles: true }, join(tmp, 'tiny')).dir;
+  const bert = join(tmp, 'bert');
+  const big = join(tmp, 'big');
+  for (const [d, cfg] of [[bert, { architectures: ['BertModel'], model_type: 'bert', hidden_size: 64 }], [big, { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: 8192, n_layer: 48, n_head: 64, vocab_size: 50257, n_positions: 1024 }]] as const) {
+    spawnSync('mkdir', ['-p', d]);
+    writeFileSync(join(d, 'config.json'), JSON.stringify(cfg));
+  }
+  await startHub({ 'test/tiny': tiny, 'test/bert': bert, 'test/big': big });
+  site = await startSite(0);
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-dev-shm-usage'] });
+  ctx = await browser.newContext({ acceptDownloads: true });
+  page = await ctx.newPage();
+  await page.goto(`${site.url}?endpoint=${encodeURIComponent(hubUrl)}`);
+  await page.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await new Promise<void>((ok) => (hub ? hub.close(() => ok()) : ok()));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Run { method: string; model?: string; n?: number }
+
+/** Fills the form, runs, and waits for the result or the error; returns the error text or null. */
+async function discover(r: Run): Promise<string | null> {
+  await page.check(`input[name=model][value=${r.model ? 'hub' : 'builtin'}]`);
+  if (r.model) await page.fill('#hub-name', r.model);
+  await page.selectOption('#task', 'ioi');
+  await page.fill('#n', String(r.n ?? 6));
+  await page.fill('#seed', '1');
+  await page.fill('#batch', '3');
+  await page.selectOption('#method', r.method);
+  await page.click('#run');
+  await page.waitForSelector('body[data-state=done], body[data-state=error]', { timeout: RUN });
+  return (await page.getAttribute('body', 'data-state')) === 'error' ? await page.textContent('#error') : null;
+}
+
+/** The graph JSON the page offers for download. */
+async function downloadedJson(): Promise<{ cfg: unknown; nodes: Record<string, unknown>; edges: Record<string, { score: number }>; meta: Record<string, unknown> }> {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+  return JSON.parse(readFileSync((await dl.path())!, 'utf8'));
+}
+
+test('the page loads and offers every method of the registry', { skip: SKIP }, async () => {
+  assert.deepEqual(await page.$$eval('#method option', (os) => os.map((o) => (o as HTMLOptionElement).value)), methodNames());
+  assert.deepEqual(await page.$$eval('#task option', (os) => os.map((o) => (o as HTMLOptionElement).value)), ['ioi', 'greater-than', 'sva', 'gender-bias', 'capital-country', 'hypernymy', 'custom']);
+  assert.match((await page.textContent('#status'))!, /cross-origin isolated/);
+});
+
+for (const method of ['eap-ig', 'eap-gp']) {
+  test(`${method} on the built-in model in the page equals eapgp attribute`, { skip: SKIP, timeout: 2 * RUN }, async () => {
+    assert.equal(await discover({ method }), null);
+    const got = await downloadedJson();
+    // the CLI on the same generated rows, with the page's GEMM (the wasm kernels; BLAS rounds differently)
+    const want = withGeneratedCsv('ioi', { n: 6, seed: 1 }, (csv) => {
+      const out = join(tmp, `${method}.json`);
+      const p = spawnSync(process.execPath, [MAIN, 'attribute', '--task', 'ioi', '--data', csv, '--batch-size', '3', '--method', method, '--gemm', 'wasm', '--quiet', '--out', out], { encoding: 'utf8' });
+      assert.equal(p.status, 0, p.stderr);
+      return JSON.parse(readFileSync(out, 'utf8')) as Awaited<ReturnType<typeof downloadedJson>>;
+    });
+    assert.deepEqual(got.cfg, want.cfg);
+    assert.deepEqual(Object.keys(got.edges), Object.keys(want.edges));
+    let worst = 0, nonzero = 0;
+    for (const [k, e] of Object.entries(want.edges)) {
+      const a = got.edges[k]!.score, b = e.score;
+      if (b !== 0) nonzero++;
+      worst = Math.max(worst, Math.abs(a - b) / Math.max(Math.abs(b), 1e-30));
+    }
+    assert.ok(nonzero > 100, `${nonzero} nonzero scores`);
+    assert.ok(worst <= 1e-6, `largest relative difference ${worst}`);
+    // the meta differs only where the run's I/O does: where the model and the data were read from
+    const { model_dir: _a, model: _b, data: _c, ...gotMeta } = got.meta;
+    const { model_dir: _d, model: _e, data: _f, ...wantMeta } = want.meta;
+    assert.deepEqual(gotMeta, wantMeta);
+    assert.equal(await page.getAttribute('#panel-A', 'data-state'), 'ready');
+    const [svg] = await Promise.all([page.waitForEvent('download'), page.click('#download-svg')]);
+    const text = readFileSync((await svg.path())!, 'utf8');
+    assert.ok((text.match(/class="edge/g) ?? []).length > 0, 'the SVG draws edges');
+  });
+}
+
+test('a hub model is downloaded once, cached, and loaded again without a request', { skip: SKIP, timeout: 3 * RUN }, async () => {
+  hubRequests.length = 0;
+  assert.equal(await discover({ method: 'eap-ig', model: 'test/tiny', n: 2 }), null);
+  assert.ok(hubRequests.includes('/test/tiny/resolve/main/config.json'));
+  assert.ok(hubRequests.includes('/test/tiny/resolve/main/model.safetensors'));
+  assert.ok(Number(await page.getAttribute('#result-info', 'data-downloaded')) > 0);
+  const first = hubRequests.length;
+  await page.reload();
+  await page.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
+  assert.equal(await discover({ method: 'eap-ig', model: 'test/tiny', n: 2 }), null);
+  assert.equal(hubRequests.length, first, `requests on the second visit: ${hubRequests.slice(first).join(', ')}`);
+  assert.equal(await page.getAttribute('#result-info', 'data-downloaded'), '0');
+});
+
+test('readable errors: 404, unsupported architecture, too large for the page', { skip: SKIP, timeout: RUN }, async () => {
+  assert.match((await discover({ method: 'eap-ig', model: 'test/absent' }))!, /config\.json: not found \(404\); check the model name/);
+  assert.match((await discover({ method: 'eap-ig', model: 'test/bert' }))!, /unsupported architecture \["BertModel"\]; the page runs GPT2LMHeadModel/);
+  assert.match((await discover({ method: 'eap-ig', model: 'test/big' }))!, /too large for the page: its weights need about \d+\.\d+ GiB as float32.*at most 2\.00 GiB/);
+});
+
+test('offline after the first visit: the page loads and runs the built-in model from its caches', { skip: SKIP, timeout: 2 * RUN }, async () => {
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  const url = page.url();
+  await site!.close();
+  site = null;
+  await page.goto(url);
+  await page.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
+  assert.equal(await discover({ method: 'eap-ig', n: 2 }), null);
+  assert.equal(await page.getAttribute('#result-info', 'data-downloaded'), '0');
+});
