@@ -14,10 +14,16 @@ import { loadOrGenerateTaskData } from '../../src/cli/generated-data.js';
 import { methodOptionsFrom } from '../../src/cli/method-options.js';
 import { generators } from '../../src/tasks/generators/index.js';
 import { encodeGraphBinary } from '../../src/graph/binary.js';
+import { fractionBudgets, MIB_FRACTIONS, sweep } from '../../src/evaluation/sweep.js';
+import { STEPS } from '../../src/attribution/method-spec.js';
+import { pathFile, variantsFrom } from '../../src/cli/path.js';
+import { optionValue } from '../../src/cli/method-options.js';
 import { UserError } from '../../src/util/errors.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { hubBase, mountModel } from './model-files.js';
 import type { FromWorker, MethodInfo, RunRequest, TaskChoice, ToWorker } from './protocol.js';
+import type { PathFile } from '../../src/attribution/path-format.js';
+import type { SweepResult } from '../../src/evaluation/sweep.js';
 import * as vfs from './shims/vfs.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []): void => self.postMessage(m, { transfer });
@@ -35,7 +41,7 @@ async function setUp(): Promise<void> {
 
 function methodInfos(): MethodInfo[] {
   return methods().map((m) => ({
-    name: m.name, summary: m.summary,
+    name: m.name, summary: m.summary, color: m.color,
     options: m.options.filter((o) => o.flag !== undefined).map((o) => ({
       flag: o.flag!, metavar: o.metavar, default: o.default === undefined ? '' : String(o.default), help: o.help, expects: o.expects,
     })),
@@ -77,6 +83,12 @@ async function run(r: RunRequest): Promise<void> {
       values = { task: 'custom', data: '/data/custom.csv' };
     }
     const data = loadOrGenerateTaskData({ ...values, 'batch-size': String(r.batchSize) }, tokenizer, '', 20);
+    const stage = (label: string, total: number) => {
+      let done = 0;
+      const report = (): void => post({ type: 'progress', stage: label, done, total, unit: 'items' });
+      report();
+      return { add: (n: number) => ((done += n), report()), set: (n: number) => ((done = n), report()) };
+    };
     const { scores } = await scoreEdges({
       model, batches: data.batches, method: m.name, loss: data.loss, metric: data.metric, options: options as AttributionOptions,
       progress: ({ label, total }) => {
@@ -89,8 +101,24 @@ async function run(r: RunRequest): Promise<void> {
     const graph = writeScores('/out/graph.json', model.layout, scores, render);
     const json = new TextDecoder().decode(vfs.get('/out/graph.json') as Uint8Array);
     vfs.remove('/out/graph.json');
+    let swept: (SweepResult & { metric: string }) | null = null;
+    if (r.faithfulness) {
+      const budgets = fractionBudgets(graph.nEdges);
+      const p = stage('faithfulness sweep', (budgets.length + 2) * data.batches.length);
+      const res = await sweep({ model, batches: data.batches, metric: data.metric, graph, budgets, fractions: MIB_FRACTIONS, select: 'greedy', absolute: true, onRun: () => p.add(1) });
+      swept = { ...res, metric: data.task.metricKind };
+    }
+    let path: PathFile | null = null;
+    if (r.paths > 0) {
+      // GradPath with the run's options when the method has them (eap-gp), else the paper's
+      const gp = { ...r.options };
+      const limit = Math.min(r.paths, data.examples);
+      const few = loadOrGenerateTaskData({ ...values, limit: String(limit), 'batch-size': String(r.batchSize) }, tokenizer, '', limit);
+      const p = stage('path traces', few.examples);
+      path = await pathFile({ model, tokenizer, data: few, spec, steps: optionValue(STEPS, gp), points: 32, variants: variantsFrom(gp), onBatch: (n) => p.set(n) });
+    }
     const binary = encodeGraphBinary(graph, { name: `${m.name} · ${data.task.name}`, file: 'graph.json', cfg: JSON.parse(json).cfg, meta: render.meta });
-    post({ type: 'result', json, binary, seconds: (performance.now() - t0) / 1000, downloaded, engine: engine.info.kernels, examples: data.examples }, [binary.buffer as ArrayBuffer]);
+    post({ type: 'result', json, binary, seconds: (performance.now() - t0) / 1000, downloaded, engine: engine.info.kernels, examples: data.examples, sweep: swept, path }, [binary.buffer as ArrayBuffer]);
   } finally {
     await engine.close();
   }

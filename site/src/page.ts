@@ -6,6 +6,10 @@
 import { drawPanel } from '../../viewer/src/circuit-view.js';
 import { byId, h, int } from '../../viewer/src/dom.js';
 import { combinedSvg, download } from '../../viewer/src/export.js';
+import { renderFaithfulness } from '../../viewer/src/faithfulness.js';
+import { renderPathView } from '../../viewer/src/path-view.js';
+import type { PathFile } from '../../src/attribution/path-format.js';
+import type { Results } from '../../src/reproduce/types.js';
 import type { GraphSummary, SelectParams } from '../../viewer/src/protocol.js';
 import { SelectionClient } from '../../viewer/src/selection-client.js';
 import type { FromWorker, MethodInfo, RunRequest, TaskInfo } from './protocol.js';
@@ -16,6 +20,7 @@ let methods: MethodInfo[] = [];
 let worker: Worker;
 let result: { json: string; url: string; method: string; task: string } | null = null;
 let summary: GraphSummary | null = null;
+let plots: { sweep: Extract<FromWorker, { type: 'result' }>['sweep']; path: PathFile | null } = { sweep: null, path: null };
 
 function banner(text: string | null, error = false): void {
   const b = byId('banner');
@@ -74,6 +79,10 @@ function onMessage(m: FromWorker): void {
     info.dataset.downloaded = String(m.downloaded);
     byId('result').hidden = false;
     summary = null;
+    plots = { sweep: m.sweep, path: m.path };
+    const ex = byId<HTMLSelectElement>('path-example');
+    ex.replaceChildren(h('option', { value: '-1' }, 'mean over examples'), ...(m.path?.examples ?? []).map((e, i) => h('option', { value: String(i) }, `${i + 1}: ${e.clean}`)));
+    ex.value = m.path && m.path.examples.length > 0 ? '0' : '-1';
     client.load('A', 0, result.url);
   }
 }
@@ -100,6 +109,31 @@ async function select(): Promise<void> {
   const box = { width: Math.max(400, body.clientWidth), height: Math.max(480, window.innerHeight - 160) };
   body.replaceChildren(drawPanel({ summary, sel, reference: null, title: summary.name, subtitle: `greedy ${int(n)} by |score|, pruned → ${int(sel.edges)} edges, ${int(sel.nodes)} nodes + logits` }, box));
   Object.assign(byId('panel-A').dataset, { state: 'ready', edges: String(sel.edges), nodes: String(sel.nodes), n: String(n) });
+  renderPlots(n);
+}
+
+/** The viewer's faithfulness chart over this run's sweep (the part of a reproduce results.json it reads) and its saturation view. */
+function renderPlots(n: number): void {
+  const faith = byId('faith-body');
+  const s = plots.sweep;
+  if (s && result) {
+    const points = s.points.map((p) => ({ requested: p.requested ?? p.edges, faithfulness: p.faithfulness }));
+    const results = {
+      settings: { select: 'greedy', absolute: true, intervention: 'patching' },
+      tasks: { [result.task]: { baseline: s.baseline, corrupted: s.corrupted, metric: s.metric, examples: Number(JSON.parse(result.json).meta.examples), methods: { [result.method]: { points, fractions: { points, cpr: s.cpr, cmd: s.cmd } } } } },
+    } as unknown as Results;
+    faith.className = '';
+    renderFaithfulness(faith, { a: { results, task: result.task, method: result.method }, b: null, n, mode: 'greedy', absolute: true, prune: true, legend: methods.map((m) => ({ name: m.name, color: m.color })) });
+  } else {
+    faith.className = 'muted';
+    faith.textContent = 'Not asked for (tick "faithfulness curve" before running).';
+  }
+  if (plots.path) {
+    renderPathView(byId('path-summary'), byId('path-charts'), { file: plots.path, example: Number(byId<HTMLSelectElement>('path-example').value), logY: true, threshold: 0.1 });
+  } else {
+    byId('path-summary').textContent = 'Not asked for (set the examples traced above 0 before running).';
+    byId('path-charts').replaceChildren();
+  }
 }
 
 function fillForm(ms: MethodInfo[], tasks: TaskInfo[]): void {
@@ -146,6 +180,7 @@ function request(): RunRequest {
     model: model === 'hub' ? { kind: 'hub', name: byId<HTMLInputElement>('hub-name').value, endpoint } : { kind: 'builtin' },
     task: task === 'custom' ? { kind: 'custom', rows } : { kind: 'generated', task, n: Number(byId<HTMLInputElement>('n').value), seed: Number(byId<HTMLInputElement>('seed').value) },
     method: m.name, options, batchSize: Number(byId<HTMLInputElement>('batch').value),
+    faithfulness: byId<HTMLInputElement>('faith').checked, paths: Math.max(0, Number(byId<HTMLInputElement>('paths').value) || 0),
   };
 }
 
@@ -163,6 +198,7 @@ byId('cancel').addEventListener('click', () => {
   startWorker();
 });
 byId('budget').addEventListener('change', () => void select());
+byId('path-example').addEventListener('change', () => renderPlots(Number(byId<HTMLInputElement>('budget').value) || 100));
 byId('download-json').addEventListener('click', () => {
   if (result) download(`${result.method}-${result.task}.json`, new Blob([result.json], { type: 'application/json' }));
 });
