@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { methodNames } from '../src/attribution/registry.js';
 import { makeRandomModel } from '../src/models/make-model.js';
+import { openSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { withGeneratedCsv } from '../src/tasks/generated.js';
 import { startSite, type SiteServer } from '../src/viewer-server/site.js';
 
@@ -28,6 +29,7 @@ const SKIP = CHROMIUM ? false : 'Chromium not found (apt-get install chromium, o
 const RUN = 180_000;
 
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-site-'));
+let tiny = '';
 let site: SiteServer | null = null;
 let hub: Server | null = null;
 let hubUrl = '';
@@ -56,9 +58,53 @@ async function startHub(repos: Record<string, string>): Promise<void> {
   hubUrl = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
 }
 
+/** Splits dir/model.safetensors into two shards with a model.safetensors.index.json, as the hub stores large models. */
+function shard(dir: string): void {
+  const file = join(dir, 'model.safetensors');
+  const st = openSafetensors(file);
+  const names = [...st.names];
+  const map: Record<string, string> = {};
+  const halves = [names.slice(0, names.length >> 1), names.slice(names.length >> 1)];
+  halves.forEach((part, i) => {
+    const shardName = `model-0000${i + 1}-of-00002.safetensors`;
+    writeSafetensors(join(dir, shardName), Object.fromEntries(part.map((n) => [n, { dtype: 'F32' as const, shape: st.info(n).shape, data: st.readF32(n) }])));
+    for (const n of part) map[n] = shardName;
+  });
+  st.close();
+  rmSync(file);
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: map }));
+}
+
+/** `eapgp attribute` on `csv` with the page's settings (batch 3, the wasm GEMM), its graph JSON parsed. */
+function cliGraph(method: string, csv: string, model?: string): GraphJson {
+  const out = join(tmp, `cli-${method}.json`);
+  const p = spawnSync(process.execPath, [MAIN, 'attribute', ...(model ? ['--model', model] : []), '--task', 'ioi', '--data', csv, '--batch-size', '3', '--method', method, '--gemm', 'wasm', '--quiet', '--out', out], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  return JSON.parse(readFileSync(out, 'utf8')) as GraphJson;
+}
+
+/**
+ * Same cfg and edges, every score within 1e-6 relative. The page and the CLI run the same code on the same wasm
+ * kernels (the CLI with --gemm wasm; BLAS would round differently), and the kernels' results do not depend on the
+ * thread count, so the scores are in fact bit-identical (largest difference 0 when this was written).
+ */
+function assertSameScores(got: GraphJson, want: GraphJson): { worst: number; nonzero: number } {
+  assert.deepEqual(got.cfg, want.cfg);
+  assert.deepEqual(Object.keys(got.edges), Object.keys(want.edges));
+  let worst = 0, nonzero = 0;
+  for (const [k, e] of Object.entries(want.edges)) {
+    const a = got.edges[k]!.score, b = e.score;
+    if (b !== 0) nonzero++;
+    worst = Math.max(worst, Math.abs(a - b) / Math.max(Math.abs(b), 1e-30));
+  }
+  assert.ok(worst <= 1e-6, `largest relative difference ${worst}`);
+  return { worst, nonzero };
+}
+
 before(async () => {
   if (!CHROMIUM) return;
-  const tiny = makeRandomModel({ layers: 2, heads: 2, dModel: 32, seed: 3, gpt2TokenizerFiles: true }, join(tmp, 'tiny')).dir;
+  tiny = makeRandomModel({ layers: 2, heads: 2, dModel: 32, seed: 3, gpt2TokenizerFiles: true }, join(tmp, 'tiny')).dir;
+  shard(tiny);
   const bert = join(tmp, 'bert');
   const big = join(tmp, 'big');
   for (const [d, cfg] of [[bert, { architectures: ['BertModel'], model_type: 'bert', hidden_size: 64 }], [big, { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: 8192, n_layer: 48, n_head: 64, vocab_size: 50257, n_positions: 1024 }]] as const) {
@@ -82,6 +128,7 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+interface GraphJson { cfg: unknown; nodes: Record<string, unknown>; edges: Record<string, { score: number }>; meta: Record<string, unknown> }
 interface Run { method: string; model?: string; n?: number }
 
 /** Fills the form, runs, and waits for the result or the error; returns the error text or null. */
@@ -99,7 +146,7 @@ async function discover(r: Run): Promise<string | null> {
 }
 
 /** The graph JSON the page offers for download. */
-async function downloadedJson(): Promise<{ cfg: unknown; nodes: Record<string, unknown>; edges: Record<string, { score: number }>; meta: Record<string, unknown> }> {
+async function downloadedJson(): Promise<GraphJson> {
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
   return JSON.parse(readFileSync((await dl.path())!, 'utf8'));
 }
@@ -114,23 +161,10 @@ for (const method of ['eap-ig', 'eap-gp']) {
   test(`${method} on the built-in model in the page equals eapgp attribute`, { skip: SKIP, timeout: 2 * RUN }, async () => {
     assert.equal(await discover({ method }), null);
     const got = await downloadedJson();
-    // the CLI on the same generated rows, with the page's GEMM (the wasm kernels; BLAS rounds differently)
-    const want = withGeneratedCsv('ioi', { n: 6, seed: 1 }, (csv) => {
-      const out = join(tmp, `${method}.json`);
-      const p = spawnSync(process.execPath, [MAIN, 'attribute', '--task', 'ioi', '--data', csv, '--batch-size', '3', '--method', method, '--gemm', 'wasm', '--quiet', '--out', out], { encoding: 'utf8' });
-      assert.equal(p.status, 0, p.stderr);
-      return JSON.parse(readFileSync(out, 'utf8')) as Awaited<ReturnType<typeof downloadedJson>>;
-    });
-    assert.deepEqual(got.cfg, want.cfg);
-    assert.deepEqual(Object.keys(got.edges), Object.keys(want.edges));
-    let worst = 0, nonzero = 0;
-    for (const [k, e] of Object.entries(want.edges)) {
-      const a = got.edges[k]!.score, b = e.score;
-      if (b !== 0) nonzero++;
-      worst = Math.max(worst, Math.abs(a - b) / Math.max(Math.abs(b), 1e-30));
-    }
+    // the CLI on the same generated rows
+    const want = withGeneratedCsv('ioi', { n: 6, seed: 1 }, (csv) => cliGraph(method, csv));
+    const { nonzero } = assertSameScores(got, want);
     assert.ok(nonzero > 100, `${nonzero} nonzero scores`);
-    assert.ok(worst <= 1e-6, `largest relative difference ${worst}`);
     // the meta differs only where the run's I/O does: where the model and the data were read from
     const { model_dir: _a, model: _b, data: _c, ...gotMeta } = got.meta;
     const { model_dir: _d, model: _e, data: _f, ...wantMeta } = want.meta;
@@ -146,8 +180,12 @@ test('a hub model is downloaded once, cached, and loaded again without a request
   hubRequests.length = 0;
   assert.equal(await discover({ method: 'eap-ig', model: 'test/tiny', n: 2 }), null);
   assert.ok(hubRequests.includes('/test/tiny/resolve/main/config.json'));
-  assert.ok(hubRequests.includes('/test/tiny/resolve/main/model.safetensors'));
+  for (const f of ['model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']) {
+    assert.ok(hubRequests.includes(`/test/tiny/resolve/main/${f}`), f);
+  }
   assert.ok(Number(await page.getAttribute('#result-info', 'data-downloaded')) > 0);
+  // the sharded random model's scores are the CLI's on its directory
+  assertSameScores(await downloadedJson(), withGeneratedCsv('ioi', { n: 2, seed: 1 }, (csv) => cliGraph('eap-ig', csv, tiny)));
   const first = hubRequests.length;
   await page.reload();
   await page.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
@@ -160,6 +198,58 @@ test('readable errors: 404, unsupported architecture, too large for the page', {
   assert.match((await discover({ method: 'eap-ig', model: 'test/absent' }))!, /config\.json: not found \(404\); check the model name/);
   assert.match((await discover({ method: 'eap-ig', model: 'test/bert' }))!, /unsupported architecture \["BertModel"\]; the page runs GPT2LMHeadModel/);
   assert.match((await discover({ method: 'eap-ig', model: 'test/big' }))!, /too large for the page: its weights need about \d+\.\d+ GiB as float32.*at most 2\.00 GiB/);
+});
+
+test('Cancel ends a run (its worker and kernel threads) and the next run works', { skip: SKIP, timeout: 2 * RUN }, async () => {
+  await page.check('input[name=model][value=builtin]');
+  await page.selectOption('#task', 'ioi');
+  await page.fill('#n', '200');
+  await page.selectOption('#method', 'eap-gp');
+  await page.click('#run');
+  await page.waitForFunction(() => /attribution/.test(document.querySelector('#progress-text')?.textContent ?? ''), undefined, { timeout: RUN });
+  await page.click('#cancel');
+  assert.equal(await page.textContent('#error'), 'Cancelled.');
+  await page.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
+  assert.equal(await discover({ method: 'eap-ig', n: 2 }), null);
+});
+
+test('typed prompts: the custom task with one-token answers, and a readable error for a longer one', { skip: SKIP, timeout: RUN }, async () => {
+  await page.check('input[name=model][value=builtin]');
+  await page.selectOption('#task', 'custom');
+  await page.fill('#rows', 'When Mary and John went to the store, John gave a drink to | When Mary and John went to the store, Mary gave a drink to |  Mary |  John');
+  await page.selectOption('#method', 'eap-ig');
+  await page.click('#run');
+  await page.waitForSelector('body[data-state=done], body[data-state=error]', { timeout: RUN });
+  assert.equal(await page.getAttribute('body', 'data-state'), 'done', String(await page.textContent('#error')));
+  const g = await downloadedJson();
+  assert.equal(g.meta['task'], 'custom');
+  assert.equal(g.meta['examples'], 1);
+  await page.fill('#rows', 'When Mary and John went to the store, John gave a drink to | When Mary and John went to the store, Mary gave a drink to |  Maryanne-Louise |  John');
+  await page.click('#run');
+  await page.waitForSelector('body[data-state=error]', { timeout: RUN });
+  assert.match((await page.textContent('#error'))!, /line 1, answer " Maryanne-Louise": must be one token of the model's tokenizer, but is \d+/);
+});
+
+test('a page that is not cross-origin isolated runs one thread on a non-shared memory, with the same scores', { skip: SKIP, timeout: 2 * RUN }, async () => {
+  const plain = await startSite(0, undefined, { isolate: false });
+  const p2 = await ctx.newPage();
+  try {
+    await p2.goto(`${plain.url}?sw=0`);
+    await p2.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
+    assert.equal(await p2.textContent('#status'), '1 thread (the page is not cross-origin isolated)');
+    const saved = page;
+    page = p2;
+    try {
+      assert.equal(await discover({ method: 'eap-ig', n: 6 }), null);
+      assert.match((await page.textContent('#result-info'))!, /x1 thread/);
+      assertSameScores(await downloadedJson(), withGeneratedCsv('ioi', { n: 6, seed: 1 }, (csv) => cliGraph('eap-ig', csv)));
+    } finally {
+      page = saved;
+    }
+  } finally {
+    await p2.close();
+    await plain.close();
+  }
 });
 
 test('offline after the first visit: the page loads and runs the built-in model from its caches', { skip: SKIP, timeout: 2 * RUN }, async () => {

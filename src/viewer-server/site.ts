@@ -29,8 +29,11 @@ export interface SiteServer {
   close(): Promise<void>;
 }
 
-/** Serves `dir` (default the package's site/dist) on 127.0.0.1:`port` (0: a free one). */
-export async function startSite(port: number, dir = join(PACKAGE_ROOT, 'site', 'dist')): Promise<SiteServer> {
+/**
+ * Serves `dir` (default the package's site/dist) on 127.0.0.1:`port` (0: a free one). `isolate: false` leaves out
+ * the COOP/COEP headers, as a plain static host does (the tests' single-thread page).
+ */
+export async function startSite(port: number, dir = join(PACKAGE_ROOT, 'site', 'dist'), opts: { isolate?: boolean } = {}): Promise<SiteServer> {
   if (!existsSync(join(dir, 'index.html'))) throw new UserError(`the discovery site is not built (${join(dir, 'index.html')} is missing): run npm run build:site in ${PACKAGE_ROOT}`);
   const files = new Map<string, string>();
   for (const f of walk(dir)) files.set('/' + relative(dir, f).split(sep).join('/'), f);
@@ -38,7 +41,8 @@ export async function startSite(port: number, dir = join(PACKAGE_ROOT, 'site', '
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const file = files.get(path);
-    const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-cache' };
+    const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' };
+    const headers = { ...(opts.isolate === false ? {} : isolation), 'Cache-Control': 'no-cache' };
     if (!file || req.method !== 'GET') return void res.writeHead(404, headers).end('not found');
     const body = readFileSync(file);
     res.writeHead(200, { ...headers, 'Content-Type': TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', 'Content-Length': body.length }).end(body);
