@@ -30,6 +30,7 @@ const RUN = 180_000;
 
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-site-'));
 let tiny = '';
+let llama = '';
 let site: SiteServer | null = null;
 let hub: Server | null = null;
 let hubUrl = '';
@@ -105,13 +106,14 @@ before(async () => {
   if (!CHROMIUM) return;
   tiny = makeRandomModel({ layers: 2, heads: 2, dModel: 32, seed: 3, gpt2TokenizerFiles: true }, join(tmp, 'tiny')).dir;
   shard(tiny);
+  llama = makeRandomModel({ arch: 'llama', layers: 2, heads: 2, dModel: 32, vocab: 50257, seed: 4, gpt2TokenizerFiles: true }, join(tmp, 'llama')).dir;
   const bert = join(tmp, 'bert');
   const big = join(tmp, 'big');
   for (const [d, cfg] of [[bert, { architectures: ['BertModel'], model_type: 'bert', hidden_size: 64 }], [big, { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_embd: 8192, n_layer: 48, n_head: 64, vocab_size: 50257, n_positions: 1024 }]] as const) {
     spawnSync('mkdir', ['-p', d]);
     writeFileSync(join(d, 'config.json'), JSON.stringify(cfg));
   }
-  await startHub({ 'test/tiny': tiny, 'test/bert': bert, 'test/big': big });
+  await startHub({ 'test/tiny': tiny, 'test/llama': llama, 'test/bert': bert, 'test/big': big });
   site = await startSite(0);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-dev-shm-usage'] });
@@ -194,10 +196,24 @@ test('a hub model is downloaded once, cached, and loaded again without a request
   assert.equal(await page.getAttribute('#result-info', 'data-downloaded'), '0');
 });
 
-test('readable errors: 404, unsupported architecture, too large for the page', { skip: SKIP, timeout: RUN }, async () => {
+test('a hub model of another family (Llama) runs in the page with the CLI\'s scores', { skip: SKIP, timeout: RUN }, async () => {
+  assert.equal(await discover({ method: 'eap-ig', model: 'test/llama@main', n: 2 }), null);
+  const got = await downloadedJson();
+  assert.equal(got.meta['family'], 'llama');
+  assertSameScores(got, withGeneratedCsv('ioi', { n: 2, seed: 1 }, (csv) => cliGraph('eap-ig', csv, llama)));
+});
+
+test('readable errors: 404, unsupported architecture, too large for the page, network failure', { skip: SKIP, timeout: RUN }, async () => {
   assert.match((await discover({ method: 'eap-ig', model: 'test/absent' }))!, /config\.json: not found \(404\); check the model name/);
   assert.match((await discover({ method: 'eap-ig', model: 'test/bert' }))!, /unsupported architecture \["BertModel"\]; the page runs GPT2LMHeadModel/);
   assert.match((await discover({ method: 'eap-ig', model: 'test/big' }))!, /too large for the page: its weights need about \d+\.\d+ GiB as float32.*at most 2\.00 GiB/);
+  // an endpoint where nothing listens
+  const url = page.url();
+  await page.goto(`${site!.url}?endpoint=${encodeURIComponent('http://127.0.0.1:9')}`);
+  await page.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
+  assert.match((await discover({ method: 'eap-ig', model: 'test/tiny' }))!, /^network failure while fetching http:\/\/127\.0\.0\.1:9\/test\/tiny\/resolve\/main\/config\.json/);
+  await page.goto(url);
+  await page.waitForSelector('body[data-state=idle]', { timeout: 60_000 });
 });
 
 test('Cancel ends a run (its worker and kernel threads) and the next run works', { skip: SKIP, timeout: 2 * RUN }, async () => {
