@@ -246,7 +246,7 @@ test('typed prompts: the custom task with one-token answers, and a readable erro
   assert.match((await page.textContent('#error'))!, /line 1, answer " Maryanne-Louise": must be one token of the model's tokenizer, but is \d+/);
 });
 
-test('a page that is not cross-origin isolated runs one thread on a non-shared memory, with the same scores', { skip: SKIP, timeout: 2 * RUN }, async () => {
+test('a host without the isolation headers: one thread on a non-shared memory with the same scores, or threads through the service worker', { skip: SKIP, timeout: 2 * RUN }, async () => {
   const plain = await startSite(0, undefined, { isolate: false });
   const p2 = await ctx.newPage();
   try {
@@ -261,6 +261,18 @@ test('a page that is not cross-origin isolated runs one thread on a non-shared m
       assertSameScores(await downloadedJson(), withGeneratedCsv('ioi', { n: 6, seed: 1 }, (csv) => cliGraph('eap-ig', csv)));
     } finally {
       page = saved;
+    }
+    // with the service worker (a static host that cannot send headers): it adds them, the page reloads once, threads run
+    await p2.goto(plain.url);
+    await p2.waitForFunction(() => /threads? \(cross-origin isolated\)/.test(document.querySelector('#status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    assert.equal(await p2.evaluate(() => crossOriginIsolated), true);
+    assert.match((await p2.textContent('#status'))!, /^\d+ threads? \(cross-origin isolated\)$/);
+    const saved2 = page;
+    page = p2;
+    try {
+      assert.equal(await discover({ method: 'eap-ig', n: 2 }), null);
+    } finally {
+      page = saved2;
     }
   } finally {
     await p2.close();
