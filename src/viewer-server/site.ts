@@ -38,6 +38,11 @@ export async function startSite(port: number, dir = join(PACKAGE_ROOT, 'site', '
   const files = new Map<string, string>();
   for (const f of walk(dir)) files.set('/' + relative(dir, f).split(sep).join('/'), f);
   files.set('/', join(dir, 'index.html'));
+  // an installed package ships the site without its copy of the built-in model: serve the package's own
+  for (const f of ['config.json', 'model.safetensors']) {
+    const own = join(PACKAGE_ROOT, 'models', 'default', f);
+    if (!files.has(`/models/default/${f}`) && existsSync(own)) files.set(`/models/default/${f}`, own);
+  }
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const file = files.get(path);
