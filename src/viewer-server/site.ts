@@ -48,9 +48,10 @@ export async function startSite(port: number, dir = join(PACKAGE_ROOT, 'site', '
     const file = files.get(path);
     const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' };
     const headers = { ...(opts.isolate === false ? {} : isolation), 'Cache-Control': 'no-cache' };
-    if (!file || req.method !== 'GET') return void res.writeHead(404, headers).end('not found');
+    if (!file || (req.method !== 'GET' && req.method !== 'HEAD')) return void res.writeHead(404, headers).end('not found');
     const body = readFileSync(file);
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', 'Content-Length': body.length }).end(body);
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream', 'Content-Length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, '127.0.0.1', ok));
   const addr = server.address();
