@@ -34,30 +34,27 @@ const browserPlugin = {
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'models', 'default'), { recursive: true });
-const result = await esbuild.build({
-  entryPoints: {
-    app: join(root, 'site', 'src', 'page.ts'),
-    'discover-worker': join(root, 'site', 'src', 'discover-worker.ts'),
-    'kernel-thread': join(root, 'site', 'src', 'kernel-thread.ts'),
-    worker: join(root, 'viewer', 'src', 'worker.ts'),
-    sw: join(root, 'site', 'src', 'sw.ts'),
-  },
-  outdir: out,
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  minify: process.env.EAPGP_SITE_DEBUG !== '1',
-  sourcemap: false,
-  inject: [join(shims, 'globals.ts')],
-  plugins: [browserPlugin],
-  logLevel: 'warning',
-  metafile: true,
-});
+const common = { outdir: out, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: process.env.EAPGP_SITE_DEBUG !== '1', sourcemap: false, logLevel: 'warning', metafile: true, plugins: [browserPlugin] };
+const results = [
+  // the workers run the library: Node's globals (process, Buffer, setImmediate) come from the shims
+  await esbuild.build({
+    ...common,
+    entryPoints: { 'discover-worker': join(root, 'site', 'src', 'discover-worker.ts') },
+    inject: [join(shims, 'globals.ts')],
+  }),
+  // the page, the kernel threads, the viewer's selection worker and the service worker do not
+  await esbuild.build({
+    ...common,
+    entryPoints: {
+      app: join(root, 'site', 'src', 'page.ts'), sw: join(root, 'site', 'src', 'sw.ts'),
+      'kernel-thread': join(root, 'site', 'src', 'kernel-thread.ts'), worker: join(root, 'viewer', 'src', 'worker.ts'),
+    },
+  }),
+];
 for (const [from, to] of [
   ['site/index.html', 'index.html'], ['site/site.css', 'site.css'], ['viewer/style.css', 'style.css'], ['viewer/favicon.svg', 'favicon.svg'],
   ['build/kernels.wasm', 'kernels.wasm'], ['build/kernels-relaxed.wasm', 'kernels-relaxed.wasm'],
   ['models/default/config.json', 'models/default/config.json'], ['models/default/model.safetensors', 'models/default/model.safetensors'],
 ]) copyFileSync(join(root, from), join(out, to));
-const kib = Object.entries(result.metafile.outputs).map(([f, o]) => `${f.split('/').pop()} ${(o.bytes / 1024).toFixed(0)} KiB`);
+const kib = results.flatMap((r) => Object.entries(r.metafile.outputs)).map(([f, o]) => `${f.split('/').pop()} ${(o.bytes / 1024).toFixed(0)} KiB`);
 console.log(`build-site: ${out} (${kib.join(', ')})`);

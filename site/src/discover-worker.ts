@@ -63,7 +63,13 @@ function customCsv(task: Extract<TaskChoice, { kind: 'custom' }>, tok: Tokenizer
 
 async function run(r: RunRequest): Promise<void> {
   const t0 = performance.now();
-  const onBytes = (file: string, loaded: number, total: number): void => post({ type: 'progress', stage: `downloading ${file}`, done: loaded, total, unit: 'bytes' });
+  let shown = 0;
+  // at most ten progress messages a second: a large shard arrives in many thousand chunks
+  const onBytes = (file: string, loaded: number, total: number): void => {
+    if (performance.now() - shown < 100 && loaded !== total) return;
+    shown = performance.now();
+    post({ type: 'progress', stage: `downloading ${file}`, done: loaded, total, unit: 'bytes' });
+  };
   const dir = r.model.kind === 'builtin' ? '/models/default' : `/models/hub/${r.model.name.replace(/[@/]/g, '_')}`;
   const base = r.model.kind === 'builtin' ? here('models/default/') : hubBase(r.model.endpoint, r.model.name);
   const { downloaded } = await mountModel(base, dir, onBytes);
