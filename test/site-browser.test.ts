@@ -1,8 +1,8 @@
 /**
  * The discovery site (npm run build:site) end to end in real Chromium (Debian's chromium via playwright-core):
  * the page loads with the registry's methods; EAP-IG and EAP-GP on the built-in model give the graph JSON that
- * `eapgp attribute` writes for the same prompts (same wasm kernels, so the scores are compared exactly, within
- * 1e-6 relative); a random model served with the hub's URL layout and headers is downloaded, cached, and loaded
+ * `eapgp attribute` writes for the same prompts (within 1e-6 relative; in fact bit-identical) and the faithfulness
+ * curve `eapgp evaluate --fractions` measures; a sharded random model served with the hub's URL layout and headers is downloaded, cached, and loaded
  * again without a request; 404, an unsupported architecture and a too large config give readable errors; with
  * the server stopped the page still loads and runs the built-in model from its caches.
  * Without Chromium the tests skip, unless EAPGP_REQUIRE_BROWSER=1 (CI), where that is a failure.
@@ -84,6 +84,15 @@ function cliGraph(method: string, csv: string, model?: string): GraphJson {
   return JSON.parse(readFileSync(out, 'utf8')) as GraphJson;
 }
 
+interface Sweep { baseline: number; corrupted: number; cpr: number; cmd: number; points: { requested: number; edges: number; faithfulness: number }[] }
+
+/** `eapgp evaluate --fractions` of the CLI's graph for `method` on `csv` (the sweep the page draws). */
+function cliSweep(method: string, csv: string): Sweep {
+  const p = spawnSync(process.execPath, [MAIN, 'evaluate', '--task', 'ioi', '--data', csv, '--batch-size', '3', '--graph', join(tmp, `cli-${method}.json`), '--fractions', '--gemm', 'wasm', '--json'], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  return JSON.parse(p.stdout) as Sweep;
+}
+
 /**
  * Same cfg and edges, every score within 1e-6 relative. The page and the CLI run the same code on the same wasm
  * kernels (the CLI with --gemm wasm; BLAS would round differently), and the kernels' results do not depend on the
@@ -160,13 +169,22 @@ test('the page loads and offers every method of the registry', { skip: SKIP }, a
 });
 
 for (const method of ['eap-ig', 'eap-gp']) {
-  test(`${method} on the built-in model in the page equals eapgp attribute`, { skip: SKIP, timeout: 2 * RUN }, async () => {
+  test(`${method} on the built-in model in the page equals eapgp attribute, and its faithfulness curve eapgp evaluate --fractions`, { skip: SKIP, timeout: 2 * RUN }, async () => {
     assert.equal(await discover({ method }), null);
     const got = await downloadedJson();
     // the CLI on the same generated rows
-    const want = withGeneratedCsv('ioi', { n: 6, seed: 1 }, (csv) => cliGraph(method, csv));
+    const [want, wantSweep] = withGeneratedCsv('ioi', { n: 6, seed: 1 }, (csv) => [cliGraph(method, csv), cliSweep(method, csv)] as const);
     const { nonzero } = assertSameScores(got, want);
     assert.ok(nonzero > 100, `${nonzero} nonzero scores`);
+    // the faithfulness curve is evaluate's sweep over the MIB fractions
+    const sweep = JSON.parse((await page.getAttribute('#faith-body', 'data-sweep'))!) as Sweep;
+    assert.deepEqual(sweep.points.map((p) => [p.requested, p.edges]), wantSweep.points.map((p) => [p.requested, p.edges]));
+    const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+    for (const [i, p] of sweep.points.entries()) assert.ok(close(p.faithfulness, wantSweep.points[i]!.faithfulness), `F at ${p.requested} edges: ${p.faithfulness} vs ${wantSweep.points[i]!.faithfulness}`);
+    assert.ok(close(sweep.baseline, wantSweep.baseline) && close(sweep.corrupted, wantSweep.corrupted) && close(sweep.cpr, wantSweep.cpr) && close(sweep.cmd, wantSweep.cmd));
+    assert.ok(sweep.points.at(-1)!.faithfulness > 0.99, 'all edges give F ≈ 1');
+    // the saturation view draws the traced examples
+    assert.ok((await page.$$('#path-charts svg')).length >= 3);
     // the meta differs only where the run's I/O does: where the model and the data were read from
     const { model_dir: _a, model: _b, data: _c, ...gotMeta } = got.meta;
     const { model_dir: _d, model: _e, data: _f, ...wantMeta } = want.meta;

@@ -123,8 +123,11 @@ function renderPlots(n: number): void {
       tasks: { [result.task]: { baseline: s.baseline, corrupted: s.corrupted, metric: s.metric, examples: Number(JSON.parse(result.json).meta.examples), methods: { [result.method]: { points, fractions: { points, cpr: s.cpr, cmd: s.cmd } } } } },
     } as unknown as Results;
     faith.className = '';
+    // the numbers behind the chart, for tests and tools
+    faith.dataset.sweep = JSON.stringify({ baseline: s.baseline, corrupted: s.corrupted, cpr: s.cpr, cmd: s.cmd, points: s.points.map((p) => ({ requested: p.requested, edges: p.edges, faithfulness: p.faithfulness })) });
     renderFaithfulness(faith, { a: { results, task: result.task, method: result.method }, b: null, n, mode: 'greedy', absolute: true, prune: true, legend: methods.map((m) => ({ name: m.name, color: m.color })) });
   } else {
+    delete faith.dataset.sweep;
     faith.className = 'muted';
     faith.textContent = 'Not asked for (tick "faithfulness curve" before running).';
   }
