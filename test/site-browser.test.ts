@@ -1,10 +1,12 @@
 /**
- * The discovery site (npm run build:site) end to end in real Chromium (Debian's chromium via playwright-core):
- * the page loads with the registry's methods; EAP-IG and EAP-GP on the built-in model give the graph JSON that
- * `eapgp attribute` writes for the same prompts (within 1e-6 relative; in fact bit-identical) and the faithfulness
- * curve `eapgp evaluate --fractions` measures; a sharded random model served with the hub's URL layout and headers is downloaded, cached, and loaded
- * again without a request; 404, an unsupported architecture and a too large config give readable errors; with
- * the server stopped the page still loads and runs the built-in model from its caches.
+ * The discovery site (npm run build:site) end to end in real Chromium (Debian's chromium via playwright-core).
+ * The page loads with the registry's methods. EAP-IG and EAP-GP on the built-in model give the graph JSON that
+ * `eapgp attribute` writes for the same prompts (within 1e-6 relative; in fact bit-identical) and the
+ * faithfulness curve that `eapgp evaluate --fractions` measures. A sharded random model, served with the hub's URL
+ * layout and headers, is downloaded, cached, and loaded again without a request; so is a Llama-family one. A 404,
+ * an unsupported architecture, a too large config and a dead endpoint give readable errors. Cancel, typed prompts
+ * and a host without the isolation headers (one thread; or threads through the service worker) are covered. With
+ * the server stopped, the page still loads and runs the built-in model from its caches.
  * Without Chromium the tests skip, unless EAPGP_REQUIRE_BROWSER=1 (CI), where that is a failure.
  */
 import assert from 'node:assert/strict';
