@@ -20,12 +20,13 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const STAMP = join(root, 'dist', '.build-inputs');
 /** Source trees the build reads (every .ts below them), and single files it depends on. */
-const TREES = ['src', 'test', 'bench', 'viewer/src'];
-const FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'viewer/tsconfig.json', 'scripts/build-wasm.mjs', 'scripts/mark-bin.mjs', 'scripts/prepare.mjs'];
+const TREES = ['src', 'test', 'bench', 'viewer/src', 'site/src'];
+const FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'viewer/tsconfig.json', 'scripts/build-wasm.mjs', 'scripts/mark-bin.mjs', 'scripts/prepare.mjs',
+  'site/tsconfig.json', 'site/index.html', 'site/site.css', 'viewer/style.css', 'scripts/build-site.mjs'];
 /** What the build writes; a missing one means building again, whatever the stamp says. */
-const OUTPUTS = ['dist/src/cli/main.js', 'dist/src/index.js', 'build/kernels.wasm', 'build/kernels-relaxed.wasm', 'dist/viewer-app'];
+const OUTPUTS = ['dist/src/cli/main.js', 'dist/src/index.js', 'build/kernels.wasm', 'build/kernels-relaxed.wasm', 'dist/viewer-app', 'site/dist/index.html'];
 /** The compilers' versions are inputs too. */
-const TOOLS = ['typescript', 'assemblyscript'];
+const TOOLS = ['typescript', 'assemblyscript', 'esbuild'];
 
 function tsFiles(dir) {
   const abs = join(root, dir);

@@ -20,8 +20,8 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 const FAKE_BUILD = `
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-for (const d of ['dist/src/cli', 'build', 'dist/viewer-app']) mkdirSync(d, { recursive: true });
-for (const f of ['dist/src/cli/main.js', 'dist/src/index.js', 'build/kernels.wasm', 'build/kernels-relaxed.wasm']) writeFileSync(f, '');
+for (const d of ['dist/src/cli', 'build', 'dist/viewer-app', 'site/dist']) mkdirSync(d, { recursive: true });
+for (const f of ['dist/src/cli/main.js', 'dist/src/index.js', 'build/kernels.wasm', 'build/kernels-relaxed.wasm', 'site/dist/index.html']) writeFileSync(f, '');
 appendFileSync('builds.log', 'built\\n');
 process.exit(spawnSync(process.execPath, ['scripts/prepare.mjs', '--stamp'], { stdio: 'inherit' }).status ?? 1);
 `;

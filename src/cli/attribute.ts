@@ -81,7 +81,7 @@ export async function attribute(argv: string[]): Promise<void> {
   const clock = new RunClock();
   const engine = await engineFrom(values);
   try {
-    const { model, tokenizer, config, dir } = await loadModel(engine, spec, { quiet: values.quiet });
+    const { model, tokenizer, dir } = await loadModel(engine, spec, { quiet: values.quiet });
     const data = loadTaskData(values, tokenizer, usage);
     warn(identicalRowsWarning(data));
     warn(droppedRowsWarning(data));
@@ -90,19 +90,12 @@ export async function attribute(argv: string[]): Promise<void> {
       model, batches: data.batches, method, loss: data.loss, metric: data.metric, options: options as AttributionOptions,
       progress: (p) => createProgress({ ...p, unit: 'items', quiet: values.quiet }),
     };
-    const render: ScoresRender = {
-      dModel: config.dModel,
-      meta: {
-        tool: `eap-gp ${version}`, method, ...metaFields(m, options),
-        model: spec, model_dir: dir, family: model.family, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
-        examples: data.examples, batch_size: data.batches[0]!.clean.B,
-      },
-    };
+    const render = attributeRender({ method, options, spec, dir, model, data });
     if (level !== 'edge') {
       const progress = createProgress({ label: `${method} ${level} attribution`, total: data.examples, unit: 'items', itemName: 'examples', quiet: values.quiet });
       const r = await attributeNodes({ model, batches: data.batches, method, loss: data.loss, options: options as AttributionOptions, level, onBatch: (n) => progress.set(n) });
       progress.finish();
-      const g = NodeGraph.fromScores(model.layout, config.dModel, level, r.nodes, r.neurons);
+      const g = NodeGraph.fromScores(model.layout, model.dims.dModel, level, r.nodes, r.neurons);
       writeNodeGraphJson(out, g, { meta: { ...render.meta, level } });
       const seconds = clock.seconds(t0);
       writeRunLog(runLogPath(out), makeRunLog({
@@ -145,6 +138,19 @@ export async function attribute(argv: string[]): Promise<void> {
 export interface ScoresRender {
   dModel: number;
   meta: Record<string, unknown>;
+}
+
+/** What attribute records beside the scores (the discovery site records the same for the same run). */
+export function attributeRender(o: { method: ScoreMethod; options: Record<string, unknown>; spec: string; dir: string; model: CausalLM; data: TaskData }): ScoresRender {
+  const { data } = o;
+  return {
+    dModel: o.model.dims.dModel,
+    meta: {
+      tool: `eap-gp ${version}`, method: o.method, ...metaFields(getMethod(o.method), o.options),
+      model: o.spec, model_dir: o.dir, family: o.model.family, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, data_sha256: data.dataHash,
+      examples: data.examples, batch_size: data.batches[0]!.clean.B,
+    },
+  };
 }
 
 /** Writes the scored graph as attribute does (also for eapgp merge): the same scores give the same bytes. */

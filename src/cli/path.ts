@@ -18,7 +18,9 @@ import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './a
 import { givenCommand } from './command-line.js';
 import { optionValue } from './method-options.js';
 import { checkOutputFile } from './output-paths.js';
-import { TASK_OPTIONS, loadTaskData } from './task-data.js';
+import { TASK_OPTIONS, loadTaskData, type TaskData } from './task-data.js';
+import type { CausalLM } from '../models/model.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 
 /** Examples traced when --limit is not given: each costs about 2·(points + steps) forward and backward passes. */
 const DEFAULT_LIMIT = 16;
@@ -127,33 +129,9 @@ export async function path(argv: string[]): Promise<void> {
     const data = loadTaskData({ ...values, limit: values.limit ?? String(DEFAULT_LIMIT) }, tokenizer, usage);
     const progress = createProgress({ label: 'path traces', total: data.examples, unit: 'items', itemName: 'examples', quiet: values.quiet });
     const t0 = performance.now();
-    const trace = await tracePaths({
-      model, batches: data.batches, options: { steps, points, variants: variants.map(gradPathRule) }, onBatch: (n) => progress.set(n),
-      metricGrad: (logits, B, V, labels) => data.task.metricGrad(logits, B, V, labels as Label[]),
-    });
+    const file = await pathFile({ model, tokenizer, data, spec, steps, points, variants, onBatch: (n) => progress.set(n) });
     progress.finish();
     const traced = clock.seconds(t0);
-    // the examples' rows and text, in batch order
-    const text = (ids: Int32Array, from: number, n: number): string => {
-      const toks = Array.from(ids.subarray(from, from + n));
-      return tokenizer.decode(toks[0] === tokenizer.bosId ? toks.slice(1) : toks);
-    };
-    const meta = data.batches.flatMap((b, bi) => {
-      const starts = rowStarts(b.clean);
-      const rows = (b as { rows?: number[] }).rows;
-      return Array.from({ length: b.n }, (_, i) => ({
-        row: rows?.[i] ?? bi * data.batches[0]!.n + i + 1,
-        clean: text(b.clean.ids, starts[i]!, b.clean.lengths[i]!),
-        corrupted: text(b.corrupted.ids, starts[i]!, b.corrupted.lengths[i]!),
-      }));
-    });
-    const head = {
-      format: PATH_FORMAT, version: PATH_VERSION, tool: `eap-gp ${version}`,
-      model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, dataSha256: data.dataHash,
-      steps, points, gradpaths: variants, straight: trace.straight, gradpath: trace.gradpath,
-    } as const;
-    const examples = trace.examples.map((ex, i) => ({ ...meta[i]!, ...ex, diagnostics: diagnoseExample(head, ex) }));
-    const file: PathFile = { ...head, examples, summary: summarise({ ...head, examples }) };
     writeFileAtomicSync(out, JSON.stringify(file));
     const log = runLogPath(out);
     writeRunLog(log, makeRunLog({
@@ -161,8 +139,50 @@ export async function path(argv: string[]): Promise<void> {
       seconds: { traces: traced, total: clock.seconds() }, engine: engine.info,
     }));
     if (!values.quiet) console.error(summaryTable(file.summary));
-    console.error(`wrote ${out}: ${data.examples} examples × ${1 + variants.length} paths × ${trace.straight.t.length}/${trace.gradpath.t.length} points in ${traced.toFixed(2)} s (run log: ${log})`);
+    console.error(`wrote ${out}: ${data.examples} examples × ${1 + variants.length} paths × ${file.straight.t.length}/${file.gradpath.t.length} points in ${traced.toFixed(2)} s (run log: ${log})`);
   } finally {
     await engine.close();
   }
+}
+
+export interface PathFileArgs {
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  data: TaskData;
+  /** The model as given (recorded in the file). */
+  spec: string;
+  steps: number;
+  points: number;
+  variants: GradPathVariant[];
+  onBatch?: (examplesDone: number) => void;
+}
+
+/** The traces of `eapgp path` with their diagnostics and summary (also what the discovery site plots). */
+export async function pathFile(a: PathFileArgs): Promise<PathFile> {
+  const { model, tokenizer, data, spec, steps, points, variants } = a;
+  const trace = await tracePaths({
+    model, batches: data.batches, options: { steps, points, variants: variants.map(gradPathRule) }, onBatch: a.onBatch,
+    metricGrad: (logits, B, V, labels) => data.task.metricGrad(logits, B, V, labels as Label[]),
+  });
+  // the examples' rows and text, in batch order
+  const text = (ids: Int32Array, from: number, n: number): string => {
+    const toks = Array.from(ids.subarray(from, from + n));
+    return tokenizer.decode(toks[0] === tokenizer.bosId ? toks.slice(1) : toks);
+  };
+  const meta = data.batches.flatMap((b, bi) => {
+    const starts = rowStarts(b.clean);
+    const rows = (b as { rows?: number[] }).rows;
+    return Array.from({ length: b.n }, (_, i) => ({
+      row: rows?.[i] ?? bi * data.batches[0]!.n + i + 1,
+      clean: text(b.clean.ids, starts[i]!, b.clean.lengths[i]!),
+      corrupted: text(b.corrupted.ids, starts[i]!, b.corrupted.lengths[i]!),
+    }));
+  });
+  const head = {
+    format: PATH_FORMAT, version: PATH_VERSION, tool: `eap-gp ${version}`,
+    model: spec, task: data.task.name, metric: data.task.metricKind, data: data.dataPath, dataSha256: data.dataHash,
+    steps, points, gradpaths: variants, straight: trace.straight, gradpath: trace.gradpath,
+  } as const;
+  const examples = trace.examples.map((ex, i) => ({ ...meta[i]!, ...ex, diagnostics: diagnoseExample(head, ex) }));
+  return { ...head, examples, summary: summarise({ ...head, examples }) };
 }

@@ -2,8 +2,8 @@
  * The engine: one shared heap, the kernels that work on it (WebAssembly over a worker pool, matrix products
  * through BLAS when the native addon loads), arenas that free tensors in bulk, and the autodiff tape.
  */
-import os from 'node:os';
 import type { Kernels } from './kernels.js';
+import { host } from './host.js';
 import { Heap, MAX_THREADS } from './memory.js';
 import { ReferenceKernels } from './reference.js';
 import { Tape } from './tape.js';
@@ -149,9 +149,9 @@ function withGemm(base: Kernels, gemm: Pick<Kernels, 'gemm' | 'gemmBatched'>, na
 
 /** Creates the engine: heap, kernels, optional BLAS. */
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
-  const threads = Math.max(1, Math.min(MAX_THREADS, opts.threads ?? os.availableParallelism()));
-  const heap = new Heap(opts.maxMemory);
-  const mode = opts.gemm ?? (process.env.EAPGP_GEMM as EngineOptions['gemm']) ?? 'auto';
+  const threads = Math.max(1, Math.min(MAX_THREADS, opts.threads ?? host.cores()));
+  const heap = new Heap(opts.maxMemory, undefined, host.sharedMemory());
+  const mode = opts.gemm ?? (host.env('EAPGP_GEMM') as EngineOptions['gemm']) ?? 'auto';
   if (mode === 'reference') {
     const k = new ReferenceKernels(heap);
     return new Engine(heap, k, {
@@ -169,8 +169,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   if (mode === 'wasm') {
     gemmReason = 'BLAS disabled (--gemm wasm / EAPGP_GEMM=wasm)';
   } else {
-    const { loadBlas } = await import('./blas.js');
-    const loaded = loadBlas(heap);
+    const loaded = await host.loadBlas(heap);
     if (loaded.ok) {
       loaded.blas.setThreads(threads);
       kernels = withGemm(wasm, loaded.blas, `${wasm.name}; GEMM: OpenBLAS`);

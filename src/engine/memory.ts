@@ -47,10 +47,14 @@ export class Heap {
   /** Highest end of any allocation so far: what the heap really needed, fragmentation included. */
   private peakEnd = 0;
 
-  constructor(readonly maxBytes = MAX_PAGES * PAGE, initialBytes = KERNEL_RESERVED + 64 * 1024 * 1024) {
+  /**
+   * `shared` false gives a non-shared memory, for a page that is not cross-origin isolated (no SharedArrayBuffer):
+   * one thread only, and its buffer is replaced on every grow (the views below follow it).
+   */
+  constructor(readonly maxBytes = MAX_PAGES * PAGE, initialBytes = KERNEL_RESERVED + 64 * 1024 * 1024, shared = true) {
     const maximum = Math.min(MAX_PAGES, Math.ceil(maxBytes / PAGE));
     const initial = Math.min(maximum, Math.ceil(initialBytes / PAGE));
-    this.memory = new WebAssembly.Memory({ initial, maximum, shared: true });
+    this.memory = new WebAssembly.Memory({ initial, maximum, shared });
     this.top = KERNEL_RESERVED;
   }
 

@@ -4,7 +4,8 @@
  * SharedArrayBuffer (kernel id, arguments, sequence number) and Atomics.notify/wait, not postMessage, so the
  * overhead per call stays in the microseconds.
  */
-import { Worker } from 'node:worker_threads';
+import { host } from './host.js';
+import type { KernelThread } from './host-types.js';
 
 /** Int32 slots of the control block. */
 export const enum Ctrl {
@@ -42,8 +43,8 @@ export class Pool {
 
   private constructor(
     readonly threads: number,
-    private readonly control: SharedArrayBuffer,
-    private readonly workers: Worker[],
+    private readonly control: ArrayBufferLike,
+    private readonly workers: KernelThread[],
     exports: WebAssembly.Exports,
     readonly kernels: readonly string[],
   ) {
@@ -52,34 +53,21 @@ export class Pool {
     this.fns = kernels.map((k) => exports[k] as KernelFn);
   }
 
-  /** Instantiates `module` on the main thread and starts threads − 1 workers; resolves when all are ready. */
+  /**
+   * Instantiates `module` on this thread and starts threads − 1 kernel threads; resolves when all are ready.
+   * One thread needs no shared control block (the calls run inline), so it also works where memory cannot be shared.
+   */
   static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: readonly string[], threads: number): Promise<Pool> {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    const control = new SharedArrayBuffer(CONTROL_BYTES);
-    const workers: Worker[] = [];
-    try {
-      for (let tid = 1; tid < threads; tid++) {
-        const init: WorkerInit = { module, memory, control, tid, kernels };
-        workers.push(new Worker(new URL('./worker.js', import.meta.url), { workerData: init }));
-      }
-      await Promise.all(
-        workers.map(
-          (w) =>
-            new Promise<void>((resolve, reject) => {
-              w.once('message', () => resolve());
-              w.once('error', reject);
-              w.once('exit', (code) => reject(new Error(`kernel worker exited during start-up (code ${code})`)));
-            }),
-        ),
-      );
-    } catch (e) {
+    const control = threads > 1 ? new SharedArrayBuffer(CONTROL_BYTES) : new ArrayBuffer(CONTROL_BYTES);
+    const started = await Promise.allSettled(
+      Array.from({ length: threads - 1 }, (_, i) => host.startThread({ module, memory, control: control as SharedArrayBuffer, tid: i + 1, kernels })),
+    );
+    const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
       await Promise.all(workers.map((w) => w.terminate()));
-      throw e;
-    }
-    // workers must not keep the process alive if the user forgets close()
-    for (const w of workers) {
-      w.removeAllListeners();
-      w.unref();
+      throw failed.reason;
     }
     return new Pool(threads, control, workers, instance.exports, kernels);
   }

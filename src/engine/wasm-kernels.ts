@@ -2,13 +2,11 @@
  * The AssemblyScript SIMD kernels (src/engine/wasm, built by scripts/build-wasm.mjs into build/) behind the
  * `Kernels` contract, run over a worker pool on the heap's shared memory.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
+import { host } from './host.js';
 import { ActivationKind, type Kernels } from './kernels.js';
 import { MAX_THREADS, type Heap } from './memory.js';
 import { Pool } from './pool.js';
+import { unsharedMemoryImport } from './wasm-unshare.js';
 
 /** Kernel exports, in the order of their ids in the pool. */
 const KERNELS = [
@@ -48,9 +46,11 @@ export class WasmKernels implements Kernels {
 
   /** @internal use createWasmKernels */
   static async create(heap: Heap, opts: WasmKernelOptions): Promise<WasmKernels> {
-    const want = opts.threads ?? availableParallelism();
-    const threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(want)));
-    const { module, relaxed } = compileKernels(opts.relaxed !== false && process.env.EAPGP_NO_RELAXED_SIMD !== '1');
+    const want = opts.threads ?? host.cores();
+    const shared = isShared(heap.memory);
+    // threads need a shared memory; on a non-shared one (a page that is not cross-origin isolated) one thread runs
+    const threads = shared ? Math.max(1, Math.min(MAX_THREADS, Math.floor(want))) : 1;
+    const { module, relaxed } = compileKernels(opts.relaxed !== false && host.env('EAPGP_NO_RELAXED_SIMD') !== '1', shared);
     const pool = await Pool.create(module, heap.memory, KERNELS, threads);
     return new WasmKernels(pool, threads, relaxed);
   }
@@ -215,27 +215,28 @@ export async function createWasmKernels(heap: Heap, opts: WasmKernelOptions = {}
 
 let flagsSet = false;
 
-/** Compiles the relaxed-SIMD module when wanted and valid here, else the SIMD128 one. */
-function compileKernels(wantRelaxed: boolean): { module: WebAssembly.Module; relaxed: boolean } {
-  if (!flagsSet) {
-    // Liftoff (the baseline tier) would run long first calls ~5× slower: a wasm call never tiers up mid-way.
-    v8.setFlagsFromString('--no-liftoff');
-    flagsSet = true;
-  }
-  if (wantRelaxed) {
-    const bytes = readFileSync(wasmPath('kernels-relaxed.wasm'));
-    // Node 20 (V8 11.3) ships relaxed SIMD behind a flag; the flag must be set before compiling
-    if (!WebAssembly.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    if (WebAssembly.validate(bytes)) return { module: new WebAssembly.Module(bytes), relaxed: true };
-  }
-  return { module: new WebAssembly.Module(readFileSync(wasmPath('kernels.wasm'))), relaxed: false };
+/** Whether a memory is shared (its buffer is a SharedArrayBuffer, where that type exists at all). */
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 }
 
-/** build/<file> at the package root (dist/src/engine → ../../..), or next to src when run from sources. */
-function wasmPath(file: string): string {
-  for (const rel of ['../../../build/', '../../build/']) {
-    const p = fileURLToPath(new URL(rel + file, import.meta.url));
-    if (existsSync(p)) return p;
+/**
+ * Compiles the relaxed-SIMD module when wanted and valid here, else the SIMD128 one; for a non-shared memory
+ * with its memory import marked non-shared (the modules are built for a shared one).
+ */
+function compileKernels(wantRelaxed: boolean, shared: boolean): { module: WebAssembly.Module; relaxed: boolean } {
+  if (!flagsSet) {
+    host.beforeCompile();
+    flagsSet = true;
   }
-  throw new Error(`eap-gp: ${file} not found; run \`npm run build:wasm\``);
+  const load = (file: string): Uint8Array<ArrayBuffer> => {
+    const bytes = host.wasmBytes(file);
+    return shared ? bytes : unsharedMemoryImport(bytes);
+  };
+  if (wantRelaxed) {
+    const bytes = load('kernels-relaxed.wasm');
+    if (!WebAssembly.validate(bytes)) host.enableRelaxedSimd();
+    if (WebAssembly.validate(bytes)) return { module: new WebAssembly.Module(bytes), relaxed: true };
+  }
+  return { module: new WebAssembly.Module(load('kernels.wasm')), relaxed: false };
 }

@@ -143,7 +143,8 @@ export interface NodeDetails {
 export type DetailsTarget = { kind: 'edge'; flat: number } | { kind: 'node'; src: number };
 
 export type ToWorker =
-  | { type: 'load'; slot: Slot; id: number }
+  /** `url`: where the graph's binary form is (default the server's /api/graph/<id>; the discovery site passes a blob: URL). */
+  | { type: 'load'; slot: Slot; id: number; url?: string }
   | { type: 'unload'; slot: Slot }
   | { type: 'select'; seq: number; params: SelectParams }
   | { type: 'details'; seq: number; slot: Slot; target: DetailsTarget; absolute: boolean };

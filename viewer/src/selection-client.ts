@@ -45,8 +45,9 @@ export class SelectionClient {
     });
   }
 
-  load(slot: Slot, id: number): void {
-    this.#send({ type: 'load', slot, id });
+  /** Loads graph `id` from the server, or from `url` (the graph's binary form, src/graph/binary.ts). */
+  load(slot: Slot, id: number, url?: string): void {
+    this.#send({ type: 'load', slot, id, url });
   }
 
   unload(slot: Slot): void {

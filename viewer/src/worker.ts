@@ -42,10 +42,10 @@ async function errorText(res: Response): Promise<string> {
   }
 }
 
-async function load(slot: Slot, id: number): Promise<void> {
+async function load(slot: Slot, id: number, url = `/api/graph/${id}`): Promise<void> {
   wanted[slot] = id;
   try {
-    const res = await fetch(`/api/graph/${id}`);
+    const res = await fetch(url);
     if (!res.ok) throw new Error(await errorText(res));
     const total = Number(res.headers.get('Content-Length') ?? 0);
     const parts: Uint8Array[] = [];
@@ -241,7 +241,7 @@ scope.onmessage = (ev) => {
   const m = ev.data;
   switch (m.type) {
     case 'load':
-      void load(m.slot, m.id);
+      void load(m.slot, m.id, m.url);
       break;
     case 'unload':
       delete slots[m.slot];
