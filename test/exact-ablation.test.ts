@@ -19,7 +19,6 @@ import { exactCircuits, exactScores } from '../src/attribution/exact.js';
 import { packPair } from '../src/attribution/micro.js';
 import type { PairBatch } from '../src/attribution/types.js';
 import type { Engine } from '../src/engine/engine.js';
-import type { Tensor } from '../src/engine/tensor.js';
 import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
 import { sourceMeans, usesMeans, type Intervention, type SourceMeans } from '../src/evaluation/means.js';
 import type { MetricFn, MissingEdges } from '../src/evaluation/patching.js';
@@ -34,6 +33,7 @@ import { batches, getTask, lossGrad } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
 import { fixtureCsv } from './helpers/data.js';
 import { ENGINE_VARIANTS, withEngine } from './helpers/engines.js';
+import { patchedLogitsByHooks } from './helpers/patched-by-hooks.js';
 
 const ABLATIONS = ['zero', 'mean', 'mean-positional'] as const;
 type Ablation = (typeof ABLATIONS)[number];
@@ -94,36 +94,13 @@ function ablatedValues(model: CausalLM, b: PairBatch, ablation: Ablation, means:
  * source's output in this run (recorded into the buffer with weight −1 as the pass goes), through the hooks.
  */
 function plainMetric(model: CausalLM, bs: readonly PairBatch[], missing: MissingEdges, ablation: Ablation, means: SourceMeans | null): number {
-  const e = model.engine, k = e.kernels, lay = model.layout;
-  const { nLayer: L, nHead: H, dModel: D } = model.dims;
+  const e = model.engine, lay = model.layout, D = model.dims.dModel;
   let sum = 0, n = 0;
   for (const b of bs) {
-    const p = packPair(b), R = p.clean.ids.length, RD = R * D;
+    const p = packPair(b), R = p.clean.ids.length;
     const logits = e.tidy(() => {
       const diff = e.fromArray(ablatedValues(model, b, ablation, means), [lay.nSrc, R, D]);
-      const rows = (v: number, count: number): Tensor | null => {
-        const np = lay.parentCount(v), m = new Float32Array(count * np);
-        for (let i = 0; i < count; i++) for (let u = 0; u < np; u++) m[i * np + u] = missing[u * lay.nDst + v + i]!;
-        return m.some((x) => x !== 0) ? e.fromArray(m, [count, np]) : null;
-      };
-      const hook = (m: Tensor): ForwardHook => (x) => {
-        const out = e.empty(x.shape);
-        k.scale(x.ptr, 1, out.ptr, x.size);
-        k.gemm(false, false, m.shape[0]!, RD, m.shape[1]!, 1, m.ptr, m.shape[1]!, diff.ptr, RD, 1, out.ptr, RD);
-        return out;
-      };
-      const hooks: Record<string, ForwardHook> = {};
-      for (let l = 0; l < L; l++) {
-        [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)].forEach((name, j) => {
-          const m = rows(lay.headSlot(l, j as 0 | 1 | 2, 0), H);
-          if (m) hooks[name] = hook(m);
-        });
-        const m = rows(lay.mlpSlot(l), 1);
-        if (m) hooks[hookNames.mlpIn(l)] = hook(m);
-      }
-      const m = rows(lay.logitsSlot, 1);
-      if (m) hooks[hookNames.residFinal] = hook(m);
-      return model.forward(p.clean, { hooks, record: { buf: diff, alpha: -1, write: false } }).logits!.toArray();
+      return patchedLogitsByHooks(model, p.clean, diff, missing);
     });
     // per-batch means averaged over batches, as exact patching averages (EAP-IG's get_scores_exact)
     sum += metric(logits, p.n, model.dims.vocabSize, p.labels).reduce((x, y) => x + y, 0) / p.n;

@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { packPair } from '../src/attribution/micro.js';
 import type { PairBatch } from '../src/attribution/types.js';
 import type { Engine } from '../src/engine/engine.js';
-import type { Tensor } from '../src/engine/tensor.js';
 import { baselines, evaluateCircuits } from '../src/evaluation/evaluate.js';
 import { patchedFinals } from '../src/evaluation/patched-run.js';
 import { patchesNothing, patchPlan } from '../src/evaluation/patch-plan.js';
@@ -23,7 +22,6 @@ import { interventionCache, patchedLogits, sharedPrefix, type MetricFn, type Mis
 import { sweep, sweepCircuits } from '../src/evaluation/sweep.js';
 import { Graph } from '../src/graph/index.js';
 import { makeBatch } from '../src/models/batch.js';
-import { hookNames, type ForwardHook } from '../src/models/hooks.js';
 import { loadModel, openFamilyModel } from '../src/models/load.js';
 import { makeRandomModel } from '../src/models/make-model.js';
 import type { CausalLM } from '../src/models/model.js';
@@ -31,6 +29,7 @@ import { batches, getTask } from '../src/tasks/index.js';
 import type { Label } from '../src/tasks/types.js';
 import { fixtureCsv } from './helpers/data.js';
 import { ENGINE_VARIANTS, withEngine } from './helpers/engines.js';
+import { patchedLogitsByHooks } from './helpers/patched-by-hooks.js';
 
 const ARCH = fileURLToPath(new URL('../../test/fixtures/arch/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-patched-'));
@@ -40,36 +39,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The definition, one destination group at a time through the per-head hooks: last-position logits. */
 function plainPatchedLogits(model: CausalLM, batch: PairBatch, missing: MissingEdges): Float32Array {
-  const e = model.engine, k = e.kernels;
-  const { nLayer: L, nHead: H, dModel: D } = model.dims;
-  const lay = model.layout, R = batch.clean.ids.length, RD = R * D;
-  return e.tidy(() => {
-    const diff = interventionCache(model, batch, 'patching');
-    // rows of destinations v … v + count − 1 of the mask over their parents, as a [count, parents] matrix
-    const rows = (v: number, count: number): Tensor | null => {
-      const p = lay.parentCount(v), m = new Float32Array(count * p);
-      for (let i = 0; i < count; i++) for (let u = 0; u < p; u++) m[i * p + u] = missing[u * lay.nDst + v + i]!;
-      return m.some((x) => x !== 0) ? e.fromArray(m, [count, p]) : null;
-    };
-    const hook = (m: Tensor): ForwardHook => (x) => {
-      const out = e.empty(x.shape);
-      k.scale(x.ptr, 1, out.ptr, x.size);
-      k.gemm(false, false, m.shape[0]!, RD, m.shape[1]!, 1, m.ptr, m.shape[1]!, diff.ptr, RD, 1, out.ptr, RD);
-      return out;
-    };
-    const hooks: Record<string, ForwardHook> = {};
-    for (let l = 0; l < L; l++) {
-      [hookNames.qInput(l), hookNames.kInput(l), hookNames.vInput(l)].forEach((n, j) => {
-        const m = rows(lay.headSlot(l, j as 0 | 1 | 2, 0), H);
-        if (m) hooks[n] = hook(m);
-      });
-      const m = rows(lay.mlpSlot(l), 1);
-      if (m) hooks[hookNames.mlpIn(l)] = hook(m);
-    }
-    const m = rows(lay.logitsSlot, 1);
-    if (m) hooks[hookNames.residFinal] = hook(m);
-    return model.forward(batch.clean, { hooks, record: { buf: diff, alpha: -1, write: false } }).logits!.toArray();
-  });
+  return model.engine.tidy(() => patchedLogitsByHooks(model, batch.clean, interventionCache(model, batch, 'patching'), missing));
 }
 
 function plainMetric(model: CausalLM, bs: readonly PairBatch[], metric: MetricFn, missing: MissingEdges): number {
