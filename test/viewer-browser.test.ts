@@ -8,12 +8,13 @@
  * Without Chromium the tests skip, unless EAPGP_REQUIRE_BROWSER=1 (CI), where that is a failure.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startViewServer } from './helpers/view-server.js';
 import type { Browser, Page } from 'playwright-core';
 import { referenceCircuit } from '../src/circuits/index.js';
 import { overlap } from '../src/circuits/overlap.js';
@@ -23,7 +24,6 @@ import { edgeRank, greedy, prune, topn } from '../src/graph/selection.js';
 import { drawnSources } from '../src/graph/style.js';
 import { rng, writeViewerFixtures, type ViewerFixtures } from './helpers/viewer-fixtures.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SMALL = fileURLToPath(new URL('../../test/fixtures/graph/eapig-l2h2.json', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 /** EAPGP_CHROMIUM, when set, is the only browser tried. */
@@ -45,20 +45,10 @@ const pageErrors: string[] = [];
 if (!CHROMIUM && REQUIRED) test('Chromium is installed (EAPGP_REQUIRE_BROWSER=1)', () => assert.fail('no Chromium found (/usr/bin/chromium or EAPGP_CHROMIUM); CI installs Debian\'s chromium package'));
 if (!CHROMIUM && !REQUIRED) console.log(`viewer browser tests skipped: ${SKIP}`);
 
-/** Starts `eapgp view` on a free port and returns its URL. */
 function startServer(args: string[]): Promise<string> {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [MAIN, 'view', ...args, '--port', '0'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-    server = child;
-    let out = '', err = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) ok(m[1]!);
-    });
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('exit', (code) => fail(new Error(`eapgp view exited with ${code}: ${err}`)));
-  });
+  const started = startViewServer(tmp, args);
+  server = started.child;
+  return started.url;
 }
 
 before(async () => {

@@ -5,19 +5,19 @@
  * neuron graph lists its top neurons in |score| order, as computed here from the file.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startViewServer } from './helpers/view-server.js';
 import type { Browser, Page } from 'playwright-core';
 import { Graph } from '../src/graph/graph.js';
 import { NodeGraph } from '../src/graph/node-graph.js';
 import { writeNodeGraphJson } from '../src/graph/node-json.js';
 import { topnNodes } from '../src/graph/node-selection.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CHROMIUM = (process.env['EAPGP_CHROMIUM'] ? [process.env['EAPGP_CHROMIUM']] : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']).find((p) => existsSync(p));
 const REQUIRED = process.env['EAPGP_REQUIRE_BROWSER'] === '1';
 const SKIP = CHROMIUM ? false : 'Chromium not found (apt-get install chromium, or set EAPGP_CHROMIUM); set EAPGP_REQUIRE_BROWSER=1 to fail instead';
@@ -35,18 +35,9 @@ let nodeGraph: NodeGraph, neuronGraph: NodeGraph;
 if (!CHROMIUM && REQUIRED) test('Chromium is installed (EAPGP_REQUIRE_BROWSER=1)', () => assert.fail('no Chromium found'));
 
 function startServer(args: string[]): Promise<string> {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [MAIN, 'view', ...args, '--port', '0'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-    server = child;
-    let out = '', err = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) ok(m[1]!);
-    });
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('exit', (code) => fail(new Error(`eapgp view exited with ${code}: ${err}`)));
-  });
+  const started = startViewServer(tmp, args);
+  server = started.child;
+  return started.url;
 }
 
 before(async () => {
