@@ -6,7 +6,8 @@
  * (256 on NVIDIA, while heap blocks are 64-byte aligned). So operands whose bound ranges would overlap, an
  * in-place call (dx = dy) or neighbours such as a norm's mean and rstd, share one binding here, each reached at
  * its own element offset (a `d_<name>` field of the uniform). The body reads and writes operand `x` only through
- * the generated `ld_x(i)` and `st_x(i, v)`, so one body serves every grouping.
+ * the generated `ld_x(i)` and `st_x(i, v)` (the latter only where the body calls it), so one body serves every
+ * grouping.
  */
 import type { GpuBinding, GpuDispatch, GpuLimits, GpuParam } from '../dispatch.js';
 
@@ -81,7 +82,8 @@ export function dispatch(
         at = `p.o${k} + p.d_${o.name} + i`;
       }
       access.push(`fn ld_${o.name}(i: u32) -> f32 { return b${k}[${at}]; }`);
-      access.push(`fn st_${o.name}(i: u32, v: f32) { b${k}[${at}] = v; }`);
+      // only for operands the body writes: the runtime reads which bindings a shader writes from its WGSL
+      if (body.includes(`st_${o.name}(`)) access.push(`fn st_${o.name}(i: u32, v: f32) { b${k}[${at}] = v; }`);
     }
   });
   for (const [name, type] of params) fields.push(`${name}: ${type}`);

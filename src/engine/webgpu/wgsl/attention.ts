@@ -3,9 +3,9 @@
  * dispatch's head range, batch within its batch range); p.h0 is the first head. Operand rows are those of the
  * dispatch's batches; probs holds its (batch, head) blocks of P×P, p.nh heads per batch. qkv rows are [q | k | v]
  * with head h at columns h·dh of each third. Every sum over positions runs in position order in one thread
- * (per head dimension d) or through reduce.ts' fixed tree: no atomics, same bits every run.
+ * (per head dimension d) or through workgroup-sums.ts' fixed tree: no atomics, same bits every run.
  */
-import { reduceWgsl } from './reduce.js';
+import { reduceWgsl } from './workgroup-sums.js';
 
 export const ATTN_WG = 64;
 /** The largest head dimension the kernels keep in workgroup memory. */

@@ -1,10 +1,10 @@
 /**
  * headGradDeposit: one workgroup per (row, head segment); each thread takes the segment's columns c ≡ t (mod WG)
- * in order, and the two segment sums go through reduce.ts' fixed tree. Rows of g, y and U are the dispatch's
+ * in order, and the two segment sums go through workgroup-sums.ts' fixed tree. Rows of g, y and U are the dispatch's
  * chunk; A and Wt are bound whole ([segments, rows]) and indexed with the chunk's first row p.r0.
  * Operands g, rstd, y, cvec, offs, U, A, Wt; params rows, cols, seg, r0, alpha, acc.
  */
-import { reduceWgsl } from './reduce.js';
+import { reduceWgsl } from './workgroup-sums.js';
 
 export const HEAD_GRAD_WG = 64;
 

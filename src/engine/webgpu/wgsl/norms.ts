@@ -1,9 +1,9 @@
 /**
  * LayerNorm and RMSNorm: one workgroup per row (`wid.x`, rows of the dispatch's chunk), each thread owning the
  * columns d ≡ t (mod WG) in every phase, so an in-place call (dx = dy) reads each element before the same thread
- * overwrites it. Row sums: per-thread sums in column order, then the tree of reduce.ts.
+ * overwrites it. Row sums: per-thread sums in column order, then the tree of workgroup-sums.ts.
  */
-import { reduceWgsl } from './reduce.js';
+import { reduceWgsl } from './workgroup-sums.js';
 
 export const NORM_WG = 256;
 
