@@ -5,7 +5,7 @@
  * with head h at columns h·dh of each third. Every sum over positions runs in position order in one thread
  * (per head dimension d) or through workgroup-sums.ts' fixed tree: no atomics, same bits every run.
  */
-import { reduceWgsl } from './workgroup-sums.js';
+import { workgroupSumsWgsl } from './workgroup-sums.js';
 
 export const ATTN_WG = 64;
 /** The largest head dimension the kernels keep in workgroup memory. */
@@ -13,7 +13,7 @@ export const MAX_DH = 256;
 /** Head dimensions each thread owns in the accumulations over positions: d = t + k·WG. */
 const PER = MAX_DH / ATTN_WG;
 
-const common = /* wgsl */ `${reduceWgsl(ATTN_WG)}
+const common = /* wgsl */ `${workgroupSumsWgsl(ATTN_WG)}
 const MAXDH: u32 = ${MAX_DH}u;
 const PER: u32 = ${PER}u;
 var<workgroup> vec_s: array<f32, MAXDH>;

@@ -4,11 +4,11 @@
  * chunk; A and Wt are bound whole ([segments, rows]) and indexed with the chunk's first row p.r0.
  * Operands g, rstd, y, cvec, offs, U, A, Wt; params rows, cols, seg, r0, alpha, acc.
  */
-import { reduceWgsl } from './workgroup-sums.js';
+import { workgroupSumsWgsl } from './workgroup-sums.js';
 
 export const HEAD_GRAD_WG = 64;
 
-export const headGradDepositWgsl = /* wgsl */ `${reduceWgsl(HEAD_GRAD_WG)}
+export const headGradDepositWgsl = /* wgsl */ `${workgroupSumsWgsl(HEAD_GRAD_WG)}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let r = wid.x; let h = wid.y; let t = lid.x;

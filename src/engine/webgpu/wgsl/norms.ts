@@ -3,12 +3,12 @@
  * columns d ≡ t (mod WG) in every phase, so an in-place call (dx = dy) reads each element before the same thread
  * overwrites it. Row sums: per-thread sums in column order, then the tree of workgroup-sums.ts.
  */
-import { reduceWgsl } from './workgroup-sums.js';
+import { workgroupSumsWgsl } from './workgroup-sums.js';
 
 export const NORM_WG = 256;
 
 /** Operands x, gamma, beta, y, mean, rstd; params D, eps. Biased variance from a second pass over x − mean. */
-export const layerNormWgsl = /* wgsl */ `${reduceWgsl(NORM_WG)}
+export const layerNormWgsl = /* wgsl */ `${workgroupSumsWgsl(NORM_WG)}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let r = wid.x; let t = lid.x; let D = p.D; let o = r * D;
@@ -24,7 +24,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `;
 
 /** Writes dx (p.acc ≠ 0: adds) and, when `dxAcc` is bound, adds dx to it. Operands dy, x, gamma, mean, rstd, dx[, dxAcc]. */
-export const layerNormBackwardWgsl = (dxAcc: boolean): string => /* wgsl */ `${reduceWgsl(NORM_WG)}
+export const layerNormBackwardWgsl = (dxAcc: boolean): string => /* wgsl */ `${workgroupSumsWgsl(NORM_WG)}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let r = wid.x; let t = lid.x; let D = p.D; let o = r * D;
@@ -45,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `;
 
 /** Operands x, gamma, y, rstd; params D, eps, offset. x·rstd is an f32 product before the gain multiplies it. */
-export const rmsNormWgsl = /* wgsl */ `${reduceWgsl(NORM_WG)}
+export const rmsNormWgsl = /* wgsl */ `${workgroupSumsWgsl(NORM_WG)}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let r = wid.x; let t = lid.x; let D = p.D; let o = r * D;
@@ -58,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `;
 
 /** As layerNormBackwardWgsl without the mean terms. Operands dy, x, gamma, rstd, dx[, dxAcc]; params D, offset, acc. */
-export const rmsNormBackwardWgsl = (dxAcc: boolean): string => /* wgsl */ `${reduceWgsl(NORM_WG)}
+export const rmsNormBackwardWgsl = (dxAcc: boolean): string => /* wgsl */ `${workgroupSumsWgsl(NORM_WG)}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let r = wid.x; let t = lid.x; let D = p.D; let o = r * D;

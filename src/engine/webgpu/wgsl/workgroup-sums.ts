@@ -3,7 +3,7 @@
  * so results are bit-identical between runs (no atomics). `wg` must be a power of two; call from uniform
  * control flow (they contain barriers).
  */
-export const reduceWgsl = (wg: number): string => /* wgsl */ `
+export const workgroupSumsWgsl = (wg: number): string => /* wgsl */ `
 const WG: u32 = ${wg}u;
 var<workgroup> red: array<vec2<f32>, WG>;
 
