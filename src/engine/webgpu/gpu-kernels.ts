@@ -129,7 +129,8 @@ export class GpuKernels implements Kernels, HeapHook {
     if (Atomics.load(this.control, STATE) !== DONE) throw new Error('WebGPU: the GPU worker left an unknown state');
   }
 
-  private enqueue(kernel: string, dispatches: GpuDispatch[]): void {
+  /** Queues prebuilt dispatches after checking them (the Kernels methods come here; tests pass tighter limits to builders). */
+  enqueue(kernel: string, dispatches: GpuDispatch[]): void {
     const size = this.heap.size, maxWg = this.limits.maxComputeWorkgroupsPerDimension;
     for (const d of dispatches) {
       const written = writtenBuffers(d.shader);

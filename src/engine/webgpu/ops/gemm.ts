@@ -13,6 +13,9 @@ const shader = variants<string>((key): GpuShader => {
   return { name: `gemm_${ta}${tb}_${size}`, wgsl: gemmWgsl(ta === 't', tb === 't', size === 'big' ? BIG : SMALL) };
 });
 
+/** Half of n, kept a multiple of the tile while it is larger than one. */
+const half = (n: number, tile: number) => (n > tile ? Math.ceil(n / 2 / tile) * tile : Math.ceil(n / 2));
+
 export const gemmBatchedOp: OpBuilder<Parameters<Kernels['gemmBatched']>> = (
   limits, tA, tB, M, N, K, alpha, a, lda, sA, b, ldb, sB, beta, c, ldc, sC, batch,
 ) => {
@@ -32,8 +35,8 @@ export const gemmBatchedOp: OpBuilder<Parameters<Kernels['gemmBatched']>> = (
     const a4 = 4 * extA(bc, mc), b4 = 4 * extB(bc, nc), c4 = 4 * extC(bc, mc, nc);
     if (a4 <= room && b4 <= room && c4 <= room) break;
     if (bc > 1) bc = Math.ceil(bc / 2);
-    else if ((a4 > room || c4 > room) && mc > tile.BM) mc = Math.ceil(mc / 2 / tile.BM) * tile.BM;
-    else if ((b4 > room || c4 > room) && nc > tile.BN) nc = Math.ceil(nc / 2 / tile.BN) * tile.BN;
+    else if ((a4 > room || c4 > room) && mc > 1) mc = half(mc, tile.BM);
+    else if ((b4 > room || c4 > room) && nc > 1) nc = half(nc, tile.BN);
     else throw new Error(`gemm ${M}×${N}×${K}: one tile's operands exceed maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize} bytes)`);
   }
   const out: GpuDispatch[] = [];
