@@ -5,7 +5,7 @@ import { RESIDENT_LIMIT } from '../models/weights.js';
 import { version } from '../version.js';
 import { ENGINE_OPTIONS, engineFrom, parse } from './args.js';
 
-export const usage = `usage: eapgp info [--json] [--threads N] [--gemm auto|blas|wasm]
+export const usage = `usage: eapgp info [--json] [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu]
 
 Shows the version, compute threads, which matrix-product path is active (OpenBLAS or WebAssembly) and why,
 whether relaxed SIMD is on, and the memory limits.`;

@@ -1,3 +1,13 @@
+/**
+ * The seam between the kernel-contract methods and the WebGPU runtime: an OpBuilder turns one Kernels call into
+ * compute dispatches over heap ranges, and the runtime (gpu-worker.ts) binds those ranges of its heap mirror.
+ *
+ * Binding convention of every shader: `@group(0) @binding(0) var<uniform> p: Params;` with
+ * `struct Params { o0: u32, …, o{n−1}: u32, <params in order> }` (one u32 element offset per buffer, then the
+ * params, every field a 4-byte scalar), and `@group(0) @binding(i+1) var<storage, read_write> bI: array<…>;`
+ * addressed as `bI[p.oI + j]`. All storage bindings are read_write; the runtime resolves overlapping ranges.
+ */
+
 /** One WGSL compute shader; `name` keys the pipeline cache (one pipeline per name). Entry point is `main`. */
 export interface GpuShader { readonly name: string; readonly wgsl: string }
 /** A heap range a dispatch reads or writes: byte offset into the heap and length in bytes. */
