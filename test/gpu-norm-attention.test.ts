@@ -1,9 +1,10 @@
 /**
- * The WebGPU norm, attention and head-gradient kernels (src/engine/webgpu/ops) against ReferenceKernels on random
- * inputs of awkward shapes, run through test/helpers/gpu-harness.ts on whatever adapter Dawn finds (lavapipe in
- * CI). Also: two runs give identical bytes, and the same bytes again when the ops are built for a device with
- * 256-byte binding alignment and tiny bindings/workgroup counts (splitting and merged bindings change nothing
- * but the chunked parameter gradient's summation, which gets its own bound).
+ * The WebGPU norm, attention and head-gradient kernels (src/engine/webgpu/ops/{norms,attention,head-grads}.ts)
+ * against ReferenceKernels on random inputs of awkward shapes, through the real runtime (GpuKernels) on whatever
+ * adapter Dawn finds (lavapipe in CI); skipped without one unless EAPGP_REQUIRE_GPU=1. Also: two runs give
+ * identical bytes, and the same bytes again when the ops are built for a device with 256-byte binding alignment,
+ * 64 KiB bindings and few workgroups a dimension (splitting and merged bindings change nothing but the chunked
+ * parameter gradient's summation, which gets its own bound).
  *
  * Tolerances come from float32 rounding, u = 2⁻²⁴: the reference accumulates in float64 and rounds once, while a
  * float32 sum of n terms errs by at most ≈ n·u·Σ|terms| (Higham's γₙ; the GPU's tree sums do better, ≈ log₂n·u,
@@ -16,46 +17,48 @@ import { Heap } from '../src/engine/memory.js';
 import type { Kernels } from '../src/engine/kernels.js';
 import { ReferenceKernels } from '../src/engine/reference.js';
 import type { GpuDispatch, GpuLimits } from '../src/engine/webgpu/dispatch.js';
+import { GpuKernels } from '../src/engine/webgpu/gpu-kernels.js';
 import * as norms from '../src/engine/webgpu/ops/norms.js';
 import * as attn from '../src/engine/webgpu/ops/attention.js';
 import { headGradDeposit } from '../src/engine/webgpu/ops/head-grads.js';
-import { GpuHarness } from './helpers/gpu-harness.js';
+import { skipWithoutGpu } from './helpers/gpu.js';
 
 const U_ = 2 ** -24;
+const skip = skipWithoutGpu;
 const heap = new Heap();
 const ref = new ReferenceKernels(heap);
-let gpu: GpuHarness | null = null;
-const skip = !process.env.EAPGP_REQUIRE_GPU && !(await GpuHarness.create().then((g) => (gpu = g)));
+let gpu: GpuKernels;
 
-before(() => {
-  if (process.env.EAPGP_REQUIRE_GPU && !gpu) throw new Error('EAPGP_REQUIRE_GPU is set but Dawn finds no WebGPU adapter');
+before(async () => {
+  if (skip) return;
+  const got = await GpuKernels.create(heap);
+  assert.ok(got.ok, got.ok ? '' : got.reason);
+  gpu = got.kernels;
 });
-after(() => gpu?.destroy());
+after(async () => gpu?.close());
 
-/** The GPU kernels under test, with the Kernels signatures minus the limits. */
+/** The kernels under test, with the Kernels signatures. */
 type GpuOps = Pick<Kernels, 'layerNorm' | 'layerNormBackward' | 'layerNormParamGrad' | 'rmsNorm' | 'rmsNormBackward' | 'attention' | 'attentionBackward' | 'headGradDeposit'>;
 type Call = (k: GpuOps) => void;
 
-/** Records the dispatches of one call (built for `limits`) instead of running them. */
-function record(limits: GpuLimits, call: Call): GpuDispatch[] {
-  const out: GpuDispatch[] = [];
-  const ops: GpuOps = {
-    layerNorm: (...a) => out.push(...norms.layerNorm(limits, ...a)),
-    layerNormBackward: (...a) => out.push(...norms.layerNormBackward(limits, ...a)),
-    layerNormParamGrad: (...a) => out.push(...norms.layerNormParamGrad(limits, ...a)),
-    rmsNorm: (...a) => out.push(...norms.rmsNorm(limits, ...a)),
-    rmsNormBackward: (...a) => out.push(...norms.rmsNormBackward(limits, ...a)),
-    attention: (...a) => out.push(...attn.attention(limits, ...a)),
-    attentionBackward: (...a) => out.push(...attn.attentionBackward(limits, ...a)),
-    headGradDeposit: (...a) => out.push(...headGradDeposit(limits, ...a)),
-  };
-  call(ops);
-  return out;
+/** Runs one call's dispatches built for `limits` (instead of the device's) on the GPU. */
+function runWithLimits(limits: GpuLimits, call: Call): void {
+  const q = (kernel: string, ds: GpuDispatch[]) => gpu.enqueue(kernel, ds);
+  call({
+    layerNorm: (...a) => q('layerNorm', norms.layerNorm(limits, ...a)),
+    layerNormBackward: (...a) => q('layerNormBackward', norms.layerNormBackward(limits, ...a)),
+    layerNormParamGrad: (...a) => q('layerNormParamGrad', norms.layerNormParamGrad(limits, ...a)),
+    rmsNorm: (...a) => q('rmsNorm', norms.rmsNorm(limits, ...a)),
+    rmsNormBackward: (...a) => q('rmsNormBackward', norms.rmsNormBackward(limits, ...a)),
+    attention: (...a) => q('attention', attn.attention(limits, ...a)),
+    attentionBackward: (...a) => q('attentionBackward', attn.attentionBackward(limits, ...a)),
+    headGradDeposit: (...a) => q('headGradDeposit', headGradDeposit(limits, ...a)),
+  });
 }
 
-/** A device as small as the convention allows: 256-byte alignment (NVIDIA's), 64 KiB bindings, 7 workgroups a dimension. */
+/** A device as small as the convention allows: 256-byte alignment (NVIDIA's), 64 KiB bindings, few workgroups a dimension. */
 const tinyLimits = (maxWorkgroups = 7): GpuLimits => ({
-  ...gpu!.limits, minStorageBufferOffsetAlignment: 256, maxStorageBufferBindingSize: 65536, maxComputeWorkgroupsPerDimension: maxWorkgroups,
+  ...gpu.limits, minStorageBufferOffsetAlignment: 256, maxStorageBufferBindingSize: 65536, maxComputeWorkgroupsPerDimension: maxWorkgroups,
 });
 
 let seed = 4242;
@@ -83,23 +86,21 @@ class Case {
   f32(n: number, fill: (i: number) => number = () => rand()): number {
     const p = heap.alloc(Math.max(1, n) * 4);
     this.blocks.push(p);
-    for (let i = 0; i < n; i++) heap.f32[(p >> 2) + i] = fill(i);
+    const v = heap.f32At(p, n);
+    for (let i = 0; i < n; i++) v[i] = fill(i);
     return p;
   }
   read(p: number, n: number): Float32Array {
-    return heap.f32.slice(p >> 2, (p >> 2) + n);
+    return heap.f32At(p, n).slice();
   }
   /** An output of n floats at ptr (default: a new random block), restored to its contents before each run. */
   out(n: number, tol: Out['tol'], ptr = this.f32(n)): number {
     this.outs.push({ ptr, n, tol, init: this.read(ptr, n) });
     return ptr;
   }
-  private reset(): void {
-    for (const o of this.outs) heap.f32.set(o.init, o.ptr >> 2);
-  }
-  private async runGpu(call: Call, limits: GpuLimits): Promise<Uint8Array[]> {
-    this.reset();
-    await gpu!.run(heap, record(limits, call), limits);
+  private run(call: () => void): Uint8Array[] {
+    for (const o of this.outs) heap.f32At(o.ptr, o.n).set(o.init);
+    call();
     return this.outs.map((o) => new Uint8Array(this.read(o.ptr, o.n).buffer));
   }
 
@@ -108,16 +109,14 @@ class Case {
    * for tinyLimits(), or, for the chunked parameter gradient, they are within `tiny` (a tolerance) of the reference
    * (few shapes: each new grouping of bindings compiles a pipeline, ~1 s on lavapipe).
    */
-  async check(label: string, call: Call, tiny: boolean | Out['tol'] = false, tinyWorkgroups = 7): Promise<void> {
-    this.reset();
-    call(ref);
-    const expected = this.outs.map((o) => this.read(o.ptr, o.n));
-    const first = await this.runGpu(call, gpu!.limits);
+  check(label: string, call: Call, tiny: boolean | Out['tol'] = false, tinyWorkgroups = 7): void {
+    const expected = this.run(() => call(ref)).map((b) => new Float32Array(b.buffer));
+    const first = this.run(() => call(gpu));
     first.forEach((g, j) => compare(`${label} output ${j}`, new Float32Array(g.buffer), expected[j]!, this.outs[j]!.tol));
-    const again = await this.runGpu(call, gpu!.limits);
+    const again = this.run(() => call(gpu));
     again.forEach((g, j) => assert.ok(bytesEqual(g, first[j]!), `${label} output ${j}: a second run differs`));
     if (!tiny) return;
-    const split = await this.runGpu(call, tinyLimits(tinyWorkgroups));
+    const split = this.run(() => runWithLimits(tinyLimits(tinyWorkgroups), call));
     split.forEach((g, j) => {
       if (tiny !== true) compare(`${label} output ${j} (tiny limits)`, new Float32Array(g.buffer), expected[j]!, tiny);
       else assert.ok(bytesEqual(g, first[j]!), `${label} output ${j}: differs when split for tiny limits`);
@@ -144,7 +143,7 @@ function compare(label: string, got: Float32Array, expected: Float32Array, tol: 
 /** [rows, D]: rows not a multiple of any workgroup size, D = 1, D = GPT-2 XL's 1600; `tiny` where splitting happens. */
 const NORM_SHAPES: [number, number, boolean][] = [[1, 1, false], [37, 1, false], [300, 7, true], [37, 300, false], [1, 1600, false], [37, 1600, true]];
 
-test('layerNorm forward, backward (accumulate, dxAcc, in place) and parameter gradient', { skip }, async () => {
+test('layerNorm forward, backward (accumulate, dxAcc, in place) and parameter gradient', { skip }, () => {
   for (const [rows, D, tiny] of NORM_SHAPES) {
     const c = new Case();
     const x = c.f32(rows * D, () => rand(-2, 2)), gamma = c.f32(D), beta = c.f32(D);
@@ -154,7 +153,7 @@ test('layerNorm forward, backward (accumulate, dxAcc, in place) and parameter gr
     const st = c.f32(2 * rows);
     const y = c.out(rows * D, tolRow), mean = c.out(rows, (e, i) => 4 * (D + 8) * U_ * (2 + Math.abs(e[i]!)), st);
     const rstd = c.out(rows, (e, i) => 4 * (D + 8) * U_ * Math.abs(e[i]!), st + 4 * rows);
-    await c.check(`layerNorm ${rows}×${D}`, (k) => k.layerNorm(x, gamma, beta, y, mean, rstd, rows, D, 1e-5), tiny);
+    c.check(`layerNorm ${rows}×${D}`, (k) => k.layerNorm(x, gamma, beta, y, mean, rstd, rows, D, 1e-5), tiny);
     c.free();
 
     // backward from the reference statistics (inputs, so both sides see the same ones)
@@ -168,25 +167,25 @@ test('layerNorm forward, backward (accumulate, dxAcc, in place) and parameter gr
     for (const acc of [false, true]) for (const withAcc of [false, true]) {
       const c3 = new Case();
       const dx = c3.out(rows * D, tolDx), dxAcc = withAcc ? c3.out(rows * D, tolDx) : 0;
-      await c3.check(`layerNormBackward ${rows}×${D} accumulate=${acc} dxAcc=${withAcc}`, (k) =>
+      c3.check(`layerNormBackward ${rows}×${D} accumulate=${acc} dxAcc=${withAcc}`, (k) =>
         k.layerNormBackward(dy, x2, g2, m2, r2, dx, acc, dxAcc, rows, D), tiny && acc);
       c3.free();
     }
     // in place (dx = dy, as models/head-ops.ts calls it) with a dxAcc target: dy is the output
     const c4 = new Case();
     const io = c4.out(rows * D, tolDx, c4.f32(rows * D)), accIn = c4.out(rows * D, tolDx);
-    await c4.check(`layerNormBackward in place ${rows}×${D}`, (k) => k.layerNormBackward(io, x2, g2, m2, r2, io, false, accIn, rows, D), tiny);
+    c4.check(`layerNormBackward in place ${rows}×${D}`, (k) => k.layerNormBackward(io, x2, g2, m2, r2, io, false, accIn, rows, D), tiny);
     c4.free();
     // dgamma, dbeta: float32 sums over rows of terms ≤ √D (dy·x̂) and ≤ 1 (dy), added to the old value; split into
     // chunks of rows (tiny limits), each chunk's sum is added separately: the same bound holds
     const tolP = () => 4 * (rows + 8) * U_ * (rows * Math.sqrt(D) + 2);
     const dg = c2.out(D, tolP), db = c2.out(D, tolP);
-    await c2.check(`layerNormParamGrad ${rows}×${D}`, (k) => k.layerNormParamGrad(dy, x2, m2, r2, dg, db, rows, D), tiny && tolP);
+    c2.check(`layerNormParamGrad ${rows}×${D}`, (k) => k.layerNormParamGrad(dy, x2, m2, r2, dg, db, rows, D), tiny && tolP);
     c2.free();
   }
 });
 
-test('rmsNorm forward and backward (gain w and 1 + w, accumulate, dxAcc, in place)', { skip }, async () => {
+test('rmsNorm forward and backward (gain w and 1 + w, accumulate, dxAcc, in place)', { skip }, () => {
   for (const [rows, D, tiny] of NORM_SHAPES) for (const offset of [0, 1]) {
     const c = new Case();
     const x = c.f32(rows * D, () => rand(-2, 2)), gamma = c.f32(D);
@@ -194,7 +193,7 @@ test('rmsNorm forward and backward (gain w and 1 + w, accumulate, dxAcc, in plac
     // that, plus a few ulp of sqrt and division); y = (x·rstd)·(gamma + offset) adds three roundings
     const rstd = c.out(rows, (e, i) => (D + 8) * U_ * Math.abs(e[i]!));
     const y = c.out(rows * D, (e, i) => 2 * (D + 8) * U_ * Math.abs(e[i]!) + 1e-37);
-    await c.check(`rmsNorm ${rows}×${D} offset ${offset}`, (k) => k.rmsNorm(x, gamma, offset, y, rstd, rows, D, 1e-5), tiny && offset === 1);
+    c.check(`rmsNorm ${rows}×${D} offset ${offset}`, (k) => k.rmsNorm(x, gamma, offset, y, rstd, rows, D, 1e-5), tiny && offset === 1);
     c.free();
 
     const c2 = new Case();
@@ -207,20 +206,20 @@ test('rmsNorm forward and backward (gain w and 1 + w, accumulate, dxAcc, in plac
     for (const acc of [false, true]) for (const withAcc of [false, true]) {
       const c3 = new Case();
       const dx = c3.out(rows * D, tolDx), dxAcc = withAcc ? c3.out(rows * D, tolDx) : 0;
-      await c3.check(`rmsNormBackward ${rows}×${D} offset ${offset} accumulate=${acc} dxAcc=${withAcc}`, (k) =>
+      c3.check(`rmsNormBackward ${rows}×${D} offset ${offset} accumulate=${acc} dxAcc=${withAcc}`, (k) =>
         k.rmsNormBackward(dy, x2, g2, offset, r2, dx, acc, dxAcc, rows, D), tiny && acc && offset === 1);
       c3.free();
     }
     const c4 = new Case();
     const io = c4.out(rows * D, tolDx, c4.f32(rows * D)), accIn = c4.out(rows * D, tolDx);
-    await c4.check(`rmsNormBackward in place ${rows}×${D} offset ${offset}`, (k) =>
+    c4.check(`rmsNormBackward in place ${rows}×${D} offset ${offset}`, (k) =>
       k.rmsNormBackward(io, x2, g2, offset, r2, io, true, accIn, rows, D), tiny && offset === 0);
     c4.free();
     c2.free();
   }
 });
 
-test('headGradDeposit: segments of 24, 64 and 80, alpha ≠ 1, accumulate on and off', { skip }, async () => {
+test('headGradDeposit: segments of 24, 64 and 80, alpha ≠ 1, accumulate on and off', { skip }, () => {
   for (const [rows, nseg, seg, tiny] of [[1, 1, 24, false], [37, 3, 24, true], [37, 3, 64, false], [70, 25, 80, false]] as const) {
     const cols = nseg * seg;
     for (const accumulate of [false, true]) for (const alpha of [1, 0.37]) {
@@ -233,7 +232,7 @@ test('headGradDeposit: segments of 24, 64 and 80, alpha ≠ 1, accumulate on and
       const U = c.out(rows * cols, (e, i) => 2 * U_ * Math.abs(e[i]!));
       const sumTol = (e: Float32Array, i: number) => 2 * (seg + 4) * U_ * 4 * seg * Math.max(1, alpha) + 2 * U_ * Math.abs(e[i]!);
       const A = c.out(nseg * rows, sumTol), Wt = c.out(nseg * rows, sumTol);
-      await c.check(`headGradDeposit ${rows}×${nseg}×${seg} accumulate=${accumulate} alpha=${alpha}`, (k) =>
+      c.check(`headGradDeposit ${rows}×${nseg}×${seg} accumulate=${accumulate} alpha=${alpha}`, (k) =>
         k.headGradDeposit(g, rstd, y, cvec, offs, U, A, Wt, rows, cols, seg, alpha, accumulate), tiny && alpha !== 1);
       c.free();
     }
@@ -248,7 +247,7 @@ const ATTN_SHAPES: [number, number, number, number, 'forward' | 'both' | false][
   [1, 1, 1, 24, false], [2, 37, 3, 24, 'forward'], [1, 37, 3, 80, false], [2, 130, 2, 64, false], [1, 70, 25, 64, false], [2, 64, 3, 8, 'both'],
 ];
 
-test('attention forward and backward against the reference: causal mask exact, dqkv written', { skip }, async () => {
+test('attention forward and backward against the reference: causal mask exact, dqkv written', { skip }, () => {
   for (const [B, P, H, dh, tiny] of ATTN_SHAPES) {
     const D = H * dh, scale = 1 / Math.sqrt(dh);
     const c = new Case();
@@ -260,7 +259,7 @@ test('attention forward and backward against the reference: causal mask exact, d
     const es = (dh + 4) * U_ * dh * scale, relP = 4 * es + (8 + 4 * dh * scale + P + 4) * U_;
     const probs = c.out(B * H * P * P, (e, i) => 2 * relP * e[i]!);
     const z = c.out(B * P * D, () => 2 * (relP + (P + 4) * U_));
-    await c.check(`attention B=${B} P=${P} H=${H} dh=${dh}`, (k) => k.attention(qkv, z, probs, B, P, H, dh, scale), !!tiny, 1000);
+    c.check(`attention B=${B} P=${P} H=${H} dh=${dh}`, (k) => k.attention(qkv, z, probs, B, P, H, dh, scale), !!tiny, 1000);
 
     // backward from the reference probabilities (an input, so both sides see the same ones)
     const c2 = new Case();
@@ -281,7 +280,7 @@ test('attention forward and backward against the reference: causal mask exact, d
       if (part === 1) return 2 * C * (ES + sumS);
       return 2 * C * (P + 4) * U_ * 2;
     });
-    await c2.check(`attentionBackward B=${B} P=${P} H=${H} dh=${dh}`, (k) => k.attentionBackward(dz, qkv, pr, dqkv, B, P, H, dh, scale), tiny === 'both', 1000);
+    c2.check(`attentionBackward B=${B} P=${P} H=${H} dh=${dh}`, (k) => k.attentionBackward(dz, qkv, pr, dqkv, B, P, H, dh, scale), tiny === 'both', 1000);
     c2.free();
     c.free();
   }
@@ -291,5 +290,5 @@ test('attention: limits that one head cannot fit are an error naming the kernel 
   // one batch of P = 37, 3 × 24 needs 74.6 KB of row bindings for the backward pass, over tiny limits' 64 KiB
   assert.throws(() => attn.attentionBackward(tinyLimits(1000), 1 << 26, 1 << 27, 1 << 28, 1 << 29, 2, 37, 3, 24, 0.2),
     /^Error: attentionBackward: one head of one batch .* maxStorageBufferBindingSize 65536/);
-  assert.throws(() => attn.attention(gpu!.limits, 1 << 26, 1 << 27, 1 << 28, 1, 8, 2, 512, 0.2), /attention: head dimension 512 exceeds/);
+  assert.throws(() => attn.attention(gpu.limits, 1 << 26, 1 << 27, 1 << 28, 1, 8, 2, 512, 0.2), /attention: head dimension 512 exceeds/);
 });

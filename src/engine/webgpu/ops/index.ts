@@ -1,11 +1,14 @@
 /**
  * Every kernel-contract method and the OpBuilder that runs it on WebGPU. A method missing here makes GpuKernels
- * throw "not yet on the GPU: <name>" (the norms, attention and the head-gradient deposit come from their own files).
+ * throw "not yet on the GPU: <name>".
  */
 import type { Kernels } from '../../kernels.js';
 import type { GpuDispatch, GpuLimits } from '../dispatch.js';
+import { attention, attentionBackward } from './attention.js';
 import { activationBackwardOp, activationOp, addOp, addRowVectorOp, axpyOp, geluBackwardOp, geluOp, scaleOp, widenBf16Op } from './elementwise.js';
 import { gemmBatchedOp, gemmOp } from './gemm.js';
+import { headGradDeposit } from './head-grads.js';
+import { layerNorm, layerNormBackward, layerNormParamGrad, rmsNorm, rmsNormBackward } from './norms.js';
 import { softmaxRowsOp, sumRowsOp, sumStackedOp } from './reduce.js';
 
 export type KernelMethod = Exclude<keyof Kernels, 'name'>;
@@ -27,5 +30,13 @@ export const OPS: Builders = {
   sumRows: sumRowsOp,
   sumStacked: sumStackedOp,
   softmaxRows: softmaxRowsOp,
+  layerNorm,
+  layerNormBackward,
+  layerNormParamGrad,
+  rmsNorm,
+  rmsNormBackward,
+  attention,
+  attentionBackward,
+  headGradDeposit,
   // gatherRows and scatterAddRows need the table's extent: GpuKernels calls ./rows.js itself
 };
