@@ -166,17 +166,19 @@ function withGemm(base: Kernels, gemm: Pick<Kernels, 'gemm' | 'gemmBatched'>, na
 
 /** Why `auto` found no hardware adapter in this process (probed once: a probe starts Dawn in a worker). */
 let noAutoGpu: string | null = null;
+let noAutoAdapter: AdapterInfo | undefined;
 
 /**
  * The GPU engine when `device` asks for one and an adapter is there; otherwise null and why. `auto` skips software
  * adapters (lavapipe, SwiftShader emulate a GPU on the CPU, slower than the CPU kernels).
  */
 async function gpuEngine(heap: Heap, device: 'auto' | 'gpu'): Promise<{ engine: Engine | null; reason: string; adapter?: AdapterInfo }> {
-  if (device === 'auto' && noAutoGpu) return { engine: null, reason: noAutoGpu };
+  if (device === 'auto' && noAutoGpu) return { engine: null, reason: noAutoGpu, adapter: noAutoAdapter };
   const { GpuKernels } = await import('./webgpu/gpu-kernels.js');
   const got = await GpuKernels.create(heap, device === 'gpu');
   if (!got.ok && got.adapter?.software && device === 'auto') {
     noAutoGpu = `${describeAdapter(got.adapter)} is a software adapter (slower than the CPU path); --device gpu uses it anyway`;
+    noAutoAdapter = got.adapter;
     return { engine: null, reason: noAutoGpu, adapter: got.adapter };
   }
   if (!got.ok) {
@@ -213,13 +215,15 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const device = opts.device ?? (process.env.EAPGP_DEVICE as EngineOptions['device']) ?? 'auto';
   if (!['auto', 'cpu', 'gpu'].includes(device)) throw new UserError(`EAPGP_DEVICE must be auto, cpu or gpu, got "${device}"`);
   let cpuReason = device === 'cpu' ? '--device cpu (or EAPGP_DEVICE=cpu)' : 'reference kernels requested';
+  let seen: AdapterInfo | undefined;
   // the reference kernels are a CPU test path: auto does not look for a GPU there
   if (device === 'gpu' || (device === 'auto' && mode !== 'reference')) {
     const got = await gpuEngine(heap, device);
     if (got.engine) return got.engine;
     cpuReason = `no GPU: ${got.reason}`;
+    seen = got.adapter;
   }
-  const cpu: DeviceInfo = { device: 'cpu', reason: cpuReason };
+  const cpu: DeviceInfo = { device: 'cpu', reason: cpuReason, adapter: seen };
   if (mode === 'reference') {
     const k = new ReferenceKernels(heap);
     return new Engine(heap, k, {
