@@ -78,7 +78,9 @@ export class GpuKernels implements Kernels, HeapHook {
 
   freed(ptr: number, bytes: number): void {
     this.deviceNewer.delete(ptr, ptr + bytes);
-    this.hostDirty.delete(ptr, ptr + bytes);
+    // a pending kernel may still read what the host wrote there (a tensor freed right after the call that reads
+    // it): the upload must stay
+    if (!this.pendingRanges.intersects(ptr, ptr + bytes)) this.hostDirty.delete(ptr, ptr + bytes);
   }
 
   /** Runs everything pending and waits for it; `downloads` are copied into the heap. */
