@@ -292,3 +292,25 @@ test('attention: limits that one head cannot fit are an error naming the kernel 
     /^Error: attentionBackward: one head of one batch .* maxStorageBufferBindingSize 65536/);
   assert.throws(() => attn.attention(gpu.limits, 1 << 26, 1 << 27, 1 << 28, 1, 8, 2, 512, 0.2), /attention: head dimension 512 exceeds/);
 });
+
+test('an input freed right after the call that reads it still reaches the kernel', { skip }, () => {
+  // the tensor a hook adds is freed while the kernel reading it is still queued: its upload must not be dropped
+  // (rounds 2 and 3 reuse the freed block, so a dropped upload would read the previous round's x)
+  const rows = 64, D = 1024;
+  const c = new Case();
+  const gamma = c.f32(D), beta = c.f32(D), y = c.f32(rows * D), st = c.f32(2 * rows), yRef = c.f32(rows * D), stRef = c.f32(2 * rows);
+  for (let round = 0; round < 3; round++) {
+    const data = Float32Array.from({ length: rows * D }, () => rand(-2, 2));
+    const x = heap.alloc(4 * rows * D);
+    heap.f32At(x, rows * D).set(data);
+    gpu.layerNorm(x, gamma, beta, y, st, st + 4 * rows, rows, D, 1e-5);
+    heap.free(x);
+    const got = c.read(y, rows * D);
+    const x2 = c.f32(rows * D, (i) => data[i]!);
+    ref.layerNorm(x2, gamma, beta, yRef, stRef, stRef + 4 * rows, rows, D, 1e-5);
+    heap.free(c.blocks.pop()!);
+    // layerNorm's bound from the first test
+    compare(`round ${round}`, got, c.read(yRef, rows * D), (e, i) => 8 * (D + 8) * U_ * (Math.abs(e[i]!) + Math.sqrt(D) + 1));
+  }
+  c.free();
+});
