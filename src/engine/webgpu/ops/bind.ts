@@ -3,8 +3,9 @@
  *
  * Dawn rejects a dispatch whose writable bindings of one buffer overlap ("Writable storage buffer binding
  * aliasing"), and the runtime binds each range from its pointer rounded down to minStorageBufferOffsetAlignment
- * (256 on NVIDIA, while heap blocks are 64-byte aligned). So operands whose bound ranges would overlap, an
- * in-place call (dx = dy) or neighbours such as a norm's mean and rstd, share one binding here, each reached at
+ * (256 on NVIDIA, while heap blocks are 64-byte aligned). The runtime would bind such overlaps to scratch copies
+ * (bindings.ts); instead, operands whose bound ranges would overlap, an in-place call (dx = dy) or neighbours such
+ * as a norm's mean and rstd, share one binding here and are read and written in place, each reached at
  * its own element offset (a `d_<name>` field of the uniform). The body reads and writes operand `x` only through
  * the generated `ld_x(i)` and `st_x(i, v)` (the latter only where the body calls it), so one body serves every
  * grouping.
