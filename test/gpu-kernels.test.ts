@@ -379,6 +379,23 @@ test('coherence: the heap grows between kernels; freed ranges are forgotten; who
   }
 });
 
+test('fillF32 runs on the device: the host values it replaces are not uploaded over it, and no round trip until a read', { skip }, async () => {
+  const e = await createEngine({ device: 'gpu' });
+  try {
+    const k = e.kernels as GpuKernels;
+    const t = e.fromArray([1, 2, 3, 4, 5]);
+    const before = k.flushes;
+    e.heap.fillF32(t.ptr + 4, 3, -2.5);
+    k.scale(t.ptr, 2, t.ptr, 5);
+    assert.equal(k.flushes, before);
+    assert.deepEqual(Array.from(t.data()), [2, -5, -5, -5, 10]);
+    const z = e.zeros([70001]);
+    assert.equal(z.data().reduce((a, v) => a + Math.abs(v), 0), 0);
+  } finally {
+    await e.close();
+  }
+});
+
 test('errors: a range outside the heap is refused before it runs, naming the kernel and buffer', { skip }, () => {
   assert.throws(() => gpu.enqueue('add', addOp(gpu.limits, 0, 0, heap.size, 4)), /^Error: add: buffer 2 \[\d+, \+16\) lies outside the heap/);
   const c = new Case();

@@ -42,6 +42,8 @@ export interface HeapHook {
   hostAccess(ptr: number, bytes: number): void;
   /** [ptr, ptr + bytes) was freed: its contents no longer matter. */
   freed(ptr: number, bytes: number): void;
+  /** Fills n f32 at ptr with value on the device instead of the host (a zeroed tensor then never crosses the bus). */
+  fillF32?(ptr: number, n: number, value: number): void;
 }
 
 /** Free-list allocator over the shared memory; blocks are 64-byte aligned and coalesced on free. */
@@ -124,6 +126,7 @@ export class Heap {
   }
   /** Sets `n` f32 values at byte offset `ptr` to `value`. */
   fillF32(ptr: number, n: number, value: number): void {
+    if (this.hook?.fillF32) return this.hook.fillF32(ptr, n, value);
     this.hook?.hostAccess(ptr, 4 * n);
     this.view().f32.fill(value, word(ptr), word(ptr) + n);
   }

@@ -13,6 +13,7 @@ import type { Heap, HeapHook } from '../memory.js';
 import { writtenBuffers } from './bindings.js';
 import type { GpuDispatch } from './dispatch.js';
 import { OPS, type KernelMethod } from './ops/index.js';
+import { fillOp } from './ops/elementwise.js';
 import { gatherRowsOp, scatterAddRowsOp } from './ops/rows.js';
 import { startWorker, type WorkerLink } from './platform.js';
 import { DONE, FAILED, RUNNING, STATE, type AdapterInfo, type Batch, type DeviceLimits, type InitReply } from './protocol.js';
@@ -74,6 +75,12 @@ export class GpuKernels implements Kernels, HeapHook {
     if (this.pendingRanges.intersects(s, e) || this.deviceNewer.intersects(s, e)) this.flush(this.deviceNewer.intersection(s, e));
     this.deviceNewer.delete(s, e);
     this.hostDirty.add(s, e);
+  }
+
+  fillF32(ptr: number, n: number, value: number): void {
+    if (this.inFlight) this.wait();
+    this.enqueue('fill', fillOp(this.limits, ptr, n, value));
+    this.hostDirty.delete(ptr, ptr + 4 * n); // the device's values replace whatever the host wrote there
   }
 
   freed(ptr: number, bytes: number): void {
