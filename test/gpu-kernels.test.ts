@@ -346,6 +346,19 @@ test('coherence: host write → kernels → host read; repeated reads cost one f
     w.data()[0] = -1;
     assert.deepEqual(Array.from(y.data()), [20, 40, 60, 80]);
     assert.deepEqual(Array.from(w.data()), [-1, 20, 30, 40]);
+    // a read-only copy (toArray) is not sent back to the GPU; a view (data) may have been written, so it is
+    const big = e.empty([4096]);
+    k.scale(x.ptr, 0, big.ptr, 4); // the GPU writes part of it
+    k.flush();
+    const up0 = k.uploadBytes;
+    assert.equal(big.toArray()[3], 0);
+    k.add(big.ptr, big.ptr, big.ptr, 4096);
+    k.flush();
+    assert.equal(k.uploadBytes, up0);
+    big.data();
+    k.add(big.ptr, big.ptr, big.ptr, 4096);
+    k.flush();
+    assert.equal(k.uploadBytes, up0 + 4 * 4096);
   } finally {
     await e.close();
   }

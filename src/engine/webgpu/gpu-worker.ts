@@ -245,6 +245,8 @@ async function init(memory: WebAssembly.Memory, allowSoftware: boolean): Promise
     maxComputeInvocationsPerWorkgroup: L.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupSizeX: L.maxComputeWorkgroupSizeX,
     maxComputeWorkgroupSizeY: L.maxComputeWorkgroupSizeY,
+    // the adapter's finest alignment: fewer neighbouring tensors share an aligned range (each share costs a scratch copy)
+    minStorageBufferOffsetAlignment: L.minStorageBufferOffsetAlignment,
   };
   let device: GPUDevice;
   try {
