@@ -346,6 +346,19 @@ test('coherence: host write → kernels → host read; repeated reads cost one f
     w.data()[0] = -1;
     assert.deepEqual(Array.from(y.data()), [20, 40, 60, 80]);
     assert.deepEqual(Array.from(w.data()), [-1, 20, 30, 40]);
+    // a read-only copy (toArray) is not sent back to the GPU; a view (data) may have been written, so it is
+    const big = e.empty([4096]);
+    k.scale(x.ptr, 0, big.ptr, 4); // the GPU writes part of it
+    k.flush();
+    const up0 = k.uploadBytes;
+    assert.equal(big.toArray()[3], 0);
+    k.add(big.ptr, big.ptr, big.ptr, 4096);
+    k.flush();
+    assert.equal(k.uploadBytes, up0);
+    big.data();
+    k.add(big.ptr, big.ptr, big.ptr, 4096);
+    k.flush();
+    assert.equal(k.uploadBytes, up0 + 4 * 4096);
   } finally {
     await e.close();
   }
@@ -374,6 +387,23 @@ test('coherence: the heap grows between kernels; freed ranges are forgotten; who
     k.scale(x.ptr, 5, y.ptr, 3);
     const whole = e.heap.f32; // every allocation comes to the host
     assert.deepEqual(Array.from(whole.subarray(y.ptr / 4, y.ptr / 4 + 3)), [5, 10, 15]);
+  } finally {
+    await e.close();
+  }
+});
+
+test('fillF32 runs on the device: the host values it replaces are not uploaded over it, and no round trip until a read', { skip }, async () => {
+  const e = await createEngine({ device: 'gpu' });
+  try {
+    const k = e.kernels as GpuKernels;
+    const t = e.fromArray([1, 2, 3, 4, 5]);
+    const before = k.flushes;
+    e.heap.fillF32(t.ptr + 4, 3, -2.5);
+    k.scale(t.ptr, 2, t.ptr, 5);
+    assert.equal(k.flushes, before);
+    assert.deepEqual(Array.from(t.data()), [2, -5, -5, -5, 10]);
+    const z = e.zeros([70001]);
+    assert.equal(z.data().reduce((a, v) => a + Math.abs(v), 0), 0);
   } finally {
     await e.close();
   }

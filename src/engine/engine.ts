@@ -212,7 +212,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const threads = Math.max(1, Math.min(MAX_THREADS, opts.threads ?? os.availableParallelism()));
   const heap = new Heap(opts.maxMemory);
   const mode = opts.gemm ?? (process.env.EAPGP_GEMM as EngineOptions['gemm']) ?? 'auto';
-  const device = opts.device ?? (process.env.EAPGP_DEVICE as EngineOptions['device']) ?? 'auto';
+  const device = opts.device ?? ((process.env.EAPGP_DEVICE || undefined) as EngineOptions['device']) ?? 'auto';
   if (!['auto', 'cpu', 'gpu'].includes(device)) throw new UserError(`EAPGP_DEVICE must be auto, cpu or gpu, got "${device}"`);
   let cpuReason = device === 'cpu' ? '--device cpu (or EAPGP_DEVICE=cpu)' : 'reference kernels requested';
   let seen: AdapterInfo | undefined;

@@ -38,10 +38,12 @@ export function word(ptr: number): number {
  * can bring the range to the host first and treat it as written by the host afterwards.
  */
 export interface HeapHook {
-  /** The host is about to read or write [ptr, ptr + bytes) through a view it takes now. */
-  hostAccess(ptr: number, bytes: number): void;
+  /** The host is about to read [ptr, ptr + bytes), and write it unless `write` is false, through a view it takes now. */
+  hostAccess(ptr: number, bytes: number, write?: boolean): void;
   /** [ptr, ptr + bytes) was freed: its contents no longer matter. */
   freed(ptr: number, bytes: number): void;
+  /** Fills n f32 at ptr with value on the device instead of the host (a zeroed tensor then never crosses the bus). */
+  fillF32?(ptr: number, n: number, value: number): void;
 }
 
 /** Free-list allocator over the shared memory; blocks are 64-byte aligned and coalesced on free. */
@@ -117,6 +119,16 @@ export class Heap {
     this.hook?.hostAccess(ptr, 4 * n);
     return this.view().i32.subarray(word(ptr), word(ptr) + n);
   }
+  /** A copy of `n` f32 values at byte offset `ptr` (a read only: a device backend need not upload them again). */
+  f32Copy(ptr: number, n: number): Float32Array {
+    this.hook?.hostAccess(ptr, 4 * n, false);
+    return this.view().f32.slice(word(ptr), word(ptr) + n);
+  }
+  /** A copy of `n` i32 values at byte offset `ptr` (a read only). */
+  i32Copy(ptr: number, n: number): Int32Array {
+    this.hook?.hostAccess(ptr, 4 * n, false);
+    return this.view().i32.slice(word(ptr), word(ptr) + n);
+  }
   /** View of `n` u16 values at byte offset `ptr` (even). */
   u16At(ptr: number, n: number): Uint16Array {
     this.hook?.hostAccess(ptr, 2 * n);
@@ -124,6 +136,7 @@ export class Heap {
   }
   /** Sets `n` f32 values at byte offset `ptr` to `value`. */
   fillF32(ptr: number, n: number, value: number): void {
+    if (this.hook?.fillF32) return this.hook.fillF32(ptr, n, value);
     this.hook?.hostAccess(ptr, 4 * n);
     this.view().f32.fill(value, word(ptr), word(ptr) + n);
   }

@@ -4,15 +4,17 @@
  * kernel reads), and the worker copies the touched range back into the shared heap before the call returns.
  *
  * Coherence (Heap.hook): a host access to [s, e) first waits for any batch in flight, flushes if [s, e) meets a
- * pending binding or a range the GPU wrote since the host last saw it (downloading the latter), then marks
- * [s, e) host-written; host-written ranges are uploaded at the start of the next batch. So a loop that reads
- * one tensor over and over costs one round trip, and nothing moves while kernels run back to back.
+ * range the GPU wrote since the host last saw it (downloading that part) or, for a write, a binding of a pending
+ * kernel, then marks [s, e) host-written unless the access is a read only (Heap.f32Copy, Tensor.toArray);
+ * host-written ranges are uploaded at the start of the next batch. So a loop that reads one tensor over and over
+ * costs one round trip, and nothing moves while kernels run back to back.
  */
 import type { ActivationKind, Kernels } from '../kernels.js';
 import type { Heap, HeapHook } from '../memory.js';
 import { writtenBuffers } from './bindings.js';
 import type { GpuDispatch } from './dispatch.js';
 import { OPS, type KernelMethod } from './ops/index.js';
+import { fillOp } from './ops/elementwise.js';
 import { gatherRowsOp, scatterAddRowsOp } from './ops/rows.js';
 import { startWorker, type WorkerLink } from './platform.js';
 import { DONE, FAILED, RUNNING, STATE, type AdapterInfo, type Batch, type DeviceLimits, type InitReply } from './protocol.js';
@@ -27,6 +29,8 @@ export class GpuKernels implements Kernels, HeapHook {
   flushes = 0;
   /** Batches sent in all, waited for or not. */
   batches = 0;
+  /** Bytes uploaded from the host so far. */
+  uploadBytes = 0;
   private pending: GpuDispatch[] = [];
   private readonly pendingRanges = new RangeSet();
   /** Written by the GPU (pending or done) and not yet brought to the host. */
@@ -68,12 +72,19 @@ export class GpuKernels implements Kernels, HeapHook {
 
   // ---- coherence
 
-  hostAccess(ptr: number, bytes: number): void {
+  hostAccess(ptr: number, bytes: number, write = true): void {
     const s = ptr, e = ptr + bytes;
     if (this.inFlight) this.wait();
-    if (this.pendingRanges.intersects(s, e) || this.deviceNewer.intersects(s, e)) this.flush(this.deviceNewer.intersection(s, e));
+    // a read waits only for writes to the range; a write also for pending kernels that read it
+    if (this.deviceNewer.intersects(s, e) || (write && this.pendingRanges.intersects(s, e))) this.flush(this.deviceNewer.intersection(s, e));
     this.deviceNewer.delete(s, e);
-    this.hostDirty.add(s, e);
+    if (write) this.hostDirty.add(s, e);
+  }
+
+  fillF32(ptr: number, n: number, value: number): void {
+    if (this.inFlight) this.wait();
+    this.enqueue('fill', fillOp(this.limits, ptr, n, value));
+    this.hostDirty.delete(ptr, ptr + 4 * n); // the device's values replace whatever the host wrote there
   }
 
   freed(ptr: number, bytes: number): void {
@@ -112,6 +123,7 @@ export class GpuKernels implements Kernels, HeapHook {
       })),
       downloads: downloads.flatMap(([s, e]) => [s, e - s]),
     };
+    for (const [s, e] of this.hostDirty) this.uploadBytes += e - s;
     this.pending = [];
     this.pendingRanges.clear();
     this.hostDirty.clear();
@@ -144,8 +156,10 @@ export class GpuKernels implements Kernels, HeapHook {
         if (!(Number.isInteger(b.ptr) && Number.isInteger(b.bytes) && b.ptr >= 0 && b.bytes >= 0 && b.ptr + b.bytes <= size)) {
           throw new Error(`${kernel}: buffer ${i} [${b.ptr}, +${b.bytes}) lies outside the heap of ${size} bytes`);
         }
-        if (b.bytes > this.limits.maxStorageBufferBindingSize) {
-          throw new Error(`${kernel}: buffer ${i} has ${b.bytes} bytes, over maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`);
+        // the runtime binds from ptr rounded down to the alignment
+        const bound = b.bytes + (b.ptr % this.limits.minStorageBufferOffsetAlignment);
+        if (bound > this.limits.maxStorageBufferBindingSize) {
+          throw new Error(`${kernel}: buffer ${i} binds ${bound} bytes, over maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`);
         }
         this.pendingRanges.add(b.ptr, b.ptr + b.bytes);
         if (written.has(i)) this.deviceNewer.add(b.ptr, b.ptr + b.bytes);
@@ -206,7 +220,7 @@ export class GpuKernels implements Kernels, HeapHook {
   /** Rows of the table that the n indices at idx reach (read on the host: indices are token ids the host wrote). */
   private tableRows(kernel: string, idx: number, n: number): number {
     let max = -1;
-    for (const v of this.heap.i32At(idx, n)) {
+    for (const v of this.heap.i32Copy(idx, n)) {
       if (v < 0) throw new Error(`${kernel}: negative row index ${v}`);
       if (v > max) max = v;
     }

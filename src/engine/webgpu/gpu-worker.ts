@@ -8,7 +8,7 @@
 import { planBindings, writtenBuffers, type BoundRange } from './bindings.js';
 import type { GpuShader } from './dispatch.js';
 import { loadWebGpu, workerEndpoint, type WebGpuModule } from './platform.js';
-import { DONE, FAILED, STATE, isSoftware, type AdapterInfo, type Batch, type DeviceLimits, type InitReply, type WireDispatch } from './protocol.js';
+import { DONE, FAILED, RUNNING, STATE, isSoftware, type AdapterInfo, type Batch, type DeviceLimits, type InitReply, type WireDispatch } from './protocol.js';
 
 /** Uniform slot per dispatch: ≥ minUniformBufferOffsetAlignment and room for 64 four-byte fields. */
 const SLOT = 256;
@@ -245,6 +245,8 @@ async function init(memory: WebAssembly.Memory, allowSoftware: boolean): Promise
     maxComputeInvocationsPerWorkgroup: L.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupSizeX: L.maxComputeWorkgroupSizeX,
     maxComputeWorkgroupSizeY: L.maxComputeWorkgroupSizeY,
+    // the adapter's finest alignment: fewer neighbouring tensors share an aligned range (each share costs a scratch copy)
+    minStorageBufferOffsetAlignment: L.minStorageBufferOffsetAlignment,
   };
   let device: GPUDevice;
   try {
@@ -274,6 +276,14 @@ async function init(memory: WebAssembly.Memory, allowSoftware: boolean): Promise
 let runtime: Runtime | null = null;
 let control: Int32Array | null = null;
 let queue: Promise<void> = Promise.resolve();
+
+// a worker that dies (an error outside a batch, Dawn aborting) must not leave the main thread waiting forever
+process.on('exit', () => {
+  if (control && Atomics.load(control, STATE) === RUNNING) {
+    Atomics.store(control, STATE, FAILED);
+    Atomics.notify(control, STATE);
+  }
+});
 
 workerEndpoint((raw, reply, send) => {
   const msg = raw as { type: string; memory?: WebAssembly.Memory; control?: SharedArrayBuffer; allowSoftware?: boolean };

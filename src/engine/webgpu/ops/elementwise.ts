@@ -2,7 +2,7 @@
 import type { ActivationKind, Kernels } from '../../kernels.js';
 import type { GpuDispatch, GpuLimits, GpuParam, GpuShader, OpBuilder } from '../dispatch.js';
 import { activationBackwardWgsl, activationWgsl, geluBackwardWgsl, geluWgsl } from '../wgsl/activations.js';
-import { addRowVectorWgsl, addWgsl, axpyWgsl, scaleWgsl, widenBf16Wgsl } from '../wgsl/elementwise.js';
+import { addRowVectorWgsl, addWgsl, axpyWgsl, fillWgsl, scaleWgsl, widenBf16Wgsl } from '../wgsl/elementwise.js';
 import { bind, checkCount, grid, pieceElems, pieces, variants } from './common.js';
 
 const one = <T>(name: string, wgsl: () => string) => {
@@ -10,6 +10,7 @@ const one = <T>(name: string, wgsl: () => string) => {
   return () => (s ??= { name, wgsl: wgsl() });
 };
 const addShader = one('add', addWgsl), axpyShader = one('axpy', axpyWgsl), scaleShader = one('scale', scaleWgsl);
+const fillShader = one('fill', fillWgsl);
 const rowVecShader = one('addRowVector', addRowVectorWgsl), widenShader = one('widenBf16', widenBf16Wgsl), geluShader = one('gelu', geluWgsl);
 const geluBackShader = variants<number>((acc) => ({ name: `geluBackward_${acc}`, wgsl: geluBackwardWgsl(acc === 1) }));
 const actShader = variants<string>((key) => {
@@ -73,3 +74,9 @@ export const widenBf16Op: OpBuilder<Parameters<Kernels['widenBf16']>> = (L, src,
     };
   });
 };
+
+/** n f32 at ptr set to value (its exact bits, NaN payloads included). */
+export function fillOp(L: GpuLimits, ptr: number, n: number, value: number): GpuDispatch[] {
+  const bits = new Uint32Array(new Float32Array([value]).buffer)[0]!;
+  return elementwise(L, 'fill', fillShader(), [ptr], n, [['u32', bits]]);
+}

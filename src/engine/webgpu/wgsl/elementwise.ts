@@ -21,3 +21,6 @@ export const widenBf16Wgsl = () =>
   shaderSource(['u32', 'u32'], [['n', 'u32'], ['half', 'u32']], `${item}  let k = i + p.half;
   let w = b0[p.o0 + k / 2u];
   b1[p.o1 + i] = select(w >> 16u, w & 0xffffu, k % 2u == 0u) << 16u;`);
+
+/** Every word of the range set to the same bits (Heap.fillF32 on the device). */
+export const fillWgsl = () => shaderSource(['u32'], [['n', 'u32'], ['bits', 'u32']], `${item}  b0[p.o0 + i] = p.bits;`);
