@@ -314,3 +314,23 @@ test('an input freed right after the call that reads it still reaches the kernel
   }
   c.free();
 });
+
+test('an input zeroed (Heap.fillF32) right after the call that reads it still reaches the kernel with its old values', { skip }, () => {
+  // the fill runs on the device after the queued kernel; the host's earlier values must still be uploaded first
+  const rows = 64, D = 1024;
+  const c = new Case();
+  const gamma = c.f32(D), beta = c.f32(D), y = c.f32(rows * D), st = c.f32(2 * rows), x = c.f32(rows * D);
+  const yRef = c.f32(rows * D), stRef = c.f32(2 * rows);
+  for (let round = 0; round < 2; round++) {
+    const data = Float32Array.from({ length: rows * D }, () => rand(-2, 2));
+    heap.f32At(x, rows * D).set(data);
+    gpu.layerNorm(x, gamma, beta, y, st, st + 4 * rows, rows, D, 1e-5);
+    heap.fillF32(x, rows * D, 0);
+    const got = c.read(y, rows * D);
+    assert.ok(c.read(x, rows * D).every((v) => v === 0), 'the fill itself ran');
+    heap.f32At(x, rows * D).set(data);
+    ref.layerNorm(x, gamma, beta, yRef, stRef, stRef + 4 * rows, rows, D, 1e-5);
+    compare(`round ${round}`, got, c.read(yRef, rows * D), (e, i) => 8 * (D + 8) * U_ * (Math.abs(e[i]!) + Math.sqrt(D) + 1));
+  }
+  c.free();
+});

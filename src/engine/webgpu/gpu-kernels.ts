@@ -83,8 +83,9 @@ export class GpuKernels implements Kernels, HeapHook {
 
   fillF32(ptr: number, n: number, value: number): void {
     if (this.inFlight) this.wait();
+    // the device's values replace whatever the host wrote there, unless a kernel queued before the fill reads it
+    if (!this.pendingRanges.intersects(ptr, ptr + 4 * n)) this.hostDirty.delete(ptr, ptr + 4 * n);
     this.enqueue('fill', fillOp(this.limits, ptr, n, value));
-    this.hostDirty.delete(ptr, ptr + 4 * n); // the device's values replace whatever the host wrote there
   }
 
   freed(ptr: number, bytes: number): void {
