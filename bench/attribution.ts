@@ -28,7 +28,7 @@ const ORACLE_NAME: Record<string, string> = { eap: 'EAP', 'eap-ig': 'EAP-IG-inpu
 
 /** One method in this process: prints {"seconds", "rss"} as JSON. */
 async function one(method: MethodName, dir: string): Promise<void> {
-  const e = await createEngine({ threads: 2 });
+  const e = await createEngine({ threads: 2, device: 'cpu' });
   const { model, tokenizer } = await loadModel(e, dir, { quiet: true });
   const task = getTask('ioi');
   const bs = batches(task.load(ioiCsv(dir), tokenizer, { limit: 100 }), 20);

@@ -138,7 +138,7 @@ async function reproducePair(model: CausalLM, bs: readonly PairBatch[]): Promise
 async function main(): Promise<void> {
   const parts = (process.argv[2] ?? 'patched,evaluate,reproduce').split(',');
   const tmp = mkdtempSync(join(tmpdir(), 'eapgp-bench-eval-'));
-  const e = await createEngine({ threads: 2 });
+  const e = await createEngine({ threads: 2, device: 'cpu' });
   try {
     ensureSmallModel(tmp);
     writeGpt2TokenizerFiles(tmp); // the oracle reads the tokenizer from the model directory

@@ -88,7 +88,7 @@ function logitDiffLoss(logits: Float32Array, B: number, V: number, labels: unkno
 
 /** Child process: EAP-IG on the rows, prints {"seconds", "gemm", ...} as JSON; scores to `out` (float64). */
 async function one(dir: string, data: string, batch: number, layers: number | undefined, out: string | undefined): Promise<void> {
-  const e = await createEngine({ threads: 2 });
+  const e = await createEngine({ threads: 2, device: 'cpu' });
   const t0 = performance.now();
   const model = openFamilyModel(e, dir, layers === undefined ? { quiet: true } : { quiet: true, layers });
   const load = (performance.now() - t0) / 1000;

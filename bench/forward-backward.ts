@@ -82,8 +82,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     ensureSmallModel(dir);
     const which = process.argv[2] ?? 'both';
-    if (which !== 'wasm') console.log(formatFwdBwd(await benchForwardBackward(dir, 'BLAS, 2 threads', { gemm: 'blas', threads: 2 })));
-    if (which !== 'blas') console.log(formatFwdBwd(await benchForwardBackward(dir, 'WebAssembly only, 2 threads', { gemm: 'wasm', threads: 2 })));
+    if (which !== 'wasm') console.log(formatFwdBwd(await benchForwardBackward(dir, 'BLAS, 2 threads', { gemm: 'blas', threads: 2, device: 'cpu' })));
+    if (which !== 'blas') console.log(formatFwdBwd(await benchForwardBackward(dir, 'WebAssembly only, 2 threads', { gemm: 'wasm', threads: 2, device: 'cpu' })));
   } finally {
     if (!given) rmSync(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,9 @@
  *   5. evaluation: a patched run over a plain forward pass, `evaluate` against the oracle, one reproduce pair and
  *      the protocol time it implies (bench/evaluation.ts; several minutes; EAPGP_BENCH_SKIP_EVALUATION=1 skips it),
  *   6. the model families: Qwen2.5-0.5B- and Llama-3.2-1B-shaped EAP-IG against a PyTorch reference, and the
- *      Llama-3.1-8B-width per-layer figures (bench/families.ts; many minutes; EAPGP_BENCH_SKIP_FAMILIES=1 skips it).
+ *      Llama-3.1-8B-width per-layer figures (bench/families.ts; many minutes; EAPGP_BENCH_SKIP_FAMILIES=1 skips it),
+ *   7. the WebGPU figures beside these when a hardware adapter exists (bench/gpu.ts without the XL model;
+ *      EAPGP_BENCH_GPU_XL=1 adds it, EAPGP_BENCH_GPU_SOFTWARE=1 measures a software adapter such as lavapipe).
  * Details: node dist/bench/blas.js, node dist/bench/gemm.js, node dist/bench/forward-backward.js.
  */
 import { spawnSync } from 'node:child_process';
@@ -74,6 +76,10 @@ try {
     process.stdout.write(r.stdout);
   }
   console.log('targets: ≤ 3.5 s with BLAS, ≤ 7 s WebAssembly only; Debian PyTorch 1.13 takes 4.85 s for the same work here');
+  // the same figures on the GPU, when there is one (a software adapter only on request)
+  console.log('');
+  const gpuArgs = [...(process.env.EAPGP_BENCH_GPU_XL === '1' ? [] : ['--skip-xl']), ...(process.env.EAPGP_BENCH_GPU_SOFTWARE === '1' ? ['--software'] : [])];
+  spawnSync(process.execPath, [fileURLToPath(new URL('./gpu.js', import.meta.url)), ...gpuArgs], { stdio: 'inherit' });
   if (process.env.EAPGP_BENCH_SKIP_ATTRIBUTION !== '1') {
     console.log('');
     const attr = fileURLToPath(new URL('./attribution.js', import.meta.url));

@@ -1,6 +1,7 @@
 /**
  * WebAssembly kernels (relaxed-SIMD and SIMD128 modules) against ReferenceKernels, on odd shapes, plus
- * bit-identical results for 1, 2 and 3 threads.
+ * bit-identical results for 1, 2 and 3 threads; and the WebGPU kernels where an adapter exists (lavapipe in CI),
+ * held to the same bounds in every `Case.check` (test/gpu-kernels.test.ts tests what is particular to them).
  *
  * Tolerances come from float32 rounding, u = 2⁻²⁴: the reference accumulates in float64 and rounds once, while
  * a float32 sum of n terms errs by at most ≈ n·u·Σ|terms| (Higham, γₙ). Each check states its bound.
@@ -11,6 +12,8 @@ import { Heap } from '../src/engine/memory.js';
 import { ActivationKind, type Kernels } from '../src/engine/kernels.js';
 import { ReferenceKernels, activation64, erf } from '../src/engine/reference.js';
 import { createWasmKernels, type WasmKernels } from '../src/engine/wasm-kernels.js';
+import { GpuKernels } from '../src/engine/webgpu/gpu-kernels.js';
+import { GPU } from './helpers/gpu.js';
 
 const U = 2 ** -24;
 const THREADS = [1, 2, 3];
@@ -18,14 +21,21 @@ const heap = new Heap();
 const ref = new ReferenceKernels(heap);
 /** [module][threads index]: relaxed SIMD first, then plain SIMD. */
 const impls: WasmKernels[][] = [];
+/** The WebGPU kernels on the same heap, when this machine has an adapter. */
+let gpu: GpuKernels | null = null;
 
 before(async () => {
   for (const relaxed of [true, false]) {
     impls.push(await Promise.all(THREADS.map((threads) => createWasmKernels(heap, { threads, relaxed }))));
   }
+  if (GPU.available) {
+    const got = await GpuKernels.create(heap);
+    if (got.ok) gpu = got.kernels;
+  }
 });
 after(async () => {
   for (const ks of impls) for (const k of ks) await k.close();
+  await gpu?.close();
 });
 
 let seed = 12345;
@@ -77,11 +87,23 @@ class Case {
     for (const o of this.outs) heap.f32.set(o.init!, o.ptr >> 2);
   }
 
-  /** Runs `call` on the reference and every wasm implementation; checks tolerances and thread invariance. */
+  /** Runs `call` on the reference and every wasm implementation (and WebGPU); checks tolerances and thread invariance. */
   check(label: string, call: (k: Kernels) => void): void {
     this.reset();
     call(ref);
     const expected = this.outs.map((o) => this.read(o.ptr, o.n));
+    if (gpu) {
+      this.reset();
+      let ran = true;
+      try {
+        call(gpu);
+      } catch (err) {
+        // the norms, attention and the head-gradient deposit come with the second half of the backend
+        if (!/^not yet on the GPU: /.test((err as Error).message)) throw err;
+        ran = false;
+      }
+      if (ran) this.outs.forEach((o, j) => compare(`${label} [${gpu!.name}] output ${j}`, this.read(o.ptr, o.n), expected[j]!, o.tol));
+    }
     for (const ks of impls) {
       let first: Uint8Array[] = [];
       for (const k of ks) {

@@ -1,6 +1,6 @@
 /** Shared command-line parsing: node:util parseArgs with our error messages and the engine options. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createEngine, type Engine } from '../engine/engine.js';
+import { createEngine, type Engine, type EngineOptions } from '../engine/engine.js';
 import { UserError } from '../util/errors.js';
 import { nearest } from '../util/suggest.js';
 
@@ -10,6 +10,7 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 export const ENGINE_OPTIONS = {
   threads: { type: 'string' },
   gemm: { type: 'string' },
+  device: { type: 'string' },
 } as const;
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
@@ -93,5 +94,11 @@ export async function engineFrom(values: Record<string, unknown>): Promise<Engin
   if (gemm !== undefined && !['auto', 'blas', 'wasm'].includes(gemm)) {
     throw new UserError(`--gemm must be auto, blas or wasm, got "${gemm}"`);
   }
-  return createEngine({ threads: intOption(values.threads, 'threads'), gemm: gemm as 'auto' | 'blas' | 'wasm' | undefined });
+  const device = values.device as string | undefined;
+  if (device !== undefined && !['auto', 'cpu', 'gpu'].includes(device)) {
+    throw new UserError(`--device must be auto, cpu or gpu, got "${device}"`);
+  }
+  return createEngine({
+    threads: intOption(values.threads, 'threads'), gemm: gemm as 'auto' | 'blas' | 'wasm' | undefined, device: device as EngineOptions['device'],
+  });
 }

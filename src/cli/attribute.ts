@@ -34,7 +34,7 @@ import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
                        ${optionSynopsis()}
                        [--level edge|node|neuron] [--verbs CSV] [--counterfactual TYPE] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
-                       [--threads N] [--gemm auto|blas|wasm] --out scores.json
+                       [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
 EAP-IG graph JSON with our metadata under "meta"; the run's time, date, thread count and GEMM path go to

@@ -25,7 +25,7 @@ import { checkOutputDir } from './output-paths.js';
 import { loadOrGenerateTaskData } from './generated-data.js';
 
 export const usage = `usage: eapgp demo [--model M] [--limit 50] [--seed 1] [--steps 5] [--edges 20,50,100,200,all]
-                  [--out runs/demo] [--quiet] [--threads N] [--gemm auto|blas|wasm]
+                  [--out runs/demo] [--quiet] [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu]
 
 Discovers a circuit for indirect object identification (IOI) with EAP-GP (--steps GradPath points) on --limit
 generated prompts (--seed), evaluates the greedy circuit of each edge budget (all: every edge) by edge patching

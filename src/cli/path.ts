@@ -28,7 +28,7 @@ const DEFAULT_LIMIT = 16;
 export const usage = `usage: eapgp path [--model M] --task T --data CSV [--limit N] [--batch-size B] [--steps K] [--points P]
                   [${GRADPATH_OPTIONS.map((o) => `--${o.flag} ${o.metavar}`).join('] [')}]
                   [--variants LIST] [--metric logit-diff|prob-diff] [--verbs CSV]
-                  [--threads N] [--gemm auto|blas|wasm] --out path.json
+                  [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu] --out path.json
 
 Records, per example, the task metric, GradPath's objective J, their gradient norms with respect to the token
 embeddings and the metric's slope along EAP-IG's straight line from the clean to the corrupted input and along

@@ -15,7 +15,7 @@ import { SHARD_OPTIONS, shardFrom } from '../shard/spec.js';
 export const usage = `usage: eapgp reproduce [--model M] [--tasks ioi,greater-than,...] [--methods ${DEFAULT_METHODS.join(',')}]
                        [--limit N] [--batch-size B] [--steps K] [--metric logit-diff|prob-diff]
                        [--data generated|paper | --data-dir DIR] [--seed S] [--force] [--timings] [--quiet]
-                       [--shard i/n|auto [--shard-count N]] [--threads N] [--gemm auto|blas|wasm] --out DIR
+                       [--shard i/n|auto [--shard-count N]] [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu] --out DIR
 
 For each task and method: attribution, the faithfulness sweep (greedy by |score|, pruned, edge patching) over
 the EAP-IG paper's GPT-2-small edge counts 30..90 by 10 and 100..1900 by 100 (scaled by edges / 32,491 for

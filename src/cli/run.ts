@@ -6,7 +6,7 @@ import { loadModel } from '../models/load.js';
 import { makeBatch } from '../models/batch.js';
 import { ENGINE_OPTIONS, engineFrom, intOption, parse, requireOption } from './args.js';
 
-export const usage = `usage: eapgp run [--model M] --prompt TEXT [--top K] [--json] [--no-bos] [--threads N] [--gemm auto|blas|wasm]
+export const usage = `usage: eapgp run [--model M] --prompt TEXT [--top K] [--json] [--no-bos] [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu]
 
 Prints the K most likely next tokens after the prompt. The prompt is prefixed with <|endoftext|> (50256) as
 TransformerLens does, unless --no-bos. --json prints {"ids", "logits" (last position, whole vocabulary), "top"}.

@@ -14,7 +14,7 @@ import { checkOutputDir } from './output-paths.js';
 export const usage = `usage: eapgp train --tasks T1,T2,... --layers L --heads H --d-model D --steps N [--seed S]
                    [--batch-size 32] [--lr 5e-3] [--warmup N] [--decay cosine|linear|constant] [--min-lr X]
                    [--weight-decay 0.1] [--clip 1] [--n-ctx 64] [--init-std 0.02] [--dtype F32|F16]
-                   [--embedding-norm N] [--eval-n 200] [--eval-seed S] [--log-every 50] [--quiet] [--threads N] [--gemm auto|blas|wasm] --out DIR
+                   [--embedding-norm N] [--eval-n 200] [--eval-seed S] [--log-every 50] [--quiet] [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu] --out DIR
 
 Trains a GPT-2 (GPT-2 tokenizer, full 50,257-token vocabulary, tied embeddings) from scratch on freshly
 generated prompts of the tasks (${generators.map((g) => g.name).join(', ')}), mixed in equal shares: cross-entropy

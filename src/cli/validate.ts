@@ -39,7 +39,7 @@ const DEFAULT_N = 20;
 export const usage = `usage: eapgp validate [--model M] --task T [--data CSV [--verbs CSV] | --seed S] [--limit N] [--batch-size B]
                       [--metric logit-diff|prob-diff] [--variants LIST] [--intervention ${INTERVENTION.metavar}]
                       [--top 5,10,50] [--out DIR] [--timings] [--json] [--quiet]
-                      [--shard i/n|auto [--shard-count N] | --exact-from DIR] [--threads N] [--gemm auto|blas|wasm]
+                      [--shard i/n|auto [--shard-count N] | --exact-from DIR] [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu]
 
 Scores every edge by exact patching (one patched forward pass per edge and batch: small models only) and
 compares each attribution variant with it: Spearman ρ and Kendall τ-b of |score| vs |exact effect| over all

@@ -9,6 +9,7 @@ import { ReferenceKernels } from './reference.js';
 import { Tape } from './tape.js';
 import { Tensor, type DType } from './tensor.js';
 import { UserError } from '../util/errors.js';
+import type { AdapterInfo, DeviceLimits } from './webgpu/protocol.js';
 
 export interface EngineOptions {
   /** Compute threads including the main one (default: all cores). */
@@ -19,17 +20,33 @@ export interface EngineOptions {
   relaxedSimd?: boolean;
   /** Upper bound of the WebAssembly memory in bytes (default 4 GiB). */
   maxMemory?: number;
+  /**
+   * 'auto' (default, or EAPGP_DEVICE): a hardware WebGPU adapter when the optional `webgpu` package finds one,
+   * else the CPU; 'gpu': any adapter, software ones (lavapipe) included, else a UserError; 'cpu': never the GPU.
+   */
+  device?: 'auto' | 'cpu' | 'gpu';
+}
+
+/** The WebGPU adapter an engine runs on, or why it runs on the CPU. */
+export interface DeviceInfo {
+  device: 'cpu' | 'gpu';
+  /** Why this device: the adapter chosen, or why none was (package missing, no adapter, software adapter under auto). */
+  reason: string;
+  adapter?: AdapterInfo;
+  limits?: DeviceLimits;
 }
 
 export interface EngineInfo {
   kernels: string;
   threads: number;
-  gemmPath: 'blas' | 'wasm' | 'reference';
+  gemmPath: 'blas' | 'wasm' | 'reference' | 'webgpu';
   /** Why this GEMM path is active. */
   gemmReason: string;
   blasConfig?: string;
   relaxedSimd: boolean;
   memoryMax: number;
+  /** CPU or GPU, and why (absent: CPU, the GPU not considered). */
+  device?: DeviceInfo;
 }
 
 /** A set of tensors freed together; arenas nest, and `keep` moves a tensor to the enclosing arena. */
@@ -147,16 +164,71 @@ function withGemm(base: Kernels, gemm: Pick<Kernels, 'gemm' | 'gemmBatched'>, na
   });
 }
 
-/** Creates the engine: heap, kernels, optional BLAS. */
+/** Why `auto` found no hardware adapter in this process (probed once: a probe starts Dawn in a worker). */
+let noAutoGpu: string | null = null;
+let noAutoAdapter: AdapterInfo | undefined;
+
+/**
+ * The GPU engine when `device` asks for one and an adapter is there; otherwise null and why. `auto` skips software
+ * adapters (lavapipe, SwiftShader emulate a GPU on the CPU, slower than the CPU kernels).
+ */
+async function gpuEngine(heap: Heap, device: 'auto' | 'gpu'): Promise<{ engine: Engine | null; reason: string; adapter?: AdapterInfo }> {
+  if (device === 'auto' && noAutoGpu) return { engine: null, reason: noAutoGpu, adapter: noAutoAdapter };
+  const { GpuKernels } = await import('./webgpu/gpu-kernels.js');
+  const got = await GpuKernels.create(heap, device === 'gpu');
+  if (!got.ok && got.adapter?.software && device === 'auto') {
+    noAutoGpu = `${describeAdapter(got.adapter)} is a software adapter (slower than the CPU path); --device gpu uses it anyway`;
+    noAutoAdapter = got.adapter;
+    return { engine: null, reason: noAutoGpu, adapter: got.adapter };
+  }
+  if (!got.ok) {
+    if (device === 'gpu') {
+      throw new UserError(
+        `--device gpu (or EAPGP_DEVICE=gpu): no WebGPU adapter: ${got.reason}. Install a Vulkan driver for the GPU ` +
+          '(NVIDIA: the proprietary driver with its Vulkan ICD; AMD/Intel: mesa-vulkan-drivers; no GPU: mesa-vulkan-drivers ' +
+          'from Debian bookworm-backports gives the lavapipe software device), make sure the optional package "webgpu" installed, or use --device cpu',
+      );
+    }
+    noAutoGpu = got.reason;
+    return { engine: null, reason: got.reason, adapter: got.adapter };
+  }
+  const k = got.kernels;
+  const name = describeAdapter(k.adapter);
+  const info: EngineInfo = {
+    kernels: k.name, threads: 1, gemmPath: 'webgpu', gemmReason: 'every kernel runs on the GPU (WebGPU)', relaxedSimd: false,
+    memoryMax: heap.maxBytes,
+    device: { device: 'gpu', reason: `${device === 'gpu' ? '--device gpu' : 'auto'}: ${name}`, adapter: k.adapter, limits: k.limits },
+  };
+  return { engine: new Engine(heap, k, info, [() => k.close()]), reason: info.device!.reason };
+}
+
+export function describeAdapter(a: AdapterInfo): string {
+  const parts = [a.vendor, a.architecture, a.device, a.description].filter((s) => s);
+  return `${parts.join(' / ') || 'unnamed adapter'}${a.software ? ' (software)' : ''}`;
+}
+
+/** Creates the engine: heap, kernels (WebGPU, or WebAssembly with optional BLAS). */
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const threads = Math.max(1, Math.min(MAX_THREADS, opts.threads ?? host.cores()));
   const heap = new Heap(opts.maxMemory, undefined, host.sharedMemory());
   const mode = opts.gemm ?? (host.env('EAPGP_GEMM') as EngineOptions['gemm']) ?? 'auto';
+  const device = opts.device ?? ((host.env('EAPGP_DEVICE') || undefined) as EngineOptions['device']) ?? 'auto';
+  if (!['auto', 'cpu', 'gpu'].includes(device)) throw new UserError(`EAPGP_DEVICE must be auto, cpu or gpu, got "${device}"`);
+  let cpuReason = device === 'cpu' ? '--device cpu (or EAPGP_DEVICE=cpu)' : 'reference kernels requested';
+  let seen: AdapterInfo | undefined;
+  // the reference kernels are a CPU test path: auto does not look for a GPU there
+  if (device === 'gpu' || (device === 'auto' && mode !== 'reference')) {
+    const got = await gpuEngine(heap, device);
+    if (got.engine) return got.engine;
+    cpuReason = `no GPU: ${got.reason}`;
+    seen = got.adapter;
+  }
+  const cpu: DeviceInfo = { device: 'cpu', reason: cpuReason, adapter: seen };
   if (mode === 'reference') {
     const k = new ReferenceKernels(heap);
     return new Engine(heap, k, {
       kernels: k.name, threads: 1, gemmPath: 'reference', gemmReason: 'reference kernels requested',
-      relaxedSimd: false, memoryMax: heap.maxBytes,
+      relaxedSimd: false, memoryMax: heap.maxBytes, device: cpu,
     });
   }
   const { createWasmKernels } = await import('./wasm-kernels.js');
@@ -189,7 +261,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   return new Engine(
     heap,
     kernels,
-    { kernels: kernels.name, threads: wasm.threads, gemmPath, gemmReason, blasConfig, relaxedSimd: wasm.relaxedSimd, memoryMax: heap.maxBytes },
+    { kernels: kernels.name, threads: wasm.threads, gemmPath, gemmReason, blasConfig, relaxedSimd: wasm.relaxedSimd, memoryMax: heap.maxBytes, device: cpu },
     closers,
   );
 }

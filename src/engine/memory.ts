@@ -33,9 +33,24 @@ export function word(ptr: number): number {
   return ptr >>> 2;
 }
 
+/**
+ * Told of every host access to heap bytes, so that a device holding its own copy of the heap (the WebGPU backend)
+ * can bring the range to the host first and treat it as written by the host afterwards.
+ */
+export interface HeapHook {
+  /** The host is about to read [ptr, ptr + bytes), and write it unless `write` is false, through a view it takes now. */
+  hostAccess(ptr: number, bytes: number, write?: boolean): void;
+  /** [ptr, ptr + bytes) was freed: its contents no longer matter. */
+  freed(ptr: number, bytes: number): void;
+  /** Fills n f32 at ptr with value on the device instead of the host (a zeroed tensor then never crosses the bus). */
+  fillF32?(ptr: number, n: number, value: number): void;
+}
+
 /** Free-list allocator over the shared memory; blocks are 64-byte aligned and coalesced on free. */
 export class Heap {
   readonly memory: WebAssembly.Memory;
+  /** Set by a device backend that mirrors the heap (every view below reports its range to it). */
+  hook: HeapHook | null = null;
   private views: { buf: ArrayBufferLike; f32: Float32Array; i32: Int32Array; u8: Uint8Array } | null = null;
   /** Free blocks sorted by offset: parallel arrays of start and size. */
   private freeStart: number[] = [];
@@ -81,27 +96,53 @@ export class Heap {
     this.peakEnd = this.top;
   }
 
-  /** Typed views over the whole memory, renewed after a grow. */
+  /**
+   * Typed views over the whole memory, renewed after a grow. With a hook they count as an access to every
+   * allocation (a device backend syncs them all), so engine code uses the ranged views below; kernels that run on
+   * the host (reference, WebAssembly) and tests use these.
+   */
   get f32(): Float32Array {
+    this.hook?.hostAccess(KERNEL_RESERVED, this.top - KERNEL_RESERVED);
     return this.view().f32;
   }
   get i32(): Int32Array {
+    this.hook?.hostAccess(KERNEL_RESERVED, this.top - KERNEL_RESERVED);
     return this.view().i32;
   }
   get u8(): Uint8Array {
+    this.hook?.hostAccess(KERNEL_RESERVED, this.top - KERNEL_RESERVED);
     return this.view().u8;
   }
-  /** View of `n` f32 values at byte offset `ptr`; invalid after the heap grows, so use it at once. */
+  /** View of `n` f32 values at byte offset `ptr`; invalid after the heap grows or a kernel runs, so use it at once. */
   f32At(ptr: number, n: number): Float32Array {
-    return this.f32.subarray(word(ptr), word(ptr) + n);
+    this.hook?.hostAccess(ptr, 4 * n);
+    return this.view().f32.subarray(word(ptr), word(ptr) + n);
   }
   /** View of `n` i32 values at byte offset `ptr`. */
   i32At(ptr: number, n: number): Int32Array {
-    return this.i32.subarray(word(ptr), word(ptr) + n);
+    this.hook?.hostAccess(ptr, 4 * n);
+    return this.view().i32.subarray(word(ptr), word(ptr) + n);
+  }
+  /** A copy of `n` f32 values at byte offset `ptr` (a read only: a device backend need not upload them again). */
+  f32Copy(ptr: number, n: number): Float32Array {
+    this.hook?.hostAccess(ptr, 4 * n, false);
+    return this.view().f32.slice(word(ptr), word(ptr) + n);
+  }
+  /** A copy of `n` i32 values at byte offset `ptr` (a read only). */
+  i32Copy(ptr: number, n: number): Int32Array {
+    this.hook?.hostAccess(ptr, 4 * n, false);
+    return this.view().i32.slice(word(ptr), word(ptr) + n);
+  }
+  /** View of `n` u16 values at byte offset `ptr` (even). */
+  u16At(ptr: number, n: number): Uint16Array {
+    this.hook?.hostAccess(ptr, 2 * n);
+    return new Uint16Array(this.memory.buffer, ptr, n);
   }
   /** Sets `n` f32 values at byte offset `ptr` to `value`. */
   fillF32(ptr: number, n: number, value: number): void {
-    this.f32.fill(value, word(ptr), word(ptr) + n);
+    if (this.hook?.fillF32) return this.hook.fillF32(ptr, n, value);
+    this.hook?.hostAccess(ptr, 4 * n);
+    this.view().f32.fill(value, word(ptr), word(ptr) + n);
   }
 
   private view() {
@@ -161,6 +202,7 @@ export class Heap {
     if (size === undefined) throw new Error(`heap: free of unknown block ${ptr}`);
     this.used.delete(ptr);
     this.bytesInUse -= size;
+    this.hook?.freed(ptr, size);
     // insert sorted, then coalesce with neighbours
     let lo = 0;
     let hi = this.freeStart.length;

@@ -46,9 +46,10 @@ export class Tensor {
     this.check();
     return this.engine.heap.i32At(this.ptr, this.size);
   }
-  /** A copy of the data. */
+  /** A copy of the data (a read only, so a GPU backend does not send it back). */
   toArray(): Float32Array {
-    return new Float32Array(this.data());
+    this.check();
+    return this.engine.heap.f32Copy(this.ptr, this.size);
   }
   /** Copies `src` into the tensor. */
   set(src: ArrayLike<number>, offset = 0): this {

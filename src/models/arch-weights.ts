@@ -77,7 +77,7 @@ export class Widener {
       // a row longer than the stage (a whole matrix passed as one row) goes through in stage-sized pieces
       for (let o = 0; o < rowLen; ) {
         const k = Math.min(rowLen - o, STAGE - used);
-        new Uint16Array(this.e.heap.memory.buffer, this.stage.ptr + 2 * used, k).set(m.data.subarray(s + o, s + o + k));
+        this.e.heap.u16At(this.stage.ptr + 2 * used, k).set(m.data.subarray(s + o, s + o + k));
         used += k;
         o += k;
         if (used === STAGE) {

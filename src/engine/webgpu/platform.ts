@@ -1,0 +1,72 @@
+/**
+ * Everything of the WebGPU backend that is specific to Node: loading the optional `webgpu` package (Dawn), the
+ * GPU worker thread, and reading its error reply synchronously. A browser build replaces this file (navigator.gpu,
+ * a Web Worker, a SharedArrayBuffer for the reply).
+ */
+/// <reference types="@webgpu/types" />
+import os from 'node:os';
+import { MessageChannel, Worker, parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+
+export interface WebGpuModule {
+  gpu: GPU;
+  /** GPUBufferUsage, GPUShaderStage, GPUMapMode (Dawn's globals). */
+  globals: { GPUBufferUsage: GPUBufferUsage; GPUShaderStage: GPUShaderStage; GPUMapMode: GPUMapMode };
+}
+
+/** Loads Dawn through the optional `webgpu` package: the module, or why it could not be loaded. */
+export async function loadWebGpu(): Promise<{ ok: true; module: WebGpuModule } | { ok: false; reason: string }> {
+  // Dawn warns on stderr when it cannot find a runtime directory; any writable one will do
+  process.env.XDG_RUNTIME_DIR ??= os.tmpdir();
+  const name = 'webgpu'; // a variable keeps TypeScript from requiring the optional package at build time
+  try {
+    const mod = (await import(name)) as { create(flags: string[]): GPU; globals: WebGpuModule['globals'] };
+    return { ok: true, module: { gpu: mod.create([]), globals: mod.globals } };
+  } catch (err) {
+    return { ok: false, reason: `the optional package "webgpu" did not load (${(err as Error).message.split('\n')[0]})` };
+  }
+}
+
+/** The main thread's end of the GPU worker. */
+export interface WorkerLink {
+  post(msg: unknown): void;
+  /** The worker's next reply on the error port, read without yielding to the event loop. */
+  takeReply(): unknown;
+  /** Resolves with the worker's next message on its main channel. */
+  next(): Promise<unknown>;
+  terminate(): Promise<void>;
+}
+
+export function startWorker(): WorkerLink {
+  const worker = new Worker(new URL('./gpu-worker.js', import.meta.url));
+  const { port1, port2 } = new MessageChannel();
+  worker.postMessage({ type: 'port', port: port2 }, [port2]);
+  worker.unref();
+  let failed: Error | null = null;
+  worker.on('error', (err) => (failed = err));
+  return {
+    post: (msg) => worker.postMessage(msg),
+    takeReply: () => receiveMessageOnPort(port1)?.message ?? (failed ? { error: failed.message } : undefined),
+    next: () =>
+      new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      }),
+    terminate: async () => {
+      port1.close();
+      await worker.terminate();
+    },
+  };
+}
+
+/** The worker's side: messages from the main thread, and the port it sends error replies on. */
+export function workerEndpoint(onMessage: (msg: unknown, reply: (m: unknown) => void, send: (m: unknown) => void) => void): void {
+  const parent = parentPort!;
+  let port: MessagePort | null = null;
+  parent.on('message', (msg: { type?: string; port?: MessagePort }) => {
+    if (msg.type === 'port') {
+      port = msg.port!;
+      return;
+    }
+    onMessage(msg, (m) => port!.postMessage(m), (m) => parent.postMessage(m));
+  });
+}

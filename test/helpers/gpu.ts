@@ -1,0 +1,28 @@
+/**
+ * Whether this machine has a WebGPU adapter the tests can use (software ones included: CI runs on lavapipe),
+ * probed once per test process. EAPGP_REQUIRE_GPU=1 turns "no adapter" into a failure instead of a skip.
+ */
+import { Heap } from '../../src/engine/memory.js';
+import { GpuKernels } from '../../src/engine/webgpu/gpu-kernels.js';
+
+export interface GpuProbe {
+  available: boolean;
+  reason: string;
+}
+
+async function probe(): Promise<GpuProbe> {
+  const got = await GpuKernels.create(new Heap(undefined, 64 * 1024 * 1024 + 65536));
+  if (!got.ok) return { available: false, reason: got.reason };
+  const name = got.kernels.name;
+  await got.kernels.close();
+  return { available: true, reason: name };
+}
+
+export const GPU: GpuProbe = await probe();
+
+if (!GPU.available && process.env.EAPGP_REQUIRE_GPU === '1') {
+  throw new Error(`EAPGP_REQUIRE_GPU=1 but no WebGPU adapter: ${GPU.reason} (install mesa-vulkan-drivers for lavapipe, or a GPU driver)`);
+}
+
+/** node:test's `skip` option: false when the GPU tests can run, else why not. */
+export const skipWithoutGpu: string | false = GPU.available ? false : `no WebGPU adapter (${GPU.reason})`;
