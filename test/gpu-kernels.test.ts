@@ -18,7 +18,7 @@ import { createEngine } from '../src/engine/engine.js';
 import { GpuKernels } from '../src/engine/webgpu/gpu-kernels.js';
 import { gemmBatchedOp } from '../src/engine/webgpu/ops/gemm.js';
 import { addOp, scaleOp } from '../src/engine/webgpu/ops/elementwise.js';
-import { sumRowsOp } from '../src/engine/webgpu/ops/reduce.js';
+import { layerNormParamGradOp, sumRowsOp } from '../src/engine/webgpu/ops/reduce.js';
 import { skipWithoutGpu } from './helpers/gpu.js';
 
 const U = 2 ** -24;
@@ -227,6 +227,22 @@ test('ranges that overlap once bound at the offset alignment: adjacent outputs a
   const split = { ...gpu.limits, maxStorageBufferBindingSize: 4096 };
   assert.ok(addOp(split, x, y, z, 5000).length > 1 && scaleOp(split, x, 1, y, 5000).length > 1 && sumRowsOp(split, x, y, 2000, 3, false).length > 1);
   c.free();
+});
+
+test('layerNormParamGrad: column sums over rows in order, added to the old values (also in row and column pieces)', { skip }, () => {
+  for (const [rows, D] of [[1, 1], [37, 33], [300, 7], [5, 1000]] as const) {
+    const c = new Case();
+    const x = c.f32(rows * D, () => rand(-2, 2)), dy = c.f32(rows * D), mean = c.f32(rows, () => rand(-0.5, 0.5)), rstd = c.f32(rows, () => rand(0.5, 2));
+    // a sequential float32 sum of `rows` terms |dy·x̂| ≤ 2.5·2 (and |dy| ≤ 1), plus the old value
+    const tol: Tol = (e, i) => 4 * (rows + 8) * U * (5 * rows + 1 + Math.abs(e[i]!));
+    const dg = c.out(D, tol), db = c.out(D, tol);
+    c.check(`layerNormParamGrad ${rows}×${D}`, (k) => k.layerNormParamGrad(dy, x, mean, rstd, dg, db, rows, D));
+    const small = { ...gpu.limits, maxStorageBufferBindingSize: 8192 };
+    const ds = layerNormParamGradOp(small, dy, x, mean, rstd, dg, db, rows, D);
+    if (rows * D * 4 > 8192) assert.ok(ds.length > 1, `${rows}×${D}: split into pieces`);
+    c.check(`layerNormParamGrad ${rows}×${D} in pieces`, (k) => (k === gpu ? gpu.enqueue('layerNormParamGrad', ds) : k.layerNormParamGrad(dy, x, mean, rstd, dg, db, rows, D)));
+    c.free();
+  }
 });
 
 test('elementwise pieces at a small binding limit give the unsplit result', { skip }, () => {

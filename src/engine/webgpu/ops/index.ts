@@ -6,7 +6,7 @@ import type { Kernels } from '../../kernels.js';
 import type { GpuDispatch, GpuLimits } from '../dispatch.js';
 import { activationBackwardOp, activationOp, addOp, addRowVectorOp, axpyOp, geluBackwardOp, geluOp, scaleOp, widenBf16Op } from './elementwise.js';
 import { gemmBatchedOp, gemmOp } from './gemm.js';
-import { softmaxRowsOp, sumRowsOp, sumStackedOp } from './reduce.js';
+import { layerNormParamGradOp, softmaxRowsOp, sumRowsOp, sumStackedOp } from './reduce.js';
 
 export type KernelMethod = Exclude<keyof Kernels, 'name'>;
 
@@ -27,5 +27,6 @@ export const OPS: Builders = {
   sumRows: sumRowsOp,
   sumStacked: sumStackedOp,
   softmaxRows: softmaxRowsOp,
+  layerNormParamGrad: layerNormParamGradOp,
   // gatherRows and scatterAddRows need the table's extent: GpuKernels calls ./rows.js itself
 };

@@ -1,11 +1,12 @@
 /** OpBuilders of sumRows, sumStacked and softmaxRows. */
 import type { Kernels } from '../../kernels.js';
 import type { GpuDispatch, GpuLimits, OpBuilder } from '../dispatch.js';
-import { softmaxRowsWgsl, sumStridedWgsl } from '../wgsl/reduce.js';
+import { layerNormParamGradWgsl, softmaxRowsWgsl, sumStridedWgsl } from '../wgsl/reduce.js';
 import { bind, checkCount, grid, pieceElems, pieces, variants } from './common.js';
 
 const sumShader = variants<number>((acc) => ({ name: `sumStrided_${acc}`, wgsl: sumStridedWgsl(acc === 1) }));
 let softmaxShader: { name: string; wgsl: string } | null = null;
+let paramGradShader: { name: string; wgsl: string } | null = null;
 
 /**
  * out[i] (+)= Σ_k x[k·stride + i], i < n, k < count. When the count·stride elements exceed a binding, the sum goes
@@ -39,4 +40,33 @@ export const softmaxRowsOp: OpBuilder<Parameters<Kernels['softmaxRows']>> = (L, 
     params: [['u32', c], ['u32', cols]],
     workgroups: grid(L, c, 'softmaxRows'),
   }));
+};
+
+/**
+ * When rows·D elements exceed a binding, rows split into runs (each adds its partial sums: the gradients accumulate
+ * anyway) and, if one row is still too long, columns into pieces.
+ */
+export const layerNormParamGradOp: OpBuilder<Parameters<Kernels['layerNormParamGrad']>> = (L, dy, x, mean, rstd, dgamma, dbeta, rows, D) => {
+  checkCount('layerNormParamGrad', rows, D);
+  if (D === 0 || rows === 0) return [];
+  paramGradShader ??= { name: 'layerNormParamGrad', wgsl: layerNormParamGradWgsl() };
+  const room = pieceElems(L, 4, 1);
+  const span = (r: number, c: number) => (r - 1) * D + c;
+  let rp = rows, cp = D;
+  while (span(rp, cp) > room) {
+    if (rp > 1) rp = Math.ceil(rp / 2);
+    else cp = Math.ceil(cp / 2);
+  }
+  const out: GpuDispatch[] = [];
+  for (let r = 0; r < rows; r += rp) {
+    const nr = Math.min(rp, rows - r);
+    out.push(...pieces(D, cp, (d, c) => ({
+      shader: paramGradShader!,
+      buffers: [bind(dy + 4 * (r * D + d), span(nr, c)), bind(x + 4 * (r * D + d), span(nr, c)), bind(mean + 4 * r, nr), bind(rstd + 4 * r, nr),
+        bind(dgamma + 4 * d, c), bind(dbeta + 4 * d, c)],
+      params: [['u32', c], ['u32', nr], ['u32', D]],
+      workgroups: grid(L, Math.ceil(c / 256), 'layerNormParamGrad'),
+    })));
+  }
+  return out;
 };

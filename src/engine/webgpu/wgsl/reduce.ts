@@ -37,3 +37,18 @@ export const softmaxRowsWgsl = () =>
   }
   let inv = 1.0 / red[0];
   for (var c = lix; c < p.cols; c += 256u) { let v = exp(b0[xo + c] - m) * inv; b1[yo + c] = v; }`, { decls: 'var<workgroup> red: array<f32, 256>;' });
+
+/**
+ * layerNormParamGrad: one work item per column d adds Σ_r dy·x̂ to dgamma[d] and Σ_r dy to dbeta[d], rows in
+ * increasing order (as the CPU kernels). Buffers: dy, x, mean, rstd, dgamma, dbeta.
+ */
+export const layerNormParamGradWgsl = () =>
+  shaderSource(['f32', 'f32', 'f32', 'f32', 'f32', 'f32'], [['n', 'u32'], ['rows', 'u32'], ['D', 'u32']], `${item}  var sg = 0.0;
+  var sb = 0.0;
+  for (var r = 0u; r < p.rows; r++) {
+    let g = b0[p.o0 + r * p.D + i];
+    sg += g * (b1[p.o1 + r * p.D + i] - b2[p.o2 + r]) * b3[p.o3 + r];
+    sb += g;
+  }
+  b4[p.o4 + i] = b4[p.o4 + i] + sg;
+  b5[p.o5 + i] = b5[p.o5 + i] + sb;`);
