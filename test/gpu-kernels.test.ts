@@ -19,6 +19,7 @@ import { GpuKernels } from '../src/engine/webgpu/gpu-kernels.js';
 import { gemmBatchedOp } from '../src/engine/webgpu/ops/gemm.js';
 import { addOp, scaleOp } from '../src/engine/webgpu/ops/elementwise.js';
 import { layerNormParamGradOp, sumRowsOp } from '../src/engine/webgpu/ops/reduce.js';
+import { gatherRowsOp, scatterAddRowsOp } from '../src/engine/webgpu/ops/rows.js';
 import { skipWithoutGpu } from './helpers/gpu.js';
 
 const U = 2 ** -24;
@@ -321,6 +322,20 @@ test('gatherRows and scatterAddRows (repeated indices add in order of i: the ref
     assert.deepEqual(new Uint8Array(a[1]!.buffer), new Uint8Array(b[1]!.buffer));
     c.free();
   }
+});
+
+test('gatherRows and scatterAddRows on a table larger than a binding: windows of rows, each taking its indices', { skip }, () => {
+  const [rows, D] = [50, 3];
+  const c = new Case();
+  const table = c.f32(rows * D), ix = c.i32([49, 1, 49, 20, 0]), n = 5, src = c.f32(n * D);
+  const out = c.out(n * D, exact), t = c.out(rows * D, exact);
+  // ten table rows per binding: five windows
+  const small = { ...gpu.limits, maxStorageBufferBindingSize: 4 * D * 10 + gpu.limits.minStorageBufferOffsetAlignment + 4 };
+  const gd = gatherRowsOp(small, ix, table, out, n, D, rows), sd = scatterAddRowsOp(small, ix, src, t, n, D, rows);
+  assert.deepEqual([gd.length, sd.length], [5, 5]);
+  c.check('gatherRows in table windows', (k) => (k === gpu ? gpu.enqueue('gatherRows', gd) : k.gatherRows(ix, table, out, n, D)));
+  c.check('scatterAddRows in table windows', (k) => (k === gpu ? gpu.enqueue('scatterAddRows', sd) : k.scatterAddRows(ix, src, t, n, D)));
+  c.free();
 });
 
 test('determinism: the same kernels twice give the same bytes', { skip }, () => {
