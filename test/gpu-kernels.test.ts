@@ -18,7 +18,9 @@ import { createEngine } from '../src/engine/engine.js';
 import { GpuKernels } from '../src/engine/webgpu/gpu-kernels.js';
 import { gemmBatchedOp } from '../src/engine/webgpu/ops/gemm.js';
 import { addOp, scaleOp } from '../src/engine/webgpu/ops/elementwise.js';
+import { layerNormParamGrad as layerNormParamGradOp } from '../src/engine/webgpu/ops/norms.js';
 import { sumRowsOp } from '../src/engine/webgpu/ops/reduce.js';
+import { gatherRowsOp, scatterAddRowsOp } from '../src/engine/webgpu/ops/rows.js';
 import { skipWithoutGpu } from './helpers/gpu.js';
 
 const U = 2 ** -24;
@@ -229,6 +231,23 @@ test('ranges that overlap once bound at the offset alignment: adjacent outputs a
   c.free();
 });
 
+test('layerNormParamGrad: column sums over rows in order, added to the old values (also in row and column pieces)', { skip }, () => {
+  for (const [rows, D] of [[1, 1], [37, 33], [300, 7], [5, 1000], [40, 1000]] as const) {
+    const c = new Case();
+    const x = c.f32(rows * D, () => rand(-2, 2)), dy = c.f32(rows * D), mean = c.f32(rows, () => rand(-0.5, 0.5)), rstd = c.f32(rows, () => rand(0.5, 2));
+    // a sequential float32 sum of `rows` terms |dy·x̂| ≤ 2.5·2 (and |dy| ≤ 1), plus the old value
+    const tol: Tol = (e, i) => 4 * (rows + 8) * U * (5 * rows + 1 + Math.abs(e[i]!));
+    const dg = c.out(D, tol), db = c.out(D, tol);
+    c.check(`layerNormParamGrad ${rows}×${D}`, (k) => k.layerNormParamGrad(dy, x, mean, rstd, dg, db, rows, D));
+    // a binding limit that still holds a few rows of GPT-2 XL's width (real devices hold at least 128 MiB)
+    const small = { ...gpu.limits, maxStorageBufferBindingSize: 65536 };
+    const ds = layerNormParamGradOp(small, dy, x, mean, rstd, dg, db, rows, D);
+    if (rows * D * 4 > 65536) assert.ok(ds.length > 1, `${rows}×${D}: split into pieces`);
+    c.check(`layerNormParamGrad ${rows}×${D} in pieces`, (k) => (k === gpu ? gpu.enqueue('layerNormParamGrad', ds) : k.layerNormParamGrad(dy, x, mean, rstd, dg, db, rows, D)));
+    c.free();
+  }
+});
+
 test('elementwise pieces at a small binding limit give the unsplit result', { skip }, () => {
   const n = 5000, rows = 2000, cols = 3;
   const c = new Case();
@@ -307,6 +326,20 @@ test('gatherRows and scatterAddRows (repeated indices add in order of i: the ref
   }
 });
 
+test('gatherRows and scatterAddRows on a table larger than a binding: windows of rows, each taking its indices', { skip }, () => {
+  const [rows, D] = [50, 3];
+  const c = new Case();
+  const table = c.f32(rows * D), ix = c.i32([49, 1, 49, 20, 0]), n = 5, src = c.f32(n * D);
+  const out = c.out(n * D, exact), t = c.out(rows * D, exact);
+  // ten table rows per binding: five windows
+  const small = { ...gpu.limits, maxStorageBufferBindingSize: 4 * D * 10 + gpu.limits.minStorageBufferOffsetAlignment + 4 };
+  const gd = gatherRowsOp(small, ix, table, out, n, D, rows), sd = scatterAddRowsOp(small, ix, src, t, n, D, rows);
+  assert.deepEqual([gd.length, sd.length], [5, 5]);
+  c.check('gatherRows in table windows', (k) => (k === gpu ? gpu.enqueue('gatherRows', gd) : k.gatherRows(ix, table, out, n, D)));
+  c.check('scatterAddRows in table windows', (k) => (k === gpu ? gpu.enqueue('scatterAddRows', sd) : k.scatterAddRows(ix, src, t, n, D)));
+  c.free();
+});
+
 test('determinism: the same kernels twice give the same bytes', { skip }, () => {
   const c = new Case();
   const [M, N, K] = [300, 200, 257];
@@ -359,6 +392,15 @@ test('coherence: host write → kernels → host read; repeated reads cost one f
     k.add(big.ptr, big.ptr, big.ptr, 4096);
     k.flush();
     assert.equal(k.uploadBytes, up0 + 4 * 4096);
+    // two views at once (row-subset.ts: `const o = out.data(), s = x.data()`): the second one's access flushes a
+    // pending kernel, and the host writes through the first afterwards; the next kernel must see those writes
+    const out = e.fromArray([0, 0, 0, 0]), src = e.empty([4]);
+    k.flush();
+    k.scale(x.ptr, 3, src.ptr, 4);
+    const o = out.data(), sv = src.data();
+    for (let i = 0; i < 4; i++) o[i] = sv[i]! + 1;
+    k.axpy(1, out.ptr, src.ptr, 4);
+    assert.deepEqual(Array.from(src.data()), [3 + 4, 6 + 7, 9 + 10, 12 + 13]);
   } finally {
     await e.close();
   }

@@ -174,6 +174,11 @@ let noAutoAdapter: AdapterInfo | undefined;
  */
 async function gpuEngine(heap: Heap, device: 'auto' | 'gpu'): Promise<{ engine: Engine | null; reason: string; adapter?: AdapterInfo }> {
   if (device === 'auto' && noAutoGpu) return { engine: null, reason: noAutoGpu, adapter: noAutoAdapter };
+  if (device === 'auto') {
+    const { noHardwareVulkan } = await import('./webgpu/platform.js');
+    noAutoGpu = noHardwareVulkan();
+    if (noAutoGpu) return { engine: null, reason: noAutoGpu };
+  }
   const { GpuKernels } = await import('./webgpu/gpu-kernels.js');
   const got = await GpuKernels.create(heap, device === 'gpu');
   if (!got.ok && got.adapter?.software && device === 'auto') {

@@ -5,15 +5,17 @@
  *
  * Coherence (Heap.hook): a host access to [s, e) first waits for any batch in flight, flushes if [s, e) meets a
  * range the GPU wrote since the host last saw it (downloading that part) or, for a write, a binding of a pending
- * kernel, then marks [s, e) host-written unless the access is a read only (Heap.f32Copy, Tensor.toArray);
- * host-written ranges are uploaded at the start of the next batch. So a loop that reads one tensor over and over
- * costs one round trip, and nothing moves while kernels run back to back.
+ * kernel, then marks [s, e) host-written unless the access is a read only (Heap.f32Copy, Tensor.toArray).
+ * A host-written range is uploaded with the first batch after the next kernel call, not before: the host may still
+ * be writing through its view when another view's access flushes (`const o = out.data(), s = x.data()`), and views
+ * are not kept across kernel calls (tensor.ts). So a loop that reads one tensor over and over costs one round trip,
+ * and nothing moves while kernels run back to back.
  */
 import type { ActivationKind, Kernels } from '../kernels.js';
 import type { Heap, HeapHook } from '../memory.js';
 import { writtenBuffers } from './bindings.js';
 import type { GpuDispatch } from './dispatch.js';
-import { OPS, type KernelMethod } from './ops/index.js';
+import { OPS } from './ops/index.js';
 import { fillOp } from './ops/elementwise.js';
 import { gatherRowsOp, scatterAddRowsOp } from './ops/rows.js';
 import { startWorker, type WorkerLink } from './platform.js';
@@ -35,8 +37,10 @@ export class GpuKernels implements Kernels, HeapHook {
   private readonly pendingRanges = new RangeSet();
   /** Written by the GPU (pending or done) and not yet brought to the host. */
   private readonly deviceNewer = new RangeSet();
-  /** Possibly written by the host since the last upload. */
+  /** Written by the host before the latest kernel call and not uploaded yet: the next batch uploads them. */
   private readonly hostDirty = new RangeSet();
+  /** Handed to the host as writable views since the latest kernel call: host-written from that call on. */
+  private readonly hostOpen = new RangeSet();
   private readonly sentShaders = new Set<string>();
   private inFlight = false;
   private closed = false;
@@ -78,11 +82,12 @@ export class GpuKernels implements Kernels, HeapHook {
     // a read waits only for writes to the range; a write also for pending kernels that read it
     if (this.deviceNewer.intersects(s, e) || (write && this.pendingRanges.intersects(s, e))) this.flush(this.deviceNewer.intersection(s, e));
     this.deviceNewer.delete(s, e);
-    if (write) this.hostDirty.add(s, e);
+    if (write) this.hostOpen.add(s, e);
   }
 
   fillF32(ptr: number, n: number, value: number): void {
     if (this.inFlight) this.wait();
+    this.closeHostViews();
     // the device's values replace whatever the host wrote there, unless a kernel queued before the fill reads it
     if (!this.pendingRanges.intersects(ptr, ptr + 4 * n)) this.hostDirty.delete(ptr, ptr + 4 * n);
     this.enqueue('fill', fillOp(this.limits, ptr, n, value));
@@ -93,6 +98,13 @@ export class GpuKernels implements Kernels, HeapHook {
     // a pending kernel may still read what the host wrote there (a tensor freed right after the call that reads
     // it): the upload must stay
     if (!this.pendingRanges.intersects(ptr, ptr + bytes)) this.hostDirty.delete(ptr, ptr + bytes);
+    this.hostOpen.delete(ptr, ptr + bytes);
+  }
+
+  /** A kernel call ends the host's views: what they may have written goes up with the next batch. */
+  private closeHostViews(): void {
+    for (const [s, e] of this.hostOpen) this.hostDirty.add(s, e);
+    this.hostOpen.clear();
   }
 
   /** Runs everything pending and waits for it; `downloads` are copied into the heap. */
@@ -146,6 +158,7 @@ export class GpuKernels implements Kernels, HeapHook {
 
   /** Queues prebuilt dispatches after checking them (the Kernels methods come here; tests pass tighter limits to builders). */
   enqueue(kernel: string, dispatches: GpuDispatch[]): void {
+    this.closeHostViews();
     const size = this.heap.size, maxWg = this.limits.maxComputeWorkgroupsPerDimension;
     for (const d of dispatches) {
       const written = writtenBuffers(d.shader);
@@ -173,9 +186,8 @@ export class GpuKernels implements Kernels, HeapHook {
     }
   }
 
-  private call<K extends KernelMethod>(kernel: K, args: Parameters<Kernels[K]>): void {
-    const build = OPS[kernel] as ((limits: DeviceLimits, ...a: Parameters<Kernels[K]>) => GpuDispatch[]) | undefined;
-    if (!build) throw new Error(`not yet on the GPU: ${kernel}`);
+  private call<K extends keyof typeof OPS>(kernel: K, args: Parameters<Kernels[K]>): void {
+    const build = OPS[kernel] as (limits: DeviceLimits, ...a: Parameters<Kernels[K]>) => GpuDispatch[];
     this.enqueue(kernel, build(this.limits, ...args));
   }
 

@@ -4,6 +4,7 @@
  * a Web Worker, a SharedArrayBuffer for the reply).
  */
 /// <reference types="@webgpu/types" />
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import { MessageChannel, Worker, parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
@@ -24,6 +25,28 @@ export async function loadWebGpu(): Promise<{ ok: true; module: WebGpuModule } |
   } catch (err) {
     return { ok: false, reason: `the optional package "webgpu" did not load (${(err as Error).message.split('\n')[0]})` };
   }
+}
+
+/**
+ * Why `auto` need not start Dawn on this machine: on Linux, no GPU device node (/dev/dri/renderD* for Mesa's
+ * drivers, /dev/nvidia* for NVIDIA's, /dev/dxg under WSL), so every Vulkan driver can offer at most lavapipe, a
+ * GPU emulated on the CPU that `auto` refuses. Starting Dawn would cost a worker and print Dawn's warnings about
+ * lavapipe's limits on stderr. Null: probe with Dawn (another system, a driver list in the environment, or a node).
+ */
+export function noHardwareVulkan(): string | null {
+  if (process.platform !== 'linux') return null;
+  const env = process.env;
+  if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return null;
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const nodes = [...list('/dev/dri').filter((f) => f.startsWith('renderD')), ...list('/dev').filter((f) => /^nvidia\d+$|^dxg$/.test(f))];
+  if (nodes.length > 0) return null;
+  return 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*), so only a software Vulkan device (lavapipe) could exist; --device gpu uses it anyway';
 }
 
 /** The main thread's end of the GPU worker. */

@@ -1,7 +1,4 @@
-/**
- * Every kernel-contract method and the OpBuilder that runs it on WebGPU. A method missing here makes GpuKernels
- * throw "not yet on the GPU: <name>".
- */
+/** Every kernel-contract method and the OpBuilder that runs it on WebGPU (a method missing here does not compile). */
 import type { Kernels } from '../../kernels.js';
 import type { GpuDispatch, GpuLimits } from '../dispatch.js';
 import { attention, attentionBackward } from './attention.js';
@@ -13,7 +10,8 @@ import { softmaxRowsOp, sumRowsOp, sumStackedOp } from './reduce.js';
 
 export type KernelMethod = Exclude<keyof Kernels, 'name'>;
 
-type Builders = { [K in KernelMethod]?: (limits: GpuLimits, ...args: Parameters<Kernels[K]>) => GpuDispatch[] };
+/** gatherRows and scatterAddRows also need the table's row count, read from the indices (GpuKernels.tableRows). */
+type Builders = { [K in Exclude<KernelMethod, 'gatherRows' | 'scatterAddRows'>]: (limits: GpuLimits, ...args: Parameters<Kernels[K]>) => GpuDispatch[] };
 
 export const OPS: Builders = {
   gemm: gemmOp,
