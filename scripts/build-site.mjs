@@ -28,8 +28,8 @@ const browserPlugin = {
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     build.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: `export const version = ${JSON.stringify(version)};`, loader: 'ts' }));
     // the WebGPU backend's Node platform (Dawn, worker_threads) → the page's stand-in
-    build.onResolve({ filter: /^\.\/platform\.js$/ }, (a) =>
-      a.importer.includes(join('src', 'engine', 'webgpu')) ? { path: join(shims, 'webgpu-platform.ts') } : undefined);
+    build.onResolve({ filter: /^\.\/(webgpu\/)?platform\.js$/ }, (a) =>
+      a.importer.includes(join('src', 'engine')) ? { path: join(shims, 'webgpu-platform.ts') } : undefined);
     build.onResolve({ filter: /^\.\/host\.js$/ }, (a) =>
       a.importer.endsWith(join('engine', 'wasm-kernels.ts')) || a.importer.includes(join('src', 'engine')) ? { path: join(root, 'src', 'engine', 'host-browser.ts') } : undefined);
   },

@@ -9,7 +9,7 @@
  * bound is 3 + 2·|x| ulp: a few ulp of the result for the arguments here, so they get 1e-5·max|ref| (the
  * bound the backend promises for elementwise kernels). Copies, gathers, the scatter and add are exact.
  */
-import { test, before, after } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Heap } from '../src/engine/memory.js';
 import { ActivationKind, type Kernels } from '../src/engine/kernels.js';
@@ -21,30 +21,18 @@ import { addOp, scaleOp } from '../src/engine/webgpu/ops/elementwise.js';
 import { layerNormParamGrad as layerNormParamGradOp } from '../src/engine/webgpu/ops/norms.js';
 import { sumRowsOp } from '../src/engine/webgpu/ops/reduce.js';
 import { gatherRowsOp, scatterAddRowsOp } from '../src/engine/webgpu/ops/rows.js';
-import { skipWithoutGpu } from './helpers/gpu.js';
+import { gpuKernelsOn, skipWithoutGpu } from './helpers/gpu.js';
+import { seededUniform } from './helpers/random.js';
 
 const U = 2 ** -24;
 const skip = skipWithoutGpu;
 const heap = new Heap();
 const ref = new ReferenceKernels(heap);
+const gpuOn = gpuKernelsOn(heap);
 let gpu: GpuKernels;
+before(async () => void (gpu = (await gpuOn())!));
 
-before(async () => {
-  if (skip) return;
-  const got = await GpuKernels.create(heap);
-  assert.ok(got.ok, got.ok ? '' : got.reason);
-  gpu = got.kernels;
-});
-after(async () => gpu?.close());
-
-let seed = 777;
-function rand(lo = -1, hi = 1): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return lo + ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo));
-}
+const rand = seededUniform(777);
 
 type Tol = (expected: Float32Array, i: number) => number;
 interface Out { ptr: number; n: number; init: Float32Array; tol: Tol }

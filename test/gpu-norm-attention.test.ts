@@ -11,7 +11,7 @@
  * but the bounds allow the sequential worst case). WGSL's exp, sqrt and division may be a few ulp off (exp:
  * 3 + 2|x| ulp), which the constant terms below absorb. Each check states its bound.
  */
-import { test, before, after } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Heap } from '../src/engine/memory.js';
 import type { Kernels } from '../src/engine/kernels.js';
@@ -21,21 +21,16 @@ import { GpuKernels } from '../src/engine/webgpu/gpu-kernels.js';
 import * as norms from '../src/engine/webgpu/ops/norms.js';
 import * as attn from '../src/engine/webgpu/ops/attention.js';
 import { headGradDeposit } from '../src/engine/webgpu/ops/head-grads.js';
-import { skipWithoutGpu } from './helpers/gpu.js';
+import { gpuKernelsOn, skipWithoutGpu } from './helpers/gpu.js';
+import { seededUniform } from './helpers/random.js';
 
 const U_ = 2 ** -24;
 const skip = skipWithoutGpu;
 const heap = new Heap();
 const ref = new ReferenceKernels(heap);
+const gpuOn = gpuKernelsOn(heap);
 let gpu: GpuKernels;
-
-before(async () => {
-  if (skip) return;
-  const got = await GpuKernels.create(heap);
-  assert.ok(got.ok, got.ok ? '' : got.reason);
-  gpu = got.kernels;
-});
-after(async () => gpu?.close());
+before(async () => void (gpu = (await gpuOn())!));
 
 /** The kernels under test, with the Kernels signatures. */
 type GpuOps = Pick<Kernels, 'layerNorm' | 'layerNormBackward' | 'layerNormParamGrad' | 'rmsNorm' | 'rmsNormBackward' | 'attention' | 'attentionBackward' | 'headGradDeposit'>;
@@ -61,15 +56,7 @@ const tinyLimits = (maxWorkgroups = 7): GpuLimits => ({
   ...gpu.limits, minStorageBufferOffsetAlignment: 256, maxStorageBufferBindingSize: 65536, maxComputeWorkgroupsPerDimension: maxWorkgroups,
 });
 
-let seed = 4242;
-/** Deterministic uniform numbers in [lo, hi) (mulberry32). */
-function rand(lo = -1, hi = 1): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return lo + ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo));
-}
+const rand = seededUniform(4242);
 
 interface Out {
   ptr: number;

@@ -14,6 +14,7 @@ import { ReferenceKernels, activation64, erf } from '../src/engine/reference.js'
 import { createWasmKernels, type WasmKernels } from '../src/engine/wasm-kernels.js';
 import { GpuKernels } from '../src/engine/webgpu/gpu-kernels.js';
 import { GPU } from './helpers/gpu.js';
+import { seededUniform } from './helpers/random.js';
 
 const U = 2 ** -24;
 const THREADS = [1, 2, 3];
@@ -38,15 +39,7 @@ after(async () => {
   await gpu?.close();
 });
 
-let seed = 12345;
-/** Deterministic uniform numbers in [lo, hi) (mulberry32). */
-function rand(lo = -1, hi = 1): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return lo + ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo));
-}
+const rand = seededUniform(12345);
 
 interface Out {
   ptr: number;

@@ -2,6 +2,8 @@
  * Whether this machine has a WebGPU adapter the tests can use (software ones included: CI runs on lavapipe),
  * probed once per test process. EAPGP_REQUIRE_GPU=1 turns "no adapter" into a failure instead of a skip.
  */
+import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { Heap } from '../../src/engine/memory.js';
 import { GpuKernels } from '../../src/engine/webgpu/gpu-kernels.js';
 
@@ -26,3 +28,19 @@ if (!GPU.available && process.env.EAPGP_REQUIRE_GPU === '1') {
 
 /** node:test's `skip` option: false when the GPU tests can run, else why not. */
 export const skipWithoutGpu: string | false = GPU.available ? false : `no WebGPU adapter (${GPU.reason})`;
+
+/**
+ * WebGPU kernels on `heap` for a test file: started by the first call (await it in the file's `before`; node:test
+ * does not order a file's root hooks), closed after the file's tests. Undefined without an adapter.
+ */
+export function gpuKernelsOn(heap: Heap): () => Promise<GpuKernels | undefined> {
+  let started: Promise<GpuKernels | undefined> | undefined;
+  after(async () => (await started)?.close());
+  return () =>
+    (started ??= GPU.available
+      ? GpuKernels.create(heap).then((got) => {
+          assert.ok(got.ok, got.ok ? '' : got.reason);
+          return got.kernels;
+        })
+      : Promise.resolve(undefined));
+}

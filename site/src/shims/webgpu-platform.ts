@@ -6,8 +6,15 @@ import type { WebGpuModule, WorkerLink } from '../../../src/engine/webgpu/platfo
 
 export type { WebGpuModule, WorkerLink };
 
+const NO_GPU_WORKER = 'the page runs the WebAssembly kernels (its WebGPU worker is not built yet)';
+
 export async function loadWebGpu(): Promise<{ ok: false; reason: string }> {
-  return { ok: false, reason: 'the page runs the WebAssembly kernels (its WebGPU worker is not built yet)' };
+  return { ok: false, reason: NO_GPU_WORKER };
+}
+
+/** `--device auto` asks this before starting Dawn; in the page the answer is always no. */
+export function noHardwareVulkan(): string {
+  return NO_GPU_WORKER;
 }
 
 export function startWorker(): WorkerLink {
