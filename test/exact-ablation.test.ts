@@ -142,7 +142,10 @@ for (const { label, opts } of ENGINE_VARIANTS) {
       const { circuits, edges } = exactCircuits(model.layout);
       const empty = Uint8Array.from(Graph.of(model.layout).realMask, (x) => (x ? 1 : 0));
       const seen: number[] = [];
-      for (const ablation of ABLATIONS) {
+      // exact patching is a patched run per edge, each a few round trips on WebGPU (lavapipe on CI's CPU: 32 s per
+      // ablation): there the richest ablation only, and every sixth edge's definition below
+      const ablations = opts.device === 'gpu' ? (['mean-positional'] as const) : ABLATIONS;
+      for (const ablation of ablations) {
         const means = meansFor(model, bs, ablation);
         // exact patching's own settings: per-batch means averaged over batches, unstacked
         const [all, none] = await evaluateCircuits({ model, batches: bs, metric, circuits: [circuits[0]!, empty], intervention: ablation, average: 'batches', stack: false });
@@ -155,7 +158,8 @@ for (const { label, opts } of ENGINE_VARIANTS) {
         const ex = await exactScores({ model, batches: bs, metric, intervention: ablation });
         const full = plainMetric(model, bs, new Uint8Array(model.layout.nSrc * model.layout.nDst), ablation, means);
         let worst = 0, largest = 0;
-        for (const i of edges) {
+        const checked = opts.device === 'gpu' ? edges.filter((_, j) => j % 6 === 0) : edges;
+        for (const i of checked) {
           const m = new Uint8Array(model.layout.nSrc * model.layout.nDst);
           m[i] = 1;
           const want = full - plainMetric(model, bs, m, ablation, means); // loss = −metric
@@ -165,7 +169,7 @@ for (const { label, opts } of ENGINE_VARIANTS) {
         assert.ok(largest > 1e-3 * scale, `${ablation}: some edge matters (${largest})`);
         assert.ok(worst <= 1e-5 * scale, `${ablation}: exact scores vs the definition differ by ${worst} (largest ${largest}, scale ${scale})`);
       }
-      assert.ok(seen[0] !== seen[1] && seen[1] !== seen[2], `the three ablations give different fully ablated models: ${seen}`);
+      if (seen.length === 3) assert.ok(seen[0] !== seen[1] && seen[1] !== seen[2], `the three ablations give different fully ablated models: ${seen}`);
       model.dispose();
     });
   });

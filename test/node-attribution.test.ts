@@ -62,7 +62,9 @@ for (const method of ['eap', 'eap-ig', 'clean-corrupted', 'eap-gp', 'eap-ig-acti
       assert.ok(scale > 0);
       for (let u = 0; u < g.nSrc; u++) {
         assert.ok(Math.abs(nodes.nodes[u]! - rows[u]!) <= 1e-5 * scale, `${g.srcName(u)}: node ${nodes.nodes[u]} vs Σ edges ${rows[u]}`);
-        assert.ok(Math.abs(micro.nodes[u]! - nodes.nodes[u]!) <= 1e-6 * scale, `${g.srcName(u)}: micro-batches ${micro.nodes[u]} vs ${nodes.nodes[u]}`);
+        // as the edge scores' micro-batch test: BLAS rounds a product's rows by their place in it (Haswell kernels:
+        // 1.3e-6 of the scale measured between batches of 1 and of 4), so 1e-5, not bit equality
+        assert.ok(Math.abs(micro.nodes[u]! - nodes.nodes[u]!) <= 1e-5 * scale, `${g.srcName(u)}: micro-batches ${micro.nodes[u]} vs ${nodes.nodes[u]}`);
       }
       // neurons differ from one another: the level is not a spread of the node score
       assert.notEqual(nodes.neurons[0], nodes.neurons[1]);
