@@ -13,6 +13,7 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunLog } from '../src/util/run-log.js';
 import { eapgp, makeModel, makeTaskData } from './helpers/cli.js';
+import { skipWithoutGpu } from './helpers/gpu.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'eapgp-determinism-'));
 const model = join(tmp, 'model');
@@ -91,6 +92,16 @@ test('attribute (EAP-GP): scores.json is byte-identical across runs and thread c
   assert.match(blasOrWasm!.stderr, /\(run log: out[\\/]scores\.log\.json\)/);
   // the WebAssembly GEMM path on its own: also independent of the thread count
   identicalAcrossRuns([...args, '--gemm', 'wasm'], { outFile: 'scores.json', outputs: ['scores.json'], logs: { 'scores.log.json': ['attribution', 'total'] } });
+});
+
+test('attribute on WebGPU: scores.json byte-identical across runs; the run log names the device', { skip: skipWithoutGpu }, () => {
+  const args = ['attribute', '--model', model, '--task', 'ioi', '--data', csv, '--method', 'eap-gp', '--steps', '3', '--batch-size', '4', '--quiet', '--device', 'gpu'];
+  const runs = [0, 1].map(() => run(args, 2, 'scores.json'));
+  assert.deepEqual(outputHashes(runs[1]!.out), outputHashes(runs[0]!.out), 'a second run on the same GPU wrote other bytes');
+  const log = JSON.parse(readFileSync(join(runs[0]!.out, 'scores.log.json'), 'utf8')) as { device?: string; gemm?: string; adapter?: unknown };
+  assert.equal(log.device, 'gpu');
+  assert.equal(log.gemm, 'webgpu');
+  assert.ok(log.adapter, 'the adapter is recorded');
 });
 
 test('path and demo: byte-identical outputs, run logs beside them', () => {

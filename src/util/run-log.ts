@@ -21,6 +21,8 @@ export interface EngineFacts {
   kernels: string;
   relaxedSimd: boolean;
   blasConfig?: string;
+  /** Where the kernels ran (cpu or gpu), why, and the GPU adapter when one was seen. */
+  device?: { device: string; reason: string; adapter?: unknown };
 }
 
 /** Wall-clock seconds: a number per phase, or a group of them (e.g. one per method). */
@@ -108,6 +110,7 @@ export function makeRunLog(i: RunLogInput, extra: Record<string, unknown> = {}):
     started: i.clock.started.toISOString(), finished: new Date().toISOString(), seconds: i.seconds,
     threads: e.threads, gemm: e.gemmPath, gemm_reason: e.gemmReason, kernels: e.kernels, relaxed_simd: e.relaxedSimd,
     ...(e.blasConfig ? { blas: e.blasConfig } : {}),
+    ...(e.device ? { device: e.device.device, device_reason: e.device.reason, ...(e.device.adapter ? { adapter: e.device.adapter } : {}) } : {}),
     host: hostFacts(),
     ...extra,
   };
