@@ -1,7 +1,8 @@
 /**
  * `eapgp attribute --level node|neuron` and `eapgp evaluate` on node and neuron graphs: the written node scores
  * equal the row sums of the edge scores of the same run; all nodes (or neurons) give F = 1; bad combinations
- * are UserErrors naming the fix.
+ * are UserErrors naming the fix. --level mlp-neuron writes the node scores plus each MLP's hidden-unit scores, which
+ * sum to the MLP node's; evaluate --mlp-neurons with every unit gives the clean metric (F = 1).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -65,7 +66,39 @@ test('node options and graphs that do not go together are UserErrors', () => {
   assertUserError(eapgp(['evaluate', ...common, '--graph', join(tmp, 'edge.json'), '--nodes', '2']), /edge graph: give --edges/);
   assertUserError(eapgp(['attribute', ...common, '--method', 'exact', '--level', 'node', '--out', join(tmp, 'x.json')]), /--level node takes a method with gradients at the nodes' outputs \(eap, eap-ig.*\); exact has none: use --level edge/);
   assertUserError(eapgp(['attribute', ...common, '--method', 'ifr', '--level', 'neuron', '--out', join(tmp, 'x.json')]), /ifr has none: use --level edge/);
-  assertUserError(eapgp(['attribute', ...common, '--method', 'eap', '--level', 'nodes', '--out', join(tmp, 'x.json')]), /--level must be edge, node or neuron/);
+  assertUserError(eapgp(['attribute', ...common, '--method', 'eap', '--level', 'nodes', '--out', join(tmp, 'x.json')]), /--level must be edge, node, neuron or mlp-neuron/);
+});
+
+test('attribute --level mlp-neuron and evaluate --mlp-neurons', () => {
+  const out = join(tmp, 'mlp.json');
+  const r = eapgp(['attribute', ...common, '--method', 'eap-ig', '--steps', '3', '--level', 'mlp-neuron', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  const f = readNodeGraphJson(out), g = f.graph, F = 4 * 16;
+  assert.equal(f.meta?.level, 'mlp-neuron');
+  assert.equal(g.level, 'node');
+  assert.equal(g.mlp!.width, F);
+  const node = readNodeGraphJson(join(tmp, 'node.json')).graph; // the node level of the same run
+  const scale = Math.max(...Array.from(node.nodeScores, Math.abs));
+  for (let u = 0; u < g.nSrc; u++) assert.ok(Math.abs(g.nodeScores[u]! - node.nodeScores[u]!) <= 1e-6 * scale, g.srcName(u));
+  for (let l = 0; l < 2; l++) {
+    let s = 0;
+    for (let j = 0; j < F; j++) s += g.mlp!.scores[l * F + j]!;
+    const m = g.nodeScores[g.layout.mlp(l)]!;
+    assert.ok(Math.abs(s - m) <= 1e-5 * scale, `m${l}: Σ units ${s} vs the node's ${m}`);
+  }
+  const e = eapgp(['evaluate', ...common, '--graph', out, '--mlp-neurons', `0,5,${2 * F}`, '--json']);
+  assert.equal(e.code, 0, e.err);
+  const res = JSON.parse(e.out) as { level: string; baseline: number; points: { mlp_neurons: number; metric: number; faithfulness: number }[] };
+  assert.equal(res.level, 'mlp-neuron');
+  assert.deepEqual(res.points.map((p) => p.mlp_neurons), [0, 5, 2 * F]);
+  assert.equal(res.points[2]!.metric, res.baseline);
+  assert.ok(Math.abs(res.points[2]!.faithfulness - 1) < 1e-6);
+  assert.notEqual(res.points[0]!.metric, res.points[1]!.metric);
+  assertUserError(eapgp(['evaluate', ...common, '--graph', join(tmp, 'node.json'), '--mlp-neurons', '5']), /scores none: make the graph with eapgp attribute --level mlp-neuron/);
+  assertUserError(eapgp(['evaluate', ...common, '--graph', out, '--mlp-neurons', '5', '--nodes', '2']), /give either --mlp-neurons or --nodes, not both/);
+  assertUserError(eapgp(['evaluate', ...common, '--graph', out, '--mlp-neurons', '5', '--intervention', 'zero']), /--intervention zero has none/);
+  assertUserError(eapgp(['evaluate', ...common, '--graph', join(tmp, 'edge.json'), '--mlp-neurons', '5']), /edge graph: give --edges/);
+  assertUserError(eapgp(['attribute', ...common, '--method', 'eap', '--level', 'mlp-neuron', '--intervention', 'mean', '--out', join(tmp, 'x.json')]), /--intervention mean has no hidden-unit values/);
 });
 
 test("the README's levels table is the registry's", () => {

@@ -2,7 +2,8 @@
  * The viewer's Nodes tab in real Chromium (as test/viewer-browser.test.ts; skipped without Chromium unless
  * EAPGP_REQUIRE_BROWSER=1): `eapgp view` on a node-level and a neuron-level graph. Every source node is drawn once,
  * its square's side follows √(|score| / max), its colour the score's sign, its outline the file's flag; the
- * neuron graph lists its top neurons in |score| order, as computed here from the file.
+ * neuron graph lists its top neurons in |score| order, as computed here from the file; a graph with MLP hidden units
+ * (attribute --level mlp-neuron) lists its top MLP neurons (layer, unit) in |score| order.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -30,7 +31,8 @@ let browser: Browser | null = null;
 let page: Page;
 const pageErrors: string[] = [];
 const L = 3, H = 4, D = 8;
-let nodeGraph: NodeGraph, neuronGraph: NodeGraph;
+let nodeGraph: NodeGraph, neuronGraph: NodeGraph, mlpGraph: NodeGraph;
+const F = 12;
 
 if (!CHROMIUM && REQUIRED) test('Chromium is installed (EAPGP_REQUIRE_BROWSER=1)', () => assert.fail('no Chromium found'));
 
@@ -50,7 +52,10 @@ before(async () => {
   const neurons = Array.from({ length: n * D }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 5)));
   neuronGraph = NodeGraph.fromScores(layout, D, 'neuron', new Array(n).fill(NaN), neurons);
   writeNodeGraphJson(join(tmp, 'neurons.json'), neuronGraph, { meta: { method: 'eap', level: 'neuron' } });
-  const url = await startServer(['nodes.json', 'neurons.json']);
+  mlpGraph = NodeGraph.fromScores(layout, D, 'node', Array.from({ length: n }, (_, u) => u / n));
+  mlpGraph.setMlpScores(F, Array.from({ length: L * F }, (_, i) => Math.cos(i * 2.3) * (1 + (i % 7))));
+  writeNodeGraphJson(join(tmp, 'mlp.json'), mlpGraph, { meta: { method: 'eap-ig', level: 'mlp-neuron' } });
+  const url = await startServer(['nodes.json', 'neurons.json', 'mlp.json']);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-dev-shm-usage'] });
   page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
@@ -97,7 +102,7 @@ test('a node-level graph: every node once, sized by √|score|, coloured by sign
     assert.equal(r.inGraph, nodeGraph.nodeInGraph[u] === 1, `${r.name}: outline`);
   }
   assert.equal(rects.filter((r) => r.inGraph).length, 5); // the top 4 and the unscored node
-  assert.equal(await page.locator('#nodes-body table').count(), 0);
+  assert.equal(await page.locator('#nodes-body table').count(), 0); // no neurons, no MLP neurons
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'viewer-nodes.png') });
   assert.deepEqual(pageErrors, []);
@@ -116,5 +121,17 @@ test('a neuron-level graph: node squares from the summed neuron scores and the t
   const order = Array.from(s.keys()).sort((a, b) => Math.abs(s[b]!) - Math.abs(s[a]!) || a - b).slice(0, 40);
   await page.screenshot({ path: join(ARTIFACTS, 'viewer-neurons.png') });
   assert.deepEqual(rows, order.map((i) => `${neuronGraph.srcName(Math.floor(i / D))}:${i % D}`));
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a graph with MLP hidden units: the top MLP neurons (layer, unit) in |score| order', { skip: SKIP }, async () => {
+  await show('mlp.json');
+  assert.equal((await drawnNodes()).length, mlpGraph.nSrc);
+  assert.equal(await page.locator('#nodes-body table.top-neurons').count(), 0); // a node-level file: no d_model neurons
+  const rows = await page.$$eval('#nodes-body table.top-mlp-neurons tbody tr', (trs) => trs.map((t) => `${t.getAttribute('data-layer')}:${t.getAttribute('data-unit')}:${t.children[1]!.textContent}`));
+  const m = mlpGraph.mlp!.scores;
+  const order = Array.from(m.keys()).sort((a, b) => Math.abs(m[b]!) - Math.abs(m[a]!) || a - b).slice(0, 40);
+  assert.deepEqual(rows, order.map((i) => `${Math.floor(i / F)}:${i % F}:m${Math.floor(i / F)}`));
+  await page.screenshot({ path: join(ARTIFACTS, 'viewer-mlp-neurons.png') });
   assert.deepEqual(pageErrors, []);
 });

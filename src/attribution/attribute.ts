@@ -16,6 +16,7 @@ import { firstNonFinite, NonFiniteError, nonFiniteName } from '../util/finite.js
 import { nextTick } from '../util/ticks.js';
 import { GradSum, contract, gradientRows } from './gradients.js';
 import { contractNodes } from './node-contract.js';
+import { contractMlpNeurons, mlpNeuronShape } from './mlp-neurons.js';
 import type { GraphLayout } from '../models/layout.js';
 import { bytesPerExample } from './memory-plan.js';
 import { packPair, runInSlices } from './micro.js';
@@ -45,12 +46,16 @@ export interface AttributeArgs {
   onBatch?: (examplesDone: number) => void;
   /**
    * `edge` (default): sums over edges [nSrc, nDst]; `node` or `neuron`: per source and output dimension
-   * [nSrc, D] from the same passes (node-contract.ts; nodes.ts sums them over D).
+   * [nSrc, D] from the same passes (node-contract.ts; nodes.ts sums them over D); `mlp-neuron`: those, then
+   * per layer and MLP hidden unit [L, F] (mlp-neurons.ts).
    */
   level?: AttributionLevel;
 }
 
-/** One batch's unnormalised contribution to the scores, row-major [nSrc, nDst] float64 (zero off the edges), or [nSrc, D] at the node and neuron levels. */
+/**
+ * One batch's unnormalised contribution to the scores, row-major [nSrc, nDst] float64 (zero off the edges), or
+ * [nSrc, D] at the node and neuron levels ([nSrc, D] then [L, F] at the mlp-neuron level).
+ */
 export interface BatchScores {
   index: number;
   examples: number;
@@ -95,12 +100,14 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
   const nodes = (a.level ?? 'edge') !== 'edge';
   if (nodes && method.scoreClean) throw new UserError(`--level ${a.level} needs gradients at the nodes' outputs; ${method.name} takes none (use --level edge)`);
   if (nodes && method.edgesOnly) throw new UserError(`${method.name} has no --level ${a.level}: ${method.edgesOnly} (use --level edge)`);
-  const S = new Float64Array(nSrc * (nodes ? D : nDst)); // the current batch's sums
+  const hidden = a.level === 'mlp-neuron' ? mlpNeuronShape(model, method.name) : null;
+  const S = new Float64Array(nSrc * (nodes ? D : nDst) + (hidden ? L * hidden.F : 0)); // the current batch's sums
   const K = method.points(L, opts);
   const ablation = opts.intervention;
   if (ablation !== 'patching' && !method.options.includes(INTERVENTION)) {
     throw new UserError(`--intervention ${ablation} applies to --method ${methodsTaking(INTERVENTION).map((m) => m.name).join(', ')} only, not ${method.name}`);
   }
+  if (hidden && ablation !== 'patching') throw new UserError(`--level mlp-neuron takes the hidden units' differences from the corrupted run: --intervention ${ablation} has no hidden-unit values (use --intervention patching, or --level node|neuron)`);
   // a learning method's state lives over the whole run: every batch, in order
   const learner = method.learn?.(model, opts) ?? null;
   if (learner && (indices.length !== a.batches.length || indices.some((b, i) => b !== i))) {
@@ -118,19 +125,21 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
     if (learner) return void e.tidy(() => learner.step({ e, model, batch, opts, sums: S }));
     e.tidy(() => {
       const delta = e.empty([nSrc, R, D]);
+      // Δh of the MLPs' hidden units, recorded with Δ wherever the sources are (mlp-neurons.ts)
+      const hdelta = hidden ? e.empty([L, R, hidden.F]) : undefined;
       // Δ = baseline − clean: the first recording writes the buffer, the second adds to it. The baseline is the
       // corrupted run (recorded here, or by the method's own pass at the corrupted input) or the ablated values.
       const ablated = ablation !== 'patching';
       const baseFirst = ablated || !method.recordsCorrupted;
       let corrFinal: Tensor | null = null;
       if (ablated) writeAblated(delta, ablation, means, batch.clean);
-      else if (baseFirst) corrFinal = recordSources(e, model, batch.corrupted, delta, 1, { keepFinal: !!method.needsCorruptedFinal });
+      else if (baseFirst) corrFinal = recordSources(e, model, batch.corrupted, delta, 1, { keepFinal: !!method.needsCorruptedFinal, hidden: hdelta });
       let corrupted: Tensor | null = null;
       if (method.needsCorrupted) {
         corrupted = e.empty(delta.shape);
         e.kernels.scale(delta.ptr, 1, corrupted.ptr, delta.size);
       }
-      if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !baseFirst });
+      if (!method.recordsClean) recordSources(e, model, batch.clean, delta, -1, { write: !baseFirst, hidden: hdelta });
       const grads = new GradSum(e, model.layout, R, D);
       const backwardTask: BatchContext['backwardTask'] = (tape, logits, bopts, at) => {
         const values = logits.toArray();
@@ -149,8 +158,8 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
       };
       const ctx: BatchContext = {
         e, model, batch, index, opts, delta, corrupted, ablated, corruptedFinal: corrFinal, grads, sums: S, backwardTask,
-        recordClean: { buf: delta, alpha: -1, write: false },
-        recordCorrupted: { buf: delta, alpha: 1, write: false },
+        recordClean: { buf: delta, alpha: -1, write: false, hidden: hdelta },
+        recordCorrupted: { buf: delta, alpha: 1, write: false, hidden: hdelta },
         point: (p = {}) =>
           e.tidy(() =>
             e.record((tape) => {
@@ -183,7 +192,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
       try {
         const after = method.run!(ctx);
         if (nodes) {
-          contractNodes(S, delta, grads, model.layout);
+          contractNodes(S, delta, grads, model.layout, hdelta && contractMlpNeurons(S, nSrc * D, hdelta, model));
           badGradient = null;
         } else {
           badGradient = contract(S, delta, grads, model.layout);
@@ -203,7 +212,7 @@ export async function attributeBatches(a: AttributeArgs, indices: readonly numbe
     const first = a.batches.slice(0, index).reduce((s, b) => s + b.n, 0);
     S.fill(0);
     // a clean-run method holds the sources and a destination's inputs (a layer's q/k/v copies at most)
-    const buffers = method.scoreClean ? nSrc + 3 * model.dims.nHead + 2 : nSrc + gradientRows(model.layout) + (method.needsCorrupted ? nSrc : 0);
+    const buffers = method.scoreClean ? nSrc + 3 * model.dims.nHead + 2 : nSrc + gradientRows(model.layout) + (method.needsCorrupted ? nSrc : 0) + (hidden ? Math.ceil((L * hidden.F) / D) : 0);
     await runInSlices(e, whole, {
       perExample: bytesPerExample(model.dims, whole.clean.P, method.scoreClean
         ? { buffers, taped: false, headCopies: 'none' }

@@ -49,10 +49,10 @@ export function scoresNodes(m: ReturnType<typeof methods>[number]): boolean {
 
 /** The README's table of what each method scores at each `--level`. */
 export function levelsTable(): string {
-  const head = ['| method | `--level edge` | `--level node` | `--level neuron` |', '|---|---|---|---|'];
+  const head = ['| method | `--level edge` | `--level node` | `--level neuron` | `--level mlp-neuron` |', '|---|---|---|---|---|'];
   const rows = methods().map((m) => {
     const n = scoresNodes(m) ? 'yes' : '—';
-    return `| ${code(m.name)} | yes | ${n} | ${n} |`;
+    return `| ${code(m.name)} | yes | ${n} | ${n} | ${n} |`;
   });
   return [...head, ...rows].join('\n');
 }

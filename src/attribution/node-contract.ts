@@ -12,11 +12,14 @@ import type { Tensor } from '../engine/tensor.js';
 import type { GraphLayout } from '../models/layout.js';
 import type { GradSum } from './gradients.js';
 
-/** N [nSrc, D] (row-major, float64) += each source's per-dimension Σ_rows Δ·ĝ. */
-export function contractNodes(N: Float64Array, delta: Tensor, grads: GradSum, layout: GraphLayout): void {
+/**
+ * N [nSrc, D] (row-major, float64, the first nSrc·D values) += each source's per-dimension Σ_rows Δ·ĝ. `onMlp`
+ * sees each MLP's ĝ [R, D] (a heap pointer, valid during the call): mlp-neurons.ts takes it to the hidden units.
+ */
+export function contractNodes(N: Float64Array, delta: Tensor, grads: GradSum, layout: GraphLayout, onMlp?: (l: number, g: number) => void): void {
   const e = delta.engine, k = e.kernels;
   const { nLayers: L, nHeads: H } = layout;
-  const nSrc = delta.shape[0]!, RD = delta.size / nSrc, D = N.length / nSrc, R = RD / D;
+  const nSrc = delta.shape[0]!, RD = delta.size / nSrc, D = delta.shape[2]!, R = RD / D;
   const slots = 3 * H + 1;
   e.tidy(() => {
     const T = e.empty([RD]); // ĝ of the sources read so far from the top: every destination downstream
@@ -33,6 +36,7 @@ export function contractNodes(N: Float64Array, delta: Tensor, grads: GradSum, la
       grads.formInto(G.ptr, layout.firstSlot(l), slots);
       const mlpGrad = G.ptr + 4 * 3 * H * RD;
       take(layout.mlp(l)); // its readers: the layers above and the logits
+      onMlp?.(l, T.ptr);
       // in sequential blocks the layer's heads also feed its MLP; in parallel ones they read the same stream
       if (!layout.parallelAttnMlp) k.axpy(1, mlpGrad, T.ptr, RD);
       for (let h = 0; h < H; h++) take(layout.head(l, h));

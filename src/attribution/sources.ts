@@ -12,16 +12,16 @@ import type { ForwardOptions } from '../models/model.js';
 
 /**
  * Runs `batch` without gradients and writes alpha·outputs into buf (`write`, default for alpha = 1) or adds them
- * (buf must then be initialised). Returns the residual stream before ln_f [R, D] when `keepFinal` (else null).
+ * (buf must then be initialised); the MLPs' hidden units likewise into `hidden` [L, R, F] when given. Returns the residual stream before ln_f [R, D] when `keepFinal` (else null).
  */
 export function recordSources(
-  e: Engine, model: CausalLM, batch: Batch, buf: Tensor, alpha: number, opts: Pick<ForwardOptions, 'embeds'> & { keepFinal?: boolean; write?: boolean } = {},
+  e: Engine, model: CausalLM, batch: Batch, buf: Tensor, alpha: number, opts: Pick<ForwardOptions, 'embeds'> & { keepFinal?: boolean; write?: boolean; hidden?: Tensor } = {},
 ): Tensor | null {
   const prev = e.tape;
   e.tape = null; // no gradients: nothing is recorded
   try {
     return e.tidy(() => {
-      const out = model.forward(batch, { embeds: opts.embeds, record: { buf, alpha, write: opts.write ?? alpha === 1 }, logits: 'none' });
+      const out = model.forward(batch, { embeds: opts.embeds, record: { buf, alpha, write: opts.write ?? alpha === 1, hidden: opts.hidden }, logits: 'none' });
       return opts.keepFinal ? out.residFinal : null;
     });
   } finally {

@@ -30,8 +30,11 @@ export type LossFn<Label = unknown> = (logits: Float32Array, B: number, V: numbe
   values?: Float64Array;
 };
 
-/** What attribution scores: edges (DESIGN.md §4), source nodes, or each output dimension of a source (nodes.ts). */
-export type AttributionLevel = 'edge' | 'node' | 'neuron';
+/**
+ * What attribution scores: edges (DESIGN.md §4), source nodes, each output dimension of a source (nodes.ts), or
+ * source nodes and the MLPs' hidden units (mlp-neurons.ts).
+ */
+export type AttributionLevel = 'edge' | 'node' | 'neuron' | 'mlp-neuron';
 
 /** A method's name in the registry (src/attribution/registry.ts). */
 export type MethodName = string;

@@ -33,7 +33,7 @@ import { TASK_OPTIONS, loadTaskData } from './task-data.js';
 
 export const usage = `usage: eapgp attribute [--model M] --task T --data CSV [--limit N] [--batch-size B] --method METHOD
                        ${optionSynopsis()}
-                       [--level edge|node|neuron] [--verbs CSV] [--counterfactual TYPE] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
+                       [--level edge|node|neuron|mlp-neuron] [--verbs CSV] [--counterfactual TYPE] [--metric logit-diff|prob-diff] [--shard i/n|auto [--shard-count N]]
                        [--threads N] [--gemm auto|blas|wasm] [--device auto|cpu|gpu] --out scores.json
 
 Scores every edge of the model's graph on the task (signed; |score| is used at selection time) and writes
@@ -42,7 +42,9 @@ the sidecar <out>.log.json (scores.json → scores.log.json), so scores.json is 
 inputs and options. --level node scores each source node instead (input, heads, MLPs: Δ·∂L/∂(node output)
 summed over positions and d_model, from the method's own gradient passes; = the sum of its outgoing edges'
 scores), --level neuron each d_model dimension of each node's output, as EAP-IG's attribute_node; the file is
-EAP-IG's node/neuron graph JSON (the README's levels table says which methods; no --shard).
+EAP-IG's node/neuron graph JSON (the README's levels table says which methods; no --shard). --level mlp-neuron
+writes the node level plus each MLP hidden unit's score (Δh·∂L/∂h at the output projection's input) under the
+MLP nodes' extra keys mlp_neurons_scores / mlp_neurons (docs/nodes.md; not Gemma 2, corrupted-run baseline only).
 METHOD (DESIGN.md §4):
 ${methodsHelp()}
 Method options (another method's option is an error unless at its default):
@@ -95,14 +97,15 @@ export async function attribute(argv: string[]): Promise<void> {
       const progress = createProgress({ label: `${method} ${level} attribution`, total: data.examples, unit: 'items', itemName: 'examples', quiet: values.quiet });
       const r = await attributeNodes({ model, batches: data.batches, method, loss: data.loss, options: options as AttributionOptions, level, onBatch: (n) => progress.set(n) });
       progress.finish();
-      const g = NodeGraph.fromScores(model.layout, model.dims.dModel, level, r.nodes, r.neurons);
+      const g = NodeGraph.fromScores(model.layout, model.dims.dModel, level === 'neuron' ? 'neuron' : 'node', r.nodes, r.neurons);
+      if (r.mlp) g.setMlpScores(r.mlp.width, r.mlp.scores);
       writeNodeGraphJson(out, g, { meta: { ...render.meta, level } });
       const seconds = clock.seconds(t0);
       writeRunLog(runLogPath(out), makeRunLog({
         describes: [basename(out)], tool: `eap-gp ${version}`, command: givenCommand('attribute', argv), clock,
         seconds: { attribution: seconds, total: clock.seconds() }, engine: engine.info,
       }));
-      const what = level === 'node' ? `${r.nSrc} nodes` : `${r.nSrc} nodes × ${r.dModel} dimensions`;
+      const what = level === 'node' ? `${r.nSrc} nodes` : r.mlp ? `${r.nSrc} nodes and ${model.dims.nLayer} MLPs × ${r.mlp.width} hidden units` : `${r.nSrc} nodes × ${r.dModel} dimensions`;
       console.error(`wrote ${out}: ${what} scored by ${method} on ${data.examples} examples in ${seconds.toFixed(2)} s`);
       return;
     }

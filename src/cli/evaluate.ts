@@ -29,7 +29,7 @@ export const usage = `usage: eapgp evaluate [--model M] --task T --data CSV [--l
                       [--edges 100,200,500 | --fractions] [--select greedy|topn] [--signed]
                       [--intervention ${INTERVENTION.metavar}] [--metric logit-diff|prob-diff] [--json]
                       [--out results.json] [--svg F] [--dot F] [--shard i/n|auto [--shard-count N]]
-       eapgp evaluate ... --graph nodes.json [--nodes 5,10,20 | --neurons 100,1000] [--signed] [--intervention I]
+       eapgp evaluate ... --graph nodes.json [--nodes 5,10,20 | --neurons 100,1000 | --mlp-neurons 10,100] [--signed] [--intervention I]
 
 Selects circuits from the graph's scores (greedy by |score| by default, as in the EAP-GP paper; --signed ranks
 by score), prunes them, and evaluates each by edge patching: m(C), and faithfulness
@@ -46,7 +46,9 @@ task. --shard i/n: the i-th of n slices of the batches (from 0), written to <out
 A node- or neuron-level graph (attribute --level node|neuron, or EAP-IG's) is evaluated by node patching: a node
 in the circuit keeps its output, one out of it takes the intervention's, seen alike by every reader (per
 d_model dimension at the neuron level); --nodes / --neurons select the top-n by |score| (--signed: by score),
-else the file's own flags.`;
+else the file's own flags. --mlp-neurons (graphs of attribute --level mlp-neuron) keeps the top-n MLP hidden
+units clean and patches every other one to the corrupted run's value at the output projection's input, every
+node otherwise its own (MLP-neuron patching; docs/nodes.md).`;
 
 export async function evaluate(argv: string[]): Promise<void> {
   const { values } = parse('evaluate', argv, {
@@ -54,7 +56,7 @@ export async function evaluate(argv: string[]): Promise<void> {
     edges: { type: 'string' as const }, fractions: { type: 'boolean' as const }, select: { type: 'string' as const },
     signed: { type: 'boolean' as const }, intervention: { type: 'string' as const }, json: { type: 'boolean' as const },
     out: { type: 'string' as const }, quiet: { type: 'boolean' as const }, svg: { type: 'string' as const }, dot: { type: 'string' as const },
-    nodes: { type: 'string' as const }, neurons: { type: 'string' as const }, ...SHARD_OPTIONS,
+    nodes: { type: 'string' as const }, neurons: { type: 'string' as const }, 'mlp-neurons': { type: 'string' as const }, ...SHARD_OPTIONS,
   }, usage);
   if (values.help) return void console.log(usage);
   const spec = modelSpecOrDefault(values.model);
@@ -77,6 +79,7 @@ export async function evaluate(argv: string[]): Promise<void> {
       await engine.close();
     }
   }
+  if (values['mlp-neurons']) throw new UserError(`--mlp-neurons selects from a graph of MLP hidden units (eapgp attribute --level mlp-neuron); ${graphPath} is an edge graph: give --edges`);
   if (values.nodes || values.neurons) throw new UserError(`--${values.nodes ? 'nodes' : 'neurons'} selects from a node- or neuron-level graph (eapgp attribute --level node|neuron); ${graphPath} is an edge graph: give --edges`);
   if (values.edges && values.fractions) throw new UserError('give either --edges or --fractions, not both');
   const requested = values.edges ? parseEdgeList(values.edges) : null;

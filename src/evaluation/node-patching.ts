@@ -7,6 +7,11 @@
  * 0 for one out of it, per dimension at the neuron level). Every reader of u sees the same patched output, unlike
  * edge patching; at the node level this equals edge patching of the edges between kept nodes (tested). All nodes
  * in ⇒ the clean run; none ⇒ every source at its intervention value, the corrupted run for `patching`.
+ * MLP-neuron patching (`hiddenMasks`, NodeGraph.mlpKeepMask) patches the MLPs' hidden units instead, at hook_post:
+ *   h + (1 − m_l) ⊙ (h̃ − h),  h̃ the corrupted run's hidden units,
+ * every node output otherwise the run's own. All units kept ⇒ the clean run; none ⇒ each MLP computes its output
+ * from the corrupted hidden units while attention stays clean: for an MLP output linear in h (all but Gemma 2)
+ * that is node patching with every MLP out and every other node in (tested), not the corrupted run.
  */
 import type { PairBatch } from '../attribution/types.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -16,6 +21,7 @@ import { baselinesOf, faithfulness, type Baselines } from './evaluate.js';
 import { sourceMeans, usesMeans, type Intervention } from './means.js';
 import type { MetricFn } from './patching.js';
 import { interventionCache } from './patching.js';
+import { UserError } from '../util/errors.js';
 
 export interface NodeEvaluationArgs {
   model: CausalLM;
@@ -23,6 +29,8 @@ export interface NodeEvaluationArgs {
   metric: MetricFn;
   /** Keep masks, each [nSrc, D] (NodeGraph.keepMask). */
   masks: readonly Float32Array[];
+  /** Per mask, the MLPs' hidden units kept [L, F] (NodeGraph.mlpKeepMask), or null: none patched. Corrupted run only. */
+  hiddenMasks?: readonly (Float32Array | null)[];
   intervention?: Intervention;
   /** Called after each patched run. */
   onRun?: () => void;
@@ -66,6 +74,33 @@ function patchHook(model: CausalLM, mask: Float32Array, cache: Tensor, u0: numbe
   };
 }
 
+/** Hooks at hook_post replacing the hidden units a mask [L, F] does not keep by the cached h̃ [L, R, F]. */
+function hiddenHooks(model: CausalLM, mask: Float32Array, cache: Tensor, hooks: Record<string, ForwardHook>): void {
+  const e = model.engine, L = model.dims.nLayer, F = mask.length / L;
+  for (let l = 0; l < L; l++) {
+    if (keepsAll(mask, l, 1, F)) continue;
+    hooks[hookNames.mlpPost(l)] = (v) => {
+      const out = e.empty(v.shape), R = v.size / F, co = l * R * F;
+      const x = v.data(), c = cache.data(), o = out.data();
+      for (let r = 0; r < R; r++) {
+        for (let j = 0; j < F; j++) {
+          const k = r * F + j, keep = mask[l * F + j]!;
+          o[k] = keep === 1 ? x[k]! : keep === 0 ? c[co + k]! : x[k]! + (1 - keep) * (c[co + k]! - x[k]!);
+        }
+      }
+      return out;
+    };
+  }
+}
+
+/** The corrupted run's hidden units [L, R, F]. */
+function hiddenCache(model: CausalLM, b: PairBatch): Tensor {
+  const e = model.engine, { nLayer: L, dModel: D } = model.dims, R = b.corrupted.ids.length;
+  const hidden = e.empty([L, R, model.dMlp]);
+  e.tidy(() => model.forward(b.corrupted, { record: { buf: e.empty([model.layout.nSrc, R, D]), alpha: 1, write: true, hidden }, logits: 'none' }));
+  return hidden;
+}
+
 /** Node patching of each mask over the batches, with m(M) and m(∅), metric means over examples. */
 export function evaluateNodeMasks(a: NodeEvaluationArgs): NodeEvaluation {
   const { model } = a;
@@ -73,6 +108,8 @@ export function evaluateNodeMasks(a: NodeEvaluationArgs): NodeEvaluation {
   const { nLayer: L, nHead: H, vocabSize: V, dModel: D } = model.dims;
   const layout = model.layout;
   const intervention = a.intervention ?? 'patching';
+  const hidden = a.hiddenMasks?.some((m) => m !== null) ?? false;
+  if (hidden && intervention !== 'patching') throw new UserError(`MLP-neuron patching takes the hidden units of the corrupted run: --intervention ${intervention} has none (use --intervention patching)`);
   const means = usesMeans(intervention) ? sourceMeans(model, a.batches, intervention === 'mean-positional') : undefined;
   const empty = new Float32Array(layout.nSrc * D);
   const sums = new Float64Array(a.masks.length);
@@ -83,8 +120,10 @@ export function evaluateNodeMasks(a: NodeEvaluationArgs): NodeEvaluation {
   for (const b of a.batches) {
     e.tidy(() => {
       const cache = interventionCache(model, b, intervention, means);
-      const run = (mask: Float32Array): Float32Array => e.tidy(() => {
+      const hcache = hidden ? hiddenCache(model, b) : null;
+      const run = (mask: Float32Array, hmask: Float32Array | null = null): Float32Array => e.tidy(() => {
         const hooks: Record<string, ForwardHook> = {};
+        if (hmask) hiddenHooks(model, hmask, hcache!, hooks);
         const put = (name: string, h: ForwardHook | undefined) => h && (hooks[name] = h);
         put(hookNames.embed, patchHook(model, mask, cache, 0, 1));
         for (let l = 0; l < L; l++) {
@@ -96,7 +135,7 @@ export function evaluateNodeMasks(a: NodeEvaluationArgs): NodeEvaluation {
       clean.push(...values(e.tidy(() => model.forward(b.clean, { logits: 'last' }).logits!.toArray()), b));
       none.push(...values(run(empty), b));
       a.masks.forEach((m, i) => {
-        sums[i]! += metricSum(run(m), b);
+        sums[i]! += metricSum(run(m, a.hiddenMasks?.[i] ?? null), b);
         a.onRun?.();
       });
     });

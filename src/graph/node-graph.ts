@@ -4,12 +4,19 @@
  * ([nSrc, d_model], EAP-IG's neurons_scores / neurons_in_graph). An unscored node or neuron holds NaN and stays
  * in every selection, as in EAP-IG. The edge graph beside it (`edges`) keeps what the file's "edges" section
  * says; inducedEdges gives the edges between kept nodes, which EAP-IG's node-level selection leaves in_graph.
- * Scores are float32, as in EAP-IG's tensors.
+ * Scores are float32, as in EAP-IG's tensors. Beside either level a graph may carry the MLPs' hidden units
+ * (`mlp`: per layer and unit [L, F] a score and a flag; attribute --level mlp-neuron), our extra keys in the file.
  */
 import type { GraphLayout } from '../models/layout.js';
 import { Graph } from './graph.js';
 
 export type NodeLevel = 'node' | 'neuron';
+
+export interface MlpUnits {
+  width: number;
+  scores: Float32Array;
+  inGraph: Uint8Array;
+}
 
 export class NodeGraph {
   readonly layout: GraphLayout;
@@ -20,6 +27,8 @@ export class NodeGraph {
   /** Per source and output dimension [nSrc, dModel] at the neuron level; null at the node level. */
   readonly neuronScores: Float32Array | null;
   readonly neuronInGraph: Uint8Array | null;
+  /** The MLPs' hidden units, [L, width] row-major (NaN: unscored), or null when the graph has none. */
+  mlp: MlpUnits | null = null;
 
   constructor(readonly edges: Graph, readonly dModel: number, readonly level: NodeLevel) {
     this.layout = edges.layout;
@@ -41,6 +50,19 @@ export class NodeGraph {
     return g;
   }
 
+  /** Gives the graph hidden-unit scores [L, width] (all out of the circuit). */
+  setMlpScores(width: number, scores: ArrayLike<number>): MlpUnits {
+    const n = this.layout.nLayers * width;
+    if (scores.length !== n) throw new Error(`NodeGraph.setMlpScores: ${scores.length} scores for ${this.layout.nLayers} layers × ${width} units`);
+    this.mlp = { width, scores: Float32Array.from(scores as ArrayLike<number>), inGraph: new Uint8Array(n) };
+    return this.mlp;
+  }
+
+  /** Which hidden units keep their own value (1) and which take the intervention's (0), [L, width]; null without units. */
+  mlpKeepMask(): Float32Array | null {
+    return this.mlp ? Float32Array.from(this.mlp.inGraph) : null;
+  }
+
   srcName(u: number): string {
     return this.layout.srcName(u);
   }
@@ -49,12 +71,14 @@ export class NodeGraph {
   fill(): void {
     this.nodeInGraph.fill(1);
     this.neuronInGraph?.fill(1);
+    this.mlp?.inGraph.fill(1);
   }
 
   /** Nothing in the circuit. */
   clear(): void {
     this.nodeInGraph.fill(0);
     this.neuronInGraph?.fill(0);
+    this.mlp?.inGraph.fill(0);
   }
 
   countNodes(): number {

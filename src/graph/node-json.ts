@@ -7,7 +7,9 @@
  *    "edges": {"input->a0.h0<q>": {"score": 0.0, "in_graph": true}, ...}, "meta": {...}}
  *
  * "score" is written for every source node at either level; "neurons" (d_model booleans) and "neurons_scores"
- * (d_model numbers) at the neuron level. An unscored value is NaN (Python's bare NaN). EAP-IG's from_json skips
+ * (d_model numbers) at the neuron level. A graph with MLP hidden units (attribute --level mlp-neuron) adds to each
+ * MLP node "mlp_neurons" (d_mlp booleans) and "mlp_neurons_scores" (d_mlp numbers): our own keys, which EAP-IG's
+ * from_json does not read (it takes in_graph, score, neurons and neurons_scores by name). An unscored value is NaN (Python's bare NaN). EAP-IG's from_json skips
  * "logits", and its to_json would index past the end of nodes_scores for it, so logits carries its flag only.
  * Edges keep their own scores (0 after node attribution) and flags (the induced edges after a node selection,
  * as EAP-IG leaves them). Reading: a file whose nodes carry no "score", "neurons" or "neurons_scores" is an edge
@@ -48,6 +50,13 @@ export function* nodeGraphJsonChunks(g: NodeGraph, opts: { cfg?: Obj; meta?: Obj
       const scores = Array.from(g.neuronScores.subarray(u * D, (u + 1) * D), formatFloat32);
       s += `, "neurons": [${flags.join(', ')}], "neurons_scores": [${scores.join(', ')}]`;
     }
+    const l = g.mlp ? mlpLayer(g, u) : -1;
+    if (g.mlp && l >= 0) {
+      const F = g.mlp.width;
+      const flags = Array.from(g.mlp.inGraph.subarray(l * F, (l + 1) * F), (x) => (x ? 'true' : 'false'));
+      const scores = Array.from(g.mlp.scores.subarray(l * F, (l + 1) * F), formatFloat32);
+      s += `, "mlp_neurons": [${flags.join(', ')}], "mlp_neurons_scores": [${scores.join(', ')}]`;
+    }
     nodes.push(s + '}');
   }
   nodes.push('"logits": {"in_graph": true}');
@@ -57,6 +66,41 @@ export function* nodeGraphJsonChunks(g: NodeGraph, opts: { cfg?: Obj; meta?: Obj
   const at = first.indexOf(', "edges": {');
   yield `${first.slice(0, first.indexOf('"nodes": {'))}"nodes": {${nodes.join(', ')}}${first.slice(at)}`;
   yield* edgeChunks;
+}
+
+/** The layer whose MLP node u is, or −1. */
+function mlpLayer(g: NodeGraph, u: number): number {
+  const H = g.layout.nHeads;
+  return u > 0 && (u - 1) % (H + 1) === H ? (u - 1 - H) / (H + 1) : -1;
+}
+
+/** Reads the MLP nodes' "mlp_neurons_scores" / "mlp_neurons" (all MLP nodes carry both, of one length). */
+function readMlpUnits(g: NodeGraph, entries: [string, unknown][], file: string): void {
+  const L = g.layout.nLayers;
+  const mlps = entries.filter(([name, v]) => isObj(v) && ('mlp_neurons_scores' in v || 'mlp_neurons' in v));
+  if (mlps.length === 0) return;
+  const first = (mlps[0]![1] as Obj)['mlp_neurons_scores'];
+  if (!Array.isArray(first) || first.length < 1) throw new UserError(`${file}: node "${mlps[0]![0]}": mlp_neurons_scores must be a non-empty list of numbers (one per MLP hidden unit)`);
+  const F = first.length, seen = new Set<number>();
+  const units = g.setMlpScores(F, new Float32Array(L * F).fill(NaN));
+  for (const [name, v] of mlps) {
+    const u = g.edges.srcIndex(name), l = u < 0 ? -1 : mlpLayer(g, u);
+    if (l < 0) throw new UserError(`${file}: node "${name}" carries mlp_neurons, but only MLP nodes (m0, m1, …) have hidden units`);
+    seen.add(l);
+    const o = v as Obj, sc = o['mlp_neurons_scores'], fl = o['mlp_neurons'];
+    if (!Array.isArray(sc) || sc.length !== F) throw new UserError(`${file}: node "${name}": mlp_neurons_scores must be a list of ${F} numbers (as in ${mlps[0]![0]}), got ${Array.isArray(sc) ? `${sc.length} values` : JSON.stringify(sc) ?? 'nothing'}`);
+    sc.forEach((x, i) => {
+      const y = num(x);
+      if (typeof y !== 'number') throw new UserError(`${file}: node "${name}": mlp_neurons_scores[${i}] must be a number, got ${JSON.stringify(x)}`);
+      units.scores[l * F + i] = y;
+    });
+    if (fl === undefined) continue;
+    if (!Array.isArray(fl) || fl.length !== F || !fl.every((x) => typeof x === 'boolean' || x === 0 || x === 1)) {
+      throw new UserError(`${file}: node "${name}": mlp_neurons must be a list of ${F} booleans (one per hidden unit), got ${Array.isArray(fl) ? `${fl.length} values` : JSON.stringify(fl)}`);
+    }
+    fl.forEach((x, i) => (units.inGraph[l * F + i] = x ? 1 : 0));
+  }
+  if (seen.size !== L) throw new UserError(`${file}: only ${seen.size} of the ${L} MLP nodes carry mlp_neurons_scores: every MLP node needs them (eapgp attribute --level mlp-neuron writes them all)`);
 }
 
 /** Writes a node graph atomically in EAP-IG's format. */
@@ -127,6 +171,7 @@ export function parseNodeGraphJson(text: string, file: string, opts: ReadGraphOp
       });
     }
   }
+  readMlpUnits(g, entries, file);
   const reader = new EdgeReader(edges, file);
   const e = d['edges'] as Obj;
   for (const name in e) reader.add(name, e[name]);

@@ -61,3 +61,23 @@ export function thresholdNodes(g: NodeGraph, t: number, opts: { absolute?: boole
   nodesFromNeurons(g);
   return counts(g);
 }
+
+/**
+ * The n scored MLP hidden units of largest |score| (or score) over all layers, and every unscored one; every
+ * node stays in (the selection patches hidden units only, at hook_post), the node and neuron flags are set so.
+ */
+export function topnMlpNeurons(g: NodeGraph, n: number, opts: { absolute?: boolean } = {}): { mlpNeurons: number } {
+  const m = g.mlp;
+  if (!m) throw new UserError('topn: the graph has no MLP hidden-unit scores (eapgp attribute --level mlp-neuron writes them)');
+  const s = m.scores, absolute = opts.absolute ?? true;
+  const scored: number[] = [];
+  for (let i = 0; i < s.length; i++) if (!Number.isNaN(s[i]!)) scored.push(i);
+  if (!Number.isInteger(n) || n < 0 || n > scored.length) throw new UserError(`topn: the number of MLP neurons must be an integer in 0..${scored.length} (the scored units), got ${n}`);
+  const key = (i: number): number => (absolute ? Math.abs(s[i]!) : s[i]!);
+  scored.sort((a, b) => key(b) - key(a) || a - b);
+  g.fill();
+  m.inGraph.fill(0);
+  for (let i = 0; i < s.length; i++) if (Number.isNaN(s[i]!)) m.inGraph[i] = 1;
+  for (let k = 0; k < n; k++) m.inGraph[scored[k]!] = 1;
+  return { mlpNeurons: m.inGraph.reduce((a, x) => a + x, 0) };
+}

@@ -82,3 +82,14 @@ export function tokenEmbeddings(opts: ForwardOptions, R: number, D: number, gath
   if (opts.embeds.size !== R * D) throw new Error(`embeds must be [${R}, ${D}], got [${opts.embeds.shape}]`);
   return opts.embeds;
 }
+
+/** Writes (or adds) alpha·h into the record's hidden buffer at layer l (a no-op without one). */
+export function hiddenRecorder(e: Engine, opts: ForwardOptions): (l: number, h: Tensor) => void {
+  const rec = opts.record, buf = rec?.hidden;
+  return (l, h) => {
+    if (!rec || !buf) return;
+    const dst = buf.ptr + 4 * l * h.size;
+    if (rec.write) e.kernels.scale(h.ptr, rec.alpha, dst, h.size);
+    else e.kernels.axpy(rec.alpha, h.ptr, dst, h.size);
+  };
+}

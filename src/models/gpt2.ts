@@ -9,7 +9,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { DistinctNorms, projectDistinct } from './distinct-heads.js';
 import { expandCopies, headOutputs, qkvProject } from './head-ops.js';
 import { lastRows, type Batch } from './batch.js';
-import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
+import { forwardInput, hiddenRecorder, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
 import { computedRows, keptLastRows, withKeptRows } from './row-subset.js';
 import { attentionWatch, hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
@@ -92,6 +92,16 @@ export class GPT2 implements CausalLM {
     return { q, k: kk, scale: 1 / Math.sqrt(D / H), softcap: null, window: null };
   }
 
+  get dMlp(): number {
+    return 4 * this.dims.dModel;
+  }
+  readonly mlpOutNonlinear = null;
+  /** c_proj is stored [F, D] (Conv1D): out = g·c_projᵀ. */
+  mlpOutToHidden(l: number, g: number, out: number, R: number): void {
+    const D = this.dims.dModel, F = this.dMlp, W = this.weights.matrix(l, 'mlp.c_proj.weight');
+    this.engine.kernels.gemm(false, true, R, F, D, 1, g, D, W.ptr, D, 0, out, F);
+  }
+
   /**
    * One forward pass. Inside `engine.record`, every op is taped: afterwards `tape.backward([[logits, dLoss/dlogits]])`
    * delivers gradients to `gradHooks` and returns the gradient of the embeddings.
@@ -111,6 +121,7 @@ export class GPT2 implements CausalLM {
     const rec = opts.record;
     const recRow = R * D;
     const put = sourceRecorder(e, opts, R, D);
+    const putHidden = hiddenRecorder(e, opts);
 
     // input: token embeddings (a hook point) plus position embeddings (no node)
     const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => ops.gatherRows(w.wte, e.fromArray(tokenIds, [R], 'i32'))), true);
@@ -191,7 +202,8 @@ export class GPT2 implements CausalLM {
         resid = ops.add(resid, attnOut);
         // MLP: its input is its own node (a copy of the residual stream), so its gradient is the MLP's alone
         const mlpIn = point(hookNames.mlpIn(l), ops.identity(resid));
-        const hidden = ops.gelu(ops.linear(ops.layerNorm(mlpIn, lw.ln2g, lw.ln2b, eps), () => w.matrix(l, 'mlp.c_fc.weight'), lw.fcB));
+        const hidden = point(hookNames.mlpPost(l), ops.gelu(ops.linear(ops.layerNorm(mlpIn, lw.ln2g, lw.ln2b, eps), () => w.matrix(l, 'mlp.c_fc.weight'), lw.fcB)));
+        putHidden(l, hidden);
         const mlpOut = point(hookNames.mlpOut(l), ops.linear(hidden, () => w.matrix(l, 'mlp.c_proj.weight'), lw.outB));
         put(this.layout.mlp(l), mlpOut);
         return ops.add(resid, mlpOut);

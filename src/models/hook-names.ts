@@ -9,6 +9,7 @@ export const hookNames = {
   pattern: (l: number) => `blocks.${l}.attn.hook_pattern`,
   result: (l: number) => `blocks.${l}.attn.hook_result`,
   mlpIn: (l: number) => `blocks.${l}.hook_mlp_in`,
+  mlpPost: (l: number) => `blocks.${l}.mlp.hook_post`,
   mlpOut: (l: number) => `blocks.${l}.hook_mlp_out`,
   residFinal: 'hook_resid_final',
 } as const;

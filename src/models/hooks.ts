@@ -13,6 +13,8 @@
  *   blocks.{l}.attn.hook_pattern [B, H, P, P]  their softmax (read-only), in the padded layout whatever R is
  *   blocks.{l}.attn.hook_result  [H, R, D]  each head's output z_h·W_O,h, without b_O (the graph's a{l}.h{h})
  *   blocks.{l}.hook_mlp_in       [R, D]     the MLP's input: the residual stream before ln_2
+ *   blocks.{l}.mlp.hook_post     [R, F]     the MLP's hidden units, the output projection's input: act(x·W_in) or
+ *                                          act(gate)·up (F = d_mlp; MLP neurons, attribution/mlp-neurons.ts)
  *   blocks.{l}.hook_mlp_out      [R, D]     the MLP's output (the graph's m{l})
  *   hook_resid_final             [R, D]     the residual stream before ln_f (the graph's `logits` input)
  */

@@ -20,6 +20,8 @@ export interface SourceRecord {
   buf: Tensor;
   alpha: number;
   write: boolean;
+  /** Also the MLPs' hidden units (hook_post) [L, R, F], written or added as buf. */
+  hidden?: Tensor;
 }
 
 export interface ForwardOptions {
@@ -107,5 +109,14 @@ export interface CausalLM {
   unembedGram(): Tensor | null;
   /** Layer l's attention queries and keys from the rows x [n, D] at positions pos [n] (no tape; see AttentionQK). */
   attentionQK(l: number, x: Tensor, pos: Int32Array): AttentionQK;
+  /** The MLP's hidden width F (hook_post). */
+  readonly dMlp: number;
+  /**
+   * Why the MLP's output (hook_mlp_out) is not h·W_out + b in its hidden units h, or null when it is (then
+   * mlpOutToHidden applies): Gemma 2 normalises the product once more.
+   */
+  readonly mlpOutNonlinear: string | null;
+  /** out [R, F] (heap pointer) = g [R, D]·W_outᵀ of layer l: a gradient at the MLP's output taken to its hidden units. */
+  mlpOutToHidden(l: number, g: number, out: number, R: number): void;
   dispose(): void;
 }

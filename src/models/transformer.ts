@@ -21,7 +21,7 @@ import { activate, attention, norm, rope, rotaryTable, softcap, type RotaryTable
 import { DistinctNorms, projectDistinct, type HeadInputsHook } from './distinct-heads.js';
 import { headProject, headResults, sharedNorm, type SharedNorm } from './family-heads.js';
 import { expandCopies } from './head-ops.js';
-import { forwardInput, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
+import { forwardInput, hiddenRecorder, hookPoints, sourceRecorder, tokenEmbeddings } from './forward-frame.js';
 import { computedRows, keptLastRows, withKeptRows, type KeepAttnHook, type RowSubset } from './row-subset.js';
 import { attentionWatch, hookNames } from './hooks.js';
 import { layoutOf, type GraphLayout } from './layout.js';
@@ -113,6 +113,7 @@ export class TransformerLM implements CausalLM {
     const { R, ids, pos, keepIdx } = computedRows(e, input, sub);
     const point = hookPoints(e, opts);
     const put = sourceRecorder(e, opts, R, D);
+    const putHidden = hiddenRecorder(e, opts);
 
     const embed = point(hookNames.embed, tokenEmbeddings(opts, R, D, () => this.embed(ids)), true);
     put(0, embed);
@@ -121,7 +122,7 @@ export class TransformerLM implements CausalLM {
     let resid = ops.identity(embed);
 
     for (let l = 0; l < L; l++) {
-      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, recording: !!opts.record, hooks, gradHooks, headInputs: opts.headInputs, sub, keepIdx, keepAttn: opts.keepAttn });
+      const layer = () => this.block(l, resid, { B, P, R, rot, padRows, point, put, putHidden, recording: !!opts.record, hooks, gradHooks, headInputs: opts.headInputs, sub, keepIdx, keepAttn: opts.keepAttn });
       resid = tape ? layer() : e.tidy(layer);
     }
 
@@ -140,7 +141,7 @@ export class TransformerLM implements CausalLM {
     l: number, resid: Tensor,
     c: {
       B: number; P: number; R: number; rot: RotaryTable; padRows: Tensor | null;
-      point: (name: string, v: Tensor) => Tensor; put: (u: number, v: Tensor) => void; recording: boolean;
+      point: (name: string, v: Tensor) => Tensor; put: (u: number, v: Tensor) => void; putHidden: (l: number, h: Tensor) => void; recording: boolean;
       hooks: NonNullable<ForwardOptions['hooks']>; gradHooks: NonNullable<ForwardOptions['gradHooks']>; headInputs?: HeadInputsHook;
       sub?: RowSubset; keepIdx: Tensor | null; keepAttn?: KeepAttnHook;
     },
@@ -204,21 +205,39 @@ export class TransformerLM implements CausalLM {
     // MLP: its input is its own node (a copy of the stream), so its gradient is the MLP's alone
     const mid = s.parallelAttnMlp ? resid : ops.add(resid, attnOut);
     const mlpIn = c.point(hookNames.mlpIn(l), ops.identity(mid));
-    let mlpOut = this.mlp(l, norm(mlpIn, lw.ln2));
+    let mlpOut = this.mlp(l, norm(mlpIn, lw.ln2), (h) => {
+      h = c.point(hookNames.mlpPost(l), h);
+      c.putHidden(l, h);
+      return h;
+    });
     if (lw.postMlp) mlpOut = norm(mlpOut, lw.postMlp);
     mlpOut = c.point(hookNames.mlpOut(l), mlpOut);
     c.put(lay.mlp(l), mlpOut);
     return s.parallelAttnMlp ? ops.add(ops.add(resid, attnOut), mlpOut) : ops.add(mid, mlpOut);
   }
 
-  private mlp(l: number, x: Tensor): Tensor {
+  /** The MLP's output; `post` sees (and may replace) its hidden units, the output projection's input. */
+  private mlp(l: number, x: Tensor, post: (h: Tensor) => Tensor): Tensor {
     const w = this.weights, s = this.spec, lw = w.layer(l);
     if (s.gated) {
-      const h = activate(s.activation, ops.linear(x, w.matrix(l, 'gate'), null, true), ops.linear(x, w.matrix(l, 'up'), null, true));
+      const h = post(activate(s.activation, ops.linear(x, w.matrix(l, 'gate'), null, true), ops.linear(x, w.matrix(l, 'up'), null, true)));
       return ops.linear(h, w.matrix(l, 'down'), null, true);
     }
-    const h = activate(s.activation, ops.linear(x, w.matrix(l, 'fc'), lw.fcb, true));
+    const h = post(activate(s.activation, ops.linear(x, w.matrix(l, 'fc'), lw.fcb, true)));
     return ops.linear(h, w.matrix(l, 'out'), lw.outb, true);
+  }
+
+  get dMlp(): number {
+    return this.spec.dMlp;
+  }
+  get mlpOutNonlinear(): string | null {
+    return this.spec.postNorms ? `${this.family}'s MLP output is normalised once more after the down projection (post_feedforward_layernorm), so it is not linear in the hidden units` : null;
+  }
+  /** down/out are stored [D, F] (out = h·Wᵀ): ĝ_h = g·W. */
+  mlpOutToHidden(l: number, g: number, out: number, R: number): void {
+    const s = this.spec, D = s.dModel, F = s.dMlp, ref = this.weights.matrix(l, s.gated ? 'down' : 'out');
+    const W = typeof ref === 'function' ? ref() : ref;
+    this.engine.kernels.gemm(false, false, R, F, D, 1, g, D, W.ptr, F, 0, out, F);
   }
 
   dispose(): void {

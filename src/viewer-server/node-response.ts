@@ -28,5 +28,12 @@ export function nodeGraphResponse(file: string, name: string): NodeGraphResponse
     idx.sort((a, b) => Math.abs(g.neuronScores![b]!) - Math.abs(g.neuronScores![a]!) || a - b);
     for (const i of idx.slice(0, NODE_VIEW_TOP_NEURONS)) topNeurons.push({ node: g.srcName(Math.floor(i / D)), dim: i % D, score: g.neuronScores[i]! });
   }
-  return { name, level: g.level, nLayers: layout.nLayers, nHeads: layout.nHeads, dModel: D, nodes, topNeurons, meta: meta ?? null };
+  const topMlpNeurons: NodeGraphResponse['topMlpNeurons'] = [];
+  if (g.mlp) {
+    const { scores: m, width: F } = g.mlp;
+    const idx = Array.from(m.keys()).filter((i) => !Number.isNaN(m[i]!));
+    idx.sort((a, b) => Math.abs(m[b]!) - Math.abs(m[a]!) || a - b);
+    for (const i of idx.slice(0, NODE_VIEW_TOP_NEURONS)) topMlpNeurons.push({ layer: Math.floor(i / F), unit: i % F, score: m[i]! });
+  }
+  return { name, level: g.level, nLayers: layout.nLayers, nHeads: layout.nHeads, dModel: D, nodes, topNeurons, topMlpNeurons, meta: meta ?? null };
 }

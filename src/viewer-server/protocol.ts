@@ -5,7 +5,7 @@
  *   GET /api/graph/ID       a graph in the binary form of src/graph/binary.ts (header: name, cfg, meta)
  *   GET /api/results/ID     ResultsResponse (a reproduce results.json with its graphs' catalog ids)
  *   GET /api/path/ID        an `eapgp path` file (src/attribution/path-format.ts)
- *   GET /api/nodes/ID       NodeGraphResponse: a node- or neuron-level graph (attribute --level node|neuron)
+ *   GET /api/nodes/ID       NodeGraphResponse: a node- or neuron-level graph (attribute --level node|neuron|mlp-neuron)
  * Errors come as JSON {"error": message} with a 4xx/5xx status. Files are addressed by catalog id only: the
  * server never turns a request into a file path.
  */
@@ -76,6 +76,8 @@ export interface NodeGraphResponse {
   nodes: NodeView[];
   /** The neurons of largest |score| (at most NODE_VIEW_TOP_NEURONS), largest first; empty at the node level. */
   topNeurons: { node: string; dim: number; score: number }[];
+  /** The MLP hidden units of largest |score| (attribute --level mlp-neuron; at most NODE_VIEW_TOP_NEURONS), largest first; empty without them. */
+  topMlpNeurons: { layer: number; unit: number; score: number }[];
   meta: Record<string, unknown> | null;
 }
 

@@ -4,7 +4,8 @@
  * whose side grows with √(|score| / max |score|), blue for a positive score, red for a negative one, a pale grey
  * full square when unscored, outlined when the file flags it in the circuit. No edges are drawn: a node circuit is evaluated by
  * node patching, where every kept node reaches every reader, so the picture is the set of nodes. A neuron-level
- * graph adds the list of its neurons of largest |score| (node, d_model dimension, score).
+ * graph adds the list of its neurons of largest |score| (node, d_model dimension, score), and a graph with MLP
+ * hidden units (attribute --level mlp-neuron) the list of its MLP neurons of largest |score| (layer, unit, score).
  */
 import type { NodeGraphResponse } from '../../src/viewer-server/protocol.js';
 import { h, num, s } from './dom.js';
@@ -44,14 +45,24 @@ function neuronTable(g: NodeGraphResponse): HTMLElement {
       h('td', { style: `color: ${x.score >= 0 ? NODE_COLORS.positive : NODE_COLORS.negative}` }, num(x.score))))));
 }
 
+/** The top MLP hidden units as a table (graphs of attribute --level mlp-neuron). */
+function mlpNeuronTable(g: NodeGraphResponse): HTMLElement {
+  return h('table', { class: 'top-mlp-neurons' },
+    h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'layer'), h('th', {}, 'unit'), h('th', {}, 'score'))),
+    h('tbody', {}, ...g.topMlpNeurons.map((x, i) => h('tr', { 'data-layer': x.layer, 'data-unit': x.unit },
+      h('td', {}, String(i + 1)), h('td', {}, `m${x.layer}`), h('td', {}, String(x.unit)),
+      h('td', { style: `color: ${x.score >= 0 ? NODE_COLORS.positive : NODE_COLORS.negative}` }, num(x.score))))));
+}
+
 export function renderNodeView(summary: HTMLElement, body: HTMLElement, g: NodeGraphResponse): void {
   const kept = g.nodes.filter((n) => n.inGraph).length, scored = g.nodes.filter((n) => n.score !== null).length;
   const method = typeof g.meta?.['method'] === 'string' ? ` · ${g.meta['method']}` : '';
   summary.replaceChildren(h('p', {},
-    `${g.name}: ${g.level}-level graph${method}, ${g.nLayers} layers × ${g.nHeads} heads, d_model ${g.dModel}; ${scored} of ${g.nodes.length} nodes scored, ${kept} flagged in the circuit. `,
+    `${g.name}: ${g.level}-level graph${g.topMlpNeurons.length ? ' with MLP neurons' : ''}${method}, ${g.nLayers} layers × ${g.nHeads} heads, d_model ${g.dModel}; ${scored} of ${g.nodes.length} nodes scored, ${kept} flagged in the circuit. `,
     'Square side ∝ √|score|; ', h('span', { style: `color: ${NODE_COLORS.positive}` }, 'positive'), ', ',
     h('span', { style: `color: ${NODE_COLORS.negative}` }, 'negative'), '; outlined: in the circuit.'));
   const parts: HTMLElement[] = [h('div', { class: 'node-picture' }, nodeSvg(g) as unknown as HTMLElement)];
   if (g.level === 'neuron') parts.push(h('div', { class: 'node-neurons' }, h('h3', {}, `Top ${g.topNeurons.length} neurons by |score|`), neuronTable(g)));
+  if (g.topMlpNeurons.length) parts.push(h('div', { class: 'node-neurons' }, h('h3', {}, `Top ${g.topMlpNeurons.length} MLP neurons (hidden units) by |score|`), mlpNeuronTable(g)));
   body.replaceChildren(...parts);
 }
