@@ -7,22 +7,26 @@
  * - SwiftShader: auto still runs WebAssembly (it never takes a software adapter) and says so; device gpu runs
  *   EAP-IG on the built-in model in the page's GPU worker, within 1e-4 of max |score| of `eapgp attribute
  *   --device cpu`, and a second run downloads the same bytes. A page that is not cross-origin isolated cannot
- *   share the engine's memory with the GPU worker: device gpu says so.
+ *   share the engine's memory with the GPU worker: device gpu says so. An error raised in the GPU worker (a
+ *   shader that does not compile) reaches the engine's thread, blocked in Atomics.wait, with its text.
  * Without Chromium the tests skip, unless EAPGP_REQUIRE_BROWSER=1. Without a SwiftShader adapter the GPU test
  * skips, unless EAPGP_REQUIRE_GPU=1 (CI), where it fails with what Chromium reported.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { withGeneratedCsv } from '../src/tasks/generated.js';
 import { startSite, type SiteServer } from '../src/viewer-server/site.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = (process.env['EAPGP_CHROMIUM'] ? [process.env['EAPGP_CHROMIUM']] : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']).find((p) => existsSync(p));
 const SKIP = CHROMIUM ? false : 'Chromium not found (apt-get install chromium, or set EAPGP_CHROMIUM); set EAPGP_REQUIRE_BROWSER=1 to fail instead';
 const RUN = 180_000;
@@ -103,20 +107,32 @@ test('no WebGPU adapter: device gpu stops with a readable message, auto runs Web
   assert.doesNotMatch((await page.textContent('#result-info'))!, /webgpu/);
 });
 
+let swift: Promise<{ b: Browser; page: Page; report: string | null }> | undefined;
+
+/** Chromium with WEBGPU_FLAGS and the site open in it; `report` says what Chromium gave when it has no adapter. */
+function swiftShader(): Promise<{ b: Browser; page: Page; report: string | null }> {
+  return (swift ??= (async () => {
+    const b = await launch(WEBGPU_FLAGS);
+    const page = await open(b, site!.url);
+    const messages: string[] = [];
+    page.on('console', (m) => messages.push(m.text()));
+    const adapter = await page.evaluate(async () => Boolean(await navigator.gpu?.requestAdapter()));
+    const report = adapter ? null : `Chromium ${b.version()} with ${WEBGPU_FLAGS.join(' ')} gives no WebGPU adapter (console: ${messages.join(' | ') || 'nothing'})`;
+    return { b, page, report };
+  })());
+}
+
+/** Skips the test (or fails it with EAPGP_REQUIRE_GPU=1) when Chromium gave no adapter; true to go on. */
+function haveAdapter(t: TestContext, report: string | null): boolean {
+  if (!report) return true;
+  if (process.env['EAPGP_REQUIRE_GPU'] === '1') assert.fail(`EAPGP_REQUIRE_GPU=1: ${report}`);
+  t.skip(report);
+  return false;
+}
+
 test('SwiftShader: auto keeps WebAssembly; device gpu runs EAP-IG in the page within 1e-4 of max |score| of the CLI on the CPU, the same bytes twice', { skip: SKIP, timeout: 4 * RUN }, async (t) => {
-  const b = await launch(WEBGPU_FLAGS);
-  const page = await open(b, site!.url);
-  const messages: string[] = [];
-  page.on('console', (m) => messages.push(m.text()));
-  const adapter = await page.evaluate(async () => {
-    const a = await navigator.gpu?.requestAdapter();
-    return a ? `${a.info.vendor} / ${a.info.architecture}${a.info.isFallbackAdapter ? ' (fallback)' : ''}` : null;
-  });
-  if (!adapter) {
-    const report = `Chromium ${b.version()} with ${WEBGPU_FLAGS.join(' ')} gives no WebGPU adapter (console: ${messages.join(' | ') || 'nothing'})`;
-    if (process.env['EAPGP_REQUIRE_GPU'] === '1') assert.fail(`EAPGP_REQUIRE_GPU=1: ${report}`);
-    return t.skip(report);
-  }
+  const { b, page, report } = await swiftShader();
+  if (!haveAdapter(t, report)) return;
 
   assert.equal(await discover(page, 'auto'), null);
   const [autoDevice, autoLine] = await deviceLine(page);
@@ -161,3 +177,43 @@ test('SwiftShader: auto keeps WebAssembly; device gpu runs EAP-IG in the page wi
     await plain.close();
   }
 });
+
+test('an error raised in the page\'s GPU worker reaches the blocked engine thread through the shared reply buffer', { skip: SKIP, timeout: RUN }, async (t) => {
+  const { b, report } = await swiftShader();
+  if (!haveAdapter(t, report)) return;
+  // test/helpers/gpu-page-worker.ts and the GPU worker, bundled with the browser's platform as the site's build does
+  const dir = join(tmp, 'harness');
+  await esbuild.build({
+    entryPoints: { harness: join(ROOT, 'test', 'helpers', 'gpu-page-worker.ts'), 'gpu-worker': join(ROOT, 'src', 'engine', 'webgpu', 'gpu-worker.ts') },
+    outdir: dir, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'warning',
+    plugins: [{
+      name: 'webgpu-platform',
+      setup: (build) => build.onResolve({ filter: /^\.\/platform\.js$/ }, () => ({ path: join(ROOT, 'src', 'engine', 'webgpu', 'platform-browser.ts') })),
+    }],
+  });
+  writeFileSync(join(dir, 'index.html'), '<script type="module">const w = new Worker("harness.js", { type: "module" }); w.onmessage = (e) => (window.result = e.data); w.postMessage(0);</script>');
+  const server = await serveIsolated(dir);
+  try {
+    const page = await b.newPage();
+    await page.goto(server.url);
+    const result = (await (await page.waitForFunction(() => (window as { result?: unknown }).result, undefined, { timeout: RUN })).jsonValue()) as { error?: string; filled?: number[]; failure?: string };
+    assert.equal(result.error, undefined);
+    assert.deepEqual(result.filled, Array(16).fill(2.5));
+    assert.match(result.failure!, /^WebGPU: WGSL shader broken does not compile: error at line 1:\d+: /);
+  } finally {
+    await server.close();
+  }
+});
+
+/** A static server for `dir` with the cross-origin isolation headers. */
+async function serveIsolated(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const file = join(dir, (req.url ?? '/').split('?')[0] === '/' ? 'index.html' : (req.url ?? '').slice(1));
+    const type = file.endsWith('.html') ? 'text/html' : 'text/javascript';
+    if (!existsSync(file)) return void res.writeHead(404).end();
+    res.writeHead(200, { 'Content-Type': type, 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }).end(readFileSync(file));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const a = server.address();
+  return { url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/`, close: () => new Promise((ok) => server.close(() => ok())) };
+}
