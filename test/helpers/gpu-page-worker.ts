@@ -7,10 +7,13 @@
 import { Heap } from '../../src/engine/memory.js';
 import { GpuKernels } from '../../src/engine/webgpu/gpu-kernels.js';
 
-self.onmessage = async () => {
+// node --test also runs this file (it runs every file under dist/test): there it only sets a handler nobody calls
+const scope = globalThis as unknown as { onmessage: unknown; postMessage(m: unknown): void };
+
+scope.onmessage = async () => {
   const heap = new Heap(undefined, 8 * 1024 * 1024);
   const got = await GpuKernels.create(heap);
-  if (!got.ok) return self.postMessage({ error: `no WebGPU kernels: ${got.reason}` });
+  if (!got.ok) return scope.postMessage({ error: `no WebGPU kernels: ${got.reason}` });
   const k = got.kernels;
   const ptr = heap.alloc(64);
   heap.fillF32(ptr, 16, 2.5);
@@ -23,5 +26,5 @@ self.onmessage = async () => {
     failure = (err as Error).message;
   }
   await k.close();
-  self.postMessage({ filled, failure });
+  scope.postMessage({ filled, failure });
 };
