@@ -1,8 +1,9 @@
 // npm run build:site → site/dist/: the discovery page (site/src/page.ts), its workers (the engine's discovery
-// worker, its kernel threads, the viewer's selection worker), the service worker, the viewer's stylesheet, the
-// kernels' .wasm and the built-in model, bundled from the same src/ modules the command line runs. Node's
-// modules are replaced by site/src/shims/ (files in memory or Cache Storage instead of the disk) and the engine's
-// host by src/engine/host-browser.ts; nothing else differs.
+// worker, its kernel threads or its WebGPU worker, the viewer's selection worker), the service worker, the
+// viewer's stylesheet, the kernels' .wasm and the built-in model, bundled from the same src/ modules the command
+// line runs. Node's modules are replaced by site/src/shims/ (files in memory or Cache Storage instead of the
+// disk), the engine's host by src/engine/host-browser.ts and the WebGPU platform by
+// src/engine/webgpu/platform-browser.ts; nothing else differs.
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,9 +28,9 @@ const browserPlugin = {
     // src/version.ts reads package.json at run time; the page gets the same version at build time
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     build.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: `export const version = ${JSON.stringify(version)};`, loader: 'ts' }));
-    // the WebGPU backend's Node platform (Dawn, worker_threads) → the page's stand-in
+    // the WebGPU backend's Node platform (Dawn, worker_threads) → the browser's (navigator.gpu, a Web Worker)
     build.onResolve({ filter: /^\.\/(webgpu\/)?platform\.js$/ }, (a) =>
-      a.importer.includes(join('src', 'engine')) ? { path: join(shims, 'webgpu-platform.ts') } : undefined);
+      a.importer.includes(join('src', 'engine')) ? { path: join(root, 'src', 'engine', 'webgpu', 'platform-browser.ts') } : undefined);
     build.onResolve({ filter: /^\.\/host\.js$/ }, (a) =>
       a.importer.endsWith(join('engine', 'wasm-kernels.ts')) || a.importer.includes(join('src', 'engine')) ? { path: join(root, 'src', 'engine', 'host-browser.ts') } : undefined);
   },
@@ -51,6 +52,8 @@ const results = [
     entryPoints: {
       app: join(root, 'site', 'src', 'page.ts'), sw: join(root, 'site', 'src', 'sw.ts'),
       'kernel-thread': join(root, 'site', 'src', 'kernel-thread.ts'), worker: join(root, 'viewer', 'src', 'worker.ts'),
+      // the engine's GPU worker (started by the discovery worker's engine when the device is a GPU)
+      'gpu-worker': join(root, 'src', 'engine', 'webgpu', 'gpu-worker.ts'),
     },
   }),
 ];

@@ -4,7 +4,7 @@
  * Cache Storage through ./shims/vfs.ts, results go back as messages). The page ends a run by terminating it.
  */
 import { configureBrowserHost } from '../../src/engine/host-browser.js';
-import { createEngine } from '../../src/engine/engine.js';
+import { createEngine, describeAdapter, type EngineInfo } from '../../src/engine/engine.js';
 import { loadModel } from '../../src/models/load.js';
 import { methods } from '../../src/attribution/registry.js';
 import { scoreEdges } from '../../src/attribution/score.js';
@@ -61,6 +61,14 @@ function customCsv(task: Extract<TaskChoice, { kind: 'custom' }>, tok: Tokenizer
   return ['clean,corrupted,answer,wrong', ...lines].join('\n') + '\n';
 }
 
+/** Which device runs the kernels and why, for the page's device line. */
+function deviceLine(info: EngineInfo, asked: RunRequest['device']): Extract<FromWorker, { type: 'engine' }> {
+  const d = info.device!;
+  if (d.device === 'gpu') return { type: 'engine', device: 'gpu', text: `WebGPU on ${describeAdapter(d.adapter!)} (device ${asked})` };
+  const wasm = `WebAssembly, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+  return { type: 'engine', device: 'cpu', text: asked === 'cpu' ? `${wasm} (device cpu)` : `${wasm}: ${d.reason}` };
+}
+
 async function run(r: RunRequest): Promise<void> {
   const t0 = performance.now();
   let shown = 0;
@@ -74,8 +82,9 @@ async function run(r: RunRequest): Promise<void> {
   const base = r.model.kind === 'builtin' ? here('models/default/') : hubBase(r.model.endpoint, r.model.name);
   const { downloaded } = await mountModel(base, dir, onBytes);
   post({ type: 'progress', stage: 'starting the engine', done: 0, total: 0, unit: 'items' });
-  const engine = await createEngine({ gemm: 'wasm' });
+  const engine = await createEngine({ gemm: 'wasm', device: r.device });
   try {
+    post(deviceLine(engine.info, r.device));
     post({ type: 'progress', stage: 'loading the weights', done: 0, total: 0, unit: 'items' });
     const { model, tokenizer } = await loadModel(engine, dir, { quiet: true });
     const spec = r.model.kind === 'builtin' ? 'built-in default model' : r.model.name;

@@ -65,6 +65,10 @@ function onMessage(m: FromWorker): void {
     const amount = m.unit === 'bytes' ? `${(m.done / 2 ** 20).toFixed(1)}${m.total ? ` of ${(m.total / 2 ** 20).toFixed(1)}` : ''} MiB` : m.total ? `${int(m.done)} of ${int(m.total)}` : '';
     byId('progress-text').textContent = `${m.stage}${amount ? `: ${amount}` : ''}`;
     byId('progress-bar').style.width = `${m.total > 0 ? pct : 100}%`;
+  } else if (m.type === 'engine') {
+    const line = byId('device-line');
+    line.textContent = `Ran on ${m.text}`;
+    line.dataset.device = m.device;
   } else if (m.type === 'error') {
     setState('error');
     showError(m.message);
@@ -183,6 +187,7 @@ function request(): RunRequest {
     model: model === 'hub' ? { kind: 'hub', name: byId<HTMLInputElement>('hub-name').value, endpoint } : { kind: 'builtin' },
     task: task === 'custom' ? { kind: 'custom', rows } : { kind: 'generated', task, n: Number(byId<HTMLInputElement>('n').value), seed: Number(byId<HTMLInputElement>('seed').value) },
     method: m.name, options, batchSize: Number(byId<HTMLInputElement>('batch').value),
+    device: byId<HTMLSelectElement>('device').value as RunRequest['device'],
     faithfulness: byId<HTMLInputElement>('faith').checked, paths: Math.max(0, Number(byId<HTMLInputElement>('paths').value) || 0),
   };
 }
@@ -190,6 +195,9 @@ function request(): RunRequest {
 byId('form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   showError(null);
+  const line = byId('device-line');
+  line.textContent = '';
+  delete line.dataset.device;
   byId('progress-text').textContent = 'starting';
   setState('running');
   worker.postMessage(request());

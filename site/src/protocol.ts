@@ -20,6 +20,8 @@ export interface RunRequest {
   /** Method options by command-line flag, as text (parsed by the option itself, as on the command line). */
   options: Record<string, string>;
   batchSize: number;
+  /** The engine's device, as --device: auto (a hardware WebGPU adapter, else WebAssembly), cpu, gpu (any adapter). */
+  device: 'auto' | 'cpu' | 'gpu';
   /** Also sweep faithfulness over the MIB edge fractions (greedy by |score|, pruned, patching). */
   faithfulness: boolean;
   /** Also trace the straight path and GradPath on this many examples (0: none), as `eapgp path` does. */
@@ -31,6 +33,8 @@ export type ToWorker = { type: 'hello' } | RunRequest;
 export type FromWorker =
   | { type: 'ready'; methods: MethodInfo[]; tasks: TaskInfo[]; threads: number; isolated: boolean }
   | { type: 'progress'; stage: string; done: number; total: number; unit: 'bytes' | 'items' }
+  /** The engine started: which device runs the kernels and why (the adapter, or why no GPU was used). */
+  | { type: 'engine'; device: 'cpu' | 'gpu'; text: string }
   | {
     type: 'result'; json: string; binary: Uint8Array; seconds: number; downloaded: number; engine: string; examples: number;
     /** The faithfulness sweep with the task's metric name, when asked for. */

@@ -5,7 +5,7 @@
  * shows at once) and fall back to the cache; model files are kept by the discovery worker, not here.
  */
 const SHELL = 'eapgp-shell-v1';
-const FILES = ['./', 'index.html', 'app.js', 'discover-worker.js', 'kernel-thread.js', 'worker.js', 'style.css', 'site.css', 'favicon.svg', 'kernels.wasm', 'kernels-relaxed.wasm'];
+const FILES = ['./', 'index.html', 'app.js', 'discover-worker.js', 'kernel-thread.js', 'gpu-worker.js', 'worker.js', 'style.css', 'site.css', 'favicon.svg', 'kernels.wasm', 'kernels-relaxed.wasm'];
 const sw = self as unknown as {
   addEventListener(type: string, fn: (ev: any) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
   skipWaiting(): Promise<void>;

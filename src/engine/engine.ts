@@ -188,11 +188,8 @@ async function gpuEngine(heap: Heap, device: 'auto' | 'gpu'): Promise<{ engine: 
   }
   if (!got.ok) {
     if (device === 'gpu') {
-      throw new UserError(
-        `--device gpu (or EAPGP_DEVICE=gpu): no WebGPU adapter: ${got.reason}. Install a Vulkan driver for the GPU ` +
-          '(NVIDIA: the proprietary driver with its Vulkan ICD; AMD/Intel: mesa-vulkan-drivers; no GPU: mesa-vulkan-drivers ' +
-          'from Debian bookworm-backports gives the lavapipe software device), make sure the optional package "webgpu" installed, or use --device cpu',
-      );
+      const { noAdapterMessage } = await import('./webgpu/platform.js');
+      throw new UserError(noAdapterMessage(got.reason));
     }
     noAutoGpu = got.reason;
     return { engine: null, reason: got.reason, adapter: got.adapter };

@@ -58,7 +58,13 @@ export class GpuKernels implements Kernels, HeapHook {
 
   /** Starts the GPU worker on `heap`: the kernels, or why there is no usable adapter. */
   static async create(heap: Heap, allowSoftware = true): Promise<{ ok: true; kernels: GpuKernels } | { ok: false; reason: string; adapter?: AdapterInfo }> {
-    const link = startWorker();
+    let link: WorkerLink;
+    try {
+      link = startWorker();
+    } catch (err) {
+      // the platform cannot run a GPU worker at all (a page that is not cross-origin isolated)
+      return { ok: false, reason: (err as Error).message };
+    }
     const control = new Int32Array(new SharedArrayBuffer(16));
     link.post({ type: 'init', memory: heap.memory, control: control.buffer, allowSoftware });
     let reply: InitReply;

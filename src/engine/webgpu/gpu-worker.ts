@@ -1,13 +1,14 @@
 /**
- * The GPU worker: owns the Dawn device, a heap mirror (one GPUBuffer with the heap's byte addresses), the
- * pipeline cache and the uniform ring. Each batch from GpuKernels uploads host-written ranges of the shared heap,
- * runs the dispatches in order, copies the requested ranges back into the heap, then flips the shared state word
- * that the main thread waits on. Errors go back on the reply port with the state FAILED.
+ * The GPU worker (a worker thread in Node, a Web Worker in the page: ./platform.ts): owns the WebGPU device, a
+ * heap mirror (one GPUBuffer with the heap's byte addresses), the pipeline cache and the uniform ring. Each batch
+ * from GpuKernels uploads host-written ranges of the shared heap, runs the dispatches in order, copies the
+ * requested ranges back into the heap, then flips the shared state word that the main thread waits on. Errors go
+ * back on the reply channel with the state FAILED.
  */
 /// <reference types="@webgpu/types" />
 import { planBindings, writtenBuffers, type BoundRange } from './bindings.js';
 import type { GpuShader } from './dispatch.js';
-import { loadWebGpu, workerEndpoint, type WebGpuModule } from './platform.js';
+import { loadWebGpu, onWorkerEnd, workerEndpoint, type WebGpuModule } from './platform.js';
 import { DONE, FAILED, RUNNING, STATE, isSoftware, type AdapterInfo, type Batch, type DeviceLimits, type InitReply, type WireDispatch } from './protocol.js';
 
 /** Uniform slot per dispatch: ≥ minUniformBufferOffsetAlignment and room for 64 four-byte fields. */
@@ -221,14 +222,14 @@ class Runtime {
 async function init(memory: WebAssembly.Memory, allowSoftware: boolean): Promise<{ reply: InitReply; runtime?: Runtime }> {
   const loaded = await loadWebGpu();
   if (!loaded.ok) return { reply: { ok: false, reason: loaded.reason } };
-  const { gpu, globals } = loaded.module;
+  const { gpu, globals, noAdapter } = loaded.module;
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (err) {
-    return { reply: { ok: false, reason: `Dawn found no adapter (${(err as Error).message})` } };
+    return { reply: { ok: false, reason: `${noAdapter}: ${(err as Error).message}` } };
   }
-  if (!adapter) return { reply: { ok: false, reason: 'Dawn found no WebGPU adapter (no Vulkan/Metal/D3D12 driver that it can use)' } };
+  if (!adapter) return { reply: { ok: false, reason: noAdapter } };
   const i = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const fallback = Boolean(i.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
   const info: AdapterInfo = {
@@ -278,7 +279,7 @@ let control: Int32Array | null = null;
 let queue: Promise<void> = Promise.resolve();
 
 // a worker that dies (an error outside a batch, Dawn aborting) must not leave the main thread waiting forever
-process.on('exit', () => {
+onWorkerEnd(() => {
   if (control && Atomics.load(control, STATE) === RUNNING) {
     Atomics.store(control, STATE, FAILED);
     Atomics.notify(control, STATE);

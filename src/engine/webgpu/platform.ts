@@ -1,7 +1,7 @@
 /**
  * Everything of the WebGPU backend that is specific to Node: loading the optional `webgpu` package (Dawn), the
- * GPU worker thread, and reading its error reply synchronously. A browser build replaces this file (navigator.gpu,
- * a Web Worker, a SharedArrayBuffer for the reply).
+ * GPU worker thread, and reading its error reply synchronously. The page's build puts ./platform-browser.ts in
+ * its place (navigator.gpu, a Web Worker, a SharedArrayBuffer for the reply); both export the same names.
  */
 /// <reference types="@webgpu/types" />
 import { readdirSync } from 'node:fs';
@@ -12,6 +12,8 @@ export interface WebGpuModule {
   gpu: GPU;
   /** GPUBufferUsage, GPUShaderStage, GPUMapMode (Dawn's globals). */
   globals: { GPUBufferUsage: GPUBufferUsage; GPUShaderStage: GPUShaderStage; GPUMapMode: GPUMapMode };
+  /** Why there is no adapter when requestAdapter() gives none, in this platform's terms. */
+  noAdapter: string;
 }
 
 /** Loads Dawn through the optional `webgpu` package: the module, or why it could not be loaded. */
@@ -21,7 +23,10 @@ export async function loadWebGpu(): Promise<{ ok: true; module: WebGpuModule } |
   const name = 'webgpu'; // a variable keeps TypeScript from requiring the optional package at build time
   try {
     const mod = (await import(name)) as { create(flags: string[]): GPU; globals: WebGpuModule['globals'] };
-    return { ok: true, module: { gpu: mod.create([]), globals: mod.globals } };
+    return {
+      ok: true,
+      module: { gpu: mod.create([]), globals: mod.globals, noAdapter: 'Dawn found no WebGPU adapter (no Vulkan/Metal/D3D12 driver that it can use)' },
+    };
   } catch (err) {
     return { ok: false, reason: `the optional package "webgpu" did not load (${(err as Error).message.split('\n')[0]})` };
   }
@@ -47,6 +52,15 @@ export function noHardwareVulkan(): string | null {
   const nodes = [...list('/dev/dri').filter((f) => f.startsWith('renderD')), ...list('/dev').filter((f) => /^nvidia\d+$|^dxg$/.test(f))];
   if (nodes.length > 0) return null;
   return 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*), so only a software Vulkan device (lavapipe) could exist; --device gpu uses it anyway';
+}
+
+/** `--device gpu` found no adapter: the user error's text, with what to install. */
+export function noAdapterMessage(reason: string): string {
+  return (
+    `--device gpu (or EAPGP_DEVICE=gpu): no WebGPU adapter: ${reason}. Install a Vulkan driver for the GPU ` +
+    '(NVIDIA: the proprietary driver with its Vulkan ICD; AMD/Intel: mesa-vulkan-drivers; no GPU: mesa-vulkan-drivers ' +
+    'from Debian bookworm-backports gives the lavapipe software device), make sure the optional package "webgpu" installed, or use --device cpu'
+  );
 }
 
 /** The main thread's end of the GPU worker. */
@@ -92,4 +106,9 @@ export function workerEndpoint(onMessage: (msg: unknown, reply: (m: unknown) => 
     }
     onMessage(msg, (m) => port!.postMessage(m), (m) => parent.postMessage(m));
   });
+}
+
+/** Runs `fn` when the GPU worker's thread ends (an error outside a batch, Dawn aborting). */
+export function onWorkerEnd(fn: () => void): void {
+  process.on('exit', fn);
 }
