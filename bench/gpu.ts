@@ -37,7 +37,18 @@ const PEAKS: [RegExp, number, string][] = [
   [/A100/i, 19.5, 'A100'],
 ];
 
-const { values } = parseArgs({
+const USAGE = 'usage: node dist/bench/gpu.js [--software] [--skip-xl] [--rows 1000] [--batch 20] [--xl-batch 10] [--smoke]';
+
+function args(): ReturnType<typeof parse> {
+  try {
+    return parse();
+  } catch (err) {
+    console.error(`bench/gpu: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const parse = () => parseArgs({
   options: {
     software: { type: 'boolean', default: false },
     'skip-xl': { type: 'boolean', default: false },
@@ -46,8 +57,14 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '20' },
     'xl-batch': { type: 'string', default: '10' },
     one: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
+const { values } = args();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const smoke = values.smoke!;
 
 /** Seconds per call of `f` (queued `reps` times, then one flush so the GPU has finished). */
