@@ -21,7 +21,8 @@ function zeroFill(e: Engine, t: Tensor): void {
 
 /** A weight, or a function returning it: streamed weights are fetched again when the backward pass needs them. */
 export type WeightRef = Tensor | (() => Tensor);
-const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
+/** The tensor a weight reference names (a streamed layer's weights load on first use). */
+export const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 
 /** out = x·W (+ b) over the last dimension; W is [K, N] (Hugging Face Conv1D orientation), or [N, K] with transposeW. */
 export function linear(x: Tensor, Wref: WeightRef, b: Tensor | null = null, transposeW = false): Tensor {

@@ -9,11 +9,9 @@
  * normalises and projects once; only the backward pass splits the gradient per head for a watcher.
  */
 import type { Tensor } from '../engine/tensor.js';
-import type { WeightRef } from '../engine/ops.js';
+import { deref, type WeightRef } from '../engine/ops.js';
 import { normRows, normRowsBackward, type NormParams } from './family-ops.js';
 import type { GradHook } from './hooks.js';
-
-const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 
 export interface HeadProjectArgs {
   /** Residual stream before the block [R, D]. */

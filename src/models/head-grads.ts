@@ -14,11 +14,9 @@
  * v separately (a pass then deposits three times; they share the pass's x̂).
  */
 import type { Engine } from '../engine/engine.js';
-import type { WeightRef } from '../engine/ops.js';
+import { deref, type WeightRef } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 import { normRows, type NormParams } from './family-ops.js';
-
-const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 
 /** What a projection's backward hands over in one pass (pointers into the heap, valid during the call). */
 export interface HeadGradPass {

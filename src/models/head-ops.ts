@@ -8,12 +8,11 @@
  */
 import type { Grads } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
-import { writeCopies, type WeightRef } from '../engine/ops.js';
+import { deref, writeCopies, type WeightRef } from '../engine/ops.js';
 import { layerNormBack } from '../engine/relevance.js';
 import type { LayerHeadGrads } from './head-grads.js';
 import type { GradHook } from './hooks.js';
 
-const deref = (w: WeightRef): Tensor => (typeof w === 'function' ? w() : w);
 const SLOT_NAMES = ['q', 'k', 'v'] as const;
 export type Slot = 0 | 1 | 2;
 export { SLOT_NAMES };

@@ -157,7 +157,7 @@ export class TransformerLM implements CausalLM {
     const slot = (name: string, which: 'q' | 'k' | 'v', bias: Tensor | null): Tensor => {
       const j = which === 'q' ? 0 : which === 'k' ? 1 : 2;
       if (norms) {
-        const ref = w.matrix(l, which), W = typeof ref === 'function' ? ref() : ref, out = e.empty([c.R, W.shape[0]!]);
+        const W = ops.deref(w.matrix(l, which)), out = e.empty([c.R, W.shape[0]!]);
         projectDistinct(norms, j, H, W, false, out, 0, W.shape[0]!);
         if (bias) e.kernels.addRowVector(out.ptr, bias.ptr, out.ptr, c.R, W.shape[0]!);
         return out;
@@ -235,8 +235,7 @@ export class TransformerLM implements CausalLM {
   }
   /** down/out are stored [D, F] (out = h·Wᵀ): ĝ_h = g·W. */
   mlpOutToHidden(l: number, g: number, out: number, R: number): void {
-    const s = this.spec, D = s.dModel, F = s.dMlp, ref = this.weights.matrix(l, s.gated ? 'down' : 'out');
-    const W = typeof ref === 'function' ? ref() : ref;
+    const s = this.spec, D = s.dModel, F = s.dMlp, W = ops.deref(this.weights.matrix(l, s.gated ? 'down' : 'out'));
     this.engine.kernels.gemm(false, false, R, F, D, 1, g, D, W.ptr, F, 0, out, F);
   }
 
